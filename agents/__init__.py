@@ -1,0 +1,1 @@
+"""Thin Faust stream handlers: parse, route, load state, evaluate, send, store, ack."""

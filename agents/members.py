@@ -1,0 +1,199 @@
+"""The members agent: every input topic, one writer per member, in batches.
+
+Per batch: decode and evaluate every event against cached member state
+(pure engine), send all outputs and wait for the broker's acks, then write
+each touched member's state once, then let Faust ack the offsets.  A crash
+before the state write replays the batch on the old state and re-emits the
+same outputs with the same ids; a crash after it finds the events already
+applied (their ids are in the state) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from faust.types import EventT
+
+from agents.routing import SOURCE_HEADER, partition_for, source_topic
+from engine.outcome import Applied, Emitted
+from engine.records import Record, Result, dead_letter, decode, engine_failure, evaluate
+from models.outputs import DeadLetterReason, LedgerEntry, TierChange
+from models.state import MemberState
+from streams import Topology
+from tables.binding import bind
+from tables.members import decode as decode_state
+from tables.members import encode as encode_state
+
+log = logging.getLogger(__name__)
+
+
+class EngineFailure(Exception):
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+@dataclass
+class BatchStore:
+    """Member states of one batch: read once from the table, written once."""
+
+    table: object
+    current: EventT | None = None
+    cache: dict[bytes, MemberState | None] = field(default_factory=dict)
+    dirty: dict[bytes, EventT] = field(default_factory=dict)
+
+    def get(self, key: bytes) -> MemberState | None:
+        if key not in self.cache:
+            assert self.current is not None
+            bind(self.current)
+            raw = self.table.get(key)  # type: ignore[attr-defined]
+            self.cache[key] = decode_state(raw) if raw is not None else None
+        return self.cache[key]
+
+    def put(self, key: bytes, state: MemberState) -> None:
+        assert self.current is not None
+        self.cache[key] = state
+        self.dirty[key] = self.current
+
+    def write(self) -> None:
+        for key, event in self.dirty.items():
+            state = self.cache[key]
+            assert state is not None
+            bind(event)
+            self.table[key] = encode_state(state)  # type: ignore[index]
+
+
+@dataclass
+class Planned:
+    outputs: list[Emitted] = field(default_factory=list)
+    forwards: list[tuple[EventT, str]] = field(default_factory=list)
+    outcomes: list[tuple[str, str]] = field(default_factory=list)  # (logical topic, outcome)
+    store: BatchStore | None = None
+
+
+class MemberProcessor:
+    def __init__(self, topology: Topology) -> None:
+        self.t = topology
+        self.settings = topology.settings
+        self.metrics = topology.metrics
+
+    def plan(self, events: list[EventT], poisoned: set[int]) -> Planned:
+        """Evaluate a batch in memory; nothing is sent or stored yet."""
+        t = self.t
+        plan = Planned(store=BatchStore(t.members))
+        store = plan.store
+        for index, ev in enumerate(events):
+            msg = ev.message
+            topic = source_topic(msg.topic, msg.headers, t.logical)
+            record = Record(topic or msg.topic, ev.value, ev.key, msg.partition, msg.offset)
+            if topic is None:
+                self._dead(plan, record, DeadLetterReason.INVALID_EVENT, f"unknown source topic {msg.topic!r}")
+                continue
+            decoded = decode(record, self.settings.max_payload_bytes)
+            if isinstance(decoded, Result):
+                self._add(plan, topic, decoded)
+                continue
+            if index in poisoned:
+                self._add(plan, topic, engine_failure(record, decoded))
+                continue
+            if partition_for(decoded.member_id, self.settings.partitions) != msg.partition:
+                plan.forwards.append((ev, topic))
+                plan.outcomes.append((topic, "forwarded"))
+                continue
+            store.current = ev
+            try:
+                result = evaluate(record, decoded, store, t.rulebook)
+            except Exception as exc:
+                log.exception("engine failed on %s@%s:%s", topic, msg.partition, msg.offset)
+                raise EngineFailure(index) from exc
+            self._add(plan, topic, result)
+        return plan
+
+    def _dead(self, plan: Planned, record: Record, reason: DeadLetterReason, detail: str, event=None) -> None:
+        self._add(plan, record.topic, Result(None, [dead_letter(record, reason, detail, event)], reason))
+
+    def _add(self, plan: Planned, topic: str, result: Result) -> None:
+        plan.outputs.extend(result.outputs)
+        if result.reason is not None:
+            plan.outcomes.append((topic, "dead_lettered"))
+            self.metrics.dead_letters.labels(result.reason.value).inc()
+        else:
+            plan.outcomes.append((topic, "duplicate" if result.applied is Applied.DUPLICATE else "applied"))
+
+    async def process(self, events: list[EventT]) -> None:
+        poisoned: set[int] = set()
+        while True:
+            try:
+                plan = self.plan(events, poisoned)
+                break
+            except EngineFailure as failure:
+                poisoned.add(failure.index)
+        await self._send(plan)
+        assert plan.store is not None
+        plan.store.write()
+        self._observe(events, plan)
+
+    async def _send(self, plan: Planned) -> None:
+        producer = self.t.app.producer
+        settings = self.settings
+        pending = []
+        for out in plan.outputs:
+            pending.append(
+                await producer.send(
+                    settings.topic(out.topic),
+                    out.key.encode(),
+                    out.value.model_dump_json().encode(),
+                    None,
+                    None,
+                    None,
+                )
+            )
+        for ev, topic in plan.forwards:
+            member_key = self._member_of(ev)
+            pending.append(
+                await producer.send(
+                    settings.topic("member-rekey"), member_key, ev.value, None, None, [(SOURCE_HEADER, topic.encode())]
+                )
+            )
+        if pending:
+            await asyncio.gather(*pending)
+
+    def _member_of(self, ev: EventT) -> bytes:
+        msg = ev.message
+        record = Record(source_topic(msg.topic, msg.headers, self.t.logical) or "", ev.value)
+        decoded = decode(record, self.settings.max_payload_bytes)
+        assert not isinstance(decoded, Result)
+        return decoded.member_id.encode()
+
+    def _observe(self, events: list[EventT], plan: Planned) -> None:
+        m = self.metrics
+        now = time.monotonic()
+        m.batch_size.observe(len(events))
+        for ev in events:
+            time_in = ev.message.time_in
+            if time_in is not None:
+                m.processing_seconds.observe(max(0.0, now - time_in))
+        for topic, outcome in plan.outcomes:
+            m.events_consumed.labels(topic, outcome).inc()
+        for out in plan.outputs:
+            m.outputs_sent.labels(out.topic).inc()
+            value = out.value
+            if isinstance(value, LedgerEntry):
+                m.points.labels(value.kind.value).inc(abs(value.delta))
+            elif isinstance(value, TierChange):
+                m.tier_changes.labels(value.direction.value, value.to_tier).inc()
+
+
+def register(topology: Topology) -> None:
+    processor = MemberProcessor(topology)
+    settings = topology.settings
+
+    @topology.app.agent(topology.member_events, name="members")
+    async def members(stream):  # noqa: ANN001 - Faust passes a stream
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
+            await processor.process(list(events))
+
+    topology.agent = members  # type: ignore[attr-defined]

@@ -1,0 +1,31 @@
+"""Which partition a member belongs to, and which logical topic a message came from."""
+
+from __future__ import annotations
+
+from aiokafka.partitioner import murmur2
+
+SOURCE_HEADER = "memberflow-source-topic"
+
+
+def partition_for(member_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives the key ``member_id``."""
+    return (murmur2(member_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def source_topic(physical: str, headers: object, logical: dict[str, str]) -> str | None:
+    """Logical input topic of a message; re-keyed messages carry it in a header."""
+    name = logical.get(physical)
+    if name is not None and name != "member-rekey":
+        return name
+    for key, value in _items(headers):
+        if key == SOURCE_HEADER and value is not None:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _items(headers: object) -> list[tuple[str, bytes | None]]:
+    if not headers:
+        return []
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)  # type: ignore[arg-type]

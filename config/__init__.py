@@ -1,0 +1,1 @@
+"""Rules and settings: everything an operator or a tenant can change."""

@@ -1,0 +1,113 @@
+"""The single entry point: apply one validated event to one member's state.
+
+``apply_event`` takes ownership of ``state`` (it is changed in place and
+returned in the outcome) -- callers that need the old value keep a copy.  It
+is deterministic: the same state, event and rules give the same outputs with
+the same ids, whatever the wall clock says.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from config.rules import TenantRules
+from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
+from engine.orders import apply_order_paid, apply_order_refunded
+from engine.outcome import Applied, Outcome
+from engine.step import Step
+from engine.windows import prune
+from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
+from models.outputs import DeadLetterReason
+from models.state import MemberState
+
+
+def new_member(tenant_id: str, member_id: str, rules: TenantRules) -> MemberState:
+    return MemberState(tenant_id=tenant_id, member_id=member_id, tier=rules.tiers.base)
+
+
+def _reject(state: MemberState, reason: DeadLetterReason, detail: str) -> Outcome:
+    return Outcome(state, Applied.REJECTED, reason=reason, detail=detail)
+
+
+def check(state: MemberState, event: MemberEvent, rules: TenantRules) -> Outcome | None:
+    """Rule-level validation, before anything changes; a rejection or None."""
+    limits = rules.limits
+    if isinstance(event, (OrderPaid, OrderRefunded)) and event.amount > limits.max_amount:
+        return _reject(state, DeadLetterReason.AMOUNT_OVER_LIMIT, f"amount {event.amount} > {limits.max_amount}")
+    if isinstance(event, OrderPaid):
+        for i, item in enumerate(event.items):
+            if item.unit_price > limits.max_amount:
+                return _reject(
+                    state, DeadLetterReason.AMOUNT_OVER_LIMIT, f"items[{i}].unit_price {item.unit_price} over limit"
+                )
+        if sum(item.quantity for item in event.items) > limits.max_items:
+            return _reject(state, DeadLetterReason.INVALID_EVENT, f"more than {limits.max_items} items")
+    if isinstance(event, OrderRefunded) and event.order_id not in state.orders:
+        return _reject(state, DeadLetterReason.REFUND_WITHOUT_ORDER, f"no paid order {event.order_id} on record")
+    if isinstance(event, Profile):
+        if event.time_zone is not None:
+            try:
+                ZoneInfo(event.time_zone)
+            except Exception:
+                return _reject(state, DeadLetterReason.INVALID_EVENT, f"unknown time zone {event.time_zone!r}")
+        if event.invited_tier is not None and event.invited_tier not in {t.id for t in rules.tiers.tiers}:
+            return _reject(state, DeadLetterReason.INVALID_EVENT, f"unknown tier {event.invited_tier!r}")
+    return None
+
+
+def _is_duplicate(state: MemberState, event: MemberEvent) -> bool:
+    if event.event_id in state.recent_event_ids:
+        return True
+    # An order is paid once, whatever event id a retrying producer gave it.
+    return isinstance(event, OrderPaid) and event.order_id in state.orders
+
+
+def _remember(state: MemberState, event: MemberEvent, rules: TenantRules) -> None:
+    ids = state.recent_event_ids
+    ids.append(event.event_id)
+    overflow = len(ids) - rules.retention.recent_event_ids
+    if overflow > 0:
+        del ids[:overflow]
+    if state.watermark is None or event.occurred_at > state.watermark:
+        state.watermark = event.occurred_at
+
+
+def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
+    if state.watermark is None:
+        return
+    keep = rules.retention
+    cutoff = state.watermark.timestamp() - keep.order_days * 86400
+    stale = [oid for oid, rec in state.orders.items() if rec.paid_at.timestamp() < cutoff]
+    for oid in stale:
+        del state.orders[oid]
+    overflow = len(state.orders) - keep.max_orders
+    if overflow > 0:
+        for oid in list(state.orders)[:overflow]:
+            del state.orders[oid]
+
+
+def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
+    if state is None:
+        state = new_member(event.tenant_id, event.member_id, rules)
+    if _is_duplicate(state, event):
+        return Outcome(state, Applied.DUPLICATE)
+    rejected = check(state, event, rules)
+    if rejected is not None:
+        return rejected
+    step = Step.for_event(state, rules, event)
+    if isinstance(event, OrderPaid):
+        apply_order_paid(step, event)
+    elif isinstance(event, OrderRefunded):
+        apply_order_refunded(step, event, state.orders[event.order_id])
+    elif isinstance(event, Review):
+        apply_review(step, event)
+    elif isinstance(event, Login):
+        apply_login(step, event)
+    elif isinstance(event, Complaint):
+        apply_complaint(step, event)
+    elif isinstance(event, Profile):
+        apply_profile(step, event)
+    _remember(state, event, rules)
+    prune(state, step.day if state.watermark is None else state.watermark.astimezone(rules.tz).date())
+    _forget_old_orders(state, rules)
+    return Outcome(state, Applied.APPLIED, step.outputs)

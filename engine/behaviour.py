@@ -1,0 +1,71 @@
+"""Reviews, logins, complaints and profile facts."""
+
+from __future__ import annotations
+
+from engine.earning import behaviour_points
+from engine.growth import behaviour_growth
+from engine.orders import earned_today, record_earning
+from engine.step import Step
+from engine.tiers import upgrade_if_qualified
+from engine.wallet import held, take
+from models.events import Complaint, Login, Profile, Review
+from models.outputs import LedgerKind, NotificationKind
+from models.state import MemberStatus
+
+
+def _behaviour_points(step: Step, action: str) -> None:
+    lines = behaviour_points(
+        action,
+        tier=step.state.tier,
+        local_time=step.occurred_at.astimezone(step.rules.tz),
+        rules=step.rules.points.earning,
+        earned_today=earned_today(step),
+    )
+    record_earning(step, lines, None, 0)
+
+
+def apply_review(step: Step, event: Review) -> None:
+    behaviour_growth(step, "review", step.rules.growth.review)
+    _behaviour_points(step, "review")
+    upgrade_if_qualified(step)
+
+
+def apply_login(step: Step, event: Login) -> None:
+    state = step.state
+    if state.last_login_at is None or event.occurred_at > state.last_login_at:
+        state.last_login_at = event.occurred_at
+    if step.counter("login") == 0:
+        _behaviour_points(step, "login")
+    step.bump("login")
+
+
+def apply_complaint(step: Step, event: Complaint) -> None:
+    """Seed 001 §5: deduct the verdict's penalty; lock if the balance cannot cover it."""
+    state = step.state
+    penalty = getattr(step.rules.complaints, event.verdict.value)
+    if penalty.deduct <= 0:
+        return
+    taken = take(state, penalty.deduct, event.occurred_at, include_pending=True)
+    rule = f"complaint:{event.verdict.value}"
+    if taken:
+        step.ledger(LedgerKind.ADJUSTMENT, rule, -taken, held(state))
+    if taken < penalty.deduct and penalty.lock_if_insufficient and state.status is MemberStatus.ACTIVE:
+        state.status = MemberStatus.LOCKED
+        step.notify(
+            NotificationKind.ACCOUNT_STATUS,
+            f"account locked: complaint {event.complaint_id} penalty of {penalty.deduct} points not covered",
+            status=MemberStatus.LOCKED.value,
+            complaint_id=event.complaint_id,
+            shortfall=penalty.deduct - taken,
+        )
+
+
+def apply_profile(step: Step, event: Profile) -> None:
+    state = step.state
+    if event.birthday is not None:
+        state.birthday = event.birthday
+    if event.time_zone is not None:
+        state.time_zone = event.time_zone
+    if event.invited_tier is not None:
+        state.invited_tier = event.invited_tier
+        upgrade_if_qualified(step)

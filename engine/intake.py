@@ -1,0 +1,48 @@
+"""Raw Kafka payload -> validated event, or the reason it is a dead letter.
+
+Pure and cheap: one pydantic ``validate_json`` per payload, adapters built once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import TypeAdapter, ValidationError
+
+from models.events import Complaint, Login, MemberEvent, OrderEvent, Profile, Review
+from models.outputs import DeadLetterReason
+
+#: logical input topic -> the contract of its values
+INPUT_CONTRACTS: dict[str, TypeAdapter] = {
+    "orders": TypeAdapter(OrderEvent),
+    "reviews": TypeAdapter(Review),
+    "logins": TypeAdapter(Login),
+    "complaints": TypeAdapter(Complaint),
+    "profiles": TypeAdapter(Profile),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    reason: DeadLetterReason
+    detail: str
+
+
+def _describe(exc: ValidationError) -> tuple[DeadLetterReason, str]:
+    errors = exc.errors(include_url=False, include_input=False)
+    if errors and errors[0]["type"] in ("json_invalid", "json_type"):
+        return DeadLetterReason.MALFORMED_JSON, errors[0]["msg"]
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:5]]
+    return DeadLetterReason.INVALID_EVENT, "; ".join(parts)
+
+
+def parse_event(topic: str, raw: bytes | None, max_bytes: int) -> MemberEvent | Invalid:
+    if raw is None:
+        return Invalid(DeadLetterReason.MALFORMED_JSON, "empty message")
+    if len(raw) > max_bytes:
+        return Invalid(DeadLetterReason.OVERSIZE_PAYLOAD, f"{len(raw)} bytes > {max_bytes}")
+    try:
+        return INPUT_CONTRACTS[topic].validate_json(raw)
+    except ValidationError as exc:
+        reason, detail = _describe(exc)
+        return Invalid(reason, detail)

@@ -1,0 +1,35 @@
+"""What applying one event produced: the outputs and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+from models.outputs import DeadLetterReason
+from models.state import MemberState
+
+
+class Applied(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """One output message: logical topic name, Kafka key, value."""
+
+    topic: str
+    key: str
+    value: BaseModel
+
+
+@dataclass(slots=True)
+class Outcome:
+    state: MemberState
+    result: Applied = Applied.APPLIED
+    outputs: list[Emitted] = field(default_factory=list)
+    reason: DeadLetterReason | None = None
+    detail: str = ""

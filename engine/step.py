@@ -1,0 +1,115 @@
+"""The working context of one event applied to one member.
+
+It holds the state being changed, the rules, the cause, and the outputs so
+far, and derives every output id from the cause so replays give the same ids.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from config.rules import TenantRules
+from engine.clock import local_day
+from engine.ids import derive_id
+from engine.outcome import Emitted
+from models.events import MemberEvent
+from models.outputs import (
+    BenefitGrant,
+    LedgerEntry,
+    LedgerKind,
+    Notification,
+    NotificationKind,
+    TierChange,
+    TierDirection,
+)
+from models.state import MemberState
+
+LEDGER = "points-ledger"
+TIER_CHANGES = "tier-changes"
+BADGE_CHANGES = "badge-changes"
+BENEFIT_GRANTS = "benefit-grants"
+NOTIFICATIONS = "notifications"
+
+
+class Step:
+    def __init__(self, state: MemberState, rules: TenantRules, cause_id: str, occurred_at: datetime) -> None:
+        self.state = state
+        self.rules = rules
+        self.cause_id = cause_id
+        self.occurred_at = occurred_at
+        self.outputs: list[Emitted] = []
+        self.day: date = local_day(occurred_at, rules.tz)
+
+    @classmethod
+    def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> "Step":
+        return cls(state, rules, event.event_id, event.occurred_at)
+
+    def _id(self, prefix: str, *parts: object) -> str:
+        return derive_id(prefix, self.state.tenant_id, self.state.member_id, self.cause_id, *parts)
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "tenant_id": self.state.tenant_id,
+            "member_id": self.state.member_id,
+            "occurred_at": self.occurred_at,
+            "cause_event_id": self.cause_id,
+        }
+
+    def emit(self, topic: str, value: Any) -> None:
+        self.outputs.append(Emitted(topic, self.state.member_id, value))
+
+    def counter(self, name: str, day: date | None = None) -> int:
+        return self.state.counters.get(day or self.day, {}).get(name, 0)
+
+    def bump(self, name: str, by: int = 1, day: date | None = None) -> None:
+        bucket = self.state.counters.setdefault(day or self.day, {})
+        bucket[name] = bucket.get(name, 0) + by
+
+    def ledger(self, kind: LedgerKind, rule: str, delta: int, balance: int, **extra: Any) -> None:
+        self.emit(
+            LEDGER,
+            LedgerEntry(
+                entry_id=self._id("le", kind.value, rule, extra.get("order_id") or "", extra.pop("seq", 0)),
+                kind=kind,
+                rule=rule,
+                delta=delta,
+                balance=balance,
+                **extra,
+                **self._common(),
+            ),
+        )
+
+    def tier_change(self, from_tier: str, to_tier: str, up: bool, reason: str, metric: str, value: Decimal) -> None:
+        self.emit(
+            TIER_CHANGES,
+            TierChange(
+                change_id=self._id("tc", from_tier, to_tier),
+                from_tier=from_tier,
+                to_tier=to_tier,
+                direction=TierDirection.UP if up else TierDirection.DOWN,
+                reason=reason,
+                metric=metric,
+                metric_value=value,
+                **self._common(),
+            ),
+        )
+
+    def grant(self, benefit: str, ordinal: object = 0, **fields: Any) -> None:
+        self.emit(
+            BENEFIT_GRANTS,
+            BenefitGrant(grant_id=self._id("bg", benefit, ordinal), benefit=benefit, **fields, **self._common()),
+        )
+
+    def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, **data: Any) -> None:
+        self.emit(
+            NOTIFICATIONS,
+            Notification(
+                notification_id=self._id("nt", kind.value, ordinal),
+                kind=kind,
+                message=message,
+                data=data,
+                **self._common(),
+            ),
+        )

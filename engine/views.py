@@ -1,0 +1,42 @@
+"""Read-only views of member state for the lookup API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from config.rules import Metric, MetricKind, TenantRules
+from engine.tiers import qualification
+from engine.wallet import held, pending, spendable
+from engine.windows import metric_value
+from models.state import MemberState
+
+SPEND_30D = Metric(kind=MetricKind.SPEND, window_days=30)
+SPEND_365D = Metric(kind=MetricKind.SPEND, window_days=365)
+
+
+def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> dict[str, Any]:
+    day = as_of.astimezone(rules.tz).date()
+    q = qualification(state, rules.tiers, day)
+    return {
+        "tenant_id": state.tenant_id,
+        "member_id": state.member_id,
+        "as_of": as_of.isoformat(),
+        "tier": state.tier,
+        "tier_since": state.tier_since.isoformat() if state.tier_since else None,
+        "qualified_tier": q.tier,
+        "protection_until": state.protection_until.isoformat() if state.protection_until else None,
+        "status": state.status.value,
+        "points": {
+            "balance": held(state),
+            "spendable": spendable(state, as_of),
+            "pending": pending(state, as_of),
+            "debt": state.debt,
+            "lifetime_earned": state.lifetime_earned,
+        },
+        "growth": state.growth,
+        "spend_30d": str(metric_value(state, SPEND_30D, day)),
+        "spend_365d": str(metric_value(state, SPEND_365D, day)),
+        "last_login_at": state.last_login_at.isoformat() if state.last_login_at else None,
+        "last_event_at": state.watermark.isoformat() if state.watermark else None,
+    }

@@ -1,0 +1,49 @@
+"""Exact trailing windows over per-local-day buckets (event time).
+
+Late and out-of-order events land in their own day; a window sums the days
+from ``as_of - window + 1`` to ``as_of``.  Buckets older than the longest
+window any rule can ask for (366 days) are dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from config.rules import Metric, MetricKind
+from engine.clock import window_days
+from models.state import MemberState
+
+HORIZON_DAYS = 366
+COUNTER_DAYS = 8
+
+
+def add_spend(state: MemberState, day: date, amount: Decimal) -> None:
+    state.spend_days[day] = state.spend_days.get(day, Decimal(0)) + amount
+    if state.spend_days[day] <= 0:
+        del state.spend_days[day]
+
+
+def add_points(state: MemberState, day: date, points: int) -> None:
+    state.points_days[day] = state.points_days.get(day, 0) + points
+    if state.points_days[day] <= 0:
+        del state.points_days[day]
+
+
+def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
+    if metric.kind is MetricKind.GROWTH:
+        return Decimal(state.growth)
+    first, last = window_days(as_of, metric.window_days)
+    buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
+    return Decimal(sum((v for d, v in buckets.items() if first <= d <= last), Decimal(0)))
+
+
+def prune(state: MemberState, as_of: date) -> None:
+    """Forget buckets no window can reach and counters of past days."""
+    oldest = as_of - timedelta(days=HORIZON_DAYS)
+    for buckets in (state.spend_days, state.points_days):
+        for d in [d for d in buckets if d < oldest]:
+            del buckets[d]
+    oldest_counter = as_of - timedelta(days=COUNTER_DAYS)
+    for d in [d for d in state.counters if d < oldest_counter]:
+        del state.counters[d]

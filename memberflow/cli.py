@@ -1,0 +1,119 @@
+"""The ``memberflow`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from config.settings import Settings
+    from memberflow.topics import create_topics
+    from streams import create_app
+
+    settings = Settings.from_env()
+    create_topics(settings)
+    topology = create_app(settings)
+    worker = Worker(topology.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from config.settings import Settings
+    from memberflow.topics import all_topics, create_topics
+
+    settings = Settings.from_env()
+    created = create_topics(settings)
+    for name, partitions in all_topics(settings).items():
+        print(f"{name}\t{partitions}\t{'created' if name in created else 'exists'}")
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from config.rules import RuleBook, RulesError
+
+    try:
+        book = RuleBook.from_path(Path(args.path))
+    except RulesError as exc:
+        print(f"invalid rules: {exc}", file=sys.stderr)
+        return 1
+    tenants = ", ".join(["default", *book.tenants]) if Path(args.path).is_dir() else book.default.tenant_id
+    print(f"ok: {args.path} ({tenants})")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from memberflow.schemas import check_schemas, write_schemas
+
+    out = Path(args.out)
+    if args.check:
+        stale = check_schemas(out)
+        for name in stale:
+            print(f"stale: {out / name}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_schemas(out):
+        print(path)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from memberflow.replay import replay_file
+
+    return replay_file(Path(args.events), Path(args.rules) if args.rules else None, sys.stdout)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from memberflow.run import run
+
+    return run(members=args.members, rate=args.rate, port=args.broker_port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from memberflow.demo import feed
+
+    return feed(members=args.members, rate=args.rate, limit=args.limit)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="memberflow", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("worker", help="run a worker (settings from MEMBERFLOW_* env)").set_defaults(fn=cmd_worker)
+    sub.add_parser("topics", help="create every topic (idempotent)").set_defaults(fn=cmd_topics)
+    rules = sub.add_parser("rules", help="rules tools").add_subparsers(dest="rules_command", required=True)
+    check = rules.add_parser("check", help="validate a rules file or directory")
+    check.add_argument("path")
+    check.set_defaults(fn=cmd_rules_check)
+    schemas = sub.add_parser("schemas", help="export a JSON Schema per topic")
+    schemas.add_argument("--out", default="schemas")
+    schemas.add_argument("--check", action="store_true", help="exit 1 if the exported files are stale")
+    schemas.set_defaults(fn=cmd_schemas)
+    replay = sub.add_parser("replay", help="run events.jsonl through the engine offline, print outputs as JSONL")
+    replay.add_argument("--rules", help="rules file or directory (default: the shipped rules)")
+    replay.add_argument("events")
+    replay.set_defaults(fn=cmd_replay)
+    run = sub.add_parser("run", help="embedded broker + worker + demo feed, with live console")
+    run.add_argument("--members", type=int, default=1000)
+    run.add_argument("--rate", type=float, default=200.0, help="demo events per second")
+    run.add_argument("--broker-port", type=int, default=None)
+    run.set_defaults(fn=cmd_run)
+    demo = sub.add_parser("demo", help="publish the synthetic demo feed to MEMBERFLOW_BROKER_URL")
+    demo.add_argument("--members", type=int, default=1000)
+    demo.add_argument("--rate", type=float, default=200.0)
+    demo.add_argument("--limit", type=int, default=None)
+    demo.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    # faust's Worker parses sys.argv itself; hand it only the program name.
+    sys.argv = sys.argv[:1]
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Prometheus metrics of a worker, built on a registry that is passed in.
+
+Naming follows ``<namespace>_<noun>_<verb/unit>``; label values come from
+enums and are created up front so every series exists from the start.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from models.outputs import DeadLetterReason, LedgerKind, TierDirection
+
+OUTCOMES = ("applied", "duplicate", "dead_lettered", "forwarded")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, input_topics: tuple[str, ...], output_topics: tuple[str, ...]):
+        self.registry = registry
+        self.events_consumed = Counter(
+            "memberflow_events_consumed",
+            "Input events consumed, by logical topic and outcome",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "memberflow_dead_letters", "Inputs sent to dead-letters, by reason", ["reason"], registry=registry
+        )
+        self.processing_seconds = Histogram(
+            "memberflow_event_processing_seconds",
+            "From arrival at the worker to the event's outputs being acknowledged by the broker",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.outputs_sent = Counter(
+            "memberflow_outputs_sent", "Output messages sent, by logical topic", ["topic"], registry=registry
+        )
+        self.batch_size = Histogram(
+            "memberflow_batch_size",
+            "Events per processed batch",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
+            registry=registry,
+        )
+        self.tier_changes = Counter(
+            "memberflow_tier_changes", "Tier changes, by direction and new tier", ["direction", "to_tier"],
+            registry=registry,
+        )
+        self.points = Counter(
+            "memberflow_points", "Points moved, by ledger kind (absolute value)", ["kind"], registry=registry
+        )
+        for topic in input_topics:
+            for outcome in OUTCOMES:
+                self.events_consumed.labels(topic, outcome)
+        for reason in DeadLetterReason:
+            self.dead_letters.labels(reason.value)
+        for topic in output_topics:
+            self.outputs_sent.labels(topic)
+        for kind in LedgerKind:
+            self.points.labels(kind.value)
+        for direction in TierDirection:
+            self.tier_changes.labels(direction.value, "NORMAL")

@@ -1,0 +1,60 @@
+"""Offline replay: the agents' evaluation code over a JSONL file, no broker.
+
+Each input line is ``{"topic": ..., "key": ..., "value": {...}}`` (``value`` may
+also be a string holding the raw payload); each output line is
+``{"topic": ..., "key": ..., "value": {...}}`` in the order the engine emitted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR, Settings
+from engine.outcome import Emitted
+from engine.records import Record, process
+from models.state import MemberState
+
+
+class MemoryStore:
+    """State in a dict; ``get`` hands out a copy so a failed apply changes nothing."""
+
+    def __init__(self) -> None:
+        self.states: dict[bytes, MemberState] = {}
+
+    def get(self, key: bytes) -> MemberState | None:
+        state = self.states.get(key)
+        return state.model_copy(deep=True) if state is not None else None
+
+    def put(self, key: bytes, state: MemberState) -> None:
+        self.states[key] = state
+
+
+def to_record(line: dict, offset: int) -> Record:
+    value = line.get("value")
+    raw = value.encode() if isinstance(value, str) else json.dumps(value).encode()
+    key = line.get("key")
+    return Record(line["topic"], raw, key.encode() if key is not None else None, line.get("partition"),
+                  line.get("offset"))
+
+
+def output_line(out: Emitted) -> str:
+    return json.dumps({"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())})
+
+
+def replay(lines: Iterable[dict], rulebook: RuleBook, max_bytes: int | None = None) -> Iterator[Emitted]:
+    store = MemoryStore()
+    limit = max_bytes or Settings().max_payload_bytes
+    for offset, line in enumerate(lines):
+        yield from process(to_record(line, offset), store, rulebook, limit).outputs
+
+
+def replay_file(events: Path, rules: Path | None, out: IO[str]) -> int:
+    rulebook = RuleBook.from_path(rules or SHIPPED_RULES_DIR)
+    with events.open(encoding="utf-8") as fh:
+        lines = (json.loads(text) for text in fh if text.strip())
+        for emitted in replay(lines, rulebook):
+            out.write(output_line(emitted) + "\n")
+    return 0

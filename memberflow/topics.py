@@ -1,0 +1,52 @@
+"""Create every topic with the right partition count (kafka-python admin)."""
+
+from __future__ import annotations
+
+import time
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from config.settings import TOPICS, Settings
+from tables.members import TABLE_NAME
+
+#: Topics that are not co-partitioned with members keep one partition.
+SINGLE_PARTITION: frozenset[str] = frozenset()
+
+
+def bootstrap_of(broker_url: str) -> str:
+    return broker_url.split("://", 1)[-1].split(";")[0]
+
+
+def all_topics(settings: Settings) -> dict[str, int]:
+    topics = {settings.topic(t): (1 if t in SINGLE_PARTITION else settings.partitions) for t in TOPICS}
+    topics[f"{settings.app_id}-{TABLE_NAME}-changelog"] = settings.partitions
+    return topics
+
+
+def create_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Create missing topics; returns the names created."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap_of(settings.broker_url), client_id="memberflow-admin")
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    created = []
+    try:
+        existing = set(admin.list_topics())
+        for name, partitions in all_topics(settings).items():
+            if name in existing:
+                continue
+            config = {"cleanup.policy": "compact"} if name.endswith("-changelog") else {}
+            try:
+                admin.create_topics([NewTopic(name, partitions, 1, topic_configs=config)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+    return created

@@ -1,0 +1,1 @@
+"""Event and state contracts: the single source of truth for every topic."""

@@ -1,0 +1,94 @@
+"""Input event contracts: what upstream services publish to memberflow.
+
+Every input event carries ``event_id`` (a repeat for the same member is
+ignored), ``tenant_id``, ``member_id`` and ``occurred_at`` (event time, RFC 3339
+with an offset).  The Kafka key should be the member id; an event keyed
+otherwise is re-routed to the right member's partition.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from models.money import Ident, Money
+
+
+class InputEvent(BaseModel):
+    """Fields common to every input event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: Ident
+    tenant_id: Ident = "default"
+    member_id: Ident
+    occurred_at: AwareDatetime
+
+
+class OrderItem(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Ident
+    category: Ident
+    unit_price: Money
+    quantity: int = Field(ge=1, le=100_000)
+
+
+class OrderPaid(InputEvent):
+    """An order was paid; ``amount`` is the net amount the member paid."""
+
+    type: Literal["order_paid"]
+    order_id: Ident
+    amount: Money
+    items: list[OrderItem] = Field(default_factory=list, max_length=1000)
+
+
+class OrderRefunded(InputEvent):
+    """All or part of a paid order was refunded; ``amount`` is the refunded money."""
+
+    type: Literal["order_refunded"]
+    order_id: Ident
+    amount: Money
+
+
+OrderEvent = Annotated[Union[OrderPaid, OrderRefunded], Field(discriminator="type")]
+
+
+class Review(InputEvent):
+    type: Literal["review"] = "review"
+    review_id: Ident
+    order_id: Ident | None = None
+
+
+class Login(InputEvent):
+    type: Literal["login"] = "login"
+    device_id: Ident | None = None
+
+
+class Verdict(StrEnum):
+    MALICIOUS = "malicious"
+    UPHELD = "upheld"
+    DISMISSED = "dismissed"
+
+
+class Complaint(InputEvent):
+    """A complaint the member filed, with the platform's verdict on it."""
+
+    type: Literal["complaint"] = "complaint"
+    complaint_id: Ident
+    verdict: Verdict
+
+
+class Profile(InputEvent):
+    """Profile facts the engine needs: birthday, time zone, invited tier."""
+
+    type: Literal["profile"] = "profile"
+    birthday: date | None = None
+    time_zone: str | None = Field(default=None, max_length=64)
+    invited_tier: Ident | None = None
+
+
+MemberEvent = Union[OrderPaid, OrderRefunded, Review, Login, Complaint, Profile]

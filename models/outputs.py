@@ -1,0 +1,126 @@
+"""Output contracts: what memberflow publishes for benefit systems and dashboards.
+
+Every output carries a deterministic id derived from its cause, so a consumer
+can dedupe after a redelivery, plus the ``tenant_id``, ``member_id`` and
+``occurred_at`` of the event that caused it and that event's id as
+``cause_event_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    member_id: str
+    occurred_at: AwareDatetime
+    cause_event_id: str
+
+
+class LedgerKind(StrEnum):
+    EARN = "earn"
+    SPEND = "spend"
+    EXPIRY = "expiry"
+    ADJUSTMENT = "adjustment"
+
+
+class LedgerEntry(Output):
+    """One change to a member's points balance (points are money)."""
+
+    entry_id: str
+    kind: LedgerKind
+    rule: str = Field(description="the rule that produced this entry")
+    delta: int = Field(description="signed change in points")
+    balance: int = Field(description="points held after this entry (spendable + pending)")
+    order_id: str | None = None
+    pending_until: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class TierDirection(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+class TierChange(Output):
+    change_id: str
+    from_tier: str
+    to_tier: str
+    direction: TierDirection
+    reason: str
+    metric: str
+    metric_value: Decimal
+
+
+class BadgeChange(Output):
+    change_id: str
+    line_id: str
+    from_level: int
+    to_level: int
+    direction: TierDirection
+    rule_version: int
+    reason: str
+
+
+class BenefitGrant(Output):
+    grant_id: str
+    benefit: str = Field(description="benefit kind, e.g. upgrade_gift, tier_coupon, birthday_pack")
+    tier: str | None = None
+    value: Decimal | None = Field(default=None, description="face value in money, when it has one")
+    quantity: int = 1
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationKind(StrEnum):
+    ACCOUNT_STATUS = "account_status"
+    CLAWBACK_SHORTFALL = "clawback_shortfall"
+    DOWNGRADE_WARNING = "downgrade_warning"
+    POINTS_EXPIRY_WARNING = "points_expiry_warning"
+    NEXT_TIER_NUDGE = "next_tier_nudge"
+    RETENTION_OFFER = "retention_offer"
+    CHURN_WARNING = "churn_warning"
+
+
+class Notification(Output):
+    notification_id: str
+    kind: NotificationKind
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeadLetterReason(StrEnum):
+    MALFORMED_JSON = "malformed_json"
+    INVALID_EVENT = "invalid_event"
+    OVERSIZE_PAYLOAD = "oversize_payload"
+    AMOUNT_OVER_LIMIT = "amount_over_limit"
+    REFUND_WITHOUT_ORDER = "refund_without_order"
+    INVALID_DEFINITION = "invalid_definition"
+    PROCESSING_ERROR = "processing_error"
+
+
+class DeadLetter(BaseModel):
+    """Input that was not applied, with why.  Nothing of it changed any state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dead_letter_id: str
+    source_topic: str
+    partition: int | None
+    offset: int | None
+    key: str | None
+    payload: str = Field(description="the raw payload as text (truncated when oversize)")
+    reason: DeadLetterReason
+    detail: str
+    tenant_id: str | None = None
+    member_id: str | None = None
+    cause_event_id: str | None = None

@@ -1,0 +1,88 @@
+"""The whole topology on one screen.
+
+    orders ─┐
+    reviews ┤                       ┌─> points-ledger
+    logins  ┼─> [members agent] ─┬──┼─> tier-changes, badge-changes
+    complaints┤   (batches, one  │  ├─> benefit-grants, notifications
+    profiles ┤    writer/member) │  └─> dead-letters
+    member-rekey┘       │        └─> member-rekey (events keyed by the wrong member)
+                  members-v1 table (RocksDB, changelog)
+
+All input topics and the table changelog are co-partitioned on the member id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from config.rules import RuleBook
+from config.settings import Settings
+from memberflow.metrics import Metrics
+from tables import members as members_table
+
+INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles")
+REKEY_TOPIC = "member-rekey"
+OUTPUT_TOPICS = ("points-ledger", "tier-changes", "badge-changes", "benefit-grants", "notifications", "dead-letters")
+
+
+@dataclass
+class Topology:
+    app: faust.App
+    settings: Settings
+    rulebook: RuleBook
+    metrics: Metrics
+    member_events: faust.TopicT
+    rekey: faust.TopicT
+    members: faust.Table
+    #: physical topic name -> logical name, for every topic the app reads or writes
+    logical: dict[str, str]
+
+
+def create_app(
+    settings: Settings | None = None,
+    rulebook: RuleBook | None = None,
+    registry: CollectorRegistry | None = None,
+) -> Topology:
+    settings = settings or Settings.from_env()
+    rulebook = rulebook or RuleBook.from_path(settings.rules_dir)
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        canonical_url=settings.web_url,
+        topic_partitions=settings.partitions,
+        topic_allow_declare=True,
+        broker_session_timeout=10,
+        broker_heartbeat_interval=1,
+        recovery_consistency_check=settings.recovery_consistency_check,
+        producer_linger_ms=5,
+        stream_wait_empty=False,
+        web_in_thread=False,
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    member_events = app.topic(*(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC)), **raw)
+    rekey = app.topic(settings.topic(REKEY_TOPIC), partitions=settings.partitions, **raw)
+    logical = {settings.topic(t): t for t in (*INPUT_TOPICS, REKEY_TOPIC, *OUTPUT_TOPICS)}
+    metrics = Metrics(registry or CollectorRegistry(), INPUT_TOPICS, OUTPUT_TOPICS)
+    topology = Topology(
+        app=app,
+        settings=settings,
+        rulebook=rulebook,
+        metrics=metrics,
+        member_events=member_events,
+        rekey=rekey,
+        members=members_table.declare(app, settings.partitions),
+        logical=logical,
+    )
+    from agents import members
+    from memberflow import web
+
+    members.register(topology)
+    web.register(topology)
+    return topology

@@ -1,0 +1,1 @@
+"""State declarations: changelog-backed RocksDB tables and their codecs."""
