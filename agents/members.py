@@ -10,13 +10,13 @@ applied (their ids are in the state) and changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
 from faust.types import EventT
 
+from agents.publisher import BatchPublisher
 from agents.routing import SOURCE_HEADER, partition_for, source_topic
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter, decode, engine_failure, evaluate
@@ -79,6 +79,7 @@ class MemberProcessor:
         self.t = topology
         self.settings = topology.settings
         self.metrics = topology.metrics
+        self.publisher: BatchPublisher | None = None
 
     def plan(self, events: list[EventT], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet."""
@@ -137,29 +138,17 @@ class MemberProcessor:
         self._observe(events, plan)
 
     async def _send(self, plan: Planned) -> None:
-        producer = self.t.app.producer
-        settings = self.settings
-        pending = []
-        for out in plan.outputs:
-            pending.append(
-                await producer.send(
-                    settings.topic(out.topic),
-                    out.key.encode(),
-                    out.value.model_dump_json().encode(),
-                    None,
-                    None,
-                    None,
-                )
-            )
-        for ev, topic in plan.forwards:
-            member_key = self._member_of(ev)
-            pending.append(
-                await producer.send(
-                    settings.topic("member-rekey"), member_key, ev.value, None, None, [(SOURCE_HEADER, topic.encode())]
-                )
-            )
-        if pending:
-            await asyncio.gather(*pending)
+        if self.publisher is None:
+            self.publisher = BatchPublisher(self.t.app.producer._ensure_producer())
+        topic = self.settings.topic
+        messages = [
+            (topic(out.topic), out.key.encode(), out.value.model_dump_json().encode(), None) for out in plan.outputs
+        ]
+        rekey = topic("member-rekey")
+        messages += [
+            (rekey, self._member_of(ev), ev.value, [(SOURCE_HEADER, source.encode())]) for ev, source in plan.forwards
+        ]
+        await self.publisher.publish(messages)
 
     def _member_of(self, ev: EventT) -> bytes:
         msg = ev.message

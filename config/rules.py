@@ -16,7 +16,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.earning import EarningRules
 
@@ -203,8 +203,6 @@ class TenantRules(Strict):
     complaints: ComplaintRules = ComplaintRules()
     retention: Retention = Retention()
 
-    _tz: tzinfo = PrivateAttr()
-
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -214,14 +212,9 @@ class TenantRules(Strict):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @model_validator(mode="after")
-    def _compile(self) -> "TenantRules":
-        self._tz = ZoneInfo(self.time_zone)
-        return self
-
     @property
     def tz(self) -> tzinfo:
-        return self._tz
+        return ZoneInfo(self.time_zone)  # ZoneInfo caches instances by key
 
 
 class RulesError(ValueError):
@@ -272,11 +265,11 @@ class RuleBook:
         return self.tenants.get(tenant_id, self.default)
 
     @classmethod
-    def single(cls, rules: TenantRules) -> "RuleBook":
+    def single(cls, rules: TenantRules) -> RuleBook:
         return cls(rules)
 
     @classmethod
-    def load(cls, directory: Path) -> "RuleBook":
+    def load(cls, directory: Path) -> RuleBook:
         default_path = directory / "default.yaml"
         default_data = _read_yaml(default_path)
         default = _validate(default_path, default_data)
@@ -290,6 +283,6 @@ class RuleBook:
         return cls(default, tenants)
 
     @classmethod
-    def from_path(cls, path: Path) -> "RuleBook":
+    def from_path(cls, path: Path) -> RuleBook:
         """A directory of tenant files, or one file used for every tenant."""
         return cls.load(path) if path.is_dir() else cls.single(load_rules_file(path))

@@ -15,15 +15,15 @@
 | ``MEMBERFLOW_MAX_PAYLOAD_BYTES`` | ``65536`` | larger input payloads are dead-lettered |
 | ``MEMBERFLOW_BATCH_MAX`` / ``MEMBERFLOW_BATCH_WITHIN_MS`` | ``500`` / ``20`` | agent batching |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
-| ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust's offset check on recovery; the embedded Tansu broker needs ``false`` |
+| ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery (``false`` for Tansu) |
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 SHIPPED_RULES_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -74,7 +74,7 @@ class Settings:
         return self.canonical_url or f"http://{self.web_host}:{self.web_port}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
         def get(name: str, default: str) -> str:

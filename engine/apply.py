@@ -77,6 +77,9 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
         return
     keep = rules.retention
     cutoff = state.watermark.timestamp() - keep.order_days * 86400
+    oldest = next(iter(state.orders.values()), None)
+    if oldest is None or (oldest.paid_at.timestamp() >= cutoff and len(state.orders) <= keep.max_orders):
+        return  # the common case: nothing to forget, checked in O(1)
     stale = [oid for oid, rec in state.orders.items() if rec.paid_at.timestamp() < cutoff]
     for oid in stale:
         del state.orders[oid]
@@ -107,7 +110,10 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
         apply_complaint(step, event)
     elif isinstance(event, Profile):
         apply_profile(step, event)
+    previous_watermark = state.watermark
     _remember(state, event, rules)
-    prune(state, step.day if state.watermark is None else state.watermark.astimezone(rules.tz).date())
+    if previous_watermark is None or state.watermark.date() != previous_watermark.date():
+        # Day buckets and counters only age out when event time reaches a new day.
+        prune(state, state.watermark.astimezone(rules.tz).date())
     _forget_old_orders(state, rules)
     return Outcome(state, Applied.APPLIED, step.outputs)

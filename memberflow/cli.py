@@ -82,7 +82,10 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="memberflow", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("worker", help="run a worker (settings from MEMBERFLOW_* env)").set_defaults(fn=cmd_worker)
-    sub.add_parser("topics", help="create every topic (idempotent)").set_defaults(fn=cmd_topics)
+    topics = sub.add_parser("topics", help="topic tools").add_subparsers(dest="topics_command", required=True)
+    topics.add_parser("create", help="create every topic with its partition count (idempotent)").set_defaults(
+        fn=cmd_topics
+    )
     rules = sub.add_parser("rules", help="rules tools").add_subparsers(dest="rules_command", required=True)
     check = rules.add_parser("check", help="validate a rules file or directory")
     check.add_argument("path")

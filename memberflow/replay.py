@@ -8,8 +8,9 @@ also be a string holding the raw payload); each output line is
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import generate_latest
 
@@ -27,7 +27,7 @@ def register(topology: Topology) -> None:
         tenant_id = request.query.get("tenant_id", "default")
         as_of_text = request.query.get("as_of")
         try:
-            as_of = datetime.fromisoformat(as_of_text) if as_of_text else datetime.now(timezone.utc)
+            as_of = datetime.fromisoformat(as_of_text) if as_of_text else datetime.now(UTC)
         except ValueError:
             return web.json({"error": "as_of must be RFC 3339 with an offset"}, status=400)
         if as_of.tzinfo is None:

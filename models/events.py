@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -54,7 +54,7 @@ class OrderRefunded(InputEvent):
     amount: Money
 
 
-OrderEvent = Annotated[Union[OrderPaid, OrderRefunded], Field(discriminator="type")]
+OrderEvent = Annotated[OrderPaid | OrderRefunded, Field(discriminator="type")]
 
 
 class Review(InputEvent):
@@ -91,4 +91,4 @@ class Profile(InputEvent):
     invited_tier: Ident | None = None
 
 
-MemberEvent = Union[OrderPaid, OrderRefunded, Review, Login, Complaint, Profile]
+MemberEvent = OrderPaid | OrderRefunded | Review | Login | Complaint | Profile

@@ -32,13 +32,16 @@ def decode(raw: bytes) -> MemberState:
 
 
 def declare(app: faust.App, partitions: int) -> faust.Table:
-    return app.Table(
+    table = app.Table(
         TABLE_NAME,
         default=None,
         key_type=bytes,
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
         partitions=partitions,
         help="member state (points lots, growth, spend windows, tier, dedupe memory)",
     )
+    # Faust derives serializers from the types (json for bytes); we store the
+    # codec's bytes as they are.  Set before the store or changelog is built.
+    table.key_serializer = "raw"
+    table.value_serializer = "raw"
+    return table
