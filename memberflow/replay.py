@@ -45,8 +45,11 @@ def output_line(out: Emitted) -> str:
     return json.dumps({"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())})
 
 
-def replay(lines: Iterable[dict], rulebook: RuleBook, max_bytes: int | None = None) -> Iterator[Emitted]:
-    store = MemoryStore()
+def replay(
+    lines: Iterable[dict], rulebook: RuleBook, max_bytes: int | None = None, store: MemoryStore | None = None
+) -> Iterator[Emitted]:
+    """Outputs of the lines in order; pass ``store`` to look at the final states."""
+    store = store if store is not None else MemoryStore()
     limit = max_bytes or Settings().max_payload_bytes
     for offset, line in enumerate(lines):
         yield from process(to_record(line, offset), store, rulebook, limit).outputs
