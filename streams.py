@@ -13,19 +13,32 @@ All input topics and the table changelog are co-partitioned on the member id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import faust
 from prometheus_client import CollectorRegistry
 
 from config.rules import RuleBook
-from config.settings import Settings
+from config.settings import TOPICS, Settings
+from engine.outcome import Emitted
 from memberflow.metrics import Metrics
 from tables import members as members_table
 
-INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles")
+INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 REKEY_TOPIC = "member-rekey"
-OUTPUT_TOPICS = ("points-ledger", "tier-changes", "badge-changes", "benefit-grants", "notifications", "dead-letters")
+#: member-addressed messages the engine sends itself (evaluation slices, gift hand-offs)
+MEMBER_COMMANDS_TOPIC = "member-commands"
+OUTPUT_TOPICS = (
+    "points-ledger",
+    "tier-changes",
+    "badge-changes",
+    "benefit-grants",
+    "notifications",
+    "dead-letters",
+    "redemption-results",
+    MEMBER_COMMANDS_TOPIC,
+)
 
 
 @dataclass
@@ -39,6 +52,8 @@ class Topology:
     members: faust.Table
     #: physical topic name -> logical name, for every topic the app reads or writes
     logical: dict[str, str]
+    #: called with each batch's outputs once the broker has acknowledged them
+    on_outputs: list[Callable[[list[Emitted]], None]] = field(default_factory=list)
 
 
 def create_app(
@@ -66,9 +81,11 @@ def create_app(
         web_in_thread=False,
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    member_events = app.topic(*(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC)), **raw)
+    member_events = app.topic(
+        *(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC, MEMBER_COMMANDS_TOPIC)), **raw
+    )
     rekey = app.topic(settings.topic(REKEY_TOPIC), partitions=settings.partitions, **raw)
-    logical = {settings.topic(t): t for t in (*INPUT_TOPICS, REKEY_TOPIC, *OUTPUT_TOPICS)}
+    logical = {settings.topic(t): t for t in TOPICS}
     metrics = Metrics(registry or CollectorRegistry(), INPUT_TOPICS, OUTPUT_TOPICS)
     topology = Topology(
         app=app,

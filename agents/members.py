@@ -136,6 +136,8 @@ class MemberProcessor:
         assert plan.store is not None
         plan.store.write()
         self._observe(events, plan)
+        for hook in self.t.on_outputs:
+            hook(plan.outputs)
 
     async def _send(self, plan: Planned) -> None:
         if self.publisher is None:

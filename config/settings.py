@@ -34,13 +34,19 @@ TOPICS = (
     "logins",
     "complaints",
     "profiles",
+    "business-scores",
+    "redemptions",
+    "business-lines",
+    "commands",
     "member-rekey",
+    "member-commands",
     "points-ledger",
     "tier-changes",
     "badge-changes",
     "benefit-grants",
     "notifications",
     "dead-letters",
+    "redemption-results",
 )
 
 

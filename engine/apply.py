@@ -8,12 +8,14 @@ the same ids, whatever the wall clock says.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.rules import TenantRules
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.orders import apply_order_paid, apply_order_refunded
-from engine.outcome import Applied, Outcome
+from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
 from engine.windows import prune
 from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
@@ -89,6 +91,18 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
             del state.orders[oid]
 
 
+#: event type -> handler(step, event).  A handler may raise ``Reject`` before it
+#: changes any state; features register their event types here.
+HANDLERS: dict[type, Callable[[Step, Any], None]] = {
+    OrderPaid: apply_order_paid,
+    OrderRefunded: lambda step, event: apply_order_refunded(step, event, step.state.orders[event.order_id]),
+    Review: apply_review,
+    Login: apply_login,
+    Complaint: apply_complaint,
+    Profile: apply_profile,
+}
+
+
 def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
@@ -98,18 +112,11 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
     if rejected is not None:
         return rejected
     step = Step.for_event(state, rules, event)
-    if isinstance(event, OrderPaid):
-        apply_order_paid(step, event)
-    elif isinstance(event, OrderRefunded):
-        apply_order_refunded(step, event, state.orders[event.order_id])
-    elif isinstance(event, Review):
-        apply_review(step, event)
-    elif isinstance(event, Login):
-        apply_login(step, event)
-    elif isinstance(event, Complaint):
-        apply_complaint(step, event)
-    elif isinstance(event, Profile):
-        apply_profile(step, event)
+    try:
+        HANDLERS[type(event)](step, event)
+    except Reject as rejection:
+        # Handlers raise Reject only before they change anything.
+        return _reject(state, rejection.reason, rejection.detail)
     previous_watermark = state.watermark
     _remember(state, event, rules)
     if previous_watermark is None or state.watermark.date() != previous_watermark.date():

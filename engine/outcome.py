@@ -33,3 +33,12 @@ class Outcome:
     outputs: list[Emitted] = field(default_factory=list)
     reason: DeadLetterReason | None = None
     detail: str = ""
+
+
+class Reject(Exception):
+    """Raised by an event handler, before it changes state, to dead-letter the event."""
+
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
