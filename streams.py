@@ -9,11 +9,19 @@
                   members-v1 table (RocksDB, changelog)
 
 All input topics and the table changelog are co-partitioned on the member id.
+
+    redemptions ─────┐                  ┌─> redemption-results (answers; HTTP callers await them, on_outputs)
+    member-commands ─┴─> [members agent] ┴─> member-commands (gift hand-offs, keyed by the target member)
+                                │
+                  ledger-v1 table (history rows written with the state; GET /members/{id}/ledger)
+
+    business-lines ─> [each worker's own reader, whole topic] ─> rules in force (agents/business_lines.py)
+                   └> [business-line-definitions agent, group] ─> dead-letters (invalid definitions)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import faust
@@ -23,12 +31,15 @@ from config.rules import RuleBook
 from config.settings import TOPICS, Settings
 from engine.outcome import Emitted
 from memberflow.metrics import Metrics
+from tables import ledger as ledger_table
 from tables import members as members_table
 
 INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 REKEY_TOPIC = "member-rekey"
 #: member-addressed messages the engine sends itself (evaluation slices, gift hand-offs)
 MEMBER_COMMANDS_TOPIC = "member-commands"
+#: partition-addressed slices of a periodic evaluation
+EVALUATION_TOPIC = "evaluation-slices"
 OUTPUT_TOPICS = (
     "points-ledger",
     "tier-changes",
@@ -38,6 +49,7 @@ OUTPUT_TOPICS = (
     "dead-letters",
     "redemption-results",
     MEMBER_COMMANDS_TOPIC,
+    EVALUATION_TOPIC,
 )
 
 
@@ -54,6 +66,10 @@ class Topology:
     logical: dict[str, str]
     #: called with each batch's outputs once the broker has acknowledged them
     on_outputs: list[Callable[[list[Emitted]], None]] = field(default_factory=list)
+    #: awaited before each batch is evaluated (the business-line definitions must be read first)
+    before_batch: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: every member's points history, newest last (tables/ledger.py), written with the member state
+    ledger: faust.Table | None = None
 
 
 def create_app(
@@ -82,7 +98,7 @@ def create_app(
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     member_events = app.topic(
-        *(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC, MEMBER_COMMANDS_TOPIC)), **raw
+        *(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC, MEMBER_COMMANDS_TOPIC, EVALUATION_TOPIC)), **raw
     )
     rekey = app.topic(settings.topic(REKEY_TOPIC), partitions=settings.partitions, **raw)
     logical = {settings.topic(t): t for t in TOPICS}
@@ -96,10 +112,13 @@ def create_app(
         rekey=rekey,
         members=members_table.declare(app, settings.partitions),
         logical=logical,
+        ledger=ledger_table.declare(app, settings.partitions),
     )
-    from agents import members
+    from agents import business_lines, commands, members
     from memberflow import web
 
     members.register(topology)
+    business_lines.register(topology)  # every worker reads all definitions; badge routes
+    commands.register(topology)
     web.register(topology)
     return topology

@@ -16,16 +16,19 @@ from dataclasses import dataclass, field
 
 from faust.types import EventT
 
+from agents.evaluation import SliceRunner
+from agents.history import record_history
 from agents.publisher import BatchPublisher
 from agents.routing import SOURCE_HEADER, partition_for, source_topic
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter, decode, engine_failure, evaluate
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from models.state import MemberState
-from streams import Topology
+from streams import EVALUATION_TOPIC, Topology
 from tables.binding import bind
 from tables.members import decode as decode_state
 from tables.members import encode as encode_state
+from tables.writer import DeferredTable, write_values
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +56,24 @@ class BatchStore:
             self.cache[key] = decode_state(raw) if raw is not None else None
         return self.cache[key]
 
+    def discard(self, key: bytes) -> None:
+        """Forget a cached state that may be half-changed; it is read again if needed."""
+        self.cache.pop(key, None)
+        self.dirty.pop(key, None)
+
     def put(self, key: bytes, state: MemberState) -> None:
         assert self.current is not None
         self.cache[key] = state
         self.dirty[key] = self.current
 
-    def write(self) -> None:
+    def pending(self) -> list[tuple[bytes, bytes, EventT]]:
+        """(key, encoded state, the event whose partition owns it) of every changed member."""
+        out = []
         for key, event in self.dirty.items():
             state = self.cache[key]
             assert state is not None
-            bind(event)
-            self.table[key] = encode_state(state)  # type: ignore[index]
+            out.append((key, encode_state(state), event))
+        return out
 
 
 @dataclass
@@ -80,6 +90,7 @@ class MemberProcessor:
         self.settings = topology.settings
         self.metrics = topology.metrics
         self.publisher: BatchPublisher | None = None
+        self.slices = SliceRunner(topology)
 
     def plan(self, events: list[EventT], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet."""
@@ -92,6 +103,10 @@ class MemberProcessor:
             record = Record(topic or msg.topic, ev.value, ev.key, msg.partition, msg.offset)
             if topic is None:
                 self._dead(plan, record, DeadLetterReason.INVALID_EVENT, f"unknown source topic {msg.topic!r}")
+                continue
+            if topic == EVALUATION_TOPIC:
+                store.current = ev
+                self._add(plan, topic, self.slices.run(record, store))
                 continue
             decoded = decode(record, self.settings.max_payload_bytes)
             if isinstance(decoded, Result):
@@ -125,6 +140,8 @@ class MemberProcessor:
             plan.outcomes.append((topic, "duplicate" if result.applied is Applied.DUPLICATE else "applied"))
 
     async def process(self, events: list[EventT]) -> None:
+        for wait in self.t.before_batch:
+            await wait()
         poisoned: set[int] = set()
         while True:
             try:
@@ -133,22 +150,34 @@ class MemberProcessor:
             except EngineFailure as failure:
                 poisoned.add(failure.index)
         await self._send(plan)
-        assert plan.store is not None
-        plan.store.write()
+        await self._store(plan)
         self._observe(events, plan)
         for hook in self.t.on_outputs:
             hook(plan.outputs)
+
+    async def _store(self, plan: Planned) -> None:
+        """After the outputs are acknowledged: member states, then ledger history rows."""
+        assert plan.store is not None and self.publisher is not None
+        writes = [(self.t.members, plan.store.pending())]
+        if self.t.ledger is not None:
+            history = DeferredTable(self.t.ledger)
+            record_history(history, self.t.rulebook, plan.outputs, plan.store.dirty)
+            writes.append((self.t.ledger, history.pending()))
+        # one publish for both changelogs: a crash cannot leave states without their history
+        await write_values(self.publisher, *writes)
 
     async def _send(self, plan: Planned) -> None:
         if self.publisher is None:
             self.publisher = BatchPublisher(self.t.app.producer._ensure_producer())
         topic = self.settings.topic
         messages = [
-            (topic(out.topic), out.key.encode(), out.value.model_dump_json().encode(), None) for out in plan.outputs
+            (topic(out.topic), out.key.encode(), out.value.model_dump_json().encode(), None, out.partition)
+            for out in plan.outputs
         ]
         rekey = topic("member-rekey")
         messages += [
-            (rekey, self._member_of(ev), ev.value, [(SOURCE_HEADER, source.encode())]) for ev, source in plan.forwards
+            (rekey, self._member_of(ev), ev.value, [(SOURCE_HEADER, source.encode())], None)
+            for ev, source in plan.forwards
         ]
         await self.publisher.publish(messages)
 

@@ -28,19 +28,32 @@ class BatchPublisher:
             count = self._partitions[topic] = len(await self.producer.partitions_for(topic))
         return count
 
-    async def publish(self, messages: Sequence[tuple[str, bytes, bytes, list | None]]) -> None:
-        """(topic, key, value, headers) in order; returns when the broker acked all."""
+    async def _send(self, batch, topic: str, partition: int):  # noqa: ANN001, ANN202
+        return await self.producer.send_batch(batch, topic, partition=partition)
+
+    async def publish(
+        self, messages: Sequence[tuple[str, bytes, bytes | None, list | None, int | None]]
+    ) -> dict[str, dict[int, int]]:
+        """(topic, key, value, headers, partition or None) in order; returns when the broker
+        acked all, with the last offset written per topic and partition."""
         grouped: dict[tuple[str, int], list[tuple[bytes, bytes, list | None]]] = defaultdict(list)
-        for topic, key, value, headers in messages:
-            partition = partition_for(key.decode(), await self.partitions(topic))
+        for topic, key, value, headers, explicit in messages:
+            partition = explicit if explicit is not None else partition_for(key.decode(), await self.partitions(topic))
             grouped[(topic, partition)].append((key, value, headers))
         pending = []
         for (topic, partition), items in grouped.items():
             batch = self.producer.create_batch()
+            count = 0
             for key, value, headers in items:
                 while batch.append(key=key, value=value, timestamp=None, headers=headers or []) is None:
-                    pending.append(await self.producer.send_batch(batch, topic, partition=partition))
-                    batch = self.producer.create_batch()
-            pending.append(await self.producer.send_batch(batch, topic, partition=partition))
-        if pending:
-            await asyncio.gather(*pending)
+                    pending.append((topic, partition, count, await self._send(batch, topic, partition)))
+                    batch, count = self.producer.create_batch(), 0
+                count += 1
+            pending.append((topic, partition, count, await self._send(batch, topic, partition)))
+        last: dict[str, dict[int, int]] = defaultdict(dict)
+        results = await asyncio.gather(*(fut for *_, fut in pending))
+        for (topic, partition, count, _), meta in zip(pending, results, strict=True):
+            if count and meta is not None and meta.offset is not None:
+                end = meta.offset + count - 1
+                last[topic][partition] = max(last[topic].get(partition, -1), end)
+        return last

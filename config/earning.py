@@ -7,8 +7,10 @@ becomes the ledger ``rule`` name (see :mod:`engine.earning` for how rules stack)
 
 Conventions:
 
-- Money is Decimal; every ratio and factor is turned into an exact ``Fraction``
-  at load, so per-event arithmetic is exact and nothing is re-parsed per event.
+- Money is Decimal; every ratio and factor is turned into exact integers at load
+  (a factor as a numerator over a denominator shared by its whole stacking
+  step, see :class:`Compiled`), so per-event arithmetic is exact integer
+  arithmetic and nothing is re-parsed per event.
 - A *factor* multiplies the base ratio and must be >= 1 (1 = no effect), so no
   rule can ever take points away.
 - Window days are wall-clock dates in the tenant's time zone.
@@ -20,9 +22,10 @@ The compiled form is built in ``model_post_init``: build changed rules with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
@@ -54,6 +57,9 @@ Comparison = Literal[">=", ">"]
 
 def _passes(value: Decimal | int, op: Comparison, bound: Decimal | int) -> bool:
     return value > bound if op == ">" else value >= bound
+
+
+DayRange = tuple[tuple[int, int], tuple[int, int]]
 
 
 def _month_day(text: str) -> tuple[int, int]:
@@ -102,7 +108,7 @@ class Window(Strict):
     end_day: MonthDay | None = None
     starts_at: NaiveDatetime | None = None
     ends_at: NaiveDatetime | None = None
-    _days: tuple[tuple[int, int], tuple[int, int]] | None = PrivateAttr(default=None)
+    _days: DayRange | None = PrivateAttr(default=None)
 
     @field_validator("start_day", "end_day")
     @classmethod
@@ -135,14 +141,20 @@ class Window(Strict):
 
     def contains(self, local_time: datetime) -> bool:
         """Whether ``local_time`` (its wall clock; any tzinfo is ignored) is inside."""
-        if self._days is None:
-            assert self.starts_at is not None and self.ends_at is not None
-            return self.starts_at <= local_time.replace(tzinfo=None) < self.ends_at
-        first, last = self._days
-        today = (local_time.month, local_time.day)
-        if first <= last:
-            return first <= today <= last
-        return today >= first or today <= last
+        return _contains(self._days, self.starts_at, self.ends_at, local_time)
+
+
+def _contains(
+    days: DayRange | None, starts_at: datetime | None, ends_at: datetime | None, local_time: datetime
+) -> bool:
+    if days is None:
+        assert starts_at is not None and ends_at is not None
+        return starts_at <= local_time.replace(tzinfo=None) < ends_at
+    first, last = days
+    today = (local_time.month, local_time.day)
+    if first <= last:
+        return first <= today <= last
+    return today >= first or today <= last
 
 
 class WindowMultipliers(Section):
@@ -328,32 +340,79 @@ class DailyCaps(Section):
     tiers: dict[TierId, Cap] = Field(default_factory=dict)
 
 
+Scaled = tuple[str, int]
+"""A rule that can apply: its ledger rule name and its factor times its step's denominator."""
+
+
+def _denominator(factors: Iterable[Decimal]) -> int:
+    """The least common denominator of some factors (1 for none)."""
+    return math.lcm(1, *(Fraction(f).denominator for f in factors))
+
+
+def _scaled(factor: Decimal, denominator: int) -> int:
+    """``factor * denominator``, exactly an integer as ``denominator`` comes from :func:`_denominator`."""
+    scaled = Fraction(factor) * denominator
+    assert scaled.denominator == 1
+    return scaled.numerator
+
+
 @dataclass(frozen=True, slots=True)
 class Ranged:
-    rule: str
-    range: PriceRange
-    factor: Fraction
-    tiers: frozenset[str] | None
+    """A price range (rules 6 and 7) that can raise an item's factor."""
+
+    min: Decimal
+    strict: bool  # ``op`` is ``>``
+    max: Decimal | None
+    factor: Scaled  # over ``Compiled.item_denominator``
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """A window some multiplier refers to (rules 3 and 4)."""
+
+    days: DayRange | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    multiplier: Scaled | None  # over ``Compiled.window_denominator``
+    categories: dict[str, Scaled]  # over ``Compiled.window_category_denominator``
+
+    def contains(self, local_time: datetime) -> bool:
+        """As :meth:`Window.contains`."""
+        return _contains(self.days, self.starts_at, self.ends_at, local_time)
 
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """What :mod:`engine.earning` reads; disabled sections compile to nothing."""
+    """What :mod:`engine.earning` reads; disabled sections compile to nothing.
 
-    ratio: Fraction
-    skus: dict[str, tuple[str, Fraction]]
-    categories: dict[str, tuple[str, Fraction]]
-    price_ranges: tuple[Ranged, ...]
-    windows: tuple[Window, ...]
-    window_multipliers: dict[str, Fraction]
-    window_categories: dict[str, dict[str, Fraction]]
-    tier_multipliers: dict[str, Fraction]
-    thresholds: tuple[ThresholdBracket, ...]
-    tier_steps: dict[str, tuple[Fraction, int]]
-    step: tuple[Fraction, int] | None
+    Factors are integers over one denominator per stacking step (item factor,
+    window, window x category, tier): the least common denominator of every
+    factor that step can use, so each step's arithmetic stays in integers.
+    Factors of 1 are left out (they never apply), and so are windows no
+    multiplier refers to.  Recurring windows are looked up by month and day.
+    """
+
+    ratio: tuple[int, int] | None  # points_per_unit / unit, reduced; None: no proportional points
+    item_denominator: int
+    skus: dict[str, Scaled]
+    categories: dict[str, Scaled]
+    price_ranges: tuple[Ranged, ...]  # for a tier no tiered range names
+    tier_price_ranges: dict[str, tuple[Ranged, ...]]  # for the tiers some tiered range names
+    window_denominator: int
+    window_category_denominator: int
+    # (month, day) -> the windows that may be open then, in the order listed: the
+    # recurring ones open that day and every absolute one; absent: absolute_windows.
+    windows_by_day: dict[tuple[int, int], tuple[Timed, ...]]
+    absolute_windows: tuple[Timed, ...]  # ``starts_at``..``ends_at``, open or not by the time of day too
+    tier_denominator: int
+    tier_multipliers: dict[str, int]
+    thresholds: tuple[tuple[Decimal, bool, int], ...]  # amount, strict (``>``), points; highest first
+    tier_steps: dict[str, tuple[int, int, int]]  # every as numerator, denominator; points
+    step: tuple[int, int, int] | None
     quantities: tuple[QuantityBracket, ...]
     behaviours: dict[str, int]
     rule_caps: dict[str, int]
+    order_rule_caps: dict[str, int]  # the rule caps on rules an order can earn (not ``behaviour:``)
     tier_caps: dict[str, int]
 
 
@@ -422,46 +481,88 @@ class EarningRules(Strict):
 
     @property
     def compiled(self) -> Compiled:
-        assert self._compiled is not None
-        return self._compiled
+        # Read per event, so straight from pydantic's private storage: ``self._compiled``
+        # would go through ``BaseModel.__getattr__``, which costs microseconds.
+        private = self.__pydantic_private__
+        assert private is not None and private["_compiled"] is not None
+        compiled: Compiled = private["_compiled"]
+        return compiled
 
     def _compile(self) -> Compiled:
         on = self.base.enabled
+        ratio = Fraction(self.base.points_per_unit) / Fraction(self.base.unit)
         des = self.designated if on and self.designated.enabled else Designated(skus={}, categories={})
-        ranged: list[Ranged] = []
+        ranges: list[tuple[str, PriceRange, frozenset[str] | None]] = []
         if on and self.price_ranges.enabled:
-            ranged += [Ranged(f"price_range:{r.id}", r, Fraction(r.factor), None) for r in self.price_ranges.ranges]
+            ranges += [(f"price_range:{r.id}", r, None) for r in self.price_ranges.ranges]
         if on and self.price_range_tiers.enabled:
-            ranged += [
-                Ranged(f"price_range_tier:{r.id}", r, Fraction(r.factor), frozenset(r.tiers))
-                for r in self.price_range_tiers.ranges
-            ]
-        wm, wc, tm = self.window_multipliers, self.window_categories, self.tier_multipliers
+            ranges += [(f"price_range_tier:{r.id}", r, frozenset(r.tiers)) for r in self.price_range_tiers.ranges]
+        wm = self.window_multipliers.multipliers if on and self.window_multipliers.enabled else {}
+        wc = self.window_categories.factors if on and self.window_categories.enabled else {}
+        tm = self.tier_multipliers.tiers if on and self.tier_multipliers.enabled else {}
+
+        item = _denominator([*des.skus.values(), *des.categories.values(), *(r.factor for _, r, _ in ranges)])
+        ranged = [
+            (Ranged(r.min, r.op == ">", r.max, (rule, _scaled(r.factor, item))), tiers)
+            for rule, r, tiers in ranges
+            if r.factor > 1
+        ]
+        named_tiers = {t for _, tiers in ranged if tiers is not None for t in tiers}
+        window, window_category = _denominator(wm.values()), _denominator(f for cs in wc.values() for f in cs.values())
+        timed: list[Timed] = []
+        for w in self.windows:
+            multiplier = (f"window:{w.id}", _scaled(wm[w.id], window)) if wm.get(w.id, 1) > 1 else None
+            categories = {
+                c: (f"window_category:{w.id}:{c}", _scaled(f, window_category))
+                for c, f in wc.get(w.id, {}).items()
+                if f > 1
+            }
+            if multiplier is not None or categories:
+                timed.append(Timed(w._days, w.starts_at, w.ends_at, multiplier, categories))
+        absolute = tuple(w for w in timed if w.days is None)
+        by_day: dict[tuple[int, int], tuple[Timed, ...]] = {}
+        for day in (datetime(2000, 1, 1) + timedelta(days=n) for n in range(366)):  # a leap year: 02-29 too
+            maybe_open = tuple(w for w in timed if w.days is None or w.contains(day))
+            if maybe_open != absolute:
+                by_day[day.month, day.day] = maybe_open
+        tier = _denominator(tm.values())
         caps = self.daily_caps
         return Compiled(
-            ratio=Fraction(self.base.points_per_unit) / Fraction(self.base.unit) if on else Fraction(0),
-            skus={k: (f"sku:{k}", Fraction(v)) for k, v in des.skus.items()},
-            categories={k: (f"category:{k}", Fraction(v)) for k, v in des.categories.items()},
-            price_ranges=tuple(ranged),
-            windows=tuple(self.windows),
-            window_multipliers={k: Fraction(v) for k, v in wm.multipliers.items()} if on and wm.enabled else {},
-            window_categories=(
-                {w: {c: Fraction(f) for c, f in cs.items()} for w, cs in wc.factors.items()}
-                if on and wc.enabled
-                else {}
-            ),
-            tier_multipliers={k: Fraction(v) for k, v in tm.tiers.items()} if on and tm.enabled else {},
+            ratio=ratio.as_integer_ratio() if on and ratio > 0 else None,
+            item_denominator=item,
+            skus={k: (f"sku:{k}", _scaled(v, item)) for k, v in des.skus.items() if v > 1},
+            categories={k: (f"category:{k}", _scaled(v, item)) for k, v in des.categories.items() if v > 1},
+            price_ranges=tuple(r for r, tiers in ranged if tiers is None),
+            tier_price_ranges={
+                t: tuple(r for r, tiers in ranged if tiers is None or t in tiers) for t in sorted(named_tiers)
+            },
+            window_denominator=window,
+            window_category_denominator=window_category,
+            windows_by_day=by_day,
+            absolute_windows=absolute,
+            tier_denominator=tier,
+            tier_multipliers={k: _scaled(v, tier) for k, v in tm.items() if v > 1},
             thresholds=(
-                tuple(sorted(self.threshold_bonus.brackets, key=_threshold_rank, reverse=True))
+                tuple(
+                    (b.amount, b.op == ">", b.points)
+                    for b in sorted(self.threshold_bonus.brackets, key=_threshold_rank, reverse=True)
+                )
                 if self.threshold_bonus.enabled
                 else ()
             ),
             tier_steps=(
-                {t: (Fraction(s.every), s.points) for t, s in self.tier_threshold_bonus.tiers.items()}
+                {
+                    t: (*Fraction(s.every).as_integer_ratio(), s.points)
+                    for t, s in self.tier_threshold_bonus.tiers.items()
+                }
                 if self.tier_threshold_bonus.enabled
                 else {}
             ),
-            step=(Fraction(self.step_bonus.every), self.step_bonus.points) if self.step_bonus.enabled else None,
+            step=(
+                (*Fraction(self.step_bonus.every).as_integer_ratio(), self.step_bonus.points)
+                if self.step_bonus.enabled
+                else None
+            ),
             quantities=(
                 tuple(sorted(self.cart_quantity_bonus.brackets, key=lambda b: b.min_quantity, reverse=True))
                 if self.cart_quantity_bonus.enabled
@@ -469,5 +570,8 @@ class EarningRules(Strict):
             ),
             behaviours=dict(self.behaviours.points) if self.behaviours.enabled else {},
             rule_caps=dict(caps.rules) if caps.enabled else {},
+            order_rule_caps=(
+                {k: v for k, v in caps.rules.items() if not k.startswith("behaviour:")} if caps.enabled else {}
+            ),
             tier_caps=dict(caps.tiers) if caps.enabled else {},
         )

@@ -16,9 +16,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from config.business_lines import BusinessLine, LineId
 from config.earning import EarningRules
+from config.redemptions import RedemptionRules
 
 
 class Strict(BaseModel):
@@ -181,6 +183,32 @@ class ComplaintRules(Strict):
     dismissed: ComplaintPenalty = ComplaintPenalty()
 
 
+class Nudges(Strict):
+    """Seed 003 §4.2: upgrade nudge, retention offer, churn warning."""
+
+    next_tier_gap: Decimal = Field(default=Decimal(20), ge=0, description="nudge when this close to the next tier")
+    retention_offer: bool = True
+    churn_days: int = Field(default=30, ge=1, description="days without a login before a churn warning")
+    every_days: int = Field(default=7, ge=1, description="at most one nudge of a kind per this many days")
+
+
+class EvaluationRules(Strict):
+    """The periodic evaluation: when it runs (tenant time zone) and what it nudges."""
+
+    schedule: str = Field(default="0 0 * * *", description="cron, in the tenant's time zone")
+    slice_size: int = Field(default=500, ge=1, le=100_000, description="members per evaluation slice")
+    nudges: Nudges = Nudges()
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron expression: {value!r}")
+        return value
+
+
 class Limits(Strict):
     max_amount: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_items: int = Field(default=500, ge=1)
@@ -190,6 +218,7 @@ class Retention(Strict):
     recent_event_ids: int = Field(default=256, ge=8, le=100_000)
     order_days: int = Field(default=400, ge=1, description="how long an order can still be refunded")
     max_orders: int = Field(default=1000, ge=1)
+    ledger_entries: int = Field(default=1000, ge=1, description="history rows kept per member (tables/ledger.py)")
 
 
 class TenantRules(Strict):
@@ -202,6 +231,13 @@ class TenantRules(Strict):
     tiers: TierRules
     complaints: ComplaintRules = ComplaintRules()
     retention: Retention = Retention()
+    evaluation: EvaluationRules = EvaluationRules()
+    redemptions: RedemptionRules = RedemptionRules()
+    #: seed 000's business lines (badges), version 1 unless stated; newer versions
+    #: published to `business-lines` supersede them per tenant (engine/lines.py)
+    business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
+    #: the published definitions in force (engine.lines.Catalog), set by engine.lines only
+    _published_lines: Any = PrivateAttr(default=None)
 
     @field_validator("time_zone")
     @classmethod

@@ -16,6 +16,7 @@
 | ``MEMBERFLOW_BATCH_MAX`` / ``MEMBERFLOW_BATCH_WITHIN_MS`` | ``500`` / ``20`` | agent batching |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
 | ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery (``false`` for Tansu) |
+| ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ TOPICS = (
     "commands",
     "member-rekey",
     "member-commands",
+    "evaluation-slices",
     "points-ledger",
     "tier-changes",
     "badge-changes",
@@ -68,6 +70,7 @@ class Settings:
     batch_within_ms: int = 20
     store: str = "rocksdb://"
     recovery_consistency_check: bool = True
+    redemption_timeout_ms: int = 10000
 
     def topic(self, name: str) -> str:
         """Physical topic name of logical topic ``name``."""
@@ -108,4 +111,5 @@ class Settings:
             batch_within_ms=int(get("BATCH_WITHIN_MS", str(cls.batch_within_ms))),
             store=get("STORE", cls.store),
             recovery_consistency_check=get("RECOVERY_CONSISTENCY_CHECK", "true").lower() in ("1", "true", "yes"),
+            redemption_timeout_ms=int(get("REDEMPTION_TIMEOUT_MS", str(cls.redemption_timeout_ms))),
         )

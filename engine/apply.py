@@ -13,11 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.rules import TenantRules
+from engine import redemptions
+from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
 from engine.windows import prune
+from models.badges import BusinessScores
 from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
 from models.outputs import DeadLetterReason
 from models.state import MemberState
@@ -80,7 +83,12 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
     keep = rules.retention
     cutoff = state.watermark.timestamp() - keep.order_days * 86400
     oldest = next(iter(state.orders.values()), None)
-    if oldest is None or (oldest.paid_at.timestamp() >= cutoff and len(state.orders) <= keep.max_orders):
+    newest = next(reversed(state.orders.values()), None)
+    if oldest is None or (
+        oldest.paid_at.timestamp() >= cutoff
+        and newest.paid_at.timestamp() >= cutoff  # a late order may arrive already too old
+        and len(state.orders) <= keep.max_orders
+    ):
         return  # the common case: nothing to forget, checked in O(1)
     stale = [oid for oid, rec in state.orders.items() if rec.paid_at.timestamp() < cutoff]
     for oid in stale:
@@ -100,14 +108,33 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Login: apply_login,
     Complaint: apply_complaint,
     Profile: apply_profile,
+    BusinessScores: apply_business_scores,
+}
+HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
+
+#: event type -> fn(state, event) -> outputs sent again when the event is a
+#: duplicate (a retried redemption request gets its first answer again)
+REPEATS: dict[type, Callable[[MemberState, Any], list]] = {**redemptions.REPEATS}
+
+#: run after the handler of every applied event (lazy expiry of gift offers)
+AFTER_EVENT: list[Callable[[Step], None]] = [redemptions.expire_lazily]
+
+#: event type -> fn(event, rules) -> event, applied first: completes what depends
+#: on the tenant's rules (a score snapshot's event time is its date in the tenant's zone)
+COMPLETERS: dict[type, Callable[[Any, TenantRules], Any]] = {
+    BusinessScores: complete,
 }
 
 
 def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
+    completer = COMPLETERS.get(type(event))
+    if completer is not None:
+        event = completer(event, rules)
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
     if _is_duplicate(state, event):
-        return Outcome(state, Applied.DUPLICATE)
+        repeat = REPEATS.get(type(event))
+        return Outcome(state, Applied.DUPLICATE, repeat(state, event) if repeat else [])
     rejected = check(state, event, rules)
     if rejected is not None:
         return rejected
@@ -117,6 +144,8 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
     except Reject as rejection:
         # Handlers raise Reject only before they change anything.
         return _reject(state, rejection.reason, rejection.detail)
+    for after in AFTER_EVENT:
+        after(step)
     previous_watermark = state.watermark
     _remember(state, event, rules)
     if previous_watermark is None or state.watermark.date() != previous_watermark.date():

@@ -14,6 +14,8 @@ from models.state import MemberStatus
 
 
 def _behaviour_points(step: Step, action: str) -> None:
+    if step.beyond_counters:
+        return  # too late to know what that day already earned
     lines = behaviour_points(
         action,
         tier=step.state.tier,

@@ -18,7 +18,7 @@ def behaviour_growth(step: Step, name: str, action: GrowthAction) -> int:
     counter = f"growth:{name}"
     if action.value == 0:
         return 0
-    if action.daily_limit is not None and step.counter(counter) >= action.daily_limit:
+    if action.daily_limit is not None and (step.beyond_counters or step.counter(counter) >= action.daily_limit):
         return 0
     step.bump(counter)
     step.state.growth += action.value

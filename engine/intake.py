@@ -9,8 +9,11 @@ from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
 
+from models.badges import BusinessScores
+from models.commands import MemberCommand
 from models.events import Complaint, Login, MemberEvent, OrderEvent, Profile, Review
 from models.outputs import DeadLetterReason
+from models.redemptions import RedemptionRequest
 
 #: logical input topic -> the contract of its values
 INPUT_CONTRACTS: dict[str, TypeAdapter] = {
@@ -19,6 +22,9 @@ INPUT_CONTRACTS: dict[str, TypeAdapter] = {
     "logins": TypeAdapter(Login),
     "complaints": TypeAdapter(Complaint),
     "profiles": TypeAdapter(Profile),
+    "business-scores": TypeAdapter(BusinessScores),
+    "redemptions": TypeAdapter(RedemptionRequest),
+    "member-commands": TypeAdapter(MemberCommand),
 }
 
 

@@ -24,6 +24,7 @@ class Emitted:
     topic: str
     key: str
     value: BaseModel
+    partition: int | None = None  # None: the key's partition
 
 
 @dataclass(slots=True)

@@ -41,6 +41,7 @@ class Step:
         self.occurred_at = occurred_at
         self.outputs: list[Emitted] = []
         self.day: date = local_day(occurred_at, rules.tz)
+        self._qualification = None
 
     @classmethod
     def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:
@@ -59,6 +60,24 @@ class Step:
 
     def emit(self, topic: str, value: Any) -> None:
         self.outputs.append(Emitted(topic, self.state.member_id, value))
+
+    def qualification(self):  # noqa: ANN201 - engine.tiers.Qualification
+        """The member's qualification as of this step's day, computed once per step
+        (metrics do not change while one evaluation runs)."""
+        from engine.tiers import qualification
+
+        if self._qualification is None:
+            self._qualification = qualification(self.state, self.rules.tiers, self.day)
+        return self._qualification
+
+    @property
+    def beyond_counters(self) -> bool:
+        """The event's day is older than the per-day counters are kept, so a
+        daily limit could not be enforced: capped rewards are not given."""
+        from engine.windows import COUNTER_DAYS
+
+        wm = self.state.watermark
+        return wm is not None and (wm.astimezone(self.rules.tz).date() - self.day).days > COUNTER_DAYS
 
     def counter(self, name: str, day: date | None = None) -> int:
         return self.state.counters.get(day or self.day, {}).get(name, 0)
@@ -96,11 +115,14 @@ class Step:
             ),
         )
 
-    def grant(self, benefit: str, ordinal: object = 0, **fields: Any) -> None:
-        self.emit(
-            BENEFIT_GRANTS,
-            BenefitGrant(grant_id=self._id("bg", benefit, ordinal), benefit=benefit, **fields, **self._common()),
+    def grant(self, benefit: str, ordinal: object = 0, *, period: str | None = None, **fields: Any) -> None:
+        """A benefit grant; with ``period`` its id is (member, benefit, period, ordinal), whatever the cause."""
+        grant_id = (
+            derive_id("bg", self.state.tenant_id, self.state.member_id, benefit, period, ordinal)
+            if period is not None
+            else self._id("bg", benefit, ordinal)
         )
+        self.emit(BENEFIT_GRANTS, BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common()))
 
     def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, **data: Any) -> None:
         self.emit(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from config.rules import TierRules
+from config.rules import Metric, TierRules
 from engine.step import Step
 from engine.windows import metric_value
 from models.state import MemberState
@@ -28,12 +28,13 @@ class Qualification:
 def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
     """The highest tier the member qualifies for as of a local day."""
     invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
-    values: dict[str, Decimal] = {}
+    values: dict[int, Decimal] = {}
 
-    def value_of(metric) -> Decimal:  # noqa: ANN001 - several tiers share a metric
-        if metric.name not in values:
-            values[metric.name] = metric_value(state, metric, as_of)
-        return values[metric.name]
+    def value_of(metric: Metric) -> Decimal:  # several tiers share a metric; rules are immutable
+        value = values.get(id(metric))
+        if value is None:
+            value = values[id(metric)] = metric_value(state, metric, as_of)
+        return value
 
     for rank in range(len(ladder.tiers) - 1, 0, -1):
         tier = ladder.tiers[rank]

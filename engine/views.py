@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from config.rules import Metric, MetricKind, TenantRules
+from engine.badge_views import badges_summary
+from engine.redemptions.views import redemptions_summary
 from engine.tiers import qualification
 from engine.wallet import held, pending, spendable
 from engine.windows import metric_value
@@ -39,4 +41,6 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "spend_365d": str(metric_value(state, SPEND_365D, day)),
         "last_login_at": state.last_login_at.isoformat() if state.last_login_at else None,
         "last_event_at": state.watermark.isoformat() if state.watermark else None,
+        **badges_summary(state, rules),  # "badges", "badge_rights" (engine/badge_views.py)
+        **redemptions_summary(state, as_of),  # "redemptions": gifts, held points, coupons
     }

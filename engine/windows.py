@@ -15,7 +15,7 @@ from engine.clock import window_days
 from models.state import MemberState
 
 HORIZON_DAYS = 366
-COUNTER_DAYS = 8
+COUNTER_DAYS = 35  # daily caps are enforced this far back; older events earn no capped rewards
 
 
 def add_spend(state: MemberState, day: date, amount: Decimal) -> None:

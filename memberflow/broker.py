@@ -71,6 +71,7 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=True,  # a terminal's Ctrl-C must not kill it before the worker stops
         )
         try:
             wait_for_port(HOST, self.port)

@@ -10,12 +10,24 @@ or over-limit amounts, no member id, unknown verdicts) so dead letters show
 up.  Bad events carry an ``event_id`` starting with ``BAD_ID_PREFIX`` (or are
 a raw ``str``).  The same seed gives the same stream, ids included.
 
+Beside those, a subset of members gets a weekly ``business-scores`` snapshot
+in the data API's own shape (seed 000: ``user_pin``, ``dt`` and the business
+lines' fields as strings, no ``event_id`` nor ``occurred_at``: the engine
+derives both), some of them drifting upward so badges are awarded; and
+members with points redeem now and then (``redemptions``): mostly coupons of
+the shipped denominations, some catalogue merchandise, and a few gifts to
+other members that the receiver accepts a few days later.  These never
+consume the main random stream, so the other events (and their ids) are the
+same as without them.  ``member-commands`` are the engine's own and never
+generated here.
+
 ``feed`` publishes that stream to the broker at a steady rate.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 import threading
@@ -25,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 DAYS = 56
@@ -54,6 +67,18 @@ GROCERY_WEIGHTS = (4, 2, 3, 1)
 VERDICTS = (("dismissed", 0.6), ("upheld", 0.35), ("malicious", 0.05))
 BAD_KINDS = ("malformed_json", "negative_amount", "missing_member_id", "unknown_verdict", "amount_over_limit")
 
+#: Share of members with business-line scores, and of those whose scores climb.
+SCORED_SHARE = 0.15
+CLIMBER_SHARE = 0.4
+BAITIAO_SHARE = 0.5
+#: Daily chance that a member with points redeems some (heavy spenders more often).
+REDEEM_RATE = {"heavy": 0.12, "regular": 0.04, "casual": 0.02}
+#: Spend only this share of the points a member surely has (the estimate is conservative already).
+REDEEM_HEADROOM = 0.8
+GIFT_ANSWER_DAYS = (1, 3)
+#: Kinds built from their own random streams, never bad, never consuming ``Stream.rng``.
+EXTRA_KINDS = frozenset({"scores", "redeem", "gift_respond"})
+
 Event = tuple[str, str, dict[str, Any] | str]
 
 
@@ -74,6 +99,51 @@ class Persona:
     @property
     def heavy(self) -> bool:
         return self.kind == "heavy"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """How one member's business-line scores move from week to week."""
+
+    member_id: str
+    weekday: int  # day offset of the weekly snapshot, 0..6
+    climber: bool
+    lc: float  # wealth score
+    lc_step: float
+    gold: float  # gold held (yuan)
+    gold_step: float
+    treasury: float  # money moved through Small Treasury in the week
+    treasury_growth: float
+    high_end_from: int | None  # week from which the member trades high-end products
+    baitiao: tuple[float, float] | None  # credit score and its weekly step
+
+
+def _scored(rng: random.Random, persona: Persona) -> Scored:
+    climber = rng.random() < CLIMBER_SHARE
+    gold = 0.0 if rng.random() < 0.3 else rng.uniform(300, 6000)
+    return Scored(
+        member_id=persona.member_id,
+        weekday=rng.randrange(7),
+        climber=climber,
+        lc=rng.uniform(180, 460),
+        lc_step=rng.uniform(20, 45) if climber else rng.uniform(-10, 12),
+        gold=gold,
+        gold_step=rng.uniform(600, 2500) if climber else rng.uniform(-200, 300),
+        treasury=rng.uniform(800, 4000) if climber else rng.uniform(0, 3000),
+        treasury_growth=rng.uniform(1.15, 1.4) if climber else rng.uniform(0.85, 1.1),
+        high_end_from=rng.randrange(2, 7) if climber and rng.random() < 0.5 else None,
+        baitiao=(rng.uniform(420, 680), rng.uniform(15, 35) if climber else rng.uniform(-8, 10))
+        if rng.random() < BAITIAO_SHARE else None,
+    )
+
+
+@cache
+def shipped_redemptions() -> Any:
+    """The shipped default rules' redemption settings (denominations, catalogue)."""
+    from config.rules import load_rules_file
+    from config.settings import SHIPPED_RULES_DIR
+
+    return load_rules_file(SHIPPED_RULES_DIR / "default.yaml").redemptions
 
 
 def member_id(index: int) -> str:
@@ -145,11 +215,21 @@ class Stream:
         self.start = (start if start.tzinfo else start.replace(tzinfo=CST)).astimezone(CST)
         self.days = days
         self.cast = personas(members, seed)
+        self.by_id = {p.member_id: p for p in self.cast}
         self.catalog = self._catalog()
         self.counters: dict[str, int] = defaultdict(int)
         self.seq = 0
         self.last_order: dict[str, OrderSeen] = {}
         self.refunds: dict[int, list[Slot]] = defaultdict(list)
+        # scores and redemptions: their own random streams, so the rest stays as it was
+        self.scores_rng = random.Random(f"scores:{seed}")
+        self.redeem_rng = random.Random(f"redemptions:{seed}")
+        self.scored = [_scored(self.scores_rng, p) for p in self.cast if self.scores_rng.random() < SCORED_SHARE]
+        self.later: dict[int, list[Slot]] = defaultdict(list)
+        self.points: dict[str, int] = defaultdict(int)  # points each member surely has (a low estimate)
+        self.earned: dict[str, int] = {}  # order id -> points credited for it in ``points``
+        self.risky: set[str] = set()  # members a malicious complaint may have locked
+        self.redemption_rules = shipped_redemptions()
 
     # -- ids and catalog ---------------------------------------------------
 
@@ -173,9 +253,10 @@ class Stream:
         self.seq += 1
         return Slot(at, self.seq, kind, persona, data)
 
-    def moment(self, day: int, first_hour: int = 0) -> datetime:
-        hour = self.rng.choices(range(first_hour, 24), HOURLY[first_hour:])[0]
-        return self.start + timedelta(days=day, hours=hour, seconds=self.rng.randrange(3600))
+    def moment(self, day: int, first_hour: int = 0, rng: random.Random | None = None) -> datetime:
+        rng = self.rng if rng is None else rng
+        hour = rng.choices(range(first_hour, 24), HOURLY[first_hour:])[0]
+        return self.start + timedelta(days=day, hours=hour, seconds=rng.randrange(3600))
 
     def profile_slots(self) -> list[Slot]:
         profiled = [p for p in self.cast if self.rng.random() < PROFILE_SHARE]
@@ -201,7 +282,39 @@ class Stream:
             }
             for kind, rate in plan.items():
                 slots.extend(self.slot(self.moment(day, first_hour), kind, p) for _ in range(_count(self.rng, rate)))
+        slots.extend(self.later.pop(day, []))
+        slots.extend(self.score_slots(day))
+        slots.extend(self.redeem_slots(day, first_hour))
         return sorted(slots)
+
+    def score_slots(self, day: int) -> list[Slot]:
+        """Weekly snapshots, each member on its own weekday, dated the day they fall on.
+
+        A snapshot's event time is ``dt`` at 00:00, so it goes to the day whose
+        span holds that midnight (the first one is the first midnight after the start).
+        """
+        first = datetime.combine(self.start.date() + timedelta(days=1), datetime.min.time(), tzinfo=CST)
+        low = self.start + timedelta(days=day)
+        week = timedelta(days=7)
+        slots = []
+        for s in self.scored:
+            base = first + timedelta(days=s.weekday)
+            n = max(0, math.ceil((low - base) / week))
+            at = base + n * week
+            if at < low + timedelta(days=1):
+                slots.append(self.slot(at, "scores", self.by_id[s.member_id], scored=s, week=n))
+        return slots
+
+    def redeem_slots(self, day: int, first_hour: int) -> list[Slot]:
+        """Members with enough points redeem some now and then."""
+        rng, cheapest = self.redeem_rng, self.coupon_cost(min(self.redemption_rules.coupons.denominations))
+        slots = []
+        for p in self.cast:
+            if p.member_id in self.risky or self.points[p.member_id] * REDEEM_HEADROOM < cheapest:
+                continue
+            if rng.random() < REDEEM_RATE[p.kind]:
+                slots.append(self.slot(self.moment(day, first_hour, rng), "redeem", p))
+        return slots
 
     # -- events ------------------------------------------------------------
 
@@ -261,6 +374,9 @@ class Stream:
         value = self.base(slot, "order_paid")
         value.update(order_id=self.next_id("o"), amount=money(amount), items=items)
         self.last_order[persona.member_id] = OrderSeen(value["order_id"], amount, day)
+        # the base rule alone earns a point a yuan; other rules only add
+        self.earned[value["order_id"]] = int(amount)
+        self.points[persona.member_id] += int(amount)
         self.maybe_refund(persona, value["order_id"], amount, day)
         return "orders", persona.member_id, value
 
@@ -279,6 +395,8 @@ class Stream:
     def refund(self, slot: Slot, day: int) -> Event:
         value = self.base(slot, "order_refunded")
         value.update(order_id=slot.data["order_id"], amount=money(slot.data["amount"]))
+        # a refund claws back (part of) the order's points: count none of them any more
+        self.points[slot.persona.member_id] -= self.earned.pop(slot.data["order_id"], 0)
         return "orders", slot.persona.member_id, value
 
     def review(self, slot: Slot, day: int) -> Event:
@@ -298,7 +416,96 @@ class Stream:
         value = self.base(slot, "complaint")
         verdicts, weights = zip(*VERDICTS, strict=True)
         value.update(complaint_id=self.next_id("c"), verdict=self.rng.choices(verdicts, weights)[0])
+        if value["verdict"] == "malicious":  # a deduction, and a lock when short: stop redeeming
+            self.risky.add(slot.persona.member_id)
         return "complaints", slot.persona.member_id, value
+
+    # -- business-line scores (seed 000) ---------------------------------------
+
+    def scores(self, slot: Slot, day: int) -> Event:
+        """A snapshot as the data API sends it: numbers as strings, no ids."""
+        s: Scored = slot.data["scored"]
+        week: int = slot.data["week"]
+        rng = self.scores_rng
+        lc = max(0, min(999, round(s.lc + s.lc_step * week + rng.uniform(-8, 8))))
+        gold = max(0.0, s.gold + s.gold_step * week + rng.uniform(-150, 150)) if s.gold or s.climber else 0.0
+        treasury = max(0.0, s.treasury * s.treasury_growth**week * rng.uniform(0.9, 1.1))
+        high_end = s.high_end_from is not None and week >= s.high_end_from
+        value: dict[str, Any] = {
+            "user_pin": s.member_id,
+            "lc_score": str(lc),
+            "gdlc_jy_flag": "1" if high_end else "0",
+            "xjk_jy_amt": money(Decimal(treasury)),
+            "jt_hold_amt": money(Decimal(gold)),
+        }
+        if s.baitiao is not None:
+            base, step = s.baitiao
+            value["bt_score"] = str(max(0, min(950, round(base + step * week + rng.uniform(-5, 5)))))
+            value["bt_yq_flag"] = "1" if rng.random() < 0.04 else "0"
+        value["dt"] = slot.at.date().isoformat()
+        return "business-scores", s.member_id, value
+
+    # -- redemptions (seed 001) --------------------------------------------------
+
+    def coupon_cost(self, denomination: Decimal) -> int:
+        return int(denomination * self.redemption_rules.coupons.points_per_yuan)
+
+    def request(self, slot: Slot, kind: str, **fields: Any) -> Event:
+        value = {
+            "request_id": self.next_id("rq"),
+            "tenant_id": "default",
+            "member_id": slot.persona.member_id,
+            "occurred_at": stamp(slot.at),
+            "kind": kind,
+            **fields,
+        }
+        return "redemptions", slot.persona.member_id, value
+
+    def redeem(self, slot: Slot, day: int) -> Event:
+        """Mostly coupons, some merchandise, a few gifts -- what the member can afford."""
+        rng, rules, member = self.redeem_rng, self.redemption_rules, slot.persona.member_id
+        budget = int(self.points[member] * REDEEM_HEADROOM)
+        roll = rng.random()
+        items = [(item_id, item) for item_id, item in sorted(rules.merchandise.items.items())
+                 if item.in_stock and item.points <= budget]
+        if roll < 0.15:
+            if items:
+                item_id, item = rng.choice(items)
+                quantity = 2 if item.max_per_order >= 2 and item.points * 2 <= budget and rng.random() < 0.2 else 1
+                self.points[member] -= item.points * quantity
+                return self.request(slot, "merchandise", item_id=item_id, quantity=quantity)
+        elif roll < 0.23 and budget >= 50 and len(self.cast) > 1:
+            return self.gift(slot, day, budget)
+        return self.coupon(slot, budget)
+
+    def coupon(self, slot: Slot, budget: int) -> Event:
+        rng, denominations = self.redeem_rng, sorted(self.redemption_rules.coupons.denominations)
+        affordable = [d for d in denominations if self.coupon_cost(d) <= budget] or denominations[:1]
+        denomination = rng.choices(affordable, [len(affordable) - i for i in range(len(affordable))])[0]
+        cost = self.coupon_cost(denomination)
+        most = min(self.redemption_rules.coupons.max_quantity, 3, max(1, budget // cost))
+        quantity = rng.randint(1, most) if rng.random() < 0.25 else 1
+        self.points[slot.persona.member_id] -= cost * quantity
+        return self.request(slot, "coupon", denomination=str(denomination), quantity=quantity)
+
+    def gift(self, slot: Slot, day: int, budget: int) -> Event:
+        from engine.redemptions.gifts import gift_id_for
+
+        rng, member = self.redeem_rng, slot.persona.member_id
+        rules = self.redemption_rules.gifting
+        top = min(budget, 500, rules.max_points or budget)
+        points = max(rules.min_points, rng.randrange(50, top + 1, 10) if top >= 60 else top)
+        friend = rng.choice([p for p in self.cast if p.member_id != member])
+        self.points[member] -= points
+        event = self.request(slot, "gift", to_member_id=friend.member_id, points=points)
+        answer = day + rng.randint(*GIFT_ANSWER_DAYS)
+        if answer < self.days and answer - day < rules.respond_days:
+            gift_id = gift_id_for("default", member, event[2]["request_id"])
+            self.later[answer].append(self.slot(self.moment(answer, 0, rng), "gift_respond", friend, gift_id=gift_id))
+        return event
+
+    def gift_respond(self, slot: Slot, day: int) -> Event:
+        return self.request(slot, "gift_respond", gift_id=slot.data["gift_id"], accept=True)
 
     def bad(self, slot: Slot) -> Event:
         """One deliberately bad event of a random kind."""
@@ -325,6 +532,8 @@ class Stream:
         return "logins", mid, {**value, "type": "login", "device_id": slot.persona.devices[0]}
 
     def build(self, slot: Slot, day: int) -> Event:
+        if slot.kind in EXTRA_KINDS:
+            return getattr(self, slot.kind)(slot, day)
         if slot.kind != "profile" and self.rng.random() < BAD_SHARE:
             return self.bad(slot)
         builder = getattr(self, slot.kind)

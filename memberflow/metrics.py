@@ -6,7 +6,7 @@ enums and are created up front so every series exists from the start.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from models.outputs import DeadLetterReason, LedgerKind, TierDirection
 
@@ -48,6 +48,9 @@ class Metrics:
         self.points = Counter(
             "memberflow_points", "Points moved, by ledger kind (absolute value)", ["kind"], registry=registry
         )
+        self.members_evaluated = Counter(
+            "memberflow_members_evaluated", "Members evaluated by the periodic evaluation", registry=registry
+        )
         for topic in input_topics:
             for outcome in OUTCOMES:
                 self.events_consumed.labels(topic, outcome)
@@ -59,3 +62,40 @@ class Metrics:
             self.points.labels(kind.value)
         for direction in TierDirection:
             self.tier_changes.labels(direction.value, "NORMAL")
+
+
+class BadgeMetrics:
+    """Business-line badges (seed 000).
+
+    ``memberflow_badge_members{line, level}`` is kept by each worker from the
+    badge changes it made (+1 on the new level, -1 on the old one; level 0, no
+    badge, is not counted).  A member's partition can move between workers, so
+    one worker's series can even go negative: only the sum across workers
+    means "members per line and level" -- dashboards use
+    ``sum by (line, level) (memberflow_badge_members)``.  A restarted worker
+    starts again from 0, so the sum counts changes made since the workers started.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.members = Gauge(
+            "memberflow_badge_members",
+            "Net members moved to each badge level by this worker (sum across workers)",
+            ["line", "level"],
+            registry=registry,
+        )
+        self.changes = Counter(
+            "memberflow_badge_changes", "Badge changes, by line and direction", ["line", "direction"],
+            registry=registry,
+        )
+        self.definitions = Counter(
+            "memberflow_business_line_definitions",
+            "Business-line definitions this worker read, by verdict (applied, ignored, invalid)",
+            ["verdict"],
+            registry=registry,
+        )
+
+    def declare(self, line: str, levels: int) -> None:
+        for level in range(1, levels + 1):
+            self.members.labels(line, str(level))
+        for direction in TierDirection:
+            self.changes.labels(line, direction.value)

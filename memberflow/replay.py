@@ -12,11 +12,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from pydantic import ValidationError
+
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
+from engine.definitions import offer_record
+from engine.evaluation import evaluate_member, evaluation_id, rules_for
+from engine.lines import LiveLines
 from engine.outcome import Emitted
-from engine.records import Record, process
+from engine.records import Record, dead_letter, process
+from models.evaluation import EvaluateCommand
+from models.outputs import DeadLetterReason
 from models.state import MemberState
+from tables.members import SEPARATOR
 
 
 class MemoryStore:
@@ -51,8 +59,36 @@ def replay(
     """Outputs of the lines in order; pass ``store`` to look at the final states."""
     store = store if store is not None else MemoryStore()
     limit = max_bytes or Settings().max_payload_bytes
+    live = LiveLines(rulebook)
     for offset, line in enumerate(lines):
-        yield from process(to_record(line, offset), store, rulebook, limit).outputs
+        if line["topic"] == "business-lines":  # definitions apply to what follows, as on every worker
+            yield from offer_record(to_record(line, offset), live, limit)[1]
+            rulebook = live.book
+            continue
+        if line["topic"] == "commands":
+            yield from evaluate_all(to_record(line, offset), store, rulebook)
+        else:
+            yield from process(to_record(line, offset), store, rulebook, limit).outputs
+
+
+def evaluate_all(record: Record, store: MemoryStore, rulebook: RuleBook) -> Iterator[Emitted]:
+    """An ``evaluate`` command: every member in key order, like the workers' slices."""
+    try:
+        command = EvaluateCommand.model_validate_json(record.value or b"")
+    except ValidationError as exc:
+        yield dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
+        return
+    cause = evaluation_id(command.tenant_id, command.as_of)
+    for key in sorted(store.states):
+        rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), command.tenant_id, rulebook)
+        if rules is None:
+            continue
+        state = store.get(key)
+        assert state is not None
+        changed, outputs = evaluate_member(state, rules, command.as_of, cause)
+        if changed:
+            store.put(key, state)
+        yield from outputs
 
 
 def replay_file(events: Path, rules: Path | None, out: IO[str]) -> int:

@@ -39,11 +39,20 @@ IDLE_STATUS_EVERY = 60.0
 LEDGER_PER_SECOND = 5
 WORKER_GRACE = 10.0
 LOG_TAIL_LINES = 40
-OUTPUTS = ("points-ledger", "tier-changes", "badge-changes", "benefit-grants", "notifications", "dead-letters")
+OUTPUTS = (
+    "points-ledger",
+    "tier-changes",
+    "badge-changes",
+    "redemption-results",
+    "benefit-grants",
+    "notifications",
+    "dead-letters",
+)
 SHORT = {
     "points-ledger": "ledger",
     "tier-changes": "tier",
     "badge-changes": "badge",
+    "redemption-results": "redeem",
     "benefit-grants": "grant",
     "notifications": "notify",
     "dead-letters": "dead",
@@ -208,7 +217,39 @@ def _tier(v: dict[str, Any]) -> str:
 
 
 def _badge(v: dict[str, Any]) -> str:
-    return f"{v.get('member_id', '?'):<6} {v.get('line_id', '?')} {v.get('from_level', '?')} → {v.get('to_level', '?')}"
+    return (f"{v.get('member_id', '?'):<6} {v.get('line_id', '?')} L{v.get('from_level', '?')} → "
+            f"L{v.get('to_level', '?')} (v{v.get('rule_version', '?')})")
+
+
+def _granted(kind: str, granted: dict[str, Any]) -> str:
+    """A few words on what an accepted request got."""
+    if kind == "coupon":
+        return f"{granted.get('quantity', 1)}×{granted.get('denomination', '?')} yuan"
+    if kind == "merchandise":
+        return f"{granted.get('quantity', 1)}×{granted.get('item_id', '?')}"
+    if kind == "gift":
+        return f"→ {granted.get('to_member_id', '?')}"
+    if kind == "gift_respond":
+        verb = "from" if granted.get("accept") else "declined from"
+        return f"{granted.get('points', '?')} pts {verb} {granted.get('from_member_id', '?')}"
+    if kind == "points_cash":
+        return f"order {granted.get('order_id', '?')} cash {granted.get('cash_amount', '?')}"
+    return ""
+
+
+def _redeem(v: dict[str, Any]) -> str:
+    kind = v.get("kind", "?")
+    parts = [f"{v.get('member_id', '?'):<6} {kind} {v.get('status', '?')}"]
+    if v.get("reason"):
+        parts.append(str(v["reason"]))
+    if v.get("points_spent"):
+        parts.append(f"-{v['points_spent']} pts")
+    if v.get("points_returned"):
+        parts.append(f"+{v['points_returned']} pts")
+    granted = v.get("granted")
+    if isinstance(granted, dict) and (what := _granted(kind, granted)):
+        parts.append(f"({what})")
+    return " ".join(parts)
 
 
 def _grant(v: dict[str, Any]) -> str:
@@ -228,6 +269,7 @@ FORMATS: dict[str, Callable[[dict[str, Any]], str]] = {
     "points-ledger": _ledger,
     "tier-changes": _tier,
     "badge-changes": _badge,
+    "redemption-results": _redeem,
     "benefit-grants": _grant,
     "notifications": _notify,
     "dead-letters": _dead,

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
+from config.business_lines import LineDefinition
 from engine.intake import INPUT_CONTRACTS
 from models.outputs import BadgeChange, BenefitGrant, DeadLetter, LedgerEntry, Notification, TierChange
+from models.redemptions import RedemptionResult
 
 OUTPUT_CONTRACTS: dict[str, TypeAdapter] = {
     "points-ledger": TypeAdapter(LedgerEntry),
@@ -17,14 +19,20 @@ OUTPUT_CONTRACTS: dict[str, TypeAdapter] = {
     "benefit-grants": TypeAdapter(BenefitGrant),
     "notifications": TypeAdapter(Notification),
     "dead-letters": TypeAdapter(DeadLetter),
+    "redemption-results": TypeAdapter(RedemptionResult),
+}
+#: inputs read outside the members agent (validation mode, like INPUT_CONTRACTS)
+CONTROL_CONTRACTS: dict[str, TypeAdapter] = {
+    "business-lines": TypeAdapter(LineDefinition),
 }
 
 
 def rendered() -> dict[str, str]:
     """File name -> schema text, for every input and output topic."""
     out = {}
-    for topic, adapter in {**INPUT_CONTRACTS, **OUTPUT_CONTRACTS}.items():
-        schema = adapter.json_schema(mode="validation" if topic in INPUT_CONTRACTS else "serialization")
+    inputs = {**INPUT_CONTRACTS, **CONTROL_CONTRACTS}
+    for topic, adapter in {**inputs, **OUTPUT_CONTRACTS}.items():
+        schema = adapter.json_schema(mode="validation" if topic in inputs else "serialization")
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": topic, **schema}
         out[f"{topic}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return out

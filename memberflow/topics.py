@@ -8,6 +8,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from config.settings import TOPICS, Settings
+from tables.ledger import TABLE_NAME as LEDGER_TABLE_NAME
 from tables.members import TABLE_NAME
 
 #: Topics that are not co-partitioned with members keep one partition.
@@ -21,6 +22,7 @@ def bootstrap_of(broker_url: str) -> str:
 def all_topics(settings: Settings) -> dict[str, int]:
     topics = {settings.topic(t): (1 if t in SINGLE_PARTITION else settings.partitions) for t in TOPICS}
     topics[f"{settings.app_id}-{TABLE_NAME}-changelog"] = settings.partitions
+    topics[f"{settings.app_id}-{LEDGER_TABLE_NAME}-changelog"] = settings.partitions
     return topics
 
 

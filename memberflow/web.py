@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client import generate_latest
 
 from engine.views import member_summary
+from memberflow import redemption_web
 from streams import Topology
 from tables.members import decode, state_key
 
@@ -16,6 +17,7 @@ PROMETHEUS_CONTENT_TYPE = "text/plain"
 def register(topology: Topology) -> None:
     app, table = topology.app, topology.members
     registry = topology.metrics.registry
+    redemption_web.register(topology)  # POST /members/{id}/redemptions, GET /members/{id}/ledger
 
     @app.page("/metrics")
     async def metrics(web, request):  # noqa: ANN001

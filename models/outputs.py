@@ -66,8 +66,10 @@ class BadgeChange(Output):
     from_level: int
     to_level: int
     direction: TierDirection
-    rule_version: int
+    rule_version: int = Field(description="version of the line's definition that decided this change")
     reason: str
+    level_name: str | None = Field(default=None, description="name of the new level (none when it is 0)")
+    values: dict[str, str] = Field(default_factory=dict, description="the line's field values it was decided on")
 
 
 class BenefitGrant(Output):
@@ -79,6 +81,8 @@ class BenefitGrant(Output):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    line_id: str | None = Field(default=None, description="business line, for the rights of a badge level")
+    badge_level: int | None = Field(default=None, description="badge level whose right this is")
 
 
 class NotificationKind(StrEnum):
@@ -89,6 +93,9 @@ class NotificationKind(StrEnum):
     NEXT_TIER_NUDGE = "next_tier_nudge"
     RETENTION_OFFER = "retention_offer"
     CHURN_WARNING = "churn_warning"
+    COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
+    GIFT_RECEIVED = "gift_received"
+    GIFT_RETURNED = "gift_returned"
 
 
 class Notification(Output):

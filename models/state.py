@@ -13,6 +13,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.badges import BadgeState
+from models.redemption_state import RedemptionState
+
 
 class MemberStatus(StrEnum):
     ACTIVE = "active"
@@ -68,3 +71,13 @@ class MemberState(BaseModel):
     watermark: datetime | None = Field(default=None, description="latest event time applied")
     birthday: date | None = None
     time_zone: str | None = None
+    # periodic evaluation (each effect remembers its own period, so re-running changes nothing)
+    downgrade_at: datetime | None = Field(default=None, description="when a pending downgrade takes effect")
+    downgrade_warned: bool = False
+    benefit_periods: dict[str, str] = Field(default_factory=dict, description="benefit -> last period granted")
+    nudged_on: dict[str, date] = Field(default_factory=dict, description="nudge kind -> last local day sent")
+    expiry_warned_on: date | None = None
+    # points consumption: coupons, points + cash payments, gifts (models/redemption_state.py)
+    redemption: RedemptionState = Field(default_factory=RedemptionState)
+    # business-line badges (seed 000), per line id (models/badges.py)
+    badges: dict[str, BadgeState] = Field(default_factory=dict)

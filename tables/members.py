@@ -1,7 +1,8 @@
 """The ``members`` table: one MemberState per (tenant, member).
 
 Keys and values are raw bytes; the codec is pydantic's JSON (Rust-backed, no
-per-field Python work).  The changelog partition of a key is the partition of
+per-field Python work), every field written so a value survives a round trip
+as it was.  The changelog partition of a key is the partition of
 the event that wrote it, which is the member id's partition on every input
 topic (they are co-partitioned), so lookups can route by member id.
 
@@ -24,7 +25,7 @@ def state_key(tenant_id: str, member_id: str) -> bytes:
 
 
 def encode(state: MemberState) -> bytes:
-    return state.model_dump_json(exclude_defaults=True).encode()
+    return state.model_dump_json().encode()
 
 
 def decode(raw: bytes) -> MemberState:

@@ -39,7 +39,8 @@ def consumed_total(worker: WorkerProcess, outcome: str | None = None) -> float:
 
 
 def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
-    for found_labels, value in re.findall(rf"^{name}\{{([^}}]*)\}} (\S+)$", worker.metrics(), re.M):
+    """A sample's value (0 when absent); a metric without labels matches with none given."""
+    for found_labels, value in re.findall(rf"^{name}(?:\{{([^}}]*)\}})? (\S+)$", worker.metrics(), re.M):
         if all(f'{k}="{v}"' in found_labels for k, v in labels.items()):
             return float(value)
     return 0.0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
-from datetime import datetime, timedelta
+from collections import Counter, deque
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.intake import INPUT_CONTRACTS, Invalid, parse_event
+from engine.outcome import Emitted
 from memberflow import demo
 from memberflow.replay import replay
 from memberflow.run import describe
+from models.badges import snapshot_id
 
 START = datetime(2025, 3, 3, tzinfo=demo.CST)
 MAX_BYTES = 65536
@@ -24,6 +27,8 @@ LIMIT = Decimal("1000000")
 TIER_RANK = {"NORMAL": 0, "SILVER": 1, "GOLD": 2, "DIAMOND": 3, "BLACK_GOLD": 4}
 
 Event = tuple[str, str, dict[str, Any] | str]
+#: Produced by the engine itself (gift hand-offs), never by an upstream system.
+INTERNAL_INPUTS = {"member-commands"}
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +36,43 @@ def stream() -> list[Event]:
     return list(demo.generate(300, 11, START, days=28))
 
 
+@pytest.fixture(scope="module")
+def outputs(stream: list[Event]) -> list[Emitted]:
+    """The stream replayed, member commands fed back in as a worker would."""
+    return list(replay_with_commands(stream))
+
+
+def replay_with_commands(stream: list[Event]) -> Iterator[Emitted]:
+    commands: deque[dict[str, Any]] = deque()
+
+    def lines() -> Iterator[dict[str, Any]]:
+        for topic, key, value in stream:
+            while commands:
+                yield commands.popleft()
+            yield {"topic": topic, "key": key, "value": value}
+        while commands:
+            yield commands.popleft()
+
+    for out in replay(lines(), RuleBook.load(SHIPPED_RULES_DIR)):
+        if out.topic == "member-commands":
+            commands.append({"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())})
+        yield out
+
+
+def ident(value: dict[str, Any]) -> str:
+    """The engine's dedupe id: ``event_id``, a redemption's ``request_id``, or a snapshot's derived id."""
+    return value.get("event_id") or value.get("request_id") or snapshot_id(value)
+
+
+def when(value: dict[str, Any]) -> datetime:
+    """Event time; a snapshot's is its ``dt`` at 00:00 in the tenant's zone (UTC+8)."""
+    if "occurred_at" in value:
+        return datetime.fromisoformat(value["occurred_at"])
+    return datetime.combine(date.fromisoformat(value["dt"]), time(0), tzinfo=demo.CST)
+
+
 def is_bad(value: dict[str, Any] | str) -> bool:
-    return isinstance(value, str) or value["event_id"].startswith(demo.BAD_ID_PREFIX)
+    return isinstance(value, str) or ident(value).startswith(demo.BAD_ID_PREFIX)
 
 
 def good(stream: list[Event]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -50,7 +90,49 @@ def test_deterministic_for_a_seed() -> None:
 
 
 def test_covers_every_input_topic(stream: list[Event]) -> None:
-    assert set(INPUT_CONTRACTS) <= {topic for topic, _, _ in stream}
+    topics = {topic for topic, _, _ in stream}
+    assert set(INPUT_CONTRACTS) - INTERNAL_INPUTS <= topics
+    assert not topics & INTERNAL_INPUTS
+
+
+def test_replay_awards_badges_and_answers_redemptions(outputs: list[Emitted]) -> None:
+    badges = [o.value for o in outputs if o.topic == "badge-changes"]
+    assert any(b.to_level > b.from_level for b in badges)
+    accepted = Counter(o.value.kind for o in outputs if o.topic == "redemption-results"
+                       and o.value.status == "accepted")
+    assert accepted["coupon"] >= 1
+    assert accepted["gift_respond"] >= 1  # the gift reached the receiver before the answer
+    assert any(o.topic == "points-ledger" and o.value.rule == "gift" for o in outputs)  # and its points arrived
+
+
+def test_business_scores_in_the_data_api_shape(stream: list[Event]) -> None:
+    lines = RuleBook.load(SHIPPED_RULES_DIR).default.business_lines
+    snapshots = [v for t, _, v in good(stream) if t == "business-scores"]
+    assert snapshots
+    per_member: dict[str, list[dict[str, Any]]] = {}
+    for v in snapshots:
+        assert {"user_pin", "dt"} <= set(v) and not {"event_id", "occurred_at", "member_id"} & set(v)
+        assert all(isinstance(x, str) for x in v.values())
+        assert any(set(line.fields) <= set(v) for line in lines.values())
+        per_member.setdefault(v["user_pin"], []).append(v)
+    dates = [sorted(date.fromisoformat(v["dt"]) for v in vs) for vs in per_member.values()]
+    assert all(b - a == timedelta(days=7) for ds in dates for a, b in zip(ds, ds[1:], strict=False))
+    assert any(int(vs[-1]["lc_score"]) > int(vs[0]["lc_score"]) + 50 for vs in per_member.values())
+
+
+def test_redemptions_use_the_shipped_offers(stream: list[Event]) -> None:
+    offers = RuleBook.load(SHIPPED_RULES_DIR).default.redemptions
+    requests = [v for t, _, v in good(stream) if t == "redemptions"]
+    kinds = Counter(v["kind"] for v in requests)
+    assert kinds["coupon"] > kinds["merchandise"] + kinds["gift"]
+    assert kinds["merchandise"] and kinds["gift"] and kinds["gift_respond"]
+    for v in requests:
+        if v["kind"] == "coupon":
+            assert Decimal(v["denomination"]) in offers.coupons.denominations
+        elif v["kind"] == "merchandise":
+            assert v["item_id"] in offers.merchandise.items
+        elif v["kind"] == "gift":
+            assert v["to_member_id"] != v["member_id"]
 
 
 def test_valid_events_meet_the_contracts(stream: list[Event]) -> None:
@@ -58,7 +140,7 @@ def test_valid_events_meet_the_contracts(stream: list[Event]) -> None:
         parsed = parse(topic, value)
         assert not isinstance(parsed, Invalid), (topic, value, parsed)
         assert key == parsed.member_id
-        assert value["occurred_at"].endswith("+08:00")
+        assert topic == "business-scores" or value["occurred_at"].endswith("+08:00")
 
 
 def test_bad_events_are_dead_letters(stream: list[Event]) -> None:
@@ -80,14 +162,14 @@ def test_about_one_percent_bad(stream: list[Event]) -> None:
 
 
 def test_event_time_never_goes_back(stream: list[Event]) -> None:
-    times = [datetime.fromisoformat(v["occurred_at"]) for _, _, v in stream if isinstance(v, dict)]
+    times = [when(v) for _, _, v in stream if isinstance(v, dict)]
     assert times == sorted(times)
     assert times[0] == START
     assert times[-1] - times[0] > timedelta(days=27)
 
 
 def test_event_ids_unique(stream: list[Event]) -> None:
-    ids = [v["event_id"] for _, _, v in stream if isinstance(v, dict)]
+    ids = [ident(v) for _, _, v in stream if isinstance(v, dict)]
     assert len(ids) == len(set(ids))
 
 
@@ -100,7 +182,7 @@ def test_profiles_come_first_with_invitations(stream: list[Event]) -> None:
 
 
 def test_orders_are_realistic(stream: list[Event]) -> None:
-    paid = [v for t, _, v in good(stream) if v["type"] == "order_paid"]
+    paid = [v for t, _, v in good(stream) if t == "orders" and v["type"] == "order_paid"]
     categories = {i["category"] for v in paid for i in v["items"]}
     assert categories == set(demo.CATEGORIES)
     for v in paid:
@@ -114,7 +196,7 @@ def test_orders_are_realistic(stream: list[Event]) -> None:
 def test_refunds_follow_their_orders(stream: list[Event]) -> None:
     paid: dict[str, Decimal] = {}
     kinds = Counter()
-    for _, _, v in good(stream):
+    for _, _, v in (e for e in good(stream) if e[0] == "orders"):
         if v["type"] == "order_paid":
             paid[v["order_id"]] = Decimal(v["amount"])
         elif v["type"] == "order_refunded":
@@ -159,3 +241,12 @@ def test_console_lines() -> None:
     assert describe("points-ledger", json.dumps(ledger).encode()) == "LEDGER   m0042  +230 base  → 244 pts"
     assert describe("dead-letters", json.dumps(dead).encode()) == "DEAD     orders malformed_json: EOF"
     assert describe("notifications", b"{not json").startswith("NOTIFY   (unreadable")
+    badge = {"member_id": "m0042", "line_id": "wealth", "from_level": 0, "to_level": 2, "rule_version": 1}
+    assert describe("badge-changes", json.dumps(badge).encode()) == "BADGE    m0042  wealth L0 → L2 (v1)"
+    coupon = {"member_id": "m0042", "kind": "coupon", "status": "accepted", "points_spent": 200,
+              "granted": {"kind": "coupon", "denomination": "20", "quantity": 1}}
+    refused = {"member_id": "m0042", "kind": "merchandise", "status": "rejected", "reason": "insufficient_points"}
+    assert describe("redemption-results", json.dumps(coupon).encode()) == (
+        "REDEEM   m0042  coupon accepted -200 pts (1×20 yuan)")
+    assert describe("redemption-results", json.dumps(refused).encode()) == (
+        "REDEEM   m0042  merchandise rejected insufficient_points")

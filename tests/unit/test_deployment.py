@@ -423,7 +423,7 @@ def test_kafka_runs_in_kraft_mode(services):
     controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
     assert f"{controller}://" in env["KAFKA_LISTENERS"]
     protocol_map = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    listener_names = {l.split("://")[0] for l in env["KAFKA_LISTENERS"].split(",")}
+    listener_names = {ln.split("://")[0] for ln in env["KAFKA_LISTENERS"].split(",")}
     assert listener_names <= set(protocol_map)
     # the KRaft cluster id is a base64url-encoded 16-byte UUID
     cluster_id = env["CLUSTER_ID"]
@@ -440,7 +440,7 @@ def test_kafka_listeners_for_network_and_host(services):
     kafka = services["kafka"]
     env = as_env_dict(kafka["environment"])
     advertised = dict(
-        (l.split("://")[0], l.split("://")[1]) for l in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        (ln.split("://")[0], ln.split("://")[1]) for ln in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     )
     assert "kafka:9092" in advertised.values()
     host_listeners = [a for a in advertised.values() if a.startswith("localhost:")]
@@ -700,34 +700,34 @@ def _dockerfile_runtime_stage() -> list[str]:
             if buf.strip():
                 lines.append(buf.strip())
             buf = ""
-    stages = [i for i, l in enumerate(lines) if l.upper().startswith("FROM ")]
+    stages = [i for i, ln in enumerate(lines) if ln.upper().startswith("FROM ")]
     return lines, lines[stages[-1]:]
 
 
 def test_dockerfile():
     lines, runtime = _dockerfile_runtime_stage()
     args = dict(
-        re.match(r"ARG (\w+)=(\S+)", l).groups() for l in lines if re.match(r"ARG \w+=\S+", l)
+        re.match(r"ARG (\w+)=(\S+)", ln).groups() for ln in lines if re.match(r"ARG \w+=\S+", ln)
     )
-    for l in (x for x in lines if x.upper().startswith("FROM ")):
-        image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), l.split()[1])
-        assert image == "python:3.11-slim", l
-    assert any(re.search(r"pip install (--\S+ )*\.(\s|$)", l) for l in lines), "no `pip install .`"
-    user = [l.split()[1] for l in runtime if l.upper().startswith("USER ")]
+    for ln in (x for x in lines if x.upper().startswith("FROM ")):
+        image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), ln.split()[1])
+        assert image == "python:3.11-slim", ln
+    assert any(re.search(r"pip install (--\S+ )*\.(\s|$)", ln) for ln in lines), "no `pip install .`"
+    user = [ln.split()[1] for ln in runtime if ln.upper().startswith("USER ")]
     assert user and user[-1] not in {"root", "0"}, "runtime image runs as root"
-    assert any(l.startswith("VOLUME") and "/data" in l for l in runtime)
-    assert any(re.fullmatch(r"EXPOSE 6066(/tcp)?", l) for l in runtime)
-    cmd = [l for l in runtime if l.startswith("CMD")][-1]
+    assert any(ln.startswith("VOLUME") and "/data" in ln for ln in runtime)
+    assert any(re.fullmatch(r"EXPOSE 6066(/tcp)?", ln) for ln in runtime)
+    cmd = [ln for ln in runtime if ln.startswith("CMD")][-1]
     assert json.loads(cmd[len("CMD"):].strip()) == ["memberflow", "worker"]
-    assert any("config/" in l and "/app/config" in l for l in runtime if l.startswith("COPY")), (
+    assert any("config/" in ln and "/app/config" in ln for ln in runtime if ln.startswith("COPY")), (
         "rules are not copied to MEMBERFLOW_RULES_DIR"
     )
 
 
 def test_dockerignore():
     patterns = {
-        l.strip().rstrip("/") for l in DOCKERIGNORE.read_text().splitlines()
-        if l.strip() and not l.startswith("#")
+        ln.strip().rstrip("/") for ln in DOCKERIGNORE.read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
     }
     for required in (".venv", ".git", "data", "**/__pycache__", ".pytest_cache"):
         assert required in patterns, required

@@ -535,3 +535,65 @@ def test_validation_names_the_bad_field(data: dict[str, Any], path: str) -> None
 )
 def test_validation_of_references(data: dict[str, Any], words: str) -> None:
     assert any(words in e for e in errors(data)), errors(data)
+
+
+# --- exactness and tie-breaks of the compiled integer arithmetic ------------------------
+
+
+def test_overlapping_windows_ties_go_to_the_first_listed() -> None:
+    def rules(golden: int) -> EarningRules:
+        return EarningRules.model_validate(
+            {
+                **{name: {"enabled": False} for name in SECTIONS},
+                "base": {"enabled": True},
+                "windows": [
+                    {"id": "national_day", "start_day": "10-01", "end_day": "10-07"},
+                    {"id": "golden", "start_day": "10-03", "end_day": "10-10"},
+                ],
+                "window_multipliers": {"multipliers": {"national_day": 2, "golden": golden}},
+                "window_categories": {"factors": {"national_day": {"fresh": 2}, "golden": {"fresh": golden}}},
+            }
+        )
+
+    o = order("10", item("10", category="fresh"))
+    assert earn(o, rules(2), when=NATIONAL_DAY) == {
+        "base": 10,
+        "window:national_day": 10,
+        "window_category:national_day:fresh": 20,
+    }
+    assert earn(o, rules(3), when=NATIONAL_DAY) == {
+        "base": 10,
+        "window:golden": 20,
+        "window_category:golden:fresh": 60,
+    }
+    assert earn(o, rules(3), when=datetime(2025, 10, 9, 12, 0, tzinfo=SHANGHAI)) == {
+        "base": 10,
+        "window:golden": 20,
+        "window_category:golden:fresh": 60,
+    }
+
+
+def test_factors_with_different_denominators_stay_exact() -> None:
+    rules = only(
+        "base",
+        designated={"skus": {}, "categories": {"odd": "1.333"}},
+        tier_multipliers={"tiers": {"GOLD": "1.25"}},
+        price_ranges={"ranges": [{"id": "mid", "min": 50, "op": ">=", "max": 60, "factor": "1.5"}]},
+    )
+    o = order("400", item("100", 3, category="odd"), item("60"))  # 300 * 1.333 and 60 * 1.5
+    assert earn(o, rules, tier="GOLD") == {
+        "base": 400,
+        "category:odd": 99,  # 99.9
+        "price_range:mid": 30,
+        "tier_multiplier": 132,  # (399.9 + 90 + 40 not covered by items) * 0.25 = 132.475
+    }
+
+
+def test_money_finer_than_cents_is_still_exact() -> None:
+    # Validation keeps Money to two places; bypassing it must not make the arithmetic inexact.
+    its = [OrderItem.model_construct(sku="SKU", category="featured", unit_price=Decimal("3.3335"), quantity=3)]
+    rules = only("base", designated={"skus": {}, "categories": {"featured": 3}})
+    discounted = order("10").model_copy(update={"items": its})  # items 10.0005, scaled down to 10
+    assert earn(discounted, rules) == {"base": 10, "category:featured": 20}
+    finer = order("10").model_copy(update={"amount": Decimal("20.0009"), "items": its})
+    assert earn(finer, rules) == {"base": 20, "category:featured": 20}  # 20.001

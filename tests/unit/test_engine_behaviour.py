@@ -190,3 +190,16 @@ def test_spend_days_keep_exact_decimals(base_rules, member):
     m.pay("o1", "0.10", DAY)
     m.pay("o2", "0.20", DAY)
     assert m.state.spend_days == {date(2026, 3, 1): Decimal("0.30")}
+
+
+def test_reviews_too_late_for_the_daily_counters_earn_nothing_capped(base_rules, member):
+    m = member(base_rules)
+    for _ in range(3):
+        m.review("2026-03-01T10:00:00+08:00")
+    m.login("2026-04-20T10:00:00+08:00")  # event time moves on; 03-01's counters are gone
+    growth, held = m.state.growth, m.held
+    for _ in range(3):
+        m.review("2026-03-01T11:00:00+08:00")
+    assert (m.state.growth, m.held) == (growth, held)
+    m.review("2026-04-19T10:00:00+08:00")  # a day still within reach earns as usual
+    assert m.state.growth == growth + 5

@@ -191,3 +191,11 @@ def test_every_output_carries_its_cause(base_rules, member):
         if out.value.cause_event_id in times:
             assert out.value.occurred_at == datetime.fromisoformat(times[out.value.cause_event_id])
     assert {o.value.cause_event_id for o in m.outputs} >= set(times)
+
+
+def test_a_late_order_older_than_order_days_is_not_kept(make_rules, member):
+    m = member(make_rules({"retention": {"order_days": 30}}))
+    m.pay("o1", "10", "2026-03-10T12:00:00+08:00")
+    m.pay("o0", "10", "2026-01-01T12:00:00+08:00")
+    assert "o0" not in m.state.orders and "o1" in m.state.orders
+    assert m.refund("o0", "10", "2026-03-11T12:00:00+08:00").reason == "refund_without_order"

@@ -1,0 +1,58 @@
+"""Write a batch's ledger entries into the ledger table (tables/ledger.py).
+
+Called by the members agent right after it wrote the batch's member states:
+each entry gets the member's next sequence number, its row is written on the
+member's own partition (bound to the member's event), and rows beyond the
+tenant's ``retention.ledger_entries`` are deleted as new ones arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import faust
+from faust.types import EventT
+
+from config.rules import RuleBook
+from engine.outcome import Emitted
+from models.outputs import LedgerEntry
+from tables import ledger
+from tables.binding import bind
+from tables.members import state_key
+
+
+def record_history(
+    table: faust.Table | None, rulebook: RuleBook, outputs: Iterable[Emitted], events: Mapping[bytes, EventT]
+) -> int:
+    """Append the ledger entries among ``outputs``; ``events`` maps a member's
+    state key to the event its state was written under.  Returns rows written."""
+    if table is None:
+        return 0
+    heads: dict[tuple[str, str], int] = {}
+    written = 0
+    for out in outputs:
+        entry = out.value
+        if not isinstance(entry, LedgerEntry):
+            continue
+        member = (entry.tenant_id, entry.member_id)
+        event = events.get(state_key(*member))
+        if event is None:  # an entry always comes with a state change; nothing to bind to otherwise
+            continue
+        bind(event)
+        seq = heads.get(member)
+        if seq is None:
+            raw = table.get(ledger.head_key(*member))
+            seq = int(raw) if raw else 0
+        table[ledger.row_key(*member, seq)] = entry.model_dump_json().encode()
+        keep = rulebook.for_tenant(entry.tenant_id).retention.ledger_entries
+        if seq >= keep:
+            try:
+                del table[ledger.row_key(*member, seq - keep)]
+            except KeyError:
+                pass
+        heads[member] = seq + 1
+        written += 1
+    for member, seq in heads.items():
+        bind(events[state_key(*member)])
+        table[ledger.head_key(*member)] = str(seq).encode()
+    return written

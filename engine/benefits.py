@@ -1,0 +1,64 @@
+"""Scheduled benefits of the tier matrix (seed 003 §1.2, §2.2).
+
+Tier coupons at their cadence (a day, an ISO week or a month of local time)
+and the birthday pack in the birthday month.  Each grant's id is derived from
+(member, benefit, period, ordinal) and each benefit remembers the last period
+it was granted for, so repeating an evaluation grants nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from config.rules import Cadence
+from engine.step import Step
+
+
+def period_of(day: date, cadence: Cadence) -> str:
+    if cadence is Cadence.DAY:
+        return day.isoformat()
+    if cadence is Cadence.WEEK:
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def grant_scheduled(step: Step, as_of: datetime) -> bool:
+    state = step.state
+    tier = step.rules.tiers.by_id(state.tier)
+    benefits = tier.benefits
+    changed = False
+    if benefits.coupons is not None:
+        coupons = benefits.coupons
+        period = period_of(step.day, coupons.per)
+        if state.benefit_periods.get("tier_coupon") != period:
+            for ordinal in range(coupons.count):
+                step.grant(
+                    "tier_coupon",
+                    ordinal,
+                    period=period,
+                    tier=tier.id,
+                    value=coupons.value,
+                    valid_from=as_of,
+                    valid_until=as_of + timedelta(days=coupons.valid_days),
+                    details={"period": period, "cadence": coupons.per.value},
+                )
+            state.benefit_periods["tier_coupon"] = period
+            changed = True
+    pack = benefits.birthday_pack
+    birthday = state.birthday
+    if pack is not None and birthday is not None and birthday.month == step.day.month:
+        year = str(step.day.year)
+        if state.benefit_periods.get("birthday_pack") != year:
+            step.grant(
+                "birthday_pack",
+                period=year,
+                tier=tier.id,
+                value=pack.value,
+                valid_from=as_of,
+                valid_until=as_of + timedelta(days=pack.valid_days),
+                details={"birthday": birthday.isoformat()},
+            )
+            state.benefit_periods["birthday_pack"] = year
+            changed = True
+    return changed

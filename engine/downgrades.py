@@ -1,0 +1,56 @@
+"""Downgrades at periodic evaluation, with protection and advance warning (seed 003 §3.1).
+
+A member who falls short of their tier is not moved at once: the downgrade is
+scheduled ``max(protection_days of the tier, downgrade_warning_days)`` after
+the first evaluation that finds them short, a ``downgrade_warning`` goes out
+``downgrade_warning_days`` before it takes effect, and qualifying again in the
+meantime cancels it.  ``one_down`` drops one tier at a time; ``to_qualified``
+drops straight to the tier the member qualifies for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from config.rules import DowngradePolicy
+from engine.step import Step
+from models.outputs import NotificationKind
+
+
+def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
+    """Returns True when the state changed."""
+    state, ladder = step.state, step.rules.tiers
+    q = step.qualification()
+    current = ladder.rank(state.tier)
+    if q.rank >= current:
+        if state.downgrade_at is None:
+            return False
+        state.downgrade_at, state.downgrade_warned = None, False
+        return True
+    tier = ladder.tiers[current]
+    target_rank = q.rank if ladder.downgrade is DowngradePolicy.TO_QUALIFIED else current - 1
+    target = ladder.tiers[max(target_rank, q.rank)].id
+    changed = False
+    if state.downgrade_at is None:
+        wait = max(tier.protection_days, ladder.downgrade_warning_days)
+        state.downgrade_at, state.downgrade_warned = as_of + timedelta(days=wait), False
+        changed = True
+    warn_from = state.downgrade_at - timedelta(days=ladder.downgrade_warning_days)
+    if ladder.downgrade_warning_days and not state.downgrade_warned and as_of >= warn_from:
+        step.notify(
+            NotificationKind.DOWNGRADE_WARNING,
+            f"{state.tier} ends on {state.downgrade_at.date().isoformat()} unless {q.metric} qualifies again",
+            from_tier=state.tier,
+            to_tier=target,
+            effective_at=state.downgrade_at.isoformat(),
+            metric=q.metric,
+            metric_value=str(q.value),
+        )
+        state.downgrade_warned = True
+        changed = True
+    if as_of >= state.downgrade_at:
+        step.tier_change(state.tier, target, False, "downgrade", q.metric, q.value)
+        state.tier, state.tier_since = target, as_of
+        state.downgrade_at, state.downgrade_warned = None, False
+        changed = True
+    return changed

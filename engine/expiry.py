@@ -1,0 +1,57 @@
+"""Points expiry at periodic evaluation, and warnings ahead of it (seed 001 §6(2)4)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from engine.step import Step
+from engine.wallet import held
+from models.outputs import LedgerKind, NotificationKind
+
+
+def expire_points(step: Step, as_of: datetime) -> bool:
+    """Remove every lot whose expiry has passed, one ledger entry per lot."""
+    state = step.state
+    expired = sorted(
+        (lot for lot in state.lots if lot.expires_at is not None and lot.expires_at <= as_of),
+        key=lambda lot: (lot.expires_at, lot.lot_id),
+    )
+    if not expired:
+        return False
+    balance = held(state)
+    for lot in expired:
+        balance -= lot.amount
+        step.ledger(LedgerKind.EXPIRY, "expiry", -lot.amount, balance, order_id=lot.order_id,
+                    expires_at=lot.expires_at, seq=lot.lot_id)
+    gone = {id(lot) for lot in expired}
+    state.lots = [lot for lot in state.lots if id(lot) not in gone]
+    return True
+
+
+def warn_expiry(step: Step, as_of: datetime) -> bool:
+    """One warning per ``warn_every_days`` while points expire within ``warn_lead_days``."""
+    state, policy = step.state, step.rules.points.expiry
+    if not policy.warn_lead_days:
+        return False
+    horizon = as_of + timedelta(days=policy.warn_lead_days)
+    soon = [lot for lot in state.lots if lot.expires_at is not None and as_of < lot.expires_at <= horizon]
+    if not soon:
+        return False
+    last = state.expiry_warned_on
+    if last is not None and (step.day - last).days < policy.warn_every_days:
+        return False
+    by_date: dict[str, int] = {}
+    for lot in soon:
+        key = lot.expires_at.astimezone(step.rules.tz).date().isoformat()
+        by_date[key] = by_date.get(key, 0) + lot.amount
+    amount, first = sum(by_date.values()), min(by_date)
+    step.notify(
+        NotificationKind.POINTS_EXPIRY_WARNING,
+        f"{amount} points expire by {max(by_date)} (first {by_date[first]} on {first})",
+        ordinal=step.day.isoformat(),
+        amount=amount,
+        first_date=first,
+        by_date=by_date,
+    )
+    state.expiry_warned_on = step.day
+    return True

@@ -1,0 +1,49 @@
+"""Marketing nudges at periodic evaluation (seed 003 §4.2).
+
+- next tier: the member is within ``next_tier_gap`` of the next tier;
+- retention offer: a protected tier (DIAMOND, BLACK_GOLD) is falling short;
+- churn warning: no login for ``churn_days``.
+Each kind goes out at most once per ``every_days``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.step import Step
+from engine.windows import metric_value
+from models.outputs import NotificationKind
+
+
+def _due(step: Step, kind: str) -> bool:
+    last = step.state.nudged_on.get(kind)
+    if last is not None and (step.day - last).days < step.rules.evaluation.nudges.every_days:
+        return False
+    step.state.nudged_on[kind] = step.day
+    return True
+
+
+def send_nudges(step: Step, as_of: datetime) -> bool:
+    state, ladder, cfg = step.state, step.rules.tiers, step.rules.evaluation.nudges
+    changed = False
+    current = ladder.rank(state.tier)
+    if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
+        nxt = ladder.tiers[current + 1]
+        cond = nxt.qualify[0]
+        gap = cond.threshold - metric_value(state, cond.metric, step.day)
+        if 0 < gap <= cfg.next_tier_gap and _due(step, "next_tier"):
+            step.notify(NotificationKind.NEXT_TIER_NUDGE, f"{gap} short of {nxt.id}", next_tier=nxt.id,
+                        gap=str(gap), metric=cond.metric.name)
+            changed = True
+    if cfg.retention_offer and ladder.tiers[current].protection_days:
+        q = step.qualification()
+        if q.rank < current and _due(step, "retention"):
+            step.notify(NotificationKind.RETENTION_OFFER, f"keep {state.tier}: {q.metric} is {q.value}",
+                        tier=state.tier, metric=q.metric, metric_value=str(q.value))
+            changed = True
+    last_seen = state.last_login_at
+    if last_seen is not None and (as_of - last_seen).days >= cfg.churn_days and _due(step, "churn"):
+        step.notify(NotificationKind.CHURN_WARNING, f"no login since {last_seen.date().isoformat()}",
+                    last_login_at=last_seen.isoformat(), days=(as_of - last_seen).days)
+        changed = True
+    return changed

@@ -1,0 +1,102 @@
+"""The members agent under Faust's test utilities (no broker): memory store,
+``agent.test_context()``, and a fake publisher standing in for Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from agents.routing import SOURCE_HEADER
+from config.settings import Settings
+from streams import create_app
+from tables.members import decode, state_key
+
+
+class FakePublisher:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, dict | bytes, list | None, int | None]] = []
+
+    async def publish(self, messages) -> dict:  # noqa: ANN001
+        for topic, key, value, headers, partition in messages:
+            try:
+                body = json.loads(value)
+            except ValueError:
+                body = value
+            self.sent.append((topic, key, body, headers, partition))
+        return {}
+
+
+@pytest.fixture
+def topology(tmp_path):
+    settings = Settings(data_dir=tmp_path, store="memory://", partitions=1, web_port=6999, batch_within_ms=1)
+    topo = create_app(settings, registry=CollectorRegistry())
+    topo.app.finalize()
+    topo.app.conf.store = "memory://"
+    topo.app.flow_control.resume()
+    topo.before_batch.clear()  # no broker here: nothing to wait for (business-line definitions)
+    return topo
+
+
+def changelog(publisher: FakePublisher) -> list:
+    """Member-state changelog records the agent published."""
+    return [m for m in publisher.sent if m[0].endswith("members-v1-changelog")]
+
+
+def order(event_id: str, member: str, amount: str) -> bytes:
+    return json.dumps({"event_id": event_id, "member_id": member, "occurred_at": "2026-03-01T10:00:00+08:00",
+                       "type": "order_paid", "order_id": f"o-{event_id}", "amount": amount}).encode()
+
+
+async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:  # noqa: ANN001
+    """Deliver one message and give the agent's batch (20 ms window in tests: 1 ms) time to flush."""
+    await agent.put(value, key=key, headers={SOURCE_HEADER: source.encode()})
+    await asyncio.sleep(0.05)
+
+
+@pytest.mark.asyncio
+async def test_an_order_updates_state_and_publishes_ledger_and_tier(topology, monkeypatch):
+    processor_publisher = FakePublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, processor_publisher)
+        await put(agent, order("e1", "m1", "230.00"), "orders")
+    topics = [t for t, *_ in processor_publisher.sent]
+    assert topics.count("points-ledger") == 3 and topics.count("tier-changes") == 1
+    state = decode(topology.members.data[state_key("default", "m1")])
+    assert state.tier == "SILVER" and sum(lot.amount for lot in state.lots) == 244
+    assert len(changelog(processor_publisher)) == 1  # one state write for the member
+
+
+@pytest.mark.asyncio
+async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(topology, monkeypatch):
+    publisher = FakePublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        await put(agent, b"{nope", "orders")
+        await put(agent, order("e2", "m1", "-1"), "orders")
+    letters = [body for topic, _, body, _, _ in publisher.sent if topic == "dead-letters"]
+    assert [d["reason"] for d in letters] == ["malformed_json", "invalid_event"]
+    assert state_key("default", "m1") not in topology.members.data
+    consumed = topology.metrics.events_consumed.labels("orders", "dead_lettered")._value.get()
+    assert consumed == 2
+
+
+@pytest.mark.asyncio
+async def test_a_duplicate_changes_nothing_and_sends_nothing(topology, monkeypatch):
+    publisher = FakePublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        await put(agent, order("e3", "m1", "50.00"), "orders")
+        sent_once = len(publisher.sent)
+        await put(agent, order("e3", "m1", "50.00"), "orders")
+    assert len(publisher.sent) == sent_once  # no outputs and no state write
+    assert topology.metrics.events_consumed.labels("orders", "duplicate")._value.get() == 1
+
+
+def _patch_publisher(agent, publisher: FakePublisher) -> None:  # noqa: ANN001
+    """The processor lives in the agent's closure; give it the fake publisher."""
+    fn = agent.fun
+    processor = next(c.cell_contents for c in fn.__closure__ if type(c.cell_contents).__name__ == "MemberProcessor")
+    processor.publisher = publisher
