@@ -27,6 +27,8 @@ from typing import Any
 
 import faust
 
+from tables.members import raw_table
+
 TABLE_VERSION = 1
 TABLE_NAME = f"ledger-v{TABLE_VERSION}"
 SEPARATOR = "\x1f"
@@ -49,17 +51,7 @@ def head_key(tenant_id: str, member_id: str) -> bytes:
 
 
 def declare(app: faust.App, partitions: int) -> faust.Table:
-    table = app.Table(
-        TABLE_NAME,
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions,
-        help="points history per member (ledger entries by sequence)",
-    )
-    table.key_serializer = "raw"  # as tables/members.py: store the bytes as they are
-    table.value_serializer = "raw"
-    return table
+    return raw_table(app, TABLE_NAME, partitions, "points history per member (ledger entries by sequence)")
 
 
 def _rows_newest_first(table: faust.Table, partition: int, low: bytes, high: bytes) -> Iterator[tuple[bytes, bytes]]:

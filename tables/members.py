@@ -32,17 +32,15 @@ def decode(raw: bytes) -> MemberState:
     return MemberState.model_validate_json(raw)
 
 
-def declare(app: faust.App, partitions: int) -> faust.Table:
-    table = app.Table(
-        TABLE_NAME,
-        default=None,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=partitions,
-        help="member state (points lots, growth, spend windows, tier, dedupe memory)",
-    )
+def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
+    """A table of raw bytes keys and values (the codec is ours, not Faust's)."""
+    table = app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=partitions, help=help)
     # Faust derives serializers from the types (json for bytes); we store the
     # codec's bytes as they are.  Set before the store or changelog is built.
     table.key_serializer = "raw"
     table.value_serializer = "raw"
     return table
+
+
+def declare(app: faust.App, partitions: int) -> faust.Table:
+    return raw_table(app, TABLE_NAME, partitions, "member state (points lots, growth, spend windows, tier, dedupe)")

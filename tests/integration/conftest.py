@@ -6,6 +6,7 @@ and stopped by PID afterwards, pass or fail.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Iterator
@@ -13,10 +14,20 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from memberflow.cluster import LocalCluster, WorkerProcess
+from memberflow.replay import MemoryStore, replay
 
 BASE_DAY = "2026-03-{day:02d}T{hour:02d}:{minute:02d}:00+08:00"
+OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "notifications", "dead-letters")
+ID_FIELDS = ("entry_id", "change_id", "grant_id", "notification_id", "dead_letter_id")
+
+
+def output_id(value: dict) -> str:
+    return next(value[f] for f in ID_FIELDS if f in value)
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +112,42 @@ def mixed_events(n: int, members: int, seed: int, *, order_sensitive: bool = Tru
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+# -- periodic evaluation ------------------------------------------------------
+
+SLICE = 7
+
+
+@pytest.fixture(scope="module")
+def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped rules with small slices, so an evaluation takes many steps."""
+    directory = tmp_path_factory.mktemp("rules")
+    data = yaml.safe_load((SHIPPED_RULES_DIR / "default.yaml").read_text())
+    data["evaluation"] = {"slice_size": SLICE}
+    (directory / "default.yaml").write_text(yaml.safe_dump(data))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def slices_cluster(tmp_path_factory: pytest.TempPathFactory, rules_dir: Path) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path_factory.mktemp("eval-cluster"), partitions=4,
+                     extra_env={"MEMBERFLOW_RULES_DIR": str(rules_dir)})
+    c.start_broker()
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def command(as_of: str) -> dict:
+    return {"type": "evaluate", "as_of": as_of}
+
+
+def expected_outputs(lines: list[dict], rules_dir: Path) -> list[dict]:
+    outputs = replay(lines, RuleBook.load(rules_dir), store=MemoryStore())
+    return [json.loads(e.value.model_dump_json()) for e in outputs]
+
+
+def evaluation_ids_of(outputs, cause: str) -> set[str]:
+    return {output_id(v) for _, v in outputs if v.get("cause_event_id") == cause}

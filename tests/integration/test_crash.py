@@ -13,18 +13,12 @@ from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
 from memberflow.replay import MemoryStore, replay
 from tables.members import state_key
-from tests.integration.conftest import consumed_total, mixed_events, wait_until
+from tests.integration.conftest import OUTPUTS, consumed_total, mixed_events, output_id, wait_until
 
 pytestmark = pytest.mark.integration
 
-OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "notifications", "dead-letters")
-ID_FIELDS = ("entry_id", "change_id", "grant_id", "notification_id", "dead_letter_id")
 AS_OF = "2026-04-01T00:00:00+08:00"
 COMPARED = ("tier", "status", "growth", "spend_30d", "spend_365d", "points")
-
-
-def output_id(value: dict) -> str:
-    return next(value[f] for f in ID_FIELDS if f in value)
 
 
 def test_sigkill_mid_stream_then_restart_matches_an_uninterrupted_run(cluster):

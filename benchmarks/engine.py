@@ -1,0 +1,191 @@
+"""`make bench`: the full engine beside the transport's and the framework's ceilings.
+
+One embedded broker, one worker, the same mixed events on the same topics,
+all in one run so the ratios hold on a noisy machine:
+
+- bare aiokafka consumer + json.loads (transport ceiling)
+- Faust agent that only counts (framework ceiling)
+- naive Faust agent, one table write per event (baseline)
+- the memberflow worker, default rules, every output sent and acknowledged
+- p50/p99 latency publish -> ledger/tier output at half the engine's rate
+- peak RSS of the worker, RocksDB bytes per member
+
+Prints a table and writes bench-results/engine.json.  Sizes: BENCH_EVENTS
+(default 200000), BENCH_MEMBERS (10000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from memberflow.cluster import LocalCluster, WorkerProcess
+from memberflow.demo import generate
+
+INPUTS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def consumed(worker: WorkerProcess) -> float:
+    text = worker.metrics()
+    return sum(float(v) for v in re.findall(r"^memberflow_events_consumed_total\{[^}]*\} (\S+)$", text, re.M))
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def ceiling(kind: str, cluster: LocalCluster, n: int) -> dict:
+    assert cluster.broker is not None
+    topics = ",".join(cluster.settings().topic(t) for t in INPUTS)
+    datadir = cluster.workdir / f"ceiling-{kind}"
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ceilings", kind, cluster.broker.bootstrap, topics, str(n), str(datadir)],
+        capture_output=True, text=True, timeout=1800, cwd=ROOT,
+    )
+    # Faust's worker routes stdout through its logger, so look in both streams
+    found = re.findall(r'\{"kind": "\w+".*?\}', out.stdout + out.stderr)
+    if not found:
+        raise RuntimeError(f"{kind} ceiling failed: {out.stderr[-2000:]}")
+    return json.loads(found[-1])
+
+
+def engine_rate(cluster: LocalCluster, n: int) -> tuple[dict, WorkerProcess]:
+    worker = cluster.add_worker("bench")
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    while True:
+        samples.append((time.monotonic(), consumed(worker)))
+        if samples[-1][1] >= n or time.monotonic() - started > 3600:
+            break
+        time.sleep(0.5)
+    first = next(s for s in samples if s[1] >= n * 0.1)
+    last = next(s for s in samples if s[1] >= n * 0.9)
+    rate = (last[1] - first[1]) / (last[0] - first[0])
+    return {"kind": "engine", "events": int(samples[-1][1]), "events_per_s": round(rate)}, worker
+
+
+def latency(cluster: LocalCluster, rate: float, seconds: float, members: int) -> dict:
+    """Publish at ``rate`` for ``seconds``; time each event to its first ledger/tier output."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    assert cluster.broker is not None
+    settings = cluster.settings()
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        consumer = KafkaConsumer(settings.topic("points-ledger"), settings.topic("tier-changes"),
+                                 bootstrap_servers=cluster.broker.bootstrap, auto_offset_reset="latest",
+                                 group_id=None, consumer_timeout_ms=200)
+        consumer.poll(timeout_ms=1000)
+        ready.set()
+        while not stop.is_set():
+            for msg in consumer:
+                cause = json.loads(msg.value).get("cause_event_id", "")
+                if cause.startswith("lat-") and cause not in seen:
+                    seen[cause] = time.monotonic()
+        consumer.close()
+
+    ready = threading.Event()
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    ready.wait(30)
+    producer = KafkaProducer(bootstrap_servers=cluster.broker.bootstrap, linger_ms=0)
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        due = start + i / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+        member = f"m{(i * 7919) % members:05d}"
+        event = {"event_id": f"lat-{i}", "member_id": member, "occurred_at": "2026-03-20T12:00:00+08:00",
+                 "type": "order_paid", "order_id": f"lat-o{i}", "amount": "88.00",
+                 "items": [{"sku": "s", "category": "dairy", "unit_price": "88.00", "quantity": 1}]}
+        producer.send(settings.topic("orders"), key=member.encode(), value=json.dumps(event).encode())
+        sent[event["event_id"]] = time.monotonic()
+        i += 1
+    producer.flush()
+    deadline = time.monotonic() + 30
+    while len(seen) < len(sent) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    thread.join(5)
+    waits = sorted((seen[k] - sent[k]) * 1000 for k in sent if k in seen)
+    if not waits:
+        return {"rate": rate, "sent": len(sent), "answered": 0}
+    return {"rate": round(rate), "sent": len(sent), "answered": len(waits),
+            "p50_ms": round(statistics.median(waits), 1), "p99_ms": round(waits[int(len(waits) * 0.99) - 1], 1)}
+
+
+def main() -> int:
+    n = int(os.environ.get("BENCH_EVENTS", "200000"))
+    members = int(os.environ.get("BENCH_MEMBERS", "10000"))
+    workdir = ROOT / "bench-results" / "work"
+    results: dict = {"events": n, "members": members, "cores": os.cpu_count()}
+    with LocalCluster(workdir, partitions=4) as cluster:
+        print(f"generating and publishing {n} events for {members} members ...", flush=True)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        events = []
+        for event in generate(members, 1, start, days=120):
+            events.append(event)
+            if len(events) >= n:
+                break
+        t0 = time.monotonic()
+        cluster.produce(events)
+        results["publish_events_per_s"] = round(n / (time.monotonic() - t0))
+        print(f"published at {results['publish_events_per_s']:,} events/s", flush=True)
+        rows = []
+        for kind in ("bare", "count", "naive"):
+            print(f"running the {kind} reference consumer ...", flush=True)
+            rows.append(ceiling(kind, cluster, n))
+            print("   ", rows[-1], flush=True)
+        print("running the memberflow worker ...", flush=True)
+        engine, worker = engine_rate(cluster, n)
+        rows.append(engine)
+        print("   ", engine, flush=True)
+        results["throughput"] = rows
+        results["latency"] = latency(cluster, engine["events_per_s"] / 2, 20, members)
+        results["worker_peak_rss_mb"] = round(peak_rss_mb(worker.proc.pid), 1)
+        data = Path(worker.env["MEMBERFLOW_DATA_DIR"])
+        results["state_bytes_per_member"] = round(dir_bytes(data) / members)
+    by = {r["kind"]: r["events_per_s"] for r in rows}
+    results["ratios"] = {
+        "engine/naive": round(by["engine"] / by["naive"], 2),
+        "engine/count_only": round(by["engine"] / by["count"], 2),
+        "engine/bare_consumer": round(by["engine"] / by["bare"], 4),
+    }
+    print()
+    print(f"{'consumer':<28}{'events/s':>12}")
+    for label, kind in (("bare aiokafka (transport)", "bare"), ("Faust count-only (framework)", "count"),
+                        ("Faust naive table (baseline)", "naive"), ("memberflow engine", "engine")):
+        print(f"{label:<28}{by[kind]:>12,}")
+    print(f"ratios: {results['ratios']}")
+    lat = results["latency"]
+    print(f"latency at {lat.get('rate')} ev/s: p50 {lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms "
+          f"({lat.get('answered')}/{lat.get('sent')} answered)")
+    print(f"worker peak RSS {results['worker_peak_rss_mb']} MB; state {results['state_bytes_per_member']} B/member")
+    out = ROOT / "bench-results" / "engine.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
