@@ -79,7 +79,7 @@ class BatchStore:
 @dataclass
 class Planned:
     outputs: list[Emitted] = field(default_factory=list)
-    forwards: list[tuple[EventT, str]] = field(default_factory=list)
+    forwards: list[tuple[EventT, str, str]] = field(default_factory=list)  # (event, source topic, member)
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (logical topic, outcome)
     store: BatchStore | None = None
 
@@ -116,7 +116,7 @@ class MemberProcessor:
                 self._add(plan, topic, engine_failure(record, decoded))
                 continue
             if partition_for(decoded.member_id, self.settings.partitions) != msg.partition:
-                plan.forwards.append((ev, topic))
+                plan.forwards.append((ev, topic, decoded.member_id))
                 plan.outcomes.append((topic, "forwarded"))
                 continue
             store.current = ev
@@ -176,17 +176,10 @@ class MemberProcessor:
         ]
         rekey = topic("member-rekey")
         messages += [
-            (rekey, self._member_of(ev), ev.value, [(SOURCE_HEADER, source.encode())], None)
-            for ev, source in plan.forwards
+            (rekey, member.encode(), ev.value, [(SOURCE_HEADER, source.encode())], None)
+            for ev, source, member in plan.forwards
         ]
         await self.publisher.publish(messages)
-
-    def _member_of(self, ev: EventT) -> bytes:
-        msg = ev.message
-        record = Record(source_topic(msg.topic, msg.headers, self.t.logical) or "", ev.value)
-        decoded = decode(record, self.settings.max_payload_bytes)
-        assert not isinstance(decoded, Result)
-        return decoded.member_id.encode()
 
     def _observe(self, events: list[EventT], plan: Planned) -> None:
         m = self.metrics

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from aiokafka.partitioner import murmur2
+from tables.partitioning import partition_for
+
+__all__ = ["SOURCE_HEADER", "partition_for", "source_topic"]
 
 SOURCE_HEADER = "memberflow-source-topic"
-
-
-def partition_for(member_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives the key ``member_id``."""
-    return (murmur2(member_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 def source_topic(physical: str, headers: object, logical: dict[str, str]) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.routing import partition_for
 from tables.members import SEPARATOR
+from tables.partitioning import partition_for
 
 
 def keys_after(table: Any, partition: int, partitions: int, after: bytes | None, limit: int,
