@@ -11,7 +11,7 @@ import pytest
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from tests.integration.conftest import metric, wait_until
+from tests.integration.conftest import consumed_total, metric, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -150,6 +150,16 @@ def test_an_invalid_definition_is_dead_lettered_and_the_previous_version_stays(c
 def test_a_worker_started_later_gets_the_definitions_and_shares_the_work(cluster, worker):
     late = cluster.add_worker("w2")
     wait_until(lambda: versions(late).get("wealth") == 2 and versions(late).get("jd_plus") == 1, timeout=30)
+    # "ready" is not "assigned": wait until the rebalance gave the late worker partitions
+    probes = iter(range(100_000))
+
+    def late_owns_partitions() -> bool:
+        i = next(probes)
+        cluster.produce([("logins", f"probe{i}", {"event_id": f"probe-{i}", "member_id": f"probe{i}",
+                                                  "occurred_at": "2022-12-02T10:00:00+08:00"})])
+        return consumed_total(late) > 0
+
+    wait_until(late_owns_partitions, timeout=90, interval=1.0)
     members = [f"late{i}" for i in range(16)]
     cluster.produce([("business-scores", m, snapshot(m, "2022-12-02", lc_score="200", jt_hold_amt="0",
                                                       gdlc_jy_flag="0")) for m in members])
