@@ -55,7 +55,7 @@ OUTPUT_TOPICS = (
 
 @dataclass
 class Topology:
-    app: faust.App
+    app: MemberflowApp
     settings: Settings
     rulebook: RuleBook
     metrics: Metrics
@@ -72,6 +72,20 @@ class Topology:
     ledger: faust.Table | None = None
 
 
+class MemberflowApp(faust.App):
+    """A Faust app whose consumer hands fetches of ``batch_channels`` topics to agents as batches."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        #: physical topic name -> the channel its fetched batches go to (agents/consumer.py)
+        self.batch_channels: dict[str, faust.ChannelT] = {}
+
+    def _new_transport(self):  # noqa: ANN202
+        from agents.consumer import BatchingTransport
+
+        return BatchingTransport(self.conf.broker_consumer, self)
+
+
 def create_app(
     settings: Settings | None = None,
     rulebook: RuleBook | None = None,
@@ -79,7 +93,7 @@ def create_app(
 ) -> Topology:
     settings = settings or Settings.from_env()
     rulebook = rulebook or RuleBook.from_path(settings.rules_dir)
-    app = faust.App(
+    app = MemberflowApp(
         settings.app_id,
         broker=settings.broker_url,
         store=settings.store,
@@ -93,7 +107,8 @@ def create_app(
         broker_heartbeat_interval=1,
         recovery_consistency_check=settings.recovery_consistency_check,
         producer_linger_ms=5,
-        stream_wait_empty=False,
+        stream_wait_empty=True,
+        broker_max_poll_records=settings.batch_max,
         web_in_thread=False,
     )
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}

@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import faust
-from faust.types import EventT
 
 from config.rules import RuleBook
 from engine.outcome import Emitted
 from models.outputs import LedgerEntry
 from tables import ledger
-from tables.binding import bind
+from tables.binding import Owner, bind
 from tables.members import state_key
 
 
 def record_history(
-    table: faust.Table | None, rulebook: RuleBook, outputs: Iterable[Emitted], events: Mapping[bytes, EventT]
+    table: faust.Table | None, rulebook: RuleBook, outputs: Iterable[Emitted], events: Mapping[bytes, Owner]
 ) -> int:
     """Append the ledger entries among ``outputs``; ``events`` maps a member's
     state key to the event its state was written under.  Returns rows written."""

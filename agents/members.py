@@ -1,21 +1,27 @@
 """The members agent: every input topic, one writer per member, in batches.
 
-Per batch: decode and evaluate every event against cached member state
+The agent reads whole fetches (``agents/consumer.py``: Faust's consumer hands
+each fetch of the member topics to the agent's channel as one batch, so no
+event pays Faust's per-event stream path).  Per batch: decode and evaluate
+every message against cached member state
 (pure engine), send all outputs and wait for the broker's acks, then write
 each touched member's state once, then let Faust ack the offsets.  A crash
 before the state write replays the batch on the old state and re-emits the
 same outputs with the same ids; a crash after it finds the events already
-applied (their ids are in the state) and changes nothing.
+applied (their ids are in the state) and changes nothing.  A batch fetched
+before a rebalance is skipped: it is fetched again from the committed offsets.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from faust.types import EventT
+from faust.types import Message
 
+from agents.consumer import FetchedBatch, ack, track
 from agents.evaluation import SliceRunner
 from agents.history import record_history
 from agents.publisher import BatchPublisher
@@ -25,7 +31,7 @@ from engine.records import Record, Result, dead_letter, decode, engine_failure, 
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from models.state import MemberState
 from streams import EVALUATION_TOPIC, Topology
-from tables.binding import bind
+from tables.binding import Owner, bind
 from tables.members import decode as decode_state
 from tables.members import encode as encode_state
 from tables.writer import DeferredTable, write_values
@@ -39,21 +45,55 @@ class EngineFailure(Exception):
         self.index = index
 
 
+class WarmStates:
+    """Decoded states of recently written members, as stored, so the next batch
+    need not decode them again.  A batch takes a state out while it works on
+    it and gives it back only once it is stored, so a failed batch leaves no
+    half-changed state here; everything is dropped when the partitions move
+    (another worker may have written them meanwhile)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.states: OrderedDict[bytes, MemberState] = OrderedDict()
+        self.generation: int | None = None
+
+    def check(self, generation: int) -> None:
+        if generation != self.generation:
+            self.states.clear()
+            self.generation = generation
+
+    def take(self, key: bytes) -> MemberState | None:
+        return self.states.pop(key, None)
+
+    def give_back(self, states: dict[bytes, MemberState | None]) -> None:
+        if not self.size:
+            return
+        for key, state in states.items():
+            if state is not None:
+                self.states[key] = state
+        while len(self.states) > self.size:
+            self.states.popitem(last=False)
+
+
 @dataclass
 class BatchStore:
-    """Member states of one batch: read once from the table, written once."""
+    """Member states of one batch: read once (warm or from the table), written once."""
 
     table: object
-    current: EventT | None = None
+    warm: WarmStates
+    current: Owner | None = None
     cache: dict[bytes, MemberState | None] = field(default_factory=dict)
-    dirty: dict[bytes, EventT] = field(default_factory=dict)
+    dirty: dict[bytes, Owner] = field(default_factory=dict)
 
     def get(self, key: bytes) -> MemberState | None:
         if key not in self.cache:
-            assert self.current is not None
-            bind(self.current)
-            raw = self.table.get(key)  # type: ignore[attr-defined]
-            self.cache[key] = decode_state(raw) if raw is not None else None
+            state = self.warm.take(key)
+            if state is None:
+                assert self.current is not None
+                bind(self.current)
+                raw = self.table.get(key)  # type: ignore[attr-defined]
+                state = decode_state(raw) if raw is not None else None
+            self.cache[key] = state
         return self.cache[key]
 
     def discard(self, key: bytes) -> None:
@@ -66,8 +106,8 @@ class BatchStore:
         self.cache[key] = state
         self.dirty[key] = self.current
 
-    def pending(self) -> list[tuple[bytes, bytes, EventT]]:
-        """(key, encoded state, the event whose partition owns it) of every changed member."""
+    def pending(self) -> list[tuple[bytes, bytes, Owner]]:
+        """(key, encoded state, the message whose partition owns it) of every changed member."""
         out = []
         for key, event in self.dirty.items():
             state = self.cache[key]
@@ -79,7 +119,7 @@ class BatchStore:
 @dataclass
 class Planned:
     outputs: list[Emitted] = field(default_factory=list)
-    forwards: list[tuple[EventT, str, str]] = field(default_factory=list)  # (event, source topic, member)
+    forwards: list[tuple[Message, str, str]] = field(default_factory=list)  # (message, source topic, member)
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (logical topic, outcome)
     store: BatchStore | None = None
 
@@ -91,21 +131,21 @@ class MemberProcessor:
         self.metrics = topology.metrics
         self.publisher: BatchPublisher | None = None
         self.slices = SliceRunner(topology)
+        self.warm = WarmStates(topology.settings.warm_states)
 
-    def plan(self, events: list[EventT], poisoned: set[int]) -> Planned:
+    def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet."""
         t = self.t
-        plan = Planned(store=BatchStore(t.members))
+        plan = Planned(store=BatchStore(t.members, self.warm))
         store = plan.store
-        for index, ev in enumerate(events):
-            msg = ev.message
+        for index, msg in enumerate(messages):
             topic = source_topic(msg.topic, msg.headers, t.logical)
-            record = Record(topic or msg.topic, ev.value, ev.key, msg.partition, msg.offset)
+            record = Record(topic or msg.topic, msg.value, msg.key, msg.partition, msg.offset)
             if topic is None:
                 self._dead(plan, record, DeadLetterReason.INVALID_EVENT, f"unknown source topic {msg.topic!r}")
                 continue
             if topic == EVALUATION_TOPIC:
-                store.current = ev
+                store.current = Owner(msg)
                 self._add(plan, topic, self.slices.run(record, store))
                 continue
             decoded = decode(record, self.settings.max_payload_bytes)
@@ -116,10 +156,10 @@ class MemberProcessor:
                 self._add(plan, topic, engine_failure(record, decoded))
                 continue
             if partition_for(decoded.member_id, self.settings.partitions) != msg.partition:
-                plan.forwards.append((ev, topic, decoded.member_id))
+                plan.forwards.append((msg, topic, decoded.member_id))
                 plan.outcomes.append((topic, "forwarded"))
                 continue
-            store.current = ev
+            store.current = Owner(msg)
             try:
                 result = evaluate(record, decoded, store, t.rulebook)
             except Exception as exc:
@@ -139,19 +179,21 @@ class MemberProcessor:
         else:
             plan.outcomes.append((topic, "duplicate" if result.applied is Applied.DUPLICATE else "applied"))
 
-    async def process(self, events: list[EventT]) -> None:
+    async def process(self, messages: list[Message], generation: int = 0) -> None:
         for wait in self.t.before_batch:
             await wait()
+        self.warm.check(generation)
         poisoned: set[int] = set()
         while True:
             try:
-                plan = self.plan(events, poisoned)
+                plan = self.plan(messages, poisoned)
                 break
             except EngineFailure as failure:
                 poisoned.add(failure.index)
         await self._send(plan)
         await self._store(plan)
-        self._observe(events, plan)
+        self.warm.give_back(plan.store.cache)
+        self._observe(messages, plan)
         for hook in self.t.on_outputs:
             hook(plan.outputs)
 
@@ -176,37 +218,56 @@ class MemberProcessor:
         ]
         rekey = topic("member-rekey")
         messages += [
-            (rekey, member.encode(), ev.value, [(SOURCE_HEADER, source.encode())], None)
-            for ev, source, member in plan.forwards
+            (rekey, member.encode(), msg.value, [(SOURCE_HEADER, source.encode())], None)
+            for msg, source, member in plan.forwards
         ]
         await self.publisher.publish(messages)
 
-    def _observe(self, events: list[EventT], plan: Planned) -> None:
+    def _observe(self, messages: list[Message], plan: Planned) -> None:
+        """Counted per batch: one ``labels()`` lookup per distinct label set, not per event."""
         m = self.metrics
         now = time.monotonic()
-        m.batch_size.observe(len(events))
-        for ev in events:
-            time_in = ev.message.time_in
-            if time_in is not None:
-                m.processing_seconds.observe(max(0.0, now - time_in))
-        for topic, outcome in plan.outcomes:
-            m.events_consumed.labels(topic, outcome).inc()
+        m.batch_size.observe(len(messages))
+        for msg in messages:
+            if msg.time_in is not None:
+                m.processing_seconds.observe(max(0.0, now - msg.time_in))
+        for (topic, outcome), n in Counter(plan.outcomes).items():
+            m.events_consumed.labels(topic, outcome).inc(n)
+        sent: Counter[str] = Counter()
+        points: Counter[str] = Counter()
         for out in plan.outputs:
-            m.outputs_sent.labels(out.topic).inc()
+            sent[out.topic] += 1
             value = out.value
             if isinstance(value, LedgerEntry):
-                m.points.labels(value.kind.value).inc(abs(value.delta))
+                points[value.kind.value] += abs(value.delta)
             elif isinstance(value, TierChange):
                 m.tier_changes.labels(value.direction.value, value.to_tier).inc()
+        for topic, n in sent.items():
+            m.outputs_sent.labels(topic).inc(n)
+        for kind, n in points.items():
+            m.points.labels(kind).inc(n)
 
 
 def register(topology: Topology) -> None:
     processor = MemberProcessor(topology)
-    settings = topology.settings
+    app = topology.app
+    batches = app.channel(maxsize=1)  # one batch queued while one is processed
+    app.topics.add(topology.member_events)  # subscribed here; fetches reach the agent through ``batches``
+    for name in topology.member_events.topics:
+        app.batch_channels[name] = batches
 
-    @topology.app.agent(topology.member_events, name="members")
+    @app.agent(batches, name="members")
     async def members(stream):  # noqa: ANN001 - Faust passes a stream
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_ms / 1000):
-            await processor.process(list(events))
+        async for batch in stream:
+            if not isinstance(batch, FetchedBatch) or stale(app, batch):
+                continue
+            track(app, batch.messages)
+            await processor.process(batch.messages, batch.generation)
+            ack(app, batch.messages)
 
     topology.agent = members  # type: ignore[attr-defined]
+
+
+def stale(app, batch: FetchedBatch) -> bool:  # noqa: ANN001 - faust.App
+    """Fetched before a rebalance began or under an older generation: leave it to be fetched again."""
+    return not app.flow_control.is_active() or batch.generation != app.consumer_generation_id

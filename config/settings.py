@@ -13,7 +13,8 @@
 | ``MEMBERFLOW_LOG_LEVEL`` | ``info`` | log level |
 | ``MEMBERFLOW_APP_ID`` | ``memberflow`` | consumer group and table namespace |
 | ``MEMBERFLOW_MAX_PAYLOAD_BYTES`` | ``65536`` | larger input payloads are dead-lettered |
-| ``MEMBERFLOW_BATCH_MAX`` / ``MEMBERFLOW_BATCH_WITHIN_MS`` | ``500`` / ``20`` | agent batching |
+| ``MEMBERFLOW_BATCH_MAX`` | ``500`` | most records one fetch hands the members agent |
+| ``MEMBERFLOW_WARM_STATES`` | ``20000`` | decoded member states kept between batches (0: none) |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
 | ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery (``false`` for Tansu) |
 | ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |
@@ -67,7 +68,7 @@ class Settings:
     app_id: str = "memberflow"
     max_payload_bytes: int = 65536
     batch_max: int = 500
-    batch_within_ms: int = 20
+    warm_states: int = 20000
     store: str = "rocksdb://"
     recovery_consistency_check: bool = True
     redemption_timeout_ms: int = 10000
@@ -108,7 +109,7 @@ class Settings:
             app_id=get("APP_ID", cls.app_id),
             max_payload_bytes=int(get("MAX_PAYLOAD_BYTES", str(cls.max_payload_bytes))),
             batch_max=int(get("BATCH_MAX", str(cls.batch_max))),
-            batch_within_ms=int(get("BATCH_WITHIN_MS", str(cls.batch_within_ms))),
+            warm_states=int(get("WARM_STATES", str(cls.warm_states))),
             store=get("STORE", cls.store),
             recovery_consistency_check=get("RECOVERY_CONSISTENCY_CHECK", "true").lower() in ("1", "true", "yes"),
             redemption_timeout_ms=int(get("REDEMPTION_TIMEOUT_MS", str(cls.redemption_timeout_ms))),

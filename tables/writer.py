@@ -10,34 +10,58 @@ recovery resumes from it.
 
 from __future__ import annotations
 
-from faust.types import TP, EventT
+from dataclasses import dataclass
+
+from faust.types import TP
 
 from agents.publisher import BatchPublisher
-from tables.binding import bind
+from tables.binding import Owner
 
-Write = tuple[bytes, bytes | None, EventT]  # key, value (None deletes), event whose partition owns the key
+Write = tuple[bytes, bytes | None, Owner]  # key, value (None deletes), message whose partition owns the key
+
+
+@dataclass(slots=True)
+class ChangelogRecord:
+    """A changelog record as the store's ``apply_changelog_batch`` reads it
+    (RocksDB reads ``.message.*``, the memory store ``.key``/``.value``)."""
+
+    tp: TP
+    offset: int
+    key: bytes
+    value: bytes | None
+
+    @property
+    def message(self) -> ChangelogRecord:
+        return self
+
+    @property
+    def partition(self) -> int:
+        return self.tp.partition
+
+
+def _same(value: object) -> object:
+    return value
 
 
 async def write_values(publisher: BatchPublisher, *tables: tuple[object, list[Write]]) -> None:
-    """Store each table's writes: all changelog records in one publish, then the local stores."""
+    """Store each table's writes: all changelog records in one publish, then the local
+    stores, one RocksDB write batch per partition (Faust's own changelog-apply path,
+    which also persists the changelog offsets recovery resumes from)."""
     tables = tuple((table, writes) for table, writes in tables if writes)
     if not tables:
         return
     names = [table.changelog_topic.get_topic_name() for table, _ in tables]  # type: ignore[attr-defined]
     offsets = await publisher.publish(
-        [(name, key, value, None, event.message.partition)
-         for name, (_, writes) in zip(names, tables, strict=True) for key, value, event in writes]
+        [(name, key, value, None, owner.message.partition)
+         for name, (_, writes) in zip(names, tables, strict=True) for key, value, owner in writes]
     )
     for name, (table, writes) in zip(names, tables, strict=True):
-        store = table.data  # type: ignore[attr-defined]
-        for key, value, event in writes:
-            bind(event)
-            if value is None:
-                store.pop(key, None)
-            else:
-                store[key] = value
-        for partition, offset in offsets.get(name, {}).items():
-            store.set_persisted_offset(TP(name, partition), offset)
+        last = offsets.get(name, {})
+        records = [ChangelogRecord(TP(name, p), last[p], key, value)
+                   for key, value, owner in writes if (p := owner.message.partition) in last]
+        if len(records) != len(writes):
+            raise RuntimeError(f"the broker acknowledged no offset for some {name} partitions")
+        table.data.apply_changelog_batch(records, _same, _same)  # type: ignore[attr-defined]
 
 
 class DeferredTable:
@@ -46,7 +70,7 @@ class DeferredTable:
 
     def __init__(self, table) -> None:  # noqa: ANN001
         self.table = table
-        self.writes: dict[bytes, tuple[bytes | None, EventT]] = {}
+        self.writes: dict[bytes, tuple[bytes | None, Owner]] = {}
 
     def get(self, key: bytes, default: bytes | None = None) -> bytes | None:
         if key in self.writes:
@@ -61,11 +85,11 @@ class DeferredTable:
     def __delitem__(self, key: bytes) -> None:
         self.writes[key] = (None, _current())
 
-    def pending(self) -> list[tuple[bytes, bytes | None, EventT]]:
+    def pending(self) -> list[tuple[bytes, bytes | None, Owner]]:
         return [(key, value, event) for key, (value, event) in self.writes.items()]
 
 
-def _current() -> EventT:
+def _current() -> Owner:
     from faust.streams import current_event
 
     event = current_event()

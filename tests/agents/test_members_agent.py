@@ -1,5 +1,6 @@
 """The members agent under Faust's test utilities (no broker): memory store,
-``agent.test_context()``, and a fake publisher standing in for Kafka."""
+``agent.test_context()``, and a fake publisher standing in for Kafka.  The
+agent reads fetched batches (agents/consumer.py), so each test delivers one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import asyncio
 import json
 
 import pytest
+from faust.types import TP, Message
 from prometheus_client import CollectorRegistry
 
+from agents.consumer import FetchedBatch
 from agents.routing import SOURCE_HEADER
 from config.settings import Settings
 from streams import create_app
@@ -20,18 +23,21 @@ class FakePublisher:
         self.sent: list[tuple[str, bytes, dict | bytes, list | None, int | None]] = []
 
     async def publish(self, messages) -> dict:  # noqa: ANN001
+        """Records them; answers the last offset per topic and partition, like the broker."""
+        last: dict[str, dict[int, int]] = {}
         for topic, key, value, headers, partition in messages:
             try:
                 body = json.loads(value)
             except ValueError:
                 body = value
             self.sent.append((topic, key, body, headers, partition))
-        return {}
+            last.setdefault(topic, {})[partition or 0] = len(self.sent)
+        return last
 
 
 @pytest.fixture
 def topology(tmp_path):
-    settings = Settings(data_dir=tmp_path, store="memory://", partitions=1, web_port=6999, batch_within_ms=1)
+    settings = Settings(data_dir=tmp_path, store="memory://", partitions=1, web_port=6999)
     topo = create_app(settings, registry=CollectorRegistry())
     topo.app.finalize()
     topo.app.conf.store = "memory://"
@@ -50,9 +56,23 @@ def order(event_id: str, member: str, amount: str) -> bytes:
                        "type": "order_paid", "order_id": f"o-{event_id}", "amount": amount}).encode()
 
 
+OFFSETS = iter(range(10**6))
+
+
+def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> FetchedBatch:  # noqa: ANN001
+    """A fetch of the rekey topic (any member topic would do; the header names the source)."""
+    topic = "member-rekey"
+    messages = [
+        Message(topic, 0, next(OFFSETS), 0.0, 0, [(SOURCE_HEADER, source.encode())], key, value, None,
+                tp=TP(topic, 0), generation_id=app.consumer_generation_id)
+        for value in values
+    ]
+    return FetchedBatch(messages, app.consumer_generation_id)
+
+
 async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:  # noqa: ANN001
-    """Deliver one message and give the agent's batch (20 ms window in tests: 1 ms) time to flush."""
-    await agent.put(value, key=key, headers={SOURCE_HEADER: source.encode()})
+    """Deliver a one-message fetch and give the agent time to process it."""
+    await agent.put(fetched(agent.app, value, source=source, key=key))
     await asyncio.sleep(0.05)
 
 
@@ -100,3 +120,31 @@ def _patch_publisher(agent, publisher: FakePublisher) -> None:  # noqa: ANN001
     fn = agent.fun
     processor = next(c.cell_contents for c in fn.__closure__ if type(c.cell_contents).__name__ == "MemberProcessor")
     processor.publisher = publisher
+
+
+@pytest.mark.asyncio
+async def test_one_fetch_is_one_batch_with_one_state_write_per_member(topology):
+    publisher = FakePublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        batch = fetched(agent.app, order("b1", "m1", "120.00"), order("b2", "m1", "100.00"), source="orders")
+        await agent.put(batch)
+        await asyncio.sleep(0.05)
+    assert len(changelog(publisher)) == 1
+    state = decode(topology.members.data[state_key("default", "m1")])
+    assert state.tier == "SILVER"  # 220 in 30 days, from both events of the batch
+    assert all(message.acked for message in batch.messages)
+
+
+@pytest.mark.asyncio
+async def test_a_batch_fetched_before_a_rebalance_is_skipped_and_left_unacked(topology):
+    publisher = FakePublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        batch = fetched(agent.app, order("s1", "m1", "300.00"), source="orders")
+        batch.generation = agent.app.consumer_generation_id - 1
+        await agent.put(batch)
+        await asyncio.sleep(0.05)
+    assert publisher.sent == []
+    assert state_key("default", "m1") not in topology.members.data
+    assert not any(message.acked for message in batch.messages)  # fetched again from the committed offset
