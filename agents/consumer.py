@@ -15,7 +15,8 @@ Faust's normal per-event path.
 Rebalances behave like Faust's own streams: the revocation stops the flow,
 clears the channels, waits for the batch in process to be acked
 (``stream_wait_empty``) and commits; a batch of an older generation is
-skipped by the agent and fetched again from the committed offsets.
+skipped by the agent and fetched again from the committed offsets, and a
+batch still waiting for room on the channel is given up the same way.
 """
 
 from __future__ import annotations
@@ -113,9 +114,23 @@ class BatchingConsumer(driver.Consumer):
             self._n_acked = 0
             await self.commit()
         for channel, messages in batches.items():
-            # a full channel holds this loop (back-pressure); a rebalance clears the channel,
-            # and the agent skips batches of an older generation: they are fetched again
-            await channel.put(FetchedBatch(messages, generation))
+            if not await self._offer(channel, FetchedBatch(messages, generation)):
+                return
+
+    async def _offer(self, channel: Any, batch: FetchedBatch) -> bool:
+        """Put the batch on the channel, waiting while it is full (back-pressure), but
+        give up when a rebalance begins: the batch is then fetched again.  (A rebalance
+        clears the channels without waking a blocked ``put``, so waiting on it alone
+        could wait forever.)"""
+        put = asyncio.ensure_future(channel.put(batch))
+        suspended = asyncio.ensure_future(self.suspend_flow.wait())
+        try:
+            await asyncio.wait({put, suspended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (put, suspended):
+                if not waiter.done():
+                    waiter.cancel()
+        return put.done() and not put.cancelled()
 
 
 class BatchingTransport(driver.Transport):

@@ -1,9 +1,13 @@
 """SIGKILL the worker in the middle of a stream; the restarted worker must end
-exactly where an uninterrupted run ends: same final states, same output ids."""
+exactly where an uninterrupted run ends: same final states, same output ids.
+Workers joining and leaving mid-stream must leave no event behind either."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -11,6 +15,7 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
+from memberflow.cluster import LocalCluster
 from memberflow.replay import MemoryStore, replay
 from tables.members import state_key
 from tests.integration.conftest import OUTPUTS, consumed_total, mixed_events, output_id, wait_until
@@ -52,3 +57,42 @@ def test_sigkill_mid_stream_then_restart_matches_an_uninterrupted_run(cluster):
         status, got = worker.get_json(f"/members/{member}?as_of=2026-04-01T00:00:00%2B08:00")
         assert status == 200, member
         assert {k: got[k] for k in COMPARED} == {k: want[k] for k in COMPARED}, member
+
+
+def slowly(events: list, per_second: int) -> Iterator:
+    for i, event in enumerate(events):
+        if i and i % (per_second // 10) == 0:
+            time.sleep(0.1)
+        yield event
+
+
+def test_workers_joining_and_leaving_mid_stream_leave_no_event_behind(tmp_path):
+    """Two rebalances with batches in flight: every output of the stream still
+    arrives (no batch stuck until some later rebalance), each id once per value."""
+    events = mixed_events(6000, members=300, seed=29, order_sensitive=False)
+    rules = RuleBook.load(SHIPPED_RULES_DIR)
+    expected = {output_id(json.loads(e.value.model_dump_json()))
+                for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules,
+                                store=MemoryStore())}
+    with LocalCluster(tmp_path / "cluster", partitions=4) as cluster:
+        cluster.start_broker()
+        first = cluster.add_worker("first")
+        feed = threading.Thread(target=cluster.produce, args=(slowly(events, per_second=150),), daemon=True)
+        feed.start()  # ~40 s of events, so both rebalances happen mid-stream
+        wait_until(lambda: consumed_total(first) >= 1000, timeout=120, interval=0.05)
+        second = cluster.add_worker("second")  # rebalance with batches in flight
+        wait_until(lambda: consumed_total(second) > 0, timeout=120, interval=0.2)
+        second.stop()  # and another one
+        assert feed.is_alive(), "the feed must outlast both rebalances"
+        feed.join(120)
+        got: dict[str, set[str]] = {}
+
+        def arrived() -> set[str]:
+            got.clear()
+            for _, v in cluster.consume(OUTPUTS, idle=0.5):
+                got.setdefault(output_id(v), set()).add(json.dumps(v, sort_keys=True))
+            return set(got)
+
+        wait_until(lambda: len(arrived()) >= len(expected), timeout=60, interval=1.0)
+        assert set(got) == expected
+        assert all(len(values) == 1 for values in got.values()), "a redelivery must re-emit the same output"
