@@ -75,10 +75,12 @@ class Topology:
 class MemberflowApp(faust.App):
     """A Faust app whose consumer hands fetches of ``batch_channels`` topics to agents as batches."""
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, fetch_max_wait_ms: int = 500, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         #: physical topic name -> the channel its fetched batches go to (agents/consumer.py)
         self.batch_channels: dict[str, faust.ChannelT] = {}
+        #: longest a fetch waits for data (agents/consumer.py)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
 
     def _new_transport(self):  # noqa: ANN202
         from agents.consumer import BatchingTransport
@@ -95,6 +97,7 @@ def create_app(
     rulebook = rulebook or RuleBook.from_path(settings.rules_dir)
     app = MemberflowApp(
         settings.app_id,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         broker=settings.broker_url,
         store=settings.store,
         datadir=str(settings.data_dir),

@@ -15,6 +15,7 @@
 | ``MEMBERFLOW_MAX_PAYLOAD_BYTES`` | ``65536`` | larger input payloads are dead-lettered |
 | ``MEMBERFLOW_BATCH_MAX`` | ``500`` | most records one fetch hands the members agent |
 | ``MEMBERFLOW_WARM_STATES`` | ``20000`` | decoded member states kept between batches (0: none) |
+| ``MEMBERFLOW_FETCH_MAX_WAIT_MS`` | ``20`` | longest a fetch waits for new data (Tansu waits it out) |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
 | ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery (``false`` for Tansu) |
 | ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |
@@ -69,6 +70,7 @@ class Settings:
     max_payload_bytes: int = 65536
     batch_max: int = 500
     warm_states: int = 20000
+    fetch_max_wait_ms: int = 20
     store: str = "rocksdb://"
     recovery_consistency_check: bool = True
     redemption_timeout_ms: int = 10000
@@ -110,6 +112,7 @@ class Settings:
             max_payload_bytes=int(get("MAX_PAYLOAD_BYTES", str(cls.max_payload_bytes))),
             batch_max=int(get("BATCH_MAX", str(cls.batch_max))),
             warm_states=int(get("WARM_STATES", str(cls.warm_states))),
+            fetch_max_wait_ms=int(get("FETCH_MAX_WAIT_MS", str(cls.fetch_max_wait_ms))),
             store=get("STORE", cls.store),
             recovery_consistency_check=get("RECOVERY_CONSISTENCY_CHECK", "true").lower() in ("1", "true", "yes"),
             redemption_timeout_ms=int(get("REDEMPTION_TIMEOUT_MS", str(cls.redemption_timeout_ms))),
