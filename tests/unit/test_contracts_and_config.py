@@ -88,3 +88,6 @@ def test_settings_from_environment() -> None:
     assert s.partitions == 8
     with pytest.raises(KeyError):
         s.topic("nonsense")
+    tuned = Settings.from_env({"MEMBERFLOW_WARM_STATES": "0", "MEMBERFLOW_FETCH_MAX_WAIT_MS": "250",
+                               "MEMBERFLOW_BATCH_MAX": "2000"})
+    assert (tuned.warm_states, tuned.fetch_max_wait_ms, tuned.batch_max) == (0, 250, 2000)
