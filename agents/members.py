@@ -14,6 +14,7 @@ before a rebalance is skipped: it is fetched again from the committed offsets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -262,10 +263,34 @@ def register(topology: Topology) -> None:
             if not isinstance(batch, FetchedBatch) or stale(app, batch):
                 continue
             track(app, batch.messages)
-            await processor.process(batch.messages, batch.generation)
-            ack(app, batch.messages)
+            if await until_done(app, processor, batch):
+                ack(app, batch.messages)
 
     topology.agent = members  # type: ignore[attr-defined]
+
+
+#: first pause before a failed batch is tried again; doubles up to RETRY_MAX_SECONDS
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 10.0
+
+
+async def until_done(app, processor: MemberProcessor, batch: FetchedBatch) -> bool:  # noqa: ANN001 - faust.App
+    """Process the batch, trying again after a failure (the broker away, say) until it
+    succeeds -- or until a rebalance makes it stale: False, it is then fetched again.
+    Trying again is safe: outputs carry the same ids, and applied events are deduped."""
+    pause = RETRY_FIRST_SECONDS
+    while True:
+        try:
+            await processor.process(batch.messages, batch.generation)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch of %d events failed; trying again in %.1f s", len(batch.messages), pause)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, RETRY_MAX_SECONDS)
+        if stale(app, batch):
+            return False
 
 
 def stale(app, batch: FetchedBatch) -> bool:  # noqa: ANN001 - faust.App

@@ -15,7 +15,7 @@
 | ``MEMBERFLOW_MAX_PAYLOAD_BYTES`` | ``65536`` | larger input payloads are dead-lettered |
 | ``MEMBERFLOW_BATCH_MAX`` | ``500`` | most records one fetch hands the members agent |
 | ``MEMBERFLOW_WARM_STATES`` | ``20000`` | decoded member states kept between batches (0: none) |
-| ``MEMBERFLOW_FETCH_MAX_WAIT_MS`` | ``20`` | longest a fetch waits for new data (Tansu waits it out) |
+| ``MEMBERFLOW_FETCH_MAX_WAIT_MS`` | ``20`` | longest a fetch waits for new data (Tansu answers late) |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
 | ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery (``false`` for Tansu) |
 | ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |

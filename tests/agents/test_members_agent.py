@@ -148,3 +148,33 @@ async def test_a_batch_fetched_before_a_rebalance_is_skipped_and_left_unacked(to
     assert publisher.sent == []
     assert state_key("default", "m1") not in topology.members.data
     assert not any(message.acked for message in batch.messages)  # fetched again from the committed offset
+
+
+class FlakyPublisher(FakePublisher):
+    """The broker refuses the first publish, then comes back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def publish(self, messages) -> dict:  # noqa: ANN001
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        return await super().publish(messages)
+
+
+@pytest.mark.asyncio
+async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(topology, monkeypatch):
+    monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
+    publisher = FlakyPublisher()
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        batch = fetched(agent.app, order("f1", "m1", "230.00"), source="orders")
+        await agent.put(batch)
+        await asyncio.sleep(0.2)
+    assert publisher.failures == 0
+    assert [t for t, *_ in publisher.sent].count("tier-changes") == 1
+    state = decode(topology.members.data[state_key("default", "m1")])
+    assert state.tier == "SILVER"
+    assert all(message.acked for message in batch.messages)
