@@ -98,6 +98,9 @@ class LocalCluster:
     workers: list[WorkerProcess] = field(default_factory=list)
 
     def start_broker(self) -> LocalCluster:
+        """Start the cluster's broker (once: a second call would orphan the first)."""
+        if self.broker is not None:
+            return self
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
         create_topics(self.settings())
@@ -145,6 +148,7 @@ class LocalCluster:
             worker.stop()
         if self.broker is not None:
             self.broker.stop()
+            self.broker = None
 
     def __enter__(self) -> LocalCluster:
         return self.start_broker()

@@ -74,8 +74,7 @@ def test_workers_joining_and_leaving_mid_stream_leave_no_event_behind(tmp_path):
     expected = {output_id(json.loads(e.value.model_dump_json()))
                 for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules,
                                 store=MemoryStore())}
-    with LocalCluster(tmp_path / "cluster", partitions=4) as cluster:
-        cluster.start_broker()
+    with LocalCluster(tmp_path / "cluster", partitions=4) as cluster:  # starts its own broker
         first = cluster.add_worker("first")
         feed = threading.Thread(target=cluster.produce, args=(slowly(events, per_second=150),), daemon=True)
         feed.start()  # ~40 s of events, so both rebalances happen mid-stream
