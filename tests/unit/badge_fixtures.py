@@ -14,8 +14,9 @@ from engine.clock import start_of_day
 from engine.outcome import Applied, Emitted, Outcome
 from engine.step import Step
 from models.badges import BusinessScores
-from models.outputs import BadgeChange, BenefitGrant, Notification
+from models.outputs import BadgeChange
 from models.state import MemberState
+from tests.unit.conftest import KeptOutputs
 
 #: seed 000's sample payload, exactly
 SEED_PAYLOAD = {"user_pin": "xxx", "lc_score": "450", "gdlc_jy_flag": "0", "xjk_jy_amt": "1600.00",
@@ -34,7 +35,7 @@ def wealth(lc: str | int, jt: str | int = "0.00", flag: str | int = "0", **more:
     return {"lc_score": str(lc), "jt_hold_amt": str(jt), "gdlc_jy_flag": str(flag), **more}
 
 
-class Holder:
+class Holder(KeptOutputs):
     """One member's state under some rules; applies snapshots and evaluations."""
 
     def __init__(self, rules: TenantRules, member_id: str = "m1") -> None:
@@ -65,17 +66,6 @@ class Holder:
         badge = self.state.badges.get(line_id)
         return badge.level if badge else 0
 
-    def of(self, kind: type) -> list[Any]:
-        return [o.value for o in self.outputs if isinstance(o.value, kind)]
-
     @property
     def changes(self) -> list[BadgeChange]:
         return self.of(BadgeChange)
-
-    @property
-    def grants(self) -> list[BenefitGrant]:
-        return self.of(BenefitGrant)
-
-    @property
-    def notifications(self) -> list[Notification]:
-        return self.of(Notification)

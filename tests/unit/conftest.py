@@ -123,7 +123,32 @@ def item(price: str, quantity: int = 1, *, sku: str = "SKU", category: str = "ge
     return OrderItem(sku=sku, category=category, unit_price=Decimal(price), quantity=quantity)
 
 
-class Member:
+class KeptOutputs:
+    """Typed views of a harness's ``outputs`` (shared by the member and badge harnesses)."""
+
+    outputs: list[Emitted]
+
+    def of(self, kind: type) -> list[Any]:
+        return [o.value for o in self.outputs if isinstance(o.value, kind)]
+
+    @property
+    def ledger(self) -> list[LedgerEntry]:
+        return self.of(LedgerEntry)
+
+    @property
+    def tier_changes(self) -> list[TierChange]:
+        return self.of(TierChange)
+
+    @property
+    def grants(self) -> list[BenefitGrant]:
+        return self.of(BenefitGrant)
+
+    @property
+    def notifications(self) -> list[Notification]:
+        return self.of(Notification)
+
+
+class Member(KeptOutputs):
     """Applies events to one member's state in order and keeps every output."""
 
     def __init__(self, rules: TenantRules, member_id: str = "m1", tenant_id: str = "default") -> None:
@@ -182,25 +207,6 @@ class Member:
     def snapshot(self) -> str:
         assert self.state is not None
         return self.state.model_dump_json()
-
-    def of(self, kind: type) -> list[Any]:
-        return [o.value for o in self.outputs if isinstance(o.value, kind)]
-
-    @property
-    def ledger(self) -> list[LedgerEntry]:
-        return self.of(LedgerEntry)
-
-    @property
-    def tier_changes(self) -> list[TierChange]:
-        return self.of(TierChange)
-
-    @property
-    def grants(self) -> list[BenefitGrant]:
-        return self.of(BenefitGrant)
-
-    @property
-    def notifications(self) -> list[Notification]:
-        return self.of(Notification)
 
 
 def values(outcome: Outcome, kind: type) -> list[Any]:
