@@ -80,7 +80,7 @@ class BatchingConsumer(driver.Consumer):
                     if self.flow_active:
                         await self._deliver(records, active)
                     else:
-                        await self.perform_seek()
+                        await self._seek_back()
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -92,6 +92,16 @@ class BatchingConsumer(driver.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _seek_back(self) -> None:
+        """Records fetched while the flow is stopped: seek back to the committed offsets,
+        as Faust does.  A rebalance may have moved a partition meanwhile (aiokafka raises
+        IllegalStateError); the assignment's own seek covers it, so that is not fatal --
+        letting it escape crashed the fetcher and stopped the worker."""
+        try:
+            await self.perform_seek()
+        except Exception as exc:
+            log.warning("seek back to committed offsets failed (%r); the new assignment seeks", exc)
 
     async def _deliver(self, records: dict[TP, list[Any]], active: set[TP] | None) -> None:
         """One fetch: Faust's bookkeeping per message, then one batch per channel."""
