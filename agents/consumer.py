@@ -13,10 +13,24 @@ acks them (``track``/``ack``) as a Faust stream would.  Other topics take
 Faust's normal per-event path.
 
 Rebalances behave like Faust's own streams: the revocation stops the flow,
-clears the channels, waits for the batch in process to be acked
-(``stream_wait_empty``) and commits; a batch of an older generation is
-skipped by the agent and fetched again from the committed offsets, and a
-batch still waiting for room on the channel is given up the same way.
+waits for the batch in process to be acked (``stream_wait_empty``) and
+commits; a batch of an older generation is skipped by the agent and fetched
+again from the committed offsets, and a batch still waiting for room on the
+channel is given up and unread.
+
+No fetched record may be dropped quietly: Faust commits the first run of
+consecutive acked offsets wherever it starts, so a record skipped while later
+ones are acked is committed over and lost.  Whatever is fetched but not
+processed is therefore *unread* (its partition sought back to it): records of
+a partition paused meanwhile, a fetch met by a stopped flow, a batch the agent
+finds stale.  A partition never committed is sought to where a new consumer
+starts, since aiokafka's seek to committed leaves it where it is.
+
+Table recovery reads a changelog partition up to its end offset, which Tansu
+reports wrongly (first offset of the last batch + 1, so all but the first
+record of the last batch would be lost).  ``highwaters`` therefore learns the
+end of a changelog partition by appending one record to it: a tombstone for a
+key no table holds, whose offset the broker acknowledges exactly.
 """
 
 from __future__ import annotations
@@ -24,14 +38,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
 
 log = logging.getLogger(__name__)
+
+#: Key of the tombstone ``highwaters`` appends to a changelog (no table key starts with NUL).
+END_MARKER_KEY = b"\x00memberflow:end-of-changelog"
 
 
 @dataclass(slots=True)
@@ -40,6 +59,21 @@ class FetchedBatch:
 
     messages: list[Message]
     generation: int
+
+
+class BatchChannel(faust.Channel):
+    """The channel fetches reach the agent by.  Faust's channel queues are emptied
+    whenever the flow resumes -- even when it was not stopped -- and a batch emptied
+    away is lost: its records were read, and Faust commits over them once later ones
+    are acked.  This queue keeps what it holds; the agent itself skips (and unreads)
+    a batch a rebalance made stale."""
+
+    @property
+    def queue(self) -> Any:
+        if self._queue is None:
+            maxsize = self.maxsize if self.maxsize is not None else self.app.conf.stream_buffer_maxsize
+            self._queue = self.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False)
+        return self._queue
 
 
 def track(app: Any, messages: list[Message]) -> None:
@@ -54,7 +88,30 @@ def ack(app: Any, messages: list[Message]) -> None:
         consumer_ack(message)
 
 
+def changelog_topics(app: Any) -> set[str]:
+    return {table.changelog_topic.get_topic_name() for table in app.tables.values()}
+
+
 class ConsumerThread(driver.AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(self._seek_to_committed)
+
+    async def _seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek to the committed offsets -- and a partition never committed to where a
+        new consumer starts (``consumer_auto_offset_reset``).  aiokafka leaves such a
+        partition where it is, so records fetched and then dropped (fetched while the flow
+        was stopped, or in a batch a rebalance made stale) would never be read again."""
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        changelogs = changelog_topics(self.app)  # recovery positions those itself
+        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
+        if fresh:
+            if self.app.conf.consumer_auto_offset_reset == "latest":
+                await consumer.seek_to_end(*fresh)
+            else:
+                await consumer.seek_to_beginning(*fresh)
+        return committed
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
@@ -67,6 +124,24 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 class BatchingConsumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """End offsets; a table changelog's is the offset of a tombstone appended now + 1.
+
+        Recovery trusts this bound to know it has read everything the previous owner
+        wrote, and the broker's ListOffsets may understate it (Tansu: by all but one
+        record of the last batch).  The previous owner's last write is acknowledged
+        before the rebalance hands the partition over, so it lies below the marker.
+        """
+        ends = dict(await super().highwaters(*partitions))
+        changelogs = changelog_topics(self.app)
+        marked = [tp for tp in partitions if tp.topic in changelogs]
+        producer = self.app.producer
+        acked = await asyncio.gather(*(
+            producer.send_and_wait(tp.topic, END_MARKER_KEY, None, tp.partition, None, None) for tp in marked))
+        for tp, metadata in zip(marked, acked, strict=True):
+            ends[tp] = max(ends.get(tp) or 0, metadata.offset + 1)
+        return ends
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised through Kafka
         consumer_stopped = self._stopped.is_set
@@ -104,18 +179,27 @@ class BatchingConsumer(driver.Consumer):
             log.warning("seek back to committed offsets failed (%r); the new assignment seeks", exc)
 
     async def _deliver(self, records: dict[TP, list[Any]], active: set[TP] | None) -> None:
-        """One fetch: Faust's bookkeeping per message, then one batch per channel."""
+        """One fetch: Faust's bookkeeping per message, then one batch per channel.
+
+        Whatever of the fetch is not handed over (a partition paused meanwhile, a
+        rebalance beginning) is un-read: its partition is sought back to the first
+        record not handed over.  Dropping it instead would let the next fetch jump
+        ahead, and Faust counts such a jump as a gap it may commit over."""
         app = self.app
         generation = app.consumer_generation_id
         acks_enabled_for = app.topics.acks_enabled_for
         read_offset = self._read_offset
         channels = app.batch_channels
         batches: dict[Any, list[Message]] = {}
+        unread: dict[TP, int] = {}
         now = time.monotonic()
         for tp, tp_records in records.items():
-            if not self.flow_active or app.consumer_generation_id != generation:
-                return
-            if active is not None and tp not in active and tp not in self._buffered_partitions:
+            if not tp_records:
+                continue
+            if (not self.flow_active or not app.flow_control.is_active()
+                    or app.consumer_generation_id != generation
+                    or active is not None and tp not in active and tp not in self._buffered_partitions):
+                unread[tp] = tp_records[0].offset
                 continue
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             channel = channels.get(tp.topic)
@@ -136,9 +220,32 @@ class BatchingConsumer(driver.Consumer):
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
+        offered = True
         for channel, messages in batches.items():
-            if not await self._offer(channel, FetchedBatch(messages, generation)):
-                return
+            offered = offered and await self._offer(channel, FetchedBatch(messages, generation))
+            if not offered:
+                for message in messages:
+                    tp = message.tp
+                    unread[tp] = min(unread.get(tp, message.offset), message.offset)
+        if unread:
+            await self._unread(unread)
+
+    async def unread(self, messages: list[Message]) -> None:
+        """Fetch these messages again (a batch handed over but not processed)."""
+        first: dict[TP, int] = {}
+        for message in messages:
+            first[message.tp] = min(first.get(message.tp, message.offset), message.offset)
+        await self._unread(first)
+
+    async def _unread(self, positions: dict[TP, int]) -> None:
+        """Seek partitions back so these records are fetched again.  A partition a
+        rebalance took away meanwhile is the new assignment's business (aiokafka raises)."""
+        for tp, offset in positions.items():
+            try:
+                await self.seek(tp, offset)
+            except Exception as exc:
+                self._read_offset[tp] = None
+                log.info("not re-reading %s from %d: %r", tp, offset, exc)
 
     async def _offer(self, channel: Any, batch: FetchedBatch) -> bool:
         """Put the batch on the channel, waiting while it is full (back-pressure), but

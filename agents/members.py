@@ -9,7 +9,7 @@ each touched member's state once, then let Faust ack the offsets.  A crash
 before the state write replays the batch on the old state and re-emits the
 same outputs with the same ids; a crash after it finds the events already
 applied (their ids are in the state) and changes nothing.  A batch fetched
-before a rebalance is skipped: it is fetched again from the committed offsets.
+before a rebalance is skipped and unread: it is fetched again.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from faust.types import Message
 
-from agents.consumer import FetchedBatch, ack, track
+from agents.consumer import BatchChannel, FetchedBatch, ack, track
 from agents.evaluation import SliceRunner
 from agents.history import record_history
 from agents.publisher import BatchPublisher
@@ -252,7 +252,7 @@ class MemberProcessor:
 def register(topology: Topology) -> None:
     processor = MemberProcessor(topology)
     app = topology.app
-    batches = app.channel(maxsize=1)  # one batch queued while one is processed
+    batches = BatchChannel(app, maxsize=1)  # one batch queued while one is processed
     app.topics.add(topology.member_events)  # subscribed here; fetches reach the agent through ``batches``
     for name in topology.member_events.topics:
         app.batch_channels[name] = batches
@@ -260,11 +260,14 @@ def register(topology: Topology) -> None:
     @app.agent(batches, name="members")
     async def members(stream):  # noqa: ANN001 - Faust passes a stream
         async for batch in stream:
-            if not isinstance(batch, FetchedBatch) or stale(app, batch):
+            if not isinstance(batch, FetchedBatch):
                 continue
-            track(app, batch.messages)
-            if await until_done(app, processor, batch):
-                ack(app, batch.messages)
+            if not stale(app, batch):
+                track(app, batch.messages)
+                if await until_done(app, processor, batch):
+                    ack(app, batch.messages)
+                    continue
+            await skip(app, batch)
 
     topology.agent = members  # type: ignore[attr-defined]
 
@@ -291,6 +294,15 @@ async def until_done(app, processor: MemberProcessor, batch: FetchedBatch) -> bo
         pause = min(pause * 2, RETRY_MAX_SECONDS)
         if stale(app, batch):
             return False
+
+
+async def skip(app, batch: FetchedBatch) -> None:  # noqa: ANN001 - faust.App
+    """Leave a stale batch unprocessed -- and unread, so it is fetched again.  Under a
+    newer generation the assignment has already sought its partitions to the committed
+    offsets; under the same one (the flow stopped for a moment) the fetch position is
+    past these records, and Faust would later commit over them."""
+    if batch.generation == app.consumer_generation_id:
+        await app.consumer.unread(batch.messages)
 
 
 def stale(app, batch: FetchedBatch) -> bool:  # noqa: ANN001 - faust.App

@@ -117,7 +117,6 @@ class LocalCluster:
             "MEMBERFLOW_WEB_HOST": "127.0.0.1",
             "MEMBERFLOW_WEB_PORT": str(port),
             "MEMBERFLOW_PARTITIONS": str(self.partitions),
-            "MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK": "false",
             "MEMBERFLOW_LOG_LEVEL": "info",
             **self.extra_env,
         }

@@ -110,7 +110,6 @@ def worker_env(broker_url: str, embedded: bool, port: int) -> dict[str, str]:
     env.pop("BROKER_URL", None)
     if embedded:
         env["MEMBERFLOW_DATA_DIR"] = str(fresh_data_dir(RUN_DIR / "data"))
-        env["MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK"] = "false"
     else:
         env.setdefault("MEMBERFLOW_DATA_DIR", str(RUN_DIR / "data"))
     root = str(Path(__file__).resolve().parents[1])
