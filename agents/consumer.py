@@ -14,17 +14,16 @@ Faust's normal per-event path.
 
 Rebalances behave like Faust's own streams: the revocation stops the flow,
 waits for the batch in process to be acked (``stream_wait_empty``) and
-commits; a batch of an older generation is skipped by the agent and fetched
-again from the committed offsets, and a batch still waiting for room on the
-channel is given up and unread.
+commits; a batch of an older generation is skipped by the agent and unread,
+and a batch still waiting for room on the channel is given up and unread.
 
 No fetched record may be dropped quietly: Faust commits the first run of
 consecutive acked offsets wherever it starts, so a record skipped while later
 ones are acked is committed over and lost.  Whatever is fetched but not
 processed is therefore *unread* (its partition sought back to it): records of
 a partition paused meanwhile, a fetch met by a stopped flow, a batch the agent
-finds stale.  A partition never committed is sought to where a new consumer
-starts, since aiokafka's seek to committed leaves it where it is.
+finds stale.  (Faust seeks back to the committed offsets instead, which
+leaves a partition never committed where it is.)  Seeks only ever go back.
 
 Table recovery reads a changelog partition up to its end offset, which Tansu
 reports wrongly (first offset of the last batch + 1, so all but the first
@@ -93,25 +92,6 @@ def changelog_topics(app: Any) -> set[str]:
 
 
 class ConsumerThread(driver.AIOKafkaConsumerThread):
-    async def seek_to_committed(self) -> Mapping[TP, int]:
-        return await self.call_thread(self._seek_to_committed)
-
-    async def _seek_to_committed(self) -> Mapping[TP, int]:
-        """Seek to the committed offsets -- and a partition never committed to where a
-        new consumer starts (``consumer_auto_offset_reset``).  aiokafka leaves such a
-        partition where it is, so records fetched and then dropped (fetched while the flow
-        was stopped, or in a batch a rebalance made stale) would never be read again."""
-        consumer = self._ensure_consumer()
-        committed = await consumer.seek_to_committed()
-        changelogs = changelog_topics(self.app)  # recovery positions those itself
-        fresh = [tp for tp, offset in committed.items() if not offset and tp.topic not in changelogs]
-        if fresh:
-            if self.app.conf.consumer_auto_offset_reset == "latest":
-                await consumer.seek_to_end(*fresh)
-            else:
-                await consumer.seek_to_beginning(*fresh)
-        return committed
-
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
@@ -155,7 +135,7 @@ class BatchingConsumer(driver.Consumer):
                     if self.flow_active:
                         await self._deliver(records, active)
                     else:
-                        await self._seek_back()
+                        await self._unread({tp: r[0].offset for tp, r in records.items() if r})
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -167,16 +147,6 @@ class BatchingConsumer(driver.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
-
-    async def _seek_back(self) -> None:
-        """Records fetched while the flow is stopped: seek back to the committed offsets,
-        as Faust does.  A rebalance may have moved a partition meanwhile (aiokafka raises
-        IllegalStateError); the assignment's own seek covers it, so that is not fatal --
-        letting it escape crashed the fetcher and stopped the worker."""
-        try:
-            await self.perform_seek()
-        except Exception as exc:
-            log.warning("seek back to committed offsets failed (%r); the new assignment seeks", exc)
 
     async def _deliver(self, records: dict[TP, list[Any]], active: set[TP] | None) -> None:
         """One fetch: Faust's bookkeeping per message, then one batch per channel.
@@ -238,13 +208,16 @@ class BatchingConsumer(driver.Consumer):
         await self._unread(first)
 
     async def _unread(self, positions: dict[TP, int]) -> None:
-        """Seek partitions back so these records are fetched again.  A partition a
-        rebalance took away meanwhile is the new assignment's business (aiokafka raises)."""
+        """Seek partitions back so these records are fetched again -- only ever back: a
+        rebalance may have sought a partition to its committed offset meanwhile, and
+        seeking forward from there would skip records.  A partition a rebalance took
+        away is the new owner's business (aiokafka raises)."""
         for tp, offset in positions.items():
             try:
-                await self.seek(tp, offset)
+                position = await self.position(tp)
+                if position is None or offset < position:
+                    await self.seek(tp, offset)
             except Exception as exc:
-                self._read_offset[tp] = None
                 log.info("not re-reading %s from %d: %r", tp, offset, exc)
 
     async def _offer(self, channel: Any, batch: FetchedBatch) -> bool:

@@ -297,12 +297,9 @@ async def until_done(app, processor: MemberProcessor, batch: FetchedBatch) -> bo
 
 
 async def skip(app, batch: FetchedBatch) -> None:  # noqa: ANN001 - faust.App
-    """Leave a stale batch unprocessed -- and unread, so it is fetched again.  Under a
-    newer generation the assignment has already sought its partitions to the committed
-    offsets; under the same one (the flow stopped for a moment) the fetch position is
-    past these records, and Faust would later commit over them."""
-    if batch.generation == app.consumer_generation_id:
-        await app.consumer.unread(batch.messages)
+    """Leave a stale batch unprocessed -- and unread, so it is fetched again (Faust
+    would otherwise commit over it once later offsets are acked)."""
+    await app.consumer.unread(batch.messages)
 
 
 def stale(app, batch: FetchedBatch) -> bool:  # noqa: ANN001 - faust.App
