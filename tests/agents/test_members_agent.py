@@ -11,7 +11,7 @@ import pytest
 from faust.types import TP, Message
 from prometheus_client import CollectorRegistry
 
-from agents.consumer import FetchedBatch
+from agents.consumer import BatchChannel, FetchedBatch
 from agents.routing import SOURCE_HEADER
 from config.settings import Settings
 from streams import create_app
@@ -137,17 +137,37 @@ async def test_one_fetch_is_one_batch_with_one_state_write_per_member(topology):
 
 
 @pytest.mark.asyncio
-async def test_a_batch_fetched_before_a_rebalance_is_skipped_and_left_unacked(topology):
+async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_unread(topology, monkeypatch):
     publisher = FakePublisher()
+    unread: list = []
+
+    async def record_unread(messages) -> None:  # noqa: ANN001
+        unread.extend(messages)
+
     async with topology.agent.test_context() as agent:
         _patch_publisher(agent, publisher)
+        monkeypatch.setattr(agent.app.consumer, "unread", record_unread)
         batch = fetched(agent.app, order("s1", "m1", "300.00"), source="orders")
         batch.generation = agent.app.consumer_generation_id - 1
         await agent.put(batch)
         await asyncio.sleep(0.05)
     assert publisher.sent == []
     assert state_key("default", "m1") not in topology.members.data
-    assert not any(message.acked for message in batch.messages)  # fetched again from the committed offset
+    assert not any(message.acked for message in batch.messages)
+    assert unread == batch.messages  # sought back, so Faust cannot commit over them
+
+
+@pytest.mark.asyncio
+async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(topology):
+    """Faust empties its channel queues on every resume, even without a stop before it;
+    a batch emptied away would be lost (its records read, later offsets acked)."""
+    app = topology.app
+    kept, plain = BatchChannel(app, maxsize=1), app.channel(maxsize=1)
+    await kept.queue.put("batch")
+    await plain.queue.put("batch")
+    app.flow_control.resume()
+    assert plain.queue.qsize() == 0  # what Faust's own channel does
+    assert kept.queue.qsize() == 1
 
 
 class FlakyPublisher(FakePublisher):
