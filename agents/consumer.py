@@ -87,6 +87,14 @@ def ack(app: Any, messages: list[Message]) -> None:
         consumer_ack(message)
 
 
+def first_offsets(messages: list[Message]) -> dict[TP, int]:
+    """The lowest offset of each partition among the messages."""
+    first: dict[TP, int] = {}
+    for message in messages:
+        first[message.tp] = min(first.get(message.tp, message.offset), message.offset)
+    return first
+
+
 def changelog_topics(app: Any) -> set[str]:
     return {table.changelog_topic.get_topic_name() for table in app.tables.values()}
 
@@ -194,18 +202,13 @@ class BatchingConsumer(driver.Consumer):
         for channel, messages in batches.items():
             offered = offered and await self._offer(channel, FetchedBatch(messages, generation))
             if not offered:
-                for message in messages:
-                    tp = message.tp
-                    unread[tp] = min(unread.get(tp, message.offset), message.offset)
+                unread.update(first_offsets(messages))  # a partition's records go to one channel only
         if unread:
             await self._unread(unread)
 
     async def unread(self, messages: list[Message]) -> None:
         """Fetch these messages again (a batch handed over but not processed)."""
-        first: dict[TP, int] = {}
-        for message in messages:
-            first[message.tp] = min(first.get(message.tp, message.offset), message.offset)
-        await self._unread(first)
+        await self._unread(first_offsets(messages))
 
     async def _unread(self, positions: dict[TP, int]) -> None:
         """Seek partitions back so these records are fetched again -- only ever back: a

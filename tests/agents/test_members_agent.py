@@ -11,7 +11,7 @@ import pytest
 from faust.types import TP, Message
 from prometheus_client import CollectorRegistry
 
-from agents.consumer import BatchChannel, FetchedBatch
+from agents.consumer import BatchChannel, FetchedBatch, first_offsets
 from agents.routing import SOURCE_HEADER
 from config.settings import Settings
 from streams import create_app
@@ -198,3 +198,10 @@ async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(t
     state = decode(topology.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER"
     assert all(message.acked for message in batch.messages)
+
+
+def test_unread_goes_back_to_the_lowest_offset_of_each_partition():
+    def at(partition: int, offset: int) -> Message:
+        return Message("orders", partition, offset, 0.0, 0, [], b"m", b"{}", None, tp=TP("orders", partition))
+
+    assert first_offsets([at(0, 7), at(1, 3), at(0, 5), at(1, 4)]) == {TP("orders", 0): 5, TP("orders", 1): 3}
