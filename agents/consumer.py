@@ -80,6 +80,12 @@ def track(app: Any, messages: list[Message]) -> None:
     app.consumer._unacked_messages.update(messages)
 
 
+def untrack(app: Any, messages: list[Message]) -> None:
+    """No longer in process, and not acked: a batch given up to be fetched again.  Left
+    tracked, it would hold the next rebalance until Faust's wait for acks timed out."""
+    app.consumer._unacked_messages.difference_update(messages)
+
+
 def ack(app: Any, messages: list[Message]) -> None:
     """Ack like a Faust stream does; the commit then advances over them."""
     consumer_ack = app.consumer.ack

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from faust.types import Message
 
-from agents.consumer import BatchChannel, FetchedBatch, ack, track
+from agents.consumer import BatchChannel, FetchedBatch, ack, track, untrack
 from agents.evaluation import SliceRunner
 from agents.history import record_history
 from agents.publisher import BatchPublisher
@@ -298,7 +298,9 @@ async def until_done(app, processor: MemberProcessor, batch: FetchedBatch) -> bo
 
 async def skip(app, batch: FetchedBatch) -> None:  # noqa: ANN001 - faust.App
     """Leave a stale batch unprocessed -- and unread, so it is fetched again (Faust
-    would otherwise commit over it once later offsets are acked)."""
+    would otherwise commit over it once later offsets are acked).  A batch that went
+    stale while being tried again was tracked: the rebalance must not wait for it."""
+    untrack(app, batch.messages)
     await app.consumer.unread(batch.messages)
 
 

@@ -26,8 +26,9 @@ from types import SimpleNamespace
 from rocksdict import Options, Rdict, WriteBatch
 
 from config.rules import RuleBook
-from config.settings import SHIPPED_RULES_DIR
+from config.settings import SHIPPED_RULES_DIR, Settings
 from engine.evaluation import evaluate_member, evaluation_id
+from memberflow.cli import tune_gc
 from models.state import MemberState, PointLot
 from tables.members import decode, encode, state_key
 from tables.scan import keys_after
@@ -77,6 +78,7 @@ def fill(db: Rdict, members: int) -> None:
 
 def main() -> int:
     members = int(os.environ.get("BENCH_EVAL_MEMBERS", "1000000"))
+    tune_gc(Settings.from_env().gc_threshold)  # as the worker does
     rules = RuleBook.load(SHIPPED_RULES_DIR)
     size = rules.default.evaluation.slice_size
     workdir = Path(tempfile.mkdtemp(prefix="mf-eval-"))

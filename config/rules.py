@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,10 +123,11 @@ class TierRules(Strict):
         return self.tiers[0].id
 
     def rank(self, tier_id: str) -> int:
-        for i, t in enumerate(self.tiers):
-            if t.id == tier_id:
-                return i
-        return 0
+        return self.ranks_by_id.get(tier_id, 0)
+
+    @cached_property
+    def ranks_by_id(self) -> dict[str, int]:
+        return {t.id: i for i, t in enumerate(self.tiers)}
 
     def by_id(self, tier_id: str) -> TierDef:
         return self.tiers[self.rank(tier_id)]
@@ -248,9 +250,9 @@ class TenantRules(Strict):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @property
+    @cached_property
     def tz(self) -> tzinfo:
-        return ZoneInfo(self.time_zone)  # ZoneInfo caches instances by key
+        return ZoneInfo(self.time_zone)
 
 
 class RulesError(ValueError):

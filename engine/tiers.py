@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from config.rules import Metric, TierRules
+from config.rules import Metric, MetricKind, TierRules
 from engine.step import Step
 from engine.windows import metric_value
 from models.state import MemberState
@@ -28,12 +28,13 @@ class Qualification:
 def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
     """The highest tier the member qualifies for as of a local day."""
     invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
-    values: dict[int, Decimal] = {}
+    values: dict[tuple[MetricKind, int], Decimal] = {}
 
-    def value_of(metric: Metric) -> Decimal:  # several tiers share a metric; rules are immutable
-        value = values.get(id(metric))
+    def value_of(metric: Metric) -> Decimal:  # tiers usually measure the same metric
+        key = (metric.kind, metric.window_days)
+        value = values.get(key)
         if value is None:
-            value = values[id(metric)] = metric_value(state, metric, as_of)
+            value = values[key] = metric_value(state, metric, as_of)
         return value
 
     for rank in range(len(ladder.tiers) - 1, 0, -1):

@@ -35,7 +35,11 @@ def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
         return Decimal(state.growth)
     first, last = window_days(as_of, metric.window_days)
     buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
-    return Decimal(sum((v for d, v in buckets.items() if first <= d <= last), Decimal(0)))
+    total = Decimal(0)
+    for d, v in buckets.items():
+        if first <= d <= last:
+            total += v
+    return total
 
 
 def prune(state: MemberState, as_of: date) -> None:

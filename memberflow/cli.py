@@ -7,6 +7,21 @@ import sys
 from pathlib import Path
 
 
+def tune_gc(threshold: int) -> None:
+    """Collect young objects less often and never scan what start-up built.
+
+    A batch allocates tens of thousands of short-lived objects (events, outputs,
+    models); at Python's default threshold (700) the collector ran hundreds of
+    times per batch and cost ~15% of the engine's time.  Freezing moves the
+    modules, rules and schemas built so far out of every later collection."""
+    import gc
+
+    if threshold > 0:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(threshold, gen1, gen2)
+    gc.freeze()
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
@@ -17,6 +32,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     create_topics(settings)
     topology = create_app(settings)
+    tune_gc(settings.gc_threshold)
     worker = Worker(topology.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

@@ -200,6 +200,32 @@ async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(t
     assert all(message.acked for message in batch.messages)
 
 
+@pytest.mark.asyncio
+async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_and_untracked(topology, monkeypatch):
+    monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
+    publisher = FlakyPublisher()
+    publisher.failures = 10**6  # the broker stays away
+    unread: list = []
+
+    async def record_unread(messages) -> None:  # noqa: ANN001
+        unread.extend(messages)
+
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        monkeypatch.setattr(agent.app.consumer, "unread", record_unread)
+        batch = fetched(agent.app, order("r1", "m1", "230.00"), source="orders")
+        await agent.put(batch)
+        await asyncio.sleep(0.05)
+        assert set(batch.messages) <= agent.app.consumer._unacked_messages  # in process, being retried
+        agent.app.consumer_generation_id += 1  # a rebalance
+        await asyncio.sleep(0.1)
+        assert not any(message in agent.app.consumer._unacked_messages for message in batch.messages)
+    assert unread == batch.messages
+    assert publisher.sent == []
+    assert not any(message.acked for message in batch.messages)
+    assert state_key("default", "m1") not in topology.members.data
+
+
 def test_unread_goes_back_to_the_lowest_offset_of_each_partition():
     def at(partition: int, offset: int) -> Message:
         return Message("orders", partition, offset, 0.0, 0, [], b"m", b"{}", None, tp=TP("orders", partition))
