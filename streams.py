@@ -110,6 +110,7 @@ def create_app(
         broker_heartbeat_interval=1,
         recovery_consistency_check=settings.recovery_consistency_check,
         producer_linger_ms=5,
+        producer_request_timeout=settings.producer_request_timeout_s,  # Faust's default is 20 minutes
         stream_wait_empty=True,
         broker_max_poll_records=settings.batch_max,
         web_in_thread=False,

@@ -290,6 +290,7 @@ async def until_done(app, processor: MemberProcessor, batch: FetchedBatch) -> bo
             raise
         except Exception:
             log.exception("batch of %d events failed; trying again in %.1f s", len(batch.messages), pause)
+            processor.metrics.batch_retries.inc()
         await asyncio.sleep(pause)
         pause = min(pause * 2, RETRY_MAX_SECONDS)
         if stale(app, batch):

@@ -67,7 +67,11 @@ class BatchPublisher:
                 count += 1
             pending.append((topic, partition, count, await self._send(batch, topic, partition)))
         last: dict[str, dict[int, int]] = defaultdict(dict)
-        results = await asyncio.gather(*(fut for *_, fut in pending))
+        # wait for every batch even when one fails, so none is left with an unretrieved error
+        results = await asyncio.gather(*(fut for *_, fut in pending), return_exceptions=True)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
         for (topic, partition, count, _), meta in zip(pending, results, strict=True):
             if count and meta is not None and meta.offset is not None:
                 end = meta.offset + count - 1

@@ -18,6 +18,7 @@
 | ``MEMBERFLOW_FETCH_MAX_WAIT_MS`` | ``20`` | longest a fetch waits for new data (Tansu answers late) |
 | ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
 | ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery |
+| ``MEMBERFLOW_PRODUCER_REQUEST_TIMEOUT_S`` | ``30`` | an unacknowledged publish fails then; its batch is tried again |
 | ``MEMBERFLOW_GC_THRESHOLD`` | ``20000`` | objects allocated between young collections (Python: 700; 0 keeps it) |
 | ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |
 """
@@ -76,6 +77,7 @@ class Settings:
     recovery_consistency_check: bool = True
     redemption_timeout_ms: int = 10000
     gc_threshold: int = 20000
+    producer_request_timeout_s: float = 30.0
 
     def topic(self, name: str) -> str:
         """Physical topic name of logical topic ``name``."""
@@ -119,4 +121,5 @@ class Settings:
             recovery_consistency_check=get("RECOVERY_CONSISTENCY_CHECK", "true").lower() in ("1", "true", "yes"),
             redemption_timeout_ms=int(get("REDEMPTION_TIMEOUT_MS", str(cls.redemption_timeout_ms))),
             gc_threshold=int(get("GC_THRESHOLD", str(cls.gc_threshold))),
+            producer_request_timeout_s=float(get("PRODUCER_REQUEST_TIMEOUT_S", str(cls.producer_request_timeout_s))),
         )

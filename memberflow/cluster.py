@@ -97,12 +97,13 @@ class LocalCluster:
     broker: EmbeddedBroker | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
 
-    def start_broker(self) -> LocalCluster:
-        """Start the cluster's broker (once: a second call would orphan the first)."""
+    def start_broker(self, port: int | None = None, advertised_port: int | None = None) -> LocalCluster:
+        """Start the cluster's broker (once: a second call would orphan the first);
+        ``advertised_port`` puts something (a test's proxy) between it and every client."""
         if self.broker is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
+        self.broker = EmbeddedBroker(port, self.workdir / "broker.log", advertised_port).start()
         create_topics(self.settings())
         return self
 

@@ -48,6 +48,11 @@ class Metrics:
         self.points = Counter(
             "memberflow_points", "Points moved, by ledger kind (absolute value)", ["kind"], registry=registry
         )
+        self.batch_retries = Counter(
+            "memberflow_batch_retries",
+            "Batches that failed (the broker unreachable, say) and were tried again",
+            registry=registry,
+        )
         self.members_evaluated = Counter(
             "memberflow_members_evaluated", "Members evaluated by the periodic evaluation", registry=registry
         )

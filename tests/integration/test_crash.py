@@ -1,6 +1,7 @@
 """SIGKILL the worker in the middle of a stream; the restarted worker must end
 exactly where an uninterrupted run ends: same final states, same output ids.
-Workers joining and leaving mid-stream must leave no event behind either."""
+Workers joining and leaving mid-stream must leave no event behind either, and
+neither must the broker becoming unreachable for a while."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
+from memberflow.broker import free_port
 from memberflow.cluster import LocalCluster
 from memberflow.replay import MemoryStore, replay
 from tables.members import state_key
-from tests.integration.conftest import OUTPUTS, consumed_total, mixed_events, output_id, wait_until
+from tests.integration.conftest import OUTPUTS, consumed_total, metric, mixed_events, output_id, wait_until
+from tests.integration.proxy import CuttableProxy
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +98,49 @@ def test_workers_joining_and_leaving_mid_stream_leave_no_event_behind(tmp_path):
         wait_until(lambda: len(arrived()) >= len(expected), timeout=60, interval=1.0)
         assert set(got) == expected
         assert all(len(values) == 1 for values in got.values()), "a redelivery must re-emit the same output"
+
+
+def test_the_broker_unreachable_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path):
+    """Every connection to the broker is cut for longer than a publish may wait: the
+    batch in flight fails, is tried again until the broker is back, and the stream
+    ends exactly where the replay ends (same output ids, one value each, same states)."""
+    events = mixed_events(6000, members=300, seed=31, order_sensitive=False)
+    rules = RuleBook.load(SHIPPED_RULES_DIR)
+    store = MemoryStore()
+    expected = {output_id(json.loads(e.value.model_dump_json()))
+                for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules, store=store)}
+    proxy = CuttableProxy(free_port()).start()
+    cluster = LocalCluster(tmp_path / "cluster", partitions=4,
+                           extra_env={"MEMBERFLOW_PRODUCER_REQUEST_TIMEOUT_S": "2"})
+    try:
+        cluster.start_broker(port=proxy.target_port, advertised_port=proxy.port)  # every client goes through it
+        cluster.produce(events)
+        worker = cluster.add_worker("cut")
+        wait_until(lambda: consumed_total(worker) >= 1000, timeout=120, interval=0.05)
+        proxy.cut()
+        time.sleep(8)
+        stalled = consumed_total(worker)
+        assert stalled < len(events), "the cut must land mid-stream"
+        assert worker.proc.poll() is None
+        proxy.restore()
+        got: dict[str, set[str]] = {}
+
+        def arrived() -> set[str]:
+            got.clear()
+            for _, v in cluster.consume(OUTPUTS, idle=0.5):
+                got.setdefault(output_id(v), set()).add(json.dumps(v, sort_keys=True))
+            return set(got)
+
+        wait_until(lambda: len(arrived()) >= len(expected), timeout=120, interval=1.0)
+        assert set(got) == expected
+        assert all(len(values) == 1 for values in got.values()), "a batch tried again must re-emit the same output"
+        assert metric(worker, "memberflow_batch_retries_total") > 0, "the cut must have failed a batch"
+        as_of = datetime.fromisoformat(AS_OF)
+        for member in sorted({k for _, k, _ in events}):
+            want = member_summary(store.states[state_key("default", member)], rules.default, as_of)
+            status, summary = worker.get_json(f"/members/{member}?as_of=2026-04-01T00:00:00%2B08:00")
+            assert status == 200, member
+            assert {k: summary[k] for k in COMPARED} == {k: want[k] for k in COMPARED}, member
+    finally:
+        cluster.close()
+        proxy.stop()

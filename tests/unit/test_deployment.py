@@ -52,27 +52,37 @@ EXPECTED_WORKER_ENV = {
     "MEMBERFLOW_RULES_DIR": "/app/config/rules",
 }
 
-# Metrics the application exposes (prometheus-client), and their labels.
-COUNTERS = {
-    "memberflow_events_consumed_total": {"topic", "outcome"},
-    "memberflow_dead_letters_total": {"reason"},
-    "memberflow_outputs_sent_total": {"topic"},
-    "memberflow_tier_changes_total": {"direction", "to_tier"},
-    "memberflow_points_total": {"kind"},
-}
-HISTOGRAMS = {
-    "memberflow_event_processing_seconds": set(),
-    "memberflow_batch_size": set(),
-}
+# Metrics the application exposes, and their labels: read from the worker's own
+# registry (prometheus-client), so a new metric cannot be forgotten here.
+def _exported() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from memberflow.metrics import BadgeMetrics, Metrics
+    from streams import INPUT_TOPICS, OUTPUT_TOPICS
+
+    registry = CollectorRegistry()
+    metrics = [Metrics(registry, INPUT_TOPICS, OUTPUT_TOPICS), BadgeMetrics(registry)]
+    kinds: dict[str, dict[str, set[str]]] = {"counter": {}, "histogram": {}, "gauge": {}}
+    for holder in metrics:
+        for metric in vars(holder).values():
+            if isinstance(metric, MetricWrapperBase):
+                name = metric._name + "_total" if metric._type == "counter" else metric._name
+                kinds[metric._type][name] = set(metric._labelnames)  # declared labels, used or not yet
+    return kinds["counter"], kinds["histogram"], kinds["gauge"]
+
+
+COUNTERS, HISTOGRAMS, GAUGES = _exported()
 ALLOWED_SERIES = (
     set(COUNTERS)
+    | set(GAUGES)
     | {h + suffix for h in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")}
     | {"up"}
 )
 # Labels a query may group or filter by: the app's labels plus Prometheus'
 # target labels (job/instance, and the `worker` label set in prometheus.yml).
 ALLOWED_LABELS = (
-    set().union(*COUNTERS.values())
+    set().union(*COUNTERS.values(), *GAUGES.values())
     | {"le", "job", "instance", "worker"}
 )
 ALLOWED_LABEL_VALUES = {
