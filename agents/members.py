@@ -262,12 +262,15 @@ def register(topology: Topology) -> None:
         async for batch in stream:
             if not isinstance(batch, FetchedBatch):
                 continue
-            if not stale(app, batch):
-                track(app, batch.messages)
-                if await until_done(app, processor, batch):
-                    ack(app, batch.messages)
-                    continue
-            await skip(app, batch)
+            try:
+                if not stale(app, batch):
+                    track(app, batch.messages)
+                    if await until_done(app, processor, batch):
+                        ack(app, batch.messages)
+                        continue
+                await skip(app, batch)
+            finally:
+                batches.idle.set()  # the consumer may fetch the next batch now
 
     topology.agent = members  # type: ignore[attr-defined]
 

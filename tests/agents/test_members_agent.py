@@ -170,6 +170,28 @@ async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(to
     assert kept.queue.qsize() == 1
 
 
+@pytest.mark.asyncio
+async def test_the_consumer_fetches_for_the_members_agent_only_once_it_has_finished_its_batch(topology, monkeypatch):
+    """A batch fetched ahead would wait in the queue for the one in process; the
+    consumer waits for the agent instead (bounded, so nothing can stall it for good)."""
+    monkeypatch.setattr("agents.consumer.IDLE_WAIT_SECONDS", 0.2)
+    publisher = FakePublisher()
+    channel = next(iter(topology.app.batch_channels.values()))
+    async with topology.agent.test_context() as agent:
+        _patch_publisher(agent, publisher)
+        consumer = agent.app.consumer
+        await asyncio.wait_for(consumer._agents_idle(), 0.05)  # idle: fetch at once
+        channel.idle.clear()  # what the consumer does as it hands a batch over
+        started = asyncio.get_running_loop().time()
+        await consumer._agents_idle()  # nothing processed: gives up waiting after the bound
+        assert asyncio.get_running_loop().time() - started >= 0.19
+        waiting = asyncio.ensure_future(consumer._agents_idle())
+        await agent.put(fetched(agent.app, order("i1", "m1", "10.00"), source="orders"))
+        await asyncio.wait_for(waiting, 0.15)  # released by the agent finishing, not by the bound
+    assert channel.idle.is_set()
+    assert len(changelog(publisher)) == 1
+
+
 class FlakyPublisher(FakePublisher):
     """The broker refuses the first publish, then comes back."""
 
