@@ -8,7 +8,9 @@ all in one run so the ratios hold on a noisy machine:
 - naive Faust agent, one table write per event (baseline)
 - the memberflow worker, default rules, every output sent and acknowledged
 - p50/p99 latency publish -> ledger/tier output at half the engine's rate
-  (a fresh mixed stream for the same members)
+  (a fresh mixed stream for the same members), and then, the worker stopped,
+  the same stream at the same rate through a bare aiokafka echo that answers
+  the orders (the transport's latency floor: consume, answer, wait for the ack)
 - peak RSS of the worker, RocksDB bytes per member
 
 Prints a table and writes bench-results/engine.json.  Sizes: BENCH_EVENTS
@@ -83,7 +85,8 @@ def engine_rate(cluster: LocalCluster, n: int) -> tuple[dict, WorkerProcess]:
 
 def latency(cluster: LocalCluster, rate: float, seconds: float, members: int) -> dict:
     """Publish a fresh mixed demo stream at ``rate`` for ``seconds``; time each event to
-    its first ledger or tier output (events that earn nothing are not timed)."""
+    its first ledger or tier output (events that earn nothing are not timed; the echo
+    answers every event on the ledger topic)."""
     from kafka import KafkaConsumer, KafkaProducer
 
     assert cluster.broker is not None
@@ -139,6 +142,25 @@ def latency(cluster: LocalCluster, rate: float, seconds: float, members: int) ->
             "max_ms": round(waits[-1], 1)}
 
 
+def echo_latency(cluster: LocalCluster, rate: float, seconds: float, members: int) -> dict:
+    """``latency`` through the bare echo instead of the worker (which must be stopped).
+    The echo answers the orders only, so about as many answers reach the timing
+    consumer as ledger and tier outputs did from the worker (its load is part of
+    what is measured)."""
+    assert cluster.broker is not None
+    settings = cluster.settings()
+    echo = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.ceilings", "echo", cluster.broker.bootstrap, settings.topic("orders"),
+         settings.topic("points-ledger")], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        if "ready" not in (echo.stdout.readline() if echo.stdout else ""):
+            raise RuntimeError("the echo consumer did not start")
+        return latency(cluster, rate, seconds, members)
+    finally:
+        echo.terminate()
+        echo.wait(10)
+
+
 def processing_buckets(worker: WorkerProcess) -> list[tuple[float, float]]:
     return [(float(le), float(n)) for le, n in re.findall(
         r'^memberflow_event_processing_seconds_bucket\{le="([^"+]+)"\} (\S+)$', worker.metrics(), re.M)]
@@ -191,6 +213,9 @@ def main() -> int:
         results["worker_peak_rss_mb"] = round(peak_rss_mb(worker.proc.pid), 1)
         data = Path(worker.env["MEMBERFLOW_DATA_DIR"])
         results["state_bytes_per_member"] = round(dir_bytes(data) / members)
+        worker.stop()
+        print("timing the same stream through a bare aiokafka echo ...", flush=True)
+        results["latency_echo"] = echo_latency(cluster, engine["events_per_s"] / 2, 20, members)
     by = {r["kind"]: r["events_per_s"] for r in rows}
     results["ratios"] = {
         "engine/naive": round(by["engine"] / by["naive"], 2),
@@ -207,6 +232,14 @@ def main() -> int:
     print(f"latency at {lat.get('rate')} ev/s (half the engine's rate, mixed events): p50 {lat.get('p50_ms')} ms, "
           f"p99 {lat.get('p99_ms')} ms, max {lat.get('max_ms')} ms ({lat.get('timed')} of {lat.get('published')} "
           f"events timed: those with a ledger or tier output)")
+    echo = results["latency_echo"]
+    print(f"the same stream through a bare aiokafka echo (transport floor): p50 {echo.get('p50_ms')} ms, "
+          f"p99 {echo.get('p99_ms')} ms, max {echo.get('max_ms')} ms ({echo.get('timed')} events timed)")
+    if echo.get("p50_ms") and lat.get("p50_ms"):
+        results["ratios"]["latency_p50_engine/echo"] = round(lat["p50_ms"] / echo["p50_ms"], 1)
+        results["ratios"]["latency_p99_engine/echo"] = round(lat["p99_ms"] / echo["p99_ms"], 1)
+        print(f"latency ratios engine/echo: p50 {results['ratios']['latency_p50_engine/echo']}x, "
+              f"p99 {results['ratios']['latency_p99_engine/echo']}x")
     print(f"the worker's own time, fetch -> outputs acknowledged -> state stored, same events: "
           f"p50 <= {results['worker_processing'].get('p50_ms_at_most')} ms, "
           f"p99 <= {results['worker_processing'].get('p99_ms_at_most')} ms (histogram bucket bounds)")

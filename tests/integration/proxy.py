@@ -20,7 +20,6 @@ class CuttableProxy:
         self.loop = asyncio.new_event_loop()
         self.open = True
         self.connections: set[asyncio.StreamWriter] = set()
-        self.accepted = 0
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
 
@@ -34,7 +33,6 @@ class CuttableProxy:
         if not self.open:
             writer.close()
             return
-        self.accepted += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(HOST, self.target_port)
         except OSError:
