@@ -70,6 +70,17 @@ def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> Fetc
     return FetchedBatch(messages, app.consumer_generation_id)
 
 
+def record_unread(agent, monkeypatch) -> list:  # noqa: ANN001
+    """The consumer's ``unread`` replaced by a recorder: the messages it is given."""
+    unread: list = []
+
+    async def record(messages) -> None:  # noqa: ANN001
+        unread.extend(messages)
+
+    monkeypatch.setattr(agent.app.consumer, "unread", record)
+    return unread
+
+
 async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:  # noqa: ANN001
     """Deliver a one-message fetch and give the agent time to process it."""
     await agent.put(fetched(agent.app, value, source=source, key=key))
@@ -139,14 +150,9 @@ async def test_one_fetch_is_one_batch_with_one_state_write_per_member(topology):
 @pytest.mark.asyncio
 async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_unread(topology, monkeypatch):
     publisher = FakePublisher()
-    unread: list = []
-
-    async def record_unread(messages) -> None:  # noqa: ANN001
-        unread.extend(messages)
-
     async with topology.agent.test_context() as agent:
         _patch_publisher(agent, publisher)
-        monkeypatch.setattr(agent.app.consumer, "unread", record_unread)
+        unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("s1", "m1", "300.00"), source="orders")
         batch.generation = agent.app.consumer_generation_id - 1
         await agent.put(batch)
@@ -227,14 +233,9 @@ async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_a
     monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
     publisher = FlakyPublisher()
     publisher.failures = 10**6  # the broker stays away
-    unread: list = []
-
-    async def record_unread(messages) -> None:  # noqa: ANN001
-        unread.extend(messages)
-
     async with topology.agent.test_context() as agent:
         _patch_publisher(agent, publisher)
-        monkeypatch.setattr(agent.app.consumer, "unread", record_unread)
+        unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("r1", "m1", "230.00"), source="orders")
         await agent.put(batch)
         await asyncio.sleep(0.05)

@@ -62,6 +62,21 @@ def test_sigkill_mid_stream_then_restart_matches_an_uninterrupted_run(cluster):
         assert {k: got[k] for k in COMPARED} == {k: want[k] for k in COMPARED}, member
 
 
+def outputs_by_id(cluster: LocalCluster, count: int, timeout: float) -> dict[str, set[str]]:
+    """Every output on the topics, id -> the distinct values sent under it, once at
+    least ``count`` ids have arrived (a redelivery may repeat an id, never change it)."""
+    got: dict[str, set[str]] = {}
+
+    def arrived() -> int:
+        got.clear()
+        for _, v in cluster.consume(OUTPUTS, idle=0.5):
+            got.setdefault(output_id(v), set()).add(json.dumps(v, sort_keys=True))
+        return len(got)
+
+    wait_until(lambda: arrived() >= count, timeout=timeout, interval=1.0)
+    return got
+
+
 def slowly(events: list, per_second: int) -> Iterator:
     for i, event in enumerate(events):
         if i and i % (per_second // 10) == 0:
@@ -87,15 +102,7 @@ def test_workers_joining_and_leaving_mid_stream_leave_no_event_behind(tmp_path):
         second.stop()  # and another one
         assert feed.is_alive(), "the feed must outlast both rebalances"
         feed.join(120)
-        got: dict[str, set[str]] = {}
-
-        def arrived() -> set[str]:
-            got.clear()
-            for _, v in cluster.consume(OUTPUTS, idle=0.5):
-                got.setdefault(output_id(v), set()).add(json.dumps(v, sort_keys=True))
-            return set(got)
-
-        wait_until(lambda: len(arrived()) >= len(expected), timeout=60, interval=1.0)
+        got = outputs_by_id(cluster, len(expected), timeout=60)
         assert set(got) == expected
         assert all(len(values) == 1 for values in got.values()), "a redelivery must re-emit the same output"
 
@@ -123,15 +130,7 @@ def test_the_broker_unreachable_mid_stream_loses_nothing_and_counts_nothing_twic
         assert stalled < len(events), "the cut must land mid-stream"
         assert worker.proc.poll() is None
         proxy.restore()
-        got: dict[str, set[str]] = {}
-
-        def arrived() -> set[str]:
-            got.clear()
-            for _, v in cluster.consume(OUTPUTS, idle=0.5):
-                got.setdefault(output_id(v), set()).add(json.dumps(v, sort_keys=True))
-            return set(got)
-
-        wait_until(lambda: len(arrived()) >= len(expected), timeout=120, interval=1.0)
+        got = outputs_by_id(cluster, len(expected), timeout=120)
         assert set(got) == expected
         assert all(len(values) == 1 for values in got.values()), "a batch tried again must re-emit the same output"
         assert metric(worker, "memberflow_batch_retries_total") > 0, "the cut must have failed a batch"
