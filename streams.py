@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import faust
 from prometheus_client import CollectorRegistry
@@ -33,6 +34,9 @@ from engine.outcome import Emitted
 from memberflow.metrics import Metrics
 from tables import ledger as ledger_table
 from tables import members as members_table
+
+if TYPE_CHECKING:
+    from agents.consumer import BatchChannel
 
 INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 REKEY_TOPIC = "member-rekey"
@@ -78,7 +82,7 @@ class MemberflowApp(faust.App):
     def __init__(self, *args, fetch_max_wait_ms: int = 500, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         #: physical topic name -> the channel its fetched batches go to (agents/consumer.py)
-        self.batch_channels: dict[str, faust.ChannelT] = {}
+        self.batch_channels: dict[str, BatchChannel] = {}
         #: longest a fetch waits for data (agents/consumer.py)
         self.fetch_max_wait_ms = fetch_max_wait_ms
 

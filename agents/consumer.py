@@ -183,10 +183,9 @@ class BatchingConsumer(driver.Consumer):
     async def _agents_idle(self) -> None:
         """Wait (bounded) until every batch channel's agent has finished its batch."""
         for channel in {id(c): c for c in self.app.batch_channels.values()}.values():
-            idle = getattr(channel, "idle", None)
-            if idle is not None and not idle.is_set():
+            if not channel.idle.is_set():
                 try:
-                    await asyncio.wait_for(idle.wait(), IDLE_WAIT_SECONDS)
+                    await asyncio.wait_for(channel.idle.wait(), IDLE_WAIT_SECONDS)
                 except TimeoutError:
                     pass
 
@@ -234,14 +233,11 @@ class BatchingConsumer(driver.Consumer):
             await self.commit()
         offered = True
         for channel, messages in batches.items():
-            idle = getattr(channel, "idle", None)
-            if idle is not None:
-                idle.clear()  # set again once the agent is done with it (or it is given up)
+            channel.idle.clear()  # set again once the agent is done with it (or it is given up)
             offered = offered and await self._offer(channel, FetchedBatch(messages, generation))
             if not offered:
                 unread.update(first_offsets(messages))  # a partition's records go to one channel only
-                if idle is not None:
-                    idle.set()
+                channel.idle.set()
         if unread:
             await self._unread(unread)
 

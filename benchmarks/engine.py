@@ -86,7 +86,7 @@ def engine_rate(cluster: LocalCluster, n: int) -> tuple[dict, WorkerProcess]:
 def latency(cluster: LocalCluster, rate: float, seconds: float, members: int) -> dict:
     """Publish a fresh mixed demo stream at ``rate`` for ``seconds``; time each event to
     its first ledger or tier output (events that earn nothing are not timed; the echo
-    answers every event on the ledger topic)."""
+    answers each order on the ledger topic)."""
     from kafka import KafkaConsumer, KafkaProducer
 
     assert cluster.broker is not None
