@@ -13,7 +13,7 @@ import logging
 
 from pydantic import ValidationError
 
-from engine.evaluation import evaluate_member, rules_for
+from engine.evaluation import due_at, evaluate_member, rules_for
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter
 from models.evaluation import EvaluateSlice
@@ -46,25 +46,31 @@ class SliceRunner:
         after = bytes.fromhex(piece.after) if piece.after else None
         keys = keys_after(self.t.members, piece.partition, self.t.settings.partitions, after, size, prefix)
         outputs: list[Emitted] = []
-        evaluated = 0
+        evaluated = skipped = 0
         for key in keys:
             rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), piece.tenant_id, book)
             if rules is None:
                 continue
             try:
+                if store.skips(key, piece.as_of, rules):
+                    skipped += 1
+                    continue
                 state = store.get(key)
                 if state is None:
                     continue
                 changed, outs = evaluate_member(state, rules, piece.as_of, piece.evaluation_id)
+                # an unchanged member is written too when that stores a mark passing over it next time
+                remark = not changed and not due_at(state, rules, piece.as_of)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)
                 continue
             evaluated += 1
-            if changed:
-                store.put(key, state)
+            if changed or remark:
+                store.put(key, state, evaluated_as_of=piece.as_of)
             outputs.extend(outs)
         self.t.metrics.members_evaluated.inc(evaluated)
+        self.t.metrics.members_not_due.inc(skipped)
         if len(keys) == size:
             following = piece.model_copy(update={"after": keys[-1].hex()})
             outputs.append(Emitted(EVALUATION_TOPIC, f"slice-{piece.partition}", following, piece.partition))

@@ -18,7 +18,9 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from faust.types import Message
 
@@ -27,12 +29,15 @@ from agents.evaluation import SliceRunner
 from agents.history import record_history
 from agents.publisher import BatchPublisher
 from agents.routing import SOURCE_HEADER, partition_for, source_topic
+from config.rules import TenantRules
+from engine.evaluation import next_due
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter, decode, engine_failure, evaluate
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from models.state import MemberState
 from streams import EVALUATION_TOPIC, Topology
 from tables.binding import Owner, bind
+from tables.members import DueMark, stored_mark
 from tables.members import decode as decode_state
 from tables.members import encode as encode_state
 from tables.writer import DeferredTable, write_values
@@ -78,34 +83,67 @@ class WarmStates:
 
 @dataclass
 class BatchStore:
-    """Member states of one batch: read once (warm or from the table), written once."""
+    """Member states of one batch: read once (warm or from the table), written once,
+    each with its due mark (when the periodic evaluation next has work for it)."""
 
     table: object
     warm: WarmStates
+    rules_of: Callable[[str], TenantRules]
     current: Owner | None = None
     cache: dict[bytes, MemberState | None] = field(default_factory=dict)
     dirty: dict[bytes, Owner] = field(default_factory=dict)
+    evaluated: dict[bytes, datetime] = field(default_factory=dict)  # key -> as_of of its evaluation
+    raw: dict[bytes, bytes | None] = field(default_factory=dict)  # read by ``skips``, not decoded yet
+
+    def _read(self, key: bytes) -> bytes | None:
+        if key in self.raw:
+            return self.raw.pop(key)
+        assert self.current is not None
+        bind(self.current)
+        return self.table.get(key)  # type: ignore[attr-defined]
 
     def get(self, key: bytes) -> MemberState | None:
         if key not in self.cache:
             state = self.warm.take(key)
             if state is None:
-                assert self.current is not None
-                bind(self.current)
-                raw = self.table.get(key)  # type: ignore[attr-defined]
+                raw = self._read(key)
                 state = decode_state(raw) if raw is not None else None
             self.cache[key] = state
         return self.cache[key]
+
+    def skips(self, key: bytes, as_of: datetime, rules: TenantRules) -> bool:
+        """The stored due mark says evaluating the member as of ``as_of`` does
+        nothing: pass over it without decoding it."""
+        if key in self.cache:
+            return False
+        raw = self._read(key)
+        mark = stored_mark(raw) if raw is not None else None
+        if mark is not None and mark.skips(as_of, rules.fingerprint):
+            return True
+        self.raw[key] = raw
+        return False
 
     def discard(self, key: bytes) -> None:
         """Forget a cached state that may be half-changed; it is read again if needed."""
         self.cache.pop(key, None)
         self.dirty.pop(key, None)
+        self.evaluated.pop(key, None)
 
-    def put(self, key: bytes, state: MemberState) -> None:
+    def put(self, key: bytes, state: MemberState, evaluated_as_of: datetime | None = None) -> None:
         assert self.current is not None
         self.cache[key] = state
         self.dirty[key] = self.current
+        if evaluated_as_of is not None:
+            self.evaluated[key] = max(evaluated_as_of, self.evaluated.get(key, evaluated_as_of))
+
+    def mark(self, key: bytes, state: MemberState) -> DueMark | None:
+        """The due mark to store with ``state``: from its latest event time or
+        evaluation on (whichever is later), under its tenant's rules."""
+        moments = [m for m in (state.watermark, self.evaluated.get(key)) if m is not None]
+        if not moments:
+            return None
+        since, rules = max(moments), self.rules_of(state.tenant_id)
+        return DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
 
     def pending(self) -> list[tuple[bytes, bytes, Owner]]:
         """(key, encoded state, the message whose partition owns it) of every changed member."""
@@ -113,7 +151,7 @@ class BatchStore:
         for key, event in self.dirty.items():
             state = self.cache[key]
             assert state is not None
-            out.append((key, encode_state(state), event))
+            out.append((key, encode_state(state, self.mark(key, state)), event))
         return out
 
 
@@ -137,7 +175,7 @@ class MemberProcessor:
     def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet."""
         t = self.t
-        plan = Planned(store=BatchStore(t.members, self.warm))
+        plan = Planned(store=BatchStore(t.members, self.warm, t.rulebook.for_tenant))
         store = plan.store
         for index, msg in enumerate(messages):
             topic = source_topic(msg.topic, msg.headers, t.logical)

@@ -12,6 +12,7 @@ from datetime import tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -253,6 +254,11 @@ class TenantRules(Strict):
     @cached_property
     def tz(self) -> tzinfo:
         return ZoneInfo(self.time_zone)
+
+    @cached_property
+    def fingerprint(self) -> int:
+        """A digest of these rules: stored due marks hold only under the rules they were computed with."""
+        return int.from_bytes(blake2b(self.model_dump_json().encode(), digest_size=8).digest(), "big")
 
 
 class RulesError(ValueError):

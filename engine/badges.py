@@ -32,6 +32,7 @@ from engine.outcome import Reject
 from engine.step import BADGE_CHANGES, Step
 from models.badges import BadgeState, BusinessScores
 from models.outputs import BadgeChange, DeadLetterReason, NotificationKind, TierDirection
+from models.state import MemberState
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,3 +254,9 @@ def _evaluate_line(step: Step, line_id: str, line: BusinessLine, badge: BadgeSta
         _move(step, line_id, line, badge, target, "downgrade")
         changed = True
     return changed
+
+
+def badges_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """A member holding a badge is looked at by every evaluation (definitions
+    change at run time); one without badges never is."""
+    return since if state.badges else None

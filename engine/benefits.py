@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from config.rules import Cadence
+from config.rules import Cadence, TenantRules
+from engine.clock import add_months, local_day, start_of_day
 from engine.step import Step
+from models.state import MemberState
 
 
 def period_of(day: date, cadence: Cadence) -> str:
@@ -62,3 +64,20 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
             state.benefit_periods["birthday_pack"] = year
             changed = True
     return changed
+
+
+def scheduled_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """Tier coupons are due every period; the birthday pack at the start of the
+    first birthday month, from the one ``since`` falls in, not granted yet."""
+    benefits = rules.tiers.by_id(state.tier).benefits
+    if benefits.coupons is not None:
+        return since
+    if benefits.birthday_pack is None or state.birthday is None:
+        return None
+    tz, month = rules.tz, state.birthday.month
+    for year in range(local_day(since, tz).year, local_day(since, tz).year + 3):
+        start = start_of_day(date(year, month, 1), tz)
+        end = start_of_day(add_months(date(year, month, 1), 1), tz)
+        if end > since and state.benefit_periods.get("birthday_pack") != str(year):
+            return start
+    return None

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import DowngradePolicy
+from config.rules import DowngradePolicy, TenantRules
 from engine.step import Step
 from models.outputs import NotificationKind
+from models.state import MemberState
 
 
 def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
@@ -54,3 +55,8 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
         state.downgrade_at, state.downgrade_warned = None, False
         changed = True
     return changed
+
+
+def downgrade_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """Above the base tier, or with a downgrade pending, every evaluation looks."""
+    return since if rules.tiers.rank(state.tier) > 0 or state.downgrade_at is not None else None

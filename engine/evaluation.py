@@ -3,37 +3,55 @@
 Pure: (state, rules, as_of) -> (state, outputs).  Every effect remembers its
 own period in the state, so evaluating the same member for the same boundary
 twice -- after a crash, or a repeated command -- changes nothing the second
-time.  Features add their periodic work to ``EVALUATION_HOOKS``.
+time.  Features add their periodic work to ``EVALUATION_HOOKS``, each with the
+moment it next falls due, so a worker can pass over members with nothing due
+without reading them (``next_due``; stored with the state by ``tables.members``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import NamedTuple
 
 from config.rules import RuleBook, TenantRules
-from engine.badges import evaluate_badges
-from engine.benefits import grant_scheduled
-from engine.downgrades import evaluate_downgrade
-from engine.expiry import expire_points, warn_expiry
+from engine.badges import badges_due, evaluate_badges
+from engine.benefits import grant_scheduled, scheduled_due
+from engine.downgrades import downgrade_due, evaluate_downgrade
+from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
-from engine.nudges import send_nudges
+from engine.nudges import nudges_due, send_nudges
 from engine.outcome import Emitted
-from engine.redemptions.coupons import coupon_reminders
-from engine.redemptions.gifts import expire_gifts
+from engine.redemptions.coupons import coupon_reminders, reminders_due
+from engine.redemptions.gifts import expire_gifts, gifts_due
 from engine.step import Step
 from models.state import MemberState
 
-#: (step, as_of) -> changed?  Run in order for every member.
-EVALUATION_HOOKS: list[Callable[[Step, datetime], bool]] = [
-    expire_gifts,  # unanswered gifts go back to the giver first (engine/redemptions/gifts.py)
-    expire_points,
-    warn_expiry,
-    evaluate_downgrade,
-    grant_scheduled,
-    coupon_reminders,  # redeemed coupons nearing expiry (engine/redemptions/coupons.py)
-    send_nudges,
-    evaluate_badges,  # business-line badge downgrades (engine/badges.py)
+Hook = Callable[[Step, datetime], bool]
+Due = Callable[[MemberState, TenantRules, datetime], "datetime | None"]
+
+
+class Periodic(NamedTuple):
+    """A periodic rule: ``run(step, as_of) -> changed?``, and ``due(state, rules,
+    since)``, the earliest ``as_of >= since`` at which ``run`` could change the
+    state or emit anything (None: never, until an event changes the state).
+    ``due`` may answer early, never late: ``tests/unit/test_evaluation_due.py``
+    proves that evaluating any member before its due moment does nothing."""
+
+    run: Hook
+    due: Due
+
+
+#: Run in order for every member that is due.
+EVALUATION_HOOKS: list[Periodic] = [
+    Periodic(expire_gifts, gifts_due),  # unanswered gifts go back to the giver first (engine/redemptions/gifts.py)
+    Periodic(expire_points, expiry_due),
+    Periodic(warn_expiry, warning_due),
+    Periodic(evaluate_downgrade, downgrade_due),
+    Periodic(grant_scheduled, scheduled_due),
+    Periodic(coupon_reminders, reminders_due),  # redeemed coupons nearing expiry (engine/redemptions/coupons.py)
+    Periodic(send_nudges, nudges_due),
+    Periodic(evaluate_badges, badges_due),  # business-line badge downgrades (engine/badges.py)
 ]
 
 
@@ -57,5 +75,25 @@ def evaluate_member(
     step = Step(state, rules, cause_id, as_of)
     changed = False
     for hook in EVALUATION_HOOKS:
-        changed = hook(step, as_of) or changed
+        changed = hook.run(step, as_of) or changed
     return changed or bool(step.outputs), step.outputs
+
+
+def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
+    anything for this state (``since`` itself when it could at once), or None
+    when nothing is scheduled until an event changes the state."""
+    due = None
+    for hook in EVALUATION_HOOKS:
+        moment = hook.due(state, rules, since)
+        if moment is not None and (due is None or moment < due):
+            due = moment
+            if due <= since:
+                return since
+    return due
+
+
+def due_at(state: MemberState, rules: TenantRules, as_of: datetime) -> bool:
+    """Whether an evaluation right after ``as_of`` could still have work for the member."""
+    due = next_due(state, rules, as_of)
+    return due is not None and due <= as_of

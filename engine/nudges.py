@@ -8,11 +8,15 @@ Each kind goes out at most once per ``every_days``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
+from config.rules import MetricKind, TenantRules
+from engine.clock import local_day, start_of_day, window_days
 from engine.step import Step
 from engine.windows import metric_value
 from models.outputs import NotificationKind
+from models.state import MemberState
 
 
 def _due(step: Step, kind: str) -> bool:
@@ -47,3 +51,40 @@ def send_nudges(step: Step, as_of: datetime) -> bool:
                     last_login_at=last_seen.isoformat(), days=(as_of - last_seen).days)
         changed = True
     return changed
+
+
+def _cadence(state: MemberState, rules: TenantRules, kind: str) -> datetime | None:
+    """The start of the first local day ``_due`` lets ``kind`` go out again."""
+    last = state.nudged_on.get(kind)
+    every = rules.evaluation.nudges.every_days
+    return None if last is None else start_of_day(last + timedelta(days=every), rules.tz)
+
+
+def _not_before(moment: datetime, floor: datetime | None) -> datetime:
+    return moment if floor is None else max(moment, floor)
+
+
+def nudges_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """When ``send_nudges`` could next send something, assuming no event arrives
+    (any event rewrites the state and this moment with it).  Without events a
+    window metric only loses days, so a member with nothing left in the window
+    stays where it is; a member in range is due once the kind's cadence allows."""
+    ladder, cfg = rules.tiers, rules.evaluation.nudges
+    current = ladder.rank(state.tier)
+    dues: list[datetime] = []
+    if cfg.retention_offer and ladder.tiers[current].protection_days and current > 0:
+        dues.append(_not_before(since, _cadence(state, rules, "retention")))
+    if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
+        cond = ladder.tiers[current + 1].qualify[0]
+        metric = cond.metric
+        value, moving = Decimal(state.growth), False
+        if metric.kind is not MetricKind.GROWTH:
+            first, _ = window_days(local_day(since, rules.tz), metric.window_days)
+            buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
+            value, moving = Decimal(0), any(d >= first for d in buckets)
+        if moving or 0 < cond.threshold - value <= cfg.next_tier_gap:
+            dues.append(_not_before(since, _cadence(state, rules, "next_tier")))
+    if state.last_login_at is not None:
+        churn = state.last_login_at + timedelta(days=cfg.churn_days)
+        dues.append(_not_before(churn, _cadence(state, rules, "churn")))
+    return min(dues, default=None)

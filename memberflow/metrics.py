@@ -56,6 +56,11 @@ class Metrics:
         self.members_evaluated = Counter(
             "memberflow_members_evaluated", "Members evaluated by the periodic evaluation", registry=registry
         )
+        self.members_not_due = Counter(
+            "memberflow_members_not_due",
+            "Members the periodic evaluation passed over: their stored due mark says it has nothing to do",
+            registry=registry,
+        )
         for topic in input_topics:
             for outcome in OUTCOMES:
                 self.events_consumed.labels(topic, outcome)

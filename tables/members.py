@@ -6,10 +6,20 @@ as it was.  The changelog partition of a key is the partition of
 the event that wrote it, which is the member id's partition on every input
 topic (they are co-partitioned), so lookups can route by member id.
 
+A value may start with a due mark (``DueMark``): when the periodic evaluation
+next has anything to do for the member, under which rules, computed from
+which moment on.  The evaluation reads those 25 bytes and passes over a
+member that is not due without decoding it.  A value without the mark (as
+written before it existed) is always evaluated.
+
 Bump ``TABLE_VERSION`` when the meaning of stored state changes.
 """
 
 from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import faust
 
@@ -24,12 +34,48 @@ def state_key(tenant_id: str, member_id: str) -> bytes:
     return f"{tenant_id}{SEPARATOR}{member_id}".encode()
 
 
-def encode(state: MemberState) -> bytes:
-    return state.model_dump_json().encode()
+MARK = b"D"  # a value that starts with "{" has no mark
+_MARK = struct.Struct(">qqQ")  # since, due (microseconds since the epoch), rules fingerprint
+MARK_SIZE = len(MARK) + _MARK.size
+NEVER = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Exact microseconds since the epoch (no float rounding)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True, slots=True)
+class DueMark:
+    """Evaluating the member as of any moment in ``[since, due)`` under the rules
+    with this fingerprint does nothing (``engine.evaluation.next_due``)."""
+
+    since: int
+    due: int  # NEVER: nothing scheduled until an event changes the state
+    rules: int
+
+    @classmethod
+    def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
+        return cls(micros(since), NEVER if due is None else micros(due), rules)
+
+    def skips(self, as_of: datetime, rules: int) -> bool:
+        return self.rules == rules and self.since <= micros(as_of) < self.due
+
+
+def encode(state: MemberState, mark: DueMark | None = None) -> bytes:
+    body = state.model_dump_json().encode()
+    return body if mark is None else MARK + _MARK.pack(mark.since, mark.due, mark.rules) + body
 
 
 def decode(raw: bytes) -> MemberState:
-    return MemberState.model_validate_json(raw)
+    return MemberState.model_validate_json(raw[MARK_SIZE:] if raw[:1] == MARK else raw)
+
+
+def stored_mark(raw: bytes) -> DueMark | None:
+    """The due mark at the front of a stored value, without decoding the state."""
+    return DueMark(*_MARK.unpack_from(raw, len(MARK))) if raw[:1] == MARK else None
 
 
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from config.rules import TenantRules
 from engine.redemptions.common import (
     answer,
     can_afford,
@@ -18,6 +19,7 @@ from engine.wallet import held
 from models.outputs import LedgerKind, NotificationKind
 from models.redemption_state import IssuedCoupon
 from models.redemptions import CouponRequest, CouponsIssued, RejectReason
+from models.state import MemberState
 
 BENEFIT = "points_coupon"
 
@@ -126,3 +128,15 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
     if changed:
         step.state.redemption.coupons = kept
     return changed
+
+
+def reminders_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    """The earliest first reminder or expiry of a redeemed coupon."""
+    cfg = rules.redemptions.coupons
+    due = None
+    for coupon in state.redemption.coupons:
+        moment = coupon.valid_until
+        if cfg.remind_months_before:
+            moment = min(moment, shift_months(coupon.valid_until, -cfg.remind_months_before, rules.tz))
+        due = moment if due is None else min(due, moment)
+    return due

@@ -109,6 +109,22 @@ def mixed_events(n: int, members: int, seed: int, *, order_sensitive: bool = Tru
     return out
 
 
+def quiet_members(members: int, seed: int) -> list[tuple[str, str, dict]]:
+    """Members with one small order in February and one login early in March:
+    at an evaluation in April nothing is due for them but the churn warning,
+    30 days after the login (which falls on 2-9 March, so between 1 and 8 April)."""
+    out: list[tuple[str, str, dict]] = []
+    for i in range(members):
+        member = f"q{i:04d}"
+        items = [{"sku": "sku1", "category": "dairy", "unit_price": "50.00", "quantity": 1}]
+        out.append(("orders", member, {"event_id": f"qo-{seed}-{i}", "member_id": member, "type": "order_paid",
+                                       "occurred_at": f"2026-02-10T10:{i % 60:02d}:00+08:00",
+                                       "order_id": f"qo-{seed}-{i}", "amount": "50.00", "items": items}))
+        out.append(("logins", member, {"event_id": f"ql-{seed}-{i}", "member_id": member, "device_id": "d0",
+                                       "occurred_at": f"2026-03-{2 + i % 8:02d}T09:00:00+08:00"}))
+    return out
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path

@@ -32,7 +32,8 @@ def test_a_crash_mid_evaluation_resumes_without_double_effects(slices_cluster, r
 
     as_of = "2026-04-02T00:00:00+08:00"
     cluster.produce([("commands", "*", command(as_of))])
-    wait_until(lambda: metric(worker, "memberflow_members_evaluated_total") >= 150, timeout=120, interval=0.02)
+    wait_until(lambda: metric(worker, "memberflow_members_evaluated_total")
+               + metric(worker, "memberflow_members_not_due_total") >= 150, timeout=120, interval=0.02)
     worker.kill()
     cluster.restart(worker)
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from agents.members import BatchStore, WarmStates
-from models.state import MemberState
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
+from models.state import MemberState, PointLot
 from tables.binding import Owner
+from tables.members import decode, stored_mark
+
+RULES = RuleBook.load(SHIPPED_RULES_DIR).default
 
 
 class Table:
@@ -24,7 +31,7 @@ def state(member: str, growth: int = 0) -> MemberState:
 
 
 def batch(table: Table, warm: WarmStates) -> BatchStore:
-    store = BatchStore(table, warm)
+    store = BatchStore(table, warm, lambda tenant: RULES)
     store.current = Owner(object())  # type: ignore[arg-type]
     return store
 
@@ -63,3 +70,47 @@ def test_a_new_generation_forgets_everything_and_the_size_is_bounded() -> None:
     none = WarmStates(0)
     none.give_back({b"a": state("a")})
     assert none.take(b"a") is None
+
+
+T0 = datetime.fromisoformat("2026-06-01T12:00:00+08:00")
+EXPIRES = datetime.fromisoformat("2026-09-01T00:00:00+08:00")
+
+
+def quiet(member: str) -> MemberState:
+    """A base-tier member whose only scheduled work is a lot expiring (warned 30 days ahead)."""
+    lot = PointLot(lot_id="l", amount=10, earned_at=T0, expires_at=EXPIRES)
+    return MemberState(tenant_id="t", member_id=member, lots=[lot], watermark=T0)
+
+
+def test_a_written_state_carries_its_due_mark_and_the_evaluation_passes_over_it_until_then() -> None:
+    table, warm = Table({}), WarmStates(0)
+    writer = batch(table, warm)
+    writer.put(b"a", quiet("a"))
+    ((key, raw, _),) = writer.pending()
+    table.raw[key] = raw
+    mark = stored_mark(raw)
+    assert mark is not None and decode(raw) == quiet("a")  # the mark does not change the state read back
+    warn_from = EXPIRES - timedelta(days=RULES.points.expiry.warn_lead_days)
+    reader = batch(table, warm)
+    assert reader.skips(b"a", T0, RULES) and reader.skips(b"a", warn_from - timedelta(microseconds=1), RULES)
+    assert not reader.skips(b"a", warn_from, RULES)  # due: read once, decoded by get() without a second read
+    reads = table.reads
+    assert reader.get(b"a") == quiet("a") and table.reads == reads
+    assert not batch(table, warm).skips(b"a", T0 - timedelta(seconds=1), RULES)  # before the mark's since
+    other = type(RULES).model_validate({**RULES.model_dump(), "time_zone": "UTC"})
+    assert not batch(table, warm).skips(b"a", T0, other)  # other rules: the mark does not hold
+
+
+def test_a_member_evaluated_is_marked_from_the_evaluation_on() -> None:
+    table, warm = Table({}), WarmStates(0)
+    writer = batch(table, warm)
+    member = quiet("a")
+    member.lots[0].expires_at = None
+    member.last_login_at = T0
+    later = T0 + timedelta(days=3)
+    writer.put(b"a", member, evaluated_as_of=later)
+    ((_, raw, _),) = writer.pending()
+    mark = stored_mark(raw)
+    assert mark is not None and mark.skips(later, RULES.fingerprint) and not mark.skips(T0, RULES.fingerprint)
+    churn = T0 + timedelta(days=RULES.evaluation.nudges.churn_days)
+    assert not mark.skips(churn, RULES.fingerprint) and mark.skips(churn - timedelta(microseconds=1), RULES.fingerprint)
