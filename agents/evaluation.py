@@ -10,19 +10,29 @@ then continues; live events interleave between slices.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from pydantic import ValidationError
 
-from engine.evaluation import due_at, evaluate_member, rules_for
+from config.rules import TenantRules
+from engine.evaluation import evaluate_member, next_due, rules_for
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
+from models.state import MemberState
 from streams import EVALUATION_TOPIC, Topology
-from tables.members import SEPARATOR
-from tables.scan import keys_after
+from tables.members import SEPARATOR, DueMark, micros
+from tables.scan import entries_after
 
 log = logging.getLogger(__name__)
+
+
+def due_mark(state: MemberState, rules: TenantRules, evaluated_as_of: datetime) -> DueMark:
+    """The mark of a state the periodic evaluation has just looked at: from then
+    (or from its latest event, if later) on, under these rules."""
+    since = evaluated_as_of if state.watermark is None else max(evaluated_as_of, state.watermark)
+    return DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
 
 
 class SliceRunner:
@@ -44,30 +54,38 @@ class SliceRunner:
         size = rules_of_selector.evaluation.slice_size
         prefix = f"{piece.tenant_id}{SEPARATOR}".encode() if piece.tenant_id else b""
         after = bytes.fromhex(piece.after) if piece.after else None
-        keys = keys_after(self.t.members, piece.partition, self.t.settings.partitions, after, size, prefix)
+        entries = entries_after(self.t.members, piece.partition, self.t.settings.partitions, after, size, prefix)
+        keys = [key for key, _ in entries]
+        store.scanned(entries)
         outputs: list[Emitted] = []
         evaluated = skipped = 0
+        as_of = micros(piece.as_of)
+        sep = SEPARATOR.encode()
+        rules_by_tenant: dict[bytes, TenantRules | None] = {}
         for key in keys:
-            rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), piece.tenant_id, book)
+            tenant = key[:key.index(sep)]
+            if tenant not in rules_by_tenant:
+                rules_by_tenant[tenant] = rules_for(tenant.decode(), piece.tenant_id, book)
+            rules = rules_by_tenant[tenant]
             if rules is None:
                 continue
             try:
-                if store.skips(key, piece.as_of, rules):
+                if store.skips(key, as_of, rules):
                     skipped += 1
                     continue
                 state = store.get(key)
                 if state is None:
                     continue
                 changed, outs = evaluate_member(state, rules, piece.as_of, piece.evaluation_id)
-                # an unchanged member is written too when that stores a mark passing over it next time
-                remark = not changed and not due_at(state, rules, piece.as_of)
+                mark = due_mark(state, rules, piece.as_of)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)
                 continue
             evaluated += 1
-            if changed or remark:
-                store.put(key, state, evaluated_as_of=piece.as_of)
+            # an unchanged member is written too when its new mark lets the next evaluation pass over it
+            if changed or mark.due > mark.since:
+                store.put(key, state, mark=mark)
             outputs.extend(outs)
         self.t.metrics.members_evaluated.inc(evaluated)
         self.t.metrics.members_not_due.inc(skipped)

@@ -2,12 +2,22 @@
 
 Fills a RocksDB partition store (the format the members table uses: raw
 keys, pydantic JSON values) with BENCH_EVAL_MEMBERS members (default
-1,000,000) of mixed tiers, lots and birthdays, then runs the same slice loop
-the workers run -- ``tables.scan.keys_after`` + ``engine.evaluation.evaluate_member``
-+ a write of the changed states -- and prints members/s, wall time and RSS
-along the way (flat memory = slices, not the member count, bound it).
-Kafka is left out: per slice a worker adds one continuation message and the
-changelog records of the changed members, sent as batches.
+1,000,000) of mixed tiers, lots and birthdays, written as events leave them
+(no due mark).  Then it runs the worker's own slice code --
+``agents.evaluation.SliceRunner`` over ``agents.members.BatchStore``, each
+slice's changed states written back in one RocksDB batch, every output
+serialized as the worker sends it -- for two daily evaluations:
+
+1. the first, as of AS_OF: every member is read and evaluated in full, and
+   each is stored with its due mark;
+2. the next day's, after events touched BENCH_EVAL_TOUCHED (default 5%) of
+   the members (their stored values lose the mark, as an event's write
+   does): members not due are passed over without being decoded.
+
+It prints members/s, wall time and RSS along the way (flat memory = slices,
+not the member count, bound it).  Kafka is left out: per slice a worker adds
+one continuation message and the changelog records of the changed members,
+sent as batches.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import resource
 import shutil
 import tempfile
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -25,13 +36,18 @@ from types import SimpleNamespace
 
 from rocksdict import Options, Rdict, WriteBatch
 
+from agents.evaluation import SliceRunner
+from agents.members import BatchStore, WarmStates
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
-from engine.evaluation import evaluate_member, evaluation_id
+from engine.evaluation import evaluation_id
+from engine.records import Record
 from memberflow.cli import tune_gc
+from models.evaluation import EvaluateSlice
 from models.state import MemberState, PointLot
-from tables.members import decode, encode, state_key
-from tables.scan import keys_after
+from streams import EVALUATION_TOPIC
+from tables.binding import Owner
+from tables.members import MARK, MARK_SIZE, encode, state_key
 
 AS_OF = datetime.fromisoformat("2026-06-01T00:00:00+08:00")
 
@@ -76,46 +92,98 @@ def fill(db: Rdict, members: int) -> None:
     db.write(batch)
 
 
+class Tally:
+    """Stands in for a Prometheus counter."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+class Store:
+    """The members table as ``SliceRunner`` and ``BatchStore`` read it: one RocksDB partition."""
+
+    def __init__(self, db: Rdict) -> None:
+        self.db = db
+        self.data = SimpleNamespace(_db_for_partition=lambda partition: db)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.db.get(key)
+
+
+def evaluate_all(db: Rdict, rules: RuleBook, as_of: datetime, members: int) -> None:
+    """One evaluation of partition 0, slice after slice, as a worker runs it."""
+    table = Store(db)
+    metrics = SimpleNamespace(members_evaluated=Tally(), members_not_due=Tally())
+    topology = SimpleNamespace(members=table, rulebook=rules, metrics=metrics,
+                               settings=SimpleNamespace(partitions=1))
+    runner = SliceRunner(topology)  # type: ignore[arg-type]
+    piece = EvaluateSlice(evaluation_id=evaluation_id(None, as_of), tenant_id=None, as_of=as_of, partition=0)
+    owner = Owner(SimpleNamespace(partition=0))  # type: ignore[arg-type]
+    written = outputs = 0
+    kinds: Counter[str] = Counter()
+    marks = {members // 4 * k for k in (1, 2, 3)}
+    start = time.perf_counter()
+    while piece is not None:
+        store = BatchStore(table, WarmStates(0), current=owner)
+        result = runner.run(Record(EVALUATION_TOPIC, piece.model_dump_json().encode(), partition=0), store)
+        piece = None
+        for out in result.outputs:
+            if out.topic == EVALUATION_TOPIC:
+                piece = out.value
+            else:
+                out.value.model_dump_json()  # what the worker sends
+                outputs += 1
+                kinds[out.topic] += 1
+        batch = WriteBatch(raw_mode=True)
+        for key, value, _ in store.pending():
+            batch.put(key, value)
+            written += 1
+        db.write(batch)
+        done = metrics.members_evaluated.value + metrics.members_not_due.value
+        if piece is not None and any(done >= m for m in marks):
+            marks = {m for m in marks if m > done}
+            print(f"  {done:,} members, {done / (time.perf_counter() - start):,.0f}/s, RSS {rss_mb():.0f} MB",
+                  flush=True)
+    wall = time.perf_counter() - start
+    done = metrics.members_evaluated.value + metrics.members_not_due.value
+    print(f"as of {as_of.date()}: {done:,} members in {wall:.1f}s = {done / wall:,.0f} members/s; "
+          f"{metrics.members_evaluated.value:,} evaluated, {metrics.members_not_due.value:,} passed over (not due); "
+          f"{written:,} states written, {outputs:,} outputs {dict(kinds)}; RSS {rss_mb():.0f} MB", flush=True)
+
+
+def touch(db: Rdict, every: int) -> int:
+    """Drop the due mark of every ``every``-th member, as an event's write does."""
+    touched = 0
+    batch = WriteBatch(raw_mode=True)
+    for i, (key, value) in enumerate(db.items()):
+        if i % every == 0 and value[:1] == MARK:
+            batch.put(key, value[MARK_SIZE:])
+            touched += 1
+    db.write(batch)
+    return touched
+
+
 def main() -> int:
     members = int(os.environ.get("BENCH_EVAL_MEMBERS", "1000000"))
+    touched_share = float(os.environ.get("BENCH_EVAL_TOUCHED", "0.05"))
     tune_gc(Settings.from_env().gc_threshold)  # as the worker does
     rules = RuleBook.load(SHIPPED_RULES_DIR)
-    size = rules.default.evaluation.slice_size
     workdir = Path(tempfile.mkdtemp(prefix="mf-eval-"))
     try:
         db = Rdict(str(workdir / "members-0"), Options(raw_mode=True))
         t0 = time.perf_counter()
         fill(db, members)
         print(f"filled {members:,} members in {time.perf_counter() - t0:.1f}s; RSS {rss_mb():.0f} MB", flush=True)
-        table = SimpleNamespace(data=SimpleNamespace(_db_for_partition=lambda p: db))
-        cause = evaluation_id(None, AS_OF)
-        after, done, changed_total, outputs_total = None, 0, 0, 0
-        marks = {members // 4 * k for k in (1, 2, 3)}
-        start = time.perf_counter()
-        while True:
-            keys = keys_after(table, 0, 1, after, size)
-            if not keys:
-                break
-            batch = WriteBatch(raw_mode=True)
-            for key in keys:
-                state = decode(db[key])
-                changed, outputs = evaluate_member(state, rules.default, AS_OF, cause)
-                for out in outputs:
-                    out.value.model_dump_json()  # what the worker sends
-                if changed:
-                    batch.put(key, encode(state))
-                    changed_total += 1
-                outputs_total += len(outputs)
-            db.write(batch)
-            done += len(keys)
-            after = keys[-1]
-            if any(done >= m > done - len(keys) for m in marks):
-                print(f"  {done:,} members, {done / (time.perf_counter() - start):,.0f}/s, RSS {rss_mb():.0f} MB",
-                      flush=True)
-        wall = time.perf_counter() - start
+        print("first evaluation (no member has a due mark yet):", flush=True)
+        evaluate_all(db, rules, AS_OF, members)
+        touched = touch(db, max(1, round(1 / touched_share))) if touched_share else 0
+        print(f"events touched {touched:,} members; the next day's evaluation:", flush=True)
+        evaluate_all(db, rules, AS_OF + timedelta(days=1), members)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"evaluated {done:,} members in {wall:.1f}s: {done / wall:,.0f} members/s; "
-              f"{changed_total:,} changed, {outputs_total:,} outputs; RSS {rss_mb():.0f} MB (peak {peak:.0f} MB)")
+        print(f"peak RSS {peak:.0f} MB")
         db.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -67,12 +67,31 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
 
 
 def scheduled_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
-    """Tier coupons are due every period; the birthday pack at the start of the
-    first birthday month, from the one ``since`` falls in, not granted yet."""
+    """Tier coupons at the start of the first period not granted yet; the birthday
+    pack at the start of the first birthday month, from the one ``since`` falls
+    in, not granted yet."""
     benefits = rules.tiers.by_id(state.tier).benefits
+    coupons = None
     if benefits.coupons is not None:
-        return since
-    if benefits.birthday_pack is None or state.birthday is None:
+        day = local_day(since, rules.tz)
+        if state.benefit_periods.get("tier_coupon") != period_of(day, benefits.coupons.per):
+            return since
+        coupons = start_of_day(next_period(day, benefits.coupons.per), rules.tz)
+    birthday = _birthday_due(state, rules, since)
+    return coupons if birthday is None else birthday if coupons is None else min(coupons, birthday)
+
+
+def next_period(day: date, cadence: Cadence) -> date:
+    """The first day of the period after the one ``day`` is in."""
+    if cadence is Cadence.DAY:
+        return day + timedelta(days=1)
+    if cadence is Cadence.WEEK:
+        return day + timedelta(days=7 - day.weekday())
+    return add_months(day.replace(day=1), 1)
+
+
+def _birthday_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+    if rules.tiers.by_id(state.tier).benefits.birthday_pack is None or state.birthday is None:
         return None
     tz, month = rules.tz, state.birthday.month
     for year in range(local_day(since, tz).year, local_day(since, tz).year + 3):

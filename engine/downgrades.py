@@ -13,7 +13,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import DowngradePolicy, TenantRules
+from engine.clock import local_day
 from engine.step import Step
+from engine.tiers import qualification, qualifies_until
+from engine.windows import has_days_after
 from models.outputs import NotificationKind
 from models.state import MemberState
 
@@ -58,5 +61,16 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
 
 
 def downgrade_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
-    """Above the base tier, or with a downgrade pending, every evaluation looks."""
-    return since if rules.tiers.rank(state.tier) > 0 or state.downgrade_at is not None else None
+    """When ``evaluate_downgrade`` next has work: once the member may no longer
+    qualify for its tier; with a downgrade pending, at its warning and at the
+    downgrade itself (at once if the member may qualify again, which calls it off)."""
+    ladder = rules.tiers
+    current = ladder.rank(state.tier)
+    if state.downgrade_at is None:
+        return qualifies_until(state, ladder, rules.tz, since, current) if current > 0 else None
+    day = local_day(since, rules.tz)
+    if has_days_after(state, day) or qualification(state, ladder, day).rank >= current:
+        return since
+    if ladder.downgrade_warning_days and not state.downgrade_warned:
+        return min(state.downgrade_at, state.downgrade_at - timedelta(days=ladder.downgrade_warning_days))
+    return state.downgrade_at

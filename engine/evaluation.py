@@ -92,8 +92,3 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
                 return since
     return due
 
-
-def due_at(state: MemberState, rules: TenantRules, as_of: datetime) -> bool:
-    """Whether an evaluation right after ``as_of`` could still have work for the member."""
-    due = next_due(state, rules, as_of)
-    return due is not None and due <= as_of

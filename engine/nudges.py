@@ -9,12 +9,12 @@ Each kind goes out at most once per ``every_days``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
-from config.rules import MetricKind, TenantRules
-from engine.clock import local_day, start_of_day, window_days
+from config.rules import TenantRules
+from engine.clock import local_day, start_of_day
 from engine.step import Step
-from engine.windows import metric_value
+from engine.tiers import qualifies_until
+from engine.windows import has_days_after, metric_value
 from models.outputs import NotificationKind
 from models.state import MemberState
 
@@ -67,22 +67,21 @@ def _not_before(moment: datetime, floor: datetime | None) -> datetime:
 def nudges_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
     """When ``send_nudges`` could next send something, assuming no event arrives
     (any event rewrites the state and this moment with it).  Without events a
-    window metric only loses days, so a member with nothing left in the window
-    stays where it is; a member in range is due once the kind's cadence allows."""
+    metric only falls as days leave its window, so a member further than the gap
+    from the next tier never comes into range; one in range, or above it, is
+    due once the kind's cadence allows."""
     ladder, cfg = rules.tiers, rules.evaluation.nudges
     current = ladder.rank(state.tier)
     dues: list[datetime] = []
     if cfg.retention_offer and ladder.tiers[current].protection_days and current > 0:
-        dues.append(_not_before(since, _cadence(state, rules, "retention")))
+        falls = qualifies_until(state, ladder, rules.tz, since, current)
+        if falls is not None:
+            dues.append(_not_before(falls, _cadence(state, rules, "retention")))
     if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
         cond = ladder.tiers[current + 1].qualify[0]
-        metric = cond.metric
-        value, moving = Decimal(state.growth), False
-        if metric.kind is not MetricKind.GROWTH:
-            first, _ = window_days(local_day(since, rules.tz), metric.window_days)
-            buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
-            value, moving = Decimal(0), any(d >= first for d in buckets)
-        if moving or 0 < cond.threshold - value <= cfg.next_tier_gap:
+        day = local_day(since, rules.tz)
+        # from here on the value can only fall, unless a later day is still to enter its window
+        if has_days_after(state, day) or cond.threshold - metric_value(state, cond.metric, day) <= cfg.next_tier_gap:
             dues.append(_not_before(since, _cadence(state, rules, "next_tier")))
     if state.last_login_at is not None:
         churn = state.last_login_at + timedelta(days=cfg.churn_days)

@@ -42,6 +42,12 @@ def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
     return total
 
 
+def has_days_after(state: MemberState, day: date) -> bool:
+    """Whether a bucket lies after ``day``: a window could still gain it, so its
+    value is not bounded by today's (never after the latest event's day)."""
+    return any(d > day for d in state.spend_days) or any(d > day for d in state.points_days)
+
+
 def prune(state: MemberState, as_of: date) -> None:
     """Forget buckets no window can reach and counters of past days."""
     oldest = as_of - timedelta(days=HORIZON_DAYS)

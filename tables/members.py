@@ -6,11 +6,11 @@ as it was.  The changelog partition of a key is the partition of
 the event that wrote it, which is the member id's partition on every input
 topic (they are co-partitioned), so lookups can route by member id.
 
-A value may start with a due mark (``DueMark``): when the periodic evaluation
-next has anything to do for the member, under which rules, computed from
-which moment on.  The evaluation reads those 25 bytes and passes over a
-member that is not due without decoding it.  A value without the mark (as
-written before it existed) is always evaluated.
+A value the periodic evaluation wrote starts with a due mark (``DueMark``):
+when the evaluation next has anything to do for the member, under which
+rules, computed from which moment on.  The evaluation reads those 25 bytes and passes over a
+member that is not due without decoding it.  A value without the mark (one
+an event changed since, or written before marks existed) is always evaluated.
 
 Bump ``TABLE_VERSION`` when the meaning of stored state changes.
 """
@@ -60,8 +60,9 @@ class DueMark:
     def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
         return cls(micros(since), NEVER if due is None else micros(due), rules)
 
-    def skips(self, as_of: datetime, rules: int) -> bool:
-        return self.rules == rules and self.since <= micros(as_of) < self.due
+    def skips(self, as_of: int, rules: int) -> bool:
+        """Whether an evaluation as of ``as_of`` (``micros``) under ``rules`` has nothing to do."""
+        return self.rules == rules and self.since <= as_of < self.due
 
 
 def encode(state: MemberState, mark: DueMark | None = None) -> bytes:

@@ -1,4 +1,4 @@
-"""Walk the member keys of one partition in key order, a slice at a time."""
+"""Walk the member entries of one partition in key order, a slice at a time."""
 
 from __future__ import annotations
 
@@ -8,28 +8,29 @@ from tables.members import SEPARATOR
 from tables.partitioning import partition_for
 
 
-def keys_after(table: Any, partition: int, partitions: int, after: bytes | None, limit: int,
-               prefix: bytes = b"") -> list[bytes]:
-    """Up to ``limit`` keys of ``partition`` greater than ``after`` (and starting with ``prefix``)."""
+def entries_after(table: Any, partition: int, partitions: int, after: bytes | None, limit: int,
+                  prefix: bytes = b"") -> list[tuple[bytes, bytes]]:
+    """Up to ``limit`` (key, stored value) of ``partition`` with keys greater than
+    ``after`` (and starting with ``prefix``), read in one scan."""
     store = table.data
     start = max(after or b"", prefix) if prefix else after
     if hasattr(store, "_db_for_partition"):  # RocksDB: one DB per partition, keys sorted
         db = store._db_for_partition(partition)
-        candidates = db.keys(from_key=start) if start else db.keys()
+        candidates = db.items(from_key=start) if start else db.items()
     else:  # the memory store of agent tests: every partition in one dict
         candidates = sorted(
-            k for k in store.data
+            (k, v) for k, v in store.data.items()
             if partition_for(k.decode().split(SEPARATOR, 1)[1], partitions) == partition
             and (start is None or k >= start)
         )
-    out: list[bytes] = []
+    out: list[tuple[bytes, bytes]] = []
     sep = SEPARATOR.encode()
-    for key in candidates:
+    for key, value in candidates:
         if (after is not None and key <= after) or sep not in key:
             continue  # Faust keeps its own bookkeeping keys (offsets) in the same DB
         if prefix and not key.startswith(prefix):
             break
-        out.append(key)
+        out.append((key, value))
         if len(out) >= limit:
             break
     return out

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from agents.evaluation import due_mark
 from agents.members import BatchStore, WarmStates
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from models.state import MemberState, PointLot
 from tables.binding import Owner
-from tables.members import decode, stored_mark
+from tables.members import decode, micros, stored_mark
 
 RULES = RuleBook.load(SHIPPED_RULES_DIR).default
 
@@ -31,7 +32,7 @@ def state(member: str, growth: int = 0) -> MemberState:
 
 
 def batch(table: Table, warm: WarmStates) -> BatchStore:
-    store = BatchStore(table, warm, lambda tenant: RULES)
+    store = BatchStore(table, warm)
     store.current = Owner(object())  # type: ignore[arg-type]
     return store
 
@@ -82,35 +83,43 @@ def quiet(member: str) -> MemberState:
     return MemberState(tenant_id="t", member_id=member, lots=[lot], watermark=T0)
 
 
-def test_a_written_state_carries_its_due_mark_and_the_evaluation_passes_over_it_until_then() -> None:
+def test_an_evaluated_state_carries_its_due_mark_and_the_evaluation_passes_over_it_until_then() -> None:
     table, warm = Table({}), WarmStates(0)
     writer = batch(table, warm)
     writer.put(b"a", quiet("a"))
+    ((_, raw, _),) = writer.pending()
+    assert stored_mark(raw) is None  # changed by events only: the next evaluation looks at it in full
+    writer.put(b"a", quiet("a"), due_mark(quiet("a"), RULES, T0 - timedelta(hours=1)))  # event later: marked from it
     ((key, raw, _),) = writer.pending()
     table.raw[key] = raw
     mark = stored_mark(raw)
     assert mark is not None and decode(raw) == quiet("a")  # the mark does not change the state read back
     warn_from = EXPIRES - timedelta(days=RULES.points.expiry.warn_lead_days)
     reader = batch(table, warm)
-    assert reader.skips(b"a", T0, RULES) and reader.skips(b"a", warn_from - timedelta(microseconds=1), RULES)
-    assert not reader.skips(b"a", warn_from, RULES)  # due: read once, decoded by get() without a second read
+    assert reader.skips(b"a", micros(T0), RULES)
+    assert reader.skips(b"a", micros(warn_from - timedelta(microseconds=1)), RULES)
+    assert not reader.skips(b"a", micros(warn_from), RULES)  # due: read once, decoded by get() without a second read
     reads = table.reads
     assert reader.get(b"a") == quiet("a") and table.reads == reads
-    assert not batch(table, warm).skips(b"a", T0 - timedelta(seconds=1), RULES)  # before the mark's since
+    assert not batch(table, warm).skips(b"a", micros(T0 - timedelta(seconds=1)), RULES)  # before the mark's since
     other = type(RULES).model_validate({**RULES.model_dump(), "time_zone": "UTC"})
-    assert not batch(table, warm).skips(b"a", T0, other)  # other rules: the mark does not hold
+    assert not batch(table, warm).skips(b"a", micros(T0), other)  # other rules: the mark does not hold
 
 
-def test_a_member_evaluated_is_marked_from_the_evaluation_on() -> None:
+def test_a_member_evaluated_is_marked_from_the_evaluation_on_and_an_event_drops_the_mark() -> None:
     table, warm = Table({}), WarmStates(0)
     writer = batch(table, warm)
     member = quiet("a")
     member.lots[0].expires_at = None
     member.last_login_at = T0
     later = T0 + timedelta(days=3)
-    writer.put(b"a", member, evaluated_as_of=later)
+    writer.put(b"a", member, due_mark(member, RULES, later))
     ((_, raw, _),) = writer.pending()
     mark = stored_mark(raw)
-    assert mark is not None and mark.skips(later, RULES.fingerprint) and not mark.skips(T0, RULES.fingerprint)
+    passes_over = lambda moment: mark.skips(micros(moment), RULES.fingerprint)  # noqa: E731
+    assert mark is not None and passes_over(later) and not passes_over(T0)
     churn = T0 + timedelta(days=RULES.evaluation.nudges.churn_days)
-    assert not mark.skips(churn, RULES.fingerprint) and mark.skips(churn - timedelta(microseconds=1), RULES.fingerprint)
+    assert not passes_over(churn) and passes_over(churn - timedelta(microseconds=1))
+    writer.put(b"a", member)  # an event of the same batch changed it after the evaluation
+    ((_, raw, _),) = writer.pending()
+    assert stored_mark(raw) is None
