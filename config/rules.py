@@ -133,6 +133,12 @@ class TierRules(Strict):
     def by_id(self, tier_id: str) -> TierDef:
         return self.tiers[self.rank(tier_id)]
 
+    @cached_property
+    def windows(self) -> tuple[tuple[MetricKind, int], ...]:
+        """The (kind, days) of every windowed metric a tier qualifies by."""
+        found = {(c.metric.kind, c.metric.window_days) for t in self.tiers for c in t.qualify}
+        return tuple(sorted(w for w in found if w[0] is not MetricKind.GROWTH))
+
 
 class GrowthAction(Strict):
     value: int = Field(ge=0)

@@ -27,12 +27,12 @@ from datetime import date, datetime, timedelta
 from config.business_lines import BadgeDowngrade, BusinessLine, Check, Node, Value, canonical, holds, parse_value
 from config.rules import TenantRules
 from engine.clock import start_of_day
+from engine.due import Probe
 from engine.lines import lines_for
 from engine.outcome import Reject
 from engine.step import BADGE_CHANGES, Step
 from models.badges import BadgeState, BusinessScores
 from models.outputs import BadgeChange, DeadLetterReason, NotificationKind, TierDirection
-from models.state import MemberState
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +256,7 @@ def _evaluate_line(step: Step, line_id: str, line: BusinessLine, badge: BadgeSta
     return changed
 
 
-def badges_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def badges_due(probe: Probe) -> datetime | None:
     """A member holding a badge is looked at by every evaluation (definitions
     change at run time); one without badges never is."""
-    return since if state.badges else None
+    return probe.since if probe.state.badges else None

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from config.rules import Cadence, TenantRules
-from engine.clock import add_months, local_day, start_of_day
+from config.rules import Cadence
+from engine.clock import add_months, start_of_day
+from engine.due import Probe
 from engine.step import Step
-from models.state import MemberState
 
 
 def period_of(day: date, cadence: Cadence) -> str:
@@ -66,18 +66,18 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def scheduled_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def scheduled_due(probe: Probe) -> datetime | None:
     """Tier coupons at the start of the first period not granted yet; the birthday
     pack at the start of the first birthday month, from the one ``since`` falls
     in, not granted yet."""
+    state, rules = probe.state, probe.rules
     benefits = rules.tiers.by_id(state.tier).benefits
     coupons = None
     if benefits.coupons is not None:
-        day = local_day(since, rules.tz)
-        if state.benefit_periods.get("tier_coupon") != period_of(day, benefits.coupons.per):
-            return since
-        coupons = start_of_day(next_period(day, benefits.coupons.per), rules.tz)
-    birthday = _birthday_due(state, rules, since)
+        if state.benefit_periods.get("tier_coupon") != period_of(probe.day, benefits.coupons.per):
+            return probe.since
+        coupons = start_of_day(next_period(probe.day, benefits.coupons.per), rules.tz)
+    birthday = _birthday_due(probe, benefits.birthday_pack is not None)
     return coupons if birthday is None else birthday if coupons is None else min(coupons, birthday)
 
 
@@ -90,11 +90,12 @@ def next_period(day: date, cadence: Cadence) -> date:
     return add_months(day.replace(day=1), 1)
 
 
-def _birthday_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
-    if rules.tiers.by_id(state.tier).benefits.birthday_pack is None or state.birthday is None:
+def _birthday_due(probe: Probe, has_pack: bool) -> datetime | None:
+    state = probe.state
+    if not has_pack or state.birthday is None:
         return None
-    tz, month = rules.tz, state.birthday.month
-    for year in range(local_day(since, tz).year, local_day(since, tz).year + 3):
+    tz, month, since = probe.rules.tz, state.birthday.month, probe.since
+    for year in range(probe.day.year, probe.day.year + 3):
         start = start_of_day(date(year, month, 1), tz)
         end = start_of_day(add_months(date(year, month, 1), 1), tz)
         if end > since and state.benefit_periods.get("birthday_pack") != str(year):

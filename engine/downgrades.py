@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import DowngradePolicy, TenantRules
-from engine.clock import local_day
+from config.rules import DowngradePolicy
+from engine.due import Probe
 from engine.step import Step
-from engine.tiers import qualification, qualifies_until
-from engine.windows import has_days_after
 from models.outputs import NotificationKind
-from models.state import MemberState
 
 
 def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
@@ -60,17 +57,16 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def downgrade_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def downgrade_due(probe: Probe) -> datetime | None:
     """When ``evaluate_downgrade`` next has work: once the member may no longer
     qualify for its tier; with a downgrade pending, at its warning and at the
     downgrade itself (at once if the member may qualify again, which calls it off)."""
-    ladder = rules.tiers
+    state, ladder = probe.state, probe.rules.tiers
     current = ladder.rank(state.tier)
     if state.downgrade_at is None:
-        return qualifies_until(state, ladder, rules.tz, since, current) if current > 0 else None
-    day = local_day(since, rules.tz)
-    if has_days_after(state, day) or qualification(state, ladder, day).rank >= current:
-        return since
+        return probe.qualifies_until(current) if current > 0 else None
+    if probe.windows_may_grow or probe.qualification.rank >= current:
+        return probe.since
     if ladder.downgrade_warning_days and not state.downgrade_warned:
         return min(state.downgrade_at, state.downgrade_at - timedelta(days=ladder.downgrade_warning_days))
     return state.downgrade_at

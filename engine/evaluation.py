@@ -18,6 +18,7 @@ from config.rules import RuleBook, TenantRules
 from engine.badges import badges_due, evaluate_badges
 from engine.benefits import grant_scheduled, scheduled_due
 from engine.downgrades import downgrade_due, evaluate_downgrade
+from engine.due import Probe
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
 from engine.nudges import nudges_due, send_nudges
@@ -28,13 +29,13 @@ from engine.step import Step
 from models.state import MemberState
 
 Hook = Callable[[Step, datetime], bool]
-Due = Callable[[MemberState, TenantRules, datetime], "datetime | None"]
+Due = Callable[[Probe], "datetime | None"]
 
 
 class Periodic(NamedTuple):
-    """A periodic rule: ``run(step, as_of) -> changed?``, and ``due(state, rules,
-    since)``, the earliest ``as_of >= since`` at which ``run`` could change the
-    state or emit anything (None: never, until an event changes the state).
+    """A periodic rule: ``run(step, as_of) -> changed?``, and ``due(probe)``, the
+    earliest ``as_of >= probe.since`` at which ``run`` could change the state or
+    emit anything (None: never, until an event changes the state; ``engine/due.py``).
     ``due`` may answer early, never late: ``tests/unit/test_evaluation_due.py``
     proves that evaluating any member before its due moment does nothing."""
 
@@ -83,9 +84,10 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
     """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
     anything for this state (``since`` itself when it could at once), or None
     when nothing is scheduled until an event changes the state."""
+    probe = Probe(state, rules, since)
     due = None
     for hook in EVALUATION_HOOKS:
-        moment = hook.due(state, rules, since)
+        moment = hook.due(probe)
         if moment is not None and (due is None or moment < due):
             due = moment
             if due <= since:

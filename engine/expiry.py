@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import TenantRules
 from engine.clock import start_of_day
+from engine.due import Probe
 from engine.step import Step
 from engine.wallet import held
 from models.outputs import LedgerKind, NotificationKind
-from models.state import MemberState
 
 
 def expire_points(step: Step, as_of: datetime) -> bool:
@@ -60,19 +59,19 @@ def warn_expiry(step: Step, as_of: datetime) -> bool:
     return True
 
 
-def expiry_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def expiry_due(probe: Probe) -> datetime | None:
     """The earliest moment ``expire_points`` has a lot to expire."""
-    return min((lot.expires_at for lot in state.lots if lot.expires_at is not None), default=None)
+    return min((lot.expires_at for lot in probe.state.lots if lot.expires_at is not None), default=None)
 
 
-def warning_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def warning_due(probe: Probe) -> datetime | None:
     """The earliest moment a lot comes within ``warn_lead_days`` of its expiry,
     and the cadence allows another warning."""
-    policy = rules.points.expiry
-    first = expiry_due(state, rules, since)
+    state, policy = probe.state, probe.rules.points.expiry
+    first = expiry_due(probe)
     if not policy.warn_lead_days or first is None:
         return None
     due = first - timedelta(days=policy.warn_lead_days)
     if state.expiry_warned_on is not None:
-        due = max(due, start_of_day(state.expiry_warned_on + timedelta(days=policy.warn_every_days), rules.tz))
+        due = max(due, start_of_day(state.expiry_warned_on + timedelta(days=policy.warn_every_days), probe.rules.tz))
     return due

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import TenantRules
-from engine.clock import local_day, start_of_day
+from engine.clock import start_of_day
+from engine.due import Probe
 from engine.step import Step
-from engine.tiers import qualifies_until
-from engine.windows import has_days_after, metric_value
+from engine.windows import metric_value
 from models.outputs import NotificationKind
 from models.state import MemberState
 
@@ -64,25 +64,23 @@ def _not_before(moment: datetime, floor: datetime | None) -> datetime:
     return moment if floor is None else max(moment, floor)
 
 
-def nudges_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
-    """When ``send_nudges`` could next send something, assuming no event arrives
-    (any event rewrites the state and this moment with it).  Without events a
-    metric only falls as days leave its window, so a member further than the gap
-    from the next tier never comes into range; one in range, or above it, is
-    due once the kind's cadence allows."""
+def nudges_due(probe: Probe) -> datetime | None:
+    """When ``send_nudges`` could next send something.  Without events a metric
+    only falls as days leave its window, so a member further than the gap from
+    the next tier never comes into range; one in range, or above it, is due once
+    the kind's cadence allows."""
+    state, rules = probe.state, probe.rules
     ladder, cfg = rules.tiers, rules.evaluation.nudges
     current = ladder.rank(state.tier)
     dues: list[datetime] = []
     if cfg.retention_offer and ladder.tiers[current].protection_days and current > 0:
-        falls = qualifies_until(state, ladder, rules.tz, since, current)
+        falls = probe.qualifies_until(current)
         if falls is not None:
             dues.append(_not_before(falls, _cadence(state, rules, "retention")))
     if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
         cond = ladder.tiers[current + 1].qualify[0]
-        day = local_day(since, rules.tz)
-        # from here on the value can only fall, unless a later day is still to enter its window
-        if has_days_after(state, day) or cond.threshold - metric_value(state, cond.metric, day) <= cfg.next_tier_gap:
-            dues.append(_not_before(since, _cadence(state, rules, "next_tier")))
+        if probe.windows_may_grow or cond.threshold - metric_value(state, cond.metric, probe.day) <= cfg.next_tier_gap:
+            dues.append(_not_before(probe.since, _cadence(state, rules, "next_tier")))
     if state.last_login_at is not None:
         churn = state.last_login_at + timedelta(days=cfg.churn_days)
         dues.append(_not_before(churn, _cadence(state, rules, "churn")))

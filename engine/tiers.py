@@ -7,13 +7,12 @@ once; downgrades only happen at periodic evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta
 from decimal import Decimal
 
 from config.rules import Metric, MetricKind, TierRules
-from engine.clock import local_day, start_of_day, window_days
 from engine.step import Step
-from engine.windows import has_days_after, metric_value
+from engine.windows import metric_value
 from models.state import MemberState
 
 
@@ -49,27 +48,6 @@ def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualifi
     first = ladder.tiers[1].qualify[0].metric if len(ladder.tiers) > 1 and ladder.tiers[1].qualify else None
     value = value_of(first) if first else Decimal(0)
     return Qualification(0, ladder.base, "base", first.name if first else "none", value)
-
-
-def qualifies_until(state: MemberState, ladder: TierRules, tz: tzinfo, since: datetime, rank: int) -> datetime | None:
-    """The earliest moment from ``since`` on at which, with no further events, the
-    member may qualify for less than ``rank``: ``since`` if it already does, None
-    if never.  Without events a window only loses days, so qualification can
-    only fall when a day leaves a window; growth and invitations stay as they are."""
-    day = local_day(since, tz)
-    if has_days_after(state, day) or qualification(state, ladder, day).rank < rank:
-        return since
-    leaves: datetime | None = None
-    windows = {(c.metric.kind, c.metric.window_days) for t in ladder.tiers for c in t.qualify}
-    for kind, days in windows:
-        if kind is MetricKind.GROWTH:
-            continue
-        first, _ = window_days(day, days)
-        inside = [d for d in (state.spend_days if kind is MetricKind.SPEND else state.points_days) if d >= first]
-        if inside:
-            moment = start_of_day(min(inside) + timedelta(days=days), tz)
-            leaves = moment if leaves is None else min(leaves, moment)
-    return leaves
 
 
 def upgrade_if_qualified(step: Step) -> None:

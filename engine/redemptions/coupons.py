@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import TenantRules
+from engine.due import Probe
 from engine.redemptions.common import (
     answer,
     can_afford,
@@ -19,7 +19,6 @@ from engine.wallet import held
 from models.outputs import LedgerKind, NotificationKind
 from models.redemption_state import IssuedCoupon
 from models.redemptions import CouponRequest, CouponsIssued, RejectReason
-from models.state import MemberState
 
 BENEFIT = "points_coupon"
 
@@ -130,11 +129,12 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def reminders_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def reminders_due(probe: Probe) -> datetime | None:
     """The earliest first reminder or expiry of a redeemed coupon."""
+    rules = probe.rules
     cfg = rules.redemptions.coupons
     due = None
-    for coupon in state.redemption.coupons:
+    for coupon in probe.state.redemption.coupons:
         moment = coupon.valid_until
         if cfg.remind_months_before:
             moment = min(moment, shift_months(coupon.valid_until, -cfg.remind_months_before, rules.tz))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import TenantRules
+from engine.due import Probe
 from engine.ids import derive_id
 from engine.outcome import Reject
 from engine.redemptions.common import (
@@ -40,7 +40,6 @@ from models.commands import GiftAccepted, GiftExpired, GiftOffered, GiftRejected
 from models.outputs import DeadLetterReason, LedgerKind, NotificationKind
 from models.redemption_state import OPEN_GIFT, GiftStatus, ReceivedGift, SentGift
 from models.redemptions import GiftAnswered, GiftHeld, GiftRequest, GiftRespond, RejectReason
-from models.state import MemberState
 
 
 def gift_id_for(tenant_id: str, member_id: str, request_id: str) -> str:
@@ -323,8 +322,8 @@ def expire_gifts(step: Step, as_of: datetime) -> bool:
     return closed > 0
 
 
-def gifts_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
+def gifts_due(probe: Probe) -> datetime | None:
     """The earliest answer deadline of an offer still open."""
-    memory = state.redemption
+    memory = probe.state.redemption
     return min((g.respond_by for g in (*memory.gifts_sent.values(), *memory.gifts_received.values())
                 if g.status is GiftStatus.OFFERED), default=None)

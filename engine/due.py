@@ -1,0 +1,59 @@
+"""When the periodic evaluation next has work for a member.
+
+Every periodic rule (``engine.evaluation.EVALUATION_HOOKS``) states the
+earliest moment from ``since`` on at which it could change the member or emit
+anything, assuming no event arrives (an event rewrites the state, and the
+stored moment with it).  Each rule reads what it needs from a ``Probe``, which
+computes what several rules share (the local day, the qualification) once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import cached_property
+
+from config.rules import MetricKind, TenantRules
+from engine.clock import local_day, start_of_day
+from engine.tiers import Qualification, qualification
+from engine.windows import has_days_after
+from models.state import MemberState
+
+
+class Probe:
+    """One member's state and rules, looked at from ``since`` on."""
+
+    def __init__(self, state: MemberState, rules: TenantRules, since: datetime) -> None:
+        self.state = state
+        self.rules = rules
+        self.since = since
+
+    @cached_property
+    def day(self) -> date:
+        return local_day(self.since, self.rules.tz)
+
+    @cached_property
+    def windows_may_grow(self) -> bool:
+        """A day after ``since``'s is in a bucket (never past the latest event's
+        day): a window could still gain it, so no value is bounded by today's."""
+        return has_days_after(self.state, self.day)
+
+    @cached_property
+    def qualification(self) -> Qualification:
+        return qualification(self.state, self.rules.tiers, self.day)
+
+    def qualifies_until(self, rank: int) -> datetime | None:
+        """The earliest moment from ``since`` on at which the member may qualify
+        for less than ``rank``: ``since`` if it already does, None if never.
+        Without events a window only loses days, so qualification can only fall
+        when a day leaves a window; growth and invitations stay as they are."""
+        if self.windows_may_grow or self.qualification.rank < rank:
+            return self.since
+        leaves: datetime | None = None
+        for kind, days in self.rules.tiers.windows:
+            buckets = self.state.spend_days if kind is MetricKind.SPEND else self.state.points_days
+            first = self.day - timedelta(days=days - 1)
+            oldest = min((d for d in buckets if d >= first), default=None)
+            if oldest is not None:
+                moment = start_of_day(oldest + timedelta(days=days), self.rules.tz)
+                leaves = moment if leaves is None else min(leaves, moment)
+        return leaves
