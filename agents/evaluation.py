@@ -55,14 +55,12 @@ class SliceRunner:
         prefix = f"{piece.tenant_id}{SEPARATOR}".encode() if piece.tenant_id else b""
         after = bytes.fromhex(piece.after) if piece.after else None
         entries = entries_after(self.t.members, piece.partition, self.t.settings.partitions, after, size, prefix)
-        keys = [key for key, _ in entries]
-        store.scanned(entries)
         outputs: list[Emitted] = []
         evaluated = skipped = 0
         as_of = micros(piece.as_of)
         sep = SEPARATOR.encode()
         rules_by_tenant: dict[bytes, TenantRules | None] = {}
-        for key in keys:
+        for key, raw in entries:
             tenant = key[:key.index(sep)]
             if tenant not in rules_by_tenant:
                 rules_by_tenant[tenant] = rules_for(tenant.decode(), piece.tenant_id, book)
@@ -70,7 +68,7 @@ class SliceRunner:
             if rules is None:
                 continue
             try:
-                if store.skips(key, as_of, rules):
+                if store.skips(key, raw, as_of, rules):
                     skipped += 1
                     continue
                 state = store.get(key)
@@ -89,8 +87,8 @@ class SliceRunner:
             outputs.extend(outs)
         self.t.metrics.members_evaluated.inc(evaluated)
         self.t.metrics.members_not_due.inc(skipped)
-        if len(keys) == size:
-            following = piece.model_copy(update={"after": keys[-1].hex()})
+        if len(entries) == size:
+            following = piece.model_copy(update={"after": entries[-1][0].hex()})
             outputs.append(Emitted(EVALUATION_TOPIC, f"slice-{piece.partition}", following, piece.partition))
         else:
             log.info("evaluation %s done on partition %d", piece.evaluation_id, piece.partition)

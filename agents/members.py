@@ -89,7 +89,7 @@ class BatchStore:
     cache: dict[bytes, MemberState | None] = field(default_factory=dict)
     dirty: dict[bytes, Owner] = field(default_factory=dict)
     marks: dict[bytes, DueMark] = field(default_factory=dict)  # of states the evaluation changed or marked
-    raw: dict[bytes, bytes | None] = field(default_factory=dict)  # read by ``skips``, not decoded yet
+    raw: dict[bytes, bytes] = field(default_factory=dict)  # read by a scan (``skips``), not decoded yet
 
     def _read(self, key: bytes) -> bytes | None:
         if key in self.raw:
@@ -107,18 +107,13 @@ class BatchStore:
             self.cache[key] = state
         return self.cache[key]
 
-    def scanned(self, entries: list[tuple[bytes, bytes]]) -> None:
-        """Stored values a scan of the table has just read, so ``skips`` and ``get`` need not read them again."""
-        self.raw.update(entries)
-
-    def skips(self, key: bytes, as_of: int, rules: TenantRules) -> bool:
-        """The stored due mark says evaluating the member as of ``as_of``
-        (microseconds since the epoch) does nothing: pass over it without decoding it."""
-        if key in self.cache:
-            return False
-        raw = self._read(key)
-        mark = stored_mark(raw) if raw is not None else None
-        if mark is not None and mark.skips(as_of, rules.fingerprint):
+    def skips(self, key: bytes, raw: bytes, as_of: int, rules: TenantRules) -> bool:
+        """The due mark of ``raw``, the member's stored value as a scan just read
+        it, says evaluating it as of ``as_of`` (microseconds since the epoch)
+        does nothing: pass over it without decoding it.  Otherwise ``get``
+        decodes ``raw`` without reading it again."""
+        mark = stored_mark(raw)
+        if mark is not None and key not in self.cache and mark.skips(as_of, rules.fingerprint):
             return True
         self.raw[key] = raw
         return False

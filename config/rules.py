@@ -134,6 +134,12 @@ class TierRules(Strict):
         return self.tiers[self.rank(tier_id)]
 
     @cached_property
+    def climb(self) -> tuple[tuple[int, TierDef, tuple[tuple[Metric, Decimal, str], ...]], ...]:
+        """(rank, tier, its conditions as (metric, threshold, metric name)), top tier first, base left out."""
+        return tuple((rank, tier, tuple((c.metric, c.threshold, c.metric.name) for c in tier.qualify))
+                     for rank, tier in reversed(list(enumerate(self.tiers))) if rank > 0)
+
+    @cached_property
     def windows(self) -> tuple[tuple[MetricKind, int], ...]:
         """The (kind, days) of every windowed metric a tier qualifies by."""
         found = {(c.metric.kind, c.metric.window_days) for t in self.tiers for c in t.qualify}

@@ -10,7 +10,6 @@ computes what several rules share (the local day, the qualification) once.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from functools import cached_property
 
 from config.rules import MetricKind, TenantRules
 from engine.clock import local_day, start_of_day
@@ -20,26 +19,38 @@ from models.state import MemberState
 
 
 class Probe:
-    """One member's state and rules, looked at from ``since`` on."""
+    """One member's state and rules, looked at from ``since`` on.  (Plain lazy
+    attributes: ``functools.cached_property`` takes a lock on every read in 3.11.)"""
+
+    __slots__ = ("state", "rules", "since", "_day", "_windows_may_grow", "_qualification")
 
     def __init__(self, state: MemberState, rules: TenantRules, since: datetime) -> None:
         self.state = state
         self.rules = rules
         self.since = since
+        self._day: date | None = None
+        self._windows_may_grow: bool | None = None
+        self._qualification: Qualification | None = None
 
-    @cached_property
+    @property
     def day(self) -> date:
-        return local_day(self.since, self.rules.tz)
+        if self._day is None:
+            self._day = local_day(self.since, self.rules.tz)
+        return self._day
 
-    @cached_property
+    @property
     def windows_may_grow(self) -> bool:
         """A day after ``since``'s is in a bucket (never past the latest event's
         day): a window could still gain it, so no value is bounded by today's."""
-        return has_days_after(self.state, self.day)
+        if self._windows_may_grow is None:
+            self._windows_may_grow = has_days_after(self.state, self.day)
+        return self._windows_may_grow
 
-    @cached_property
+    @property
     def qualification(self) -> Qualification:
-        return qualification(self.state, self.rules.tiers, self.day)
+        if self._qualification is None:
+            self._qualification = qualification(self.state, self.rules.tiers, self.day)
+        return self._qualification
 
     def qualifies_until(self, rank: int) -> datetime | None:
         """The earliest moment from ``since`` on at which the member may qualify

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from config.rules import Metric, MetricKind, TierRules
+from config.rules import MetricKind, TierRules
 from engine.step import Step
 from engine.windows import metric_value
 from models.state import MemberState
@@ -28,26 +28,24 @@ class Qualification:
 def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
     """The highest tier the member qualifies for as of a local day."""
     invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
-    values: dict[tuple[MetricKind, int], Decimal] = {}
-
-    def value_of(metric: Metric) -> Decimal:  # tiers usually measure the same metric
-        key = (metric.kind, metric.window_days)
-        value = values.get(key)
-        if value is None:
-            value = values[key] = metric_value(state, metric, as_of)
-        return value
-
-    for rank in range(len(ladder.tiers) - 1, 0, -1):
-        tier = ladder.tiers[rank]
-        for cond in tier.qualify:
-            value = value_of(cond.metric)
-            if value >= cond.threshold:
-                return Qualification(rank, tier.id, "qualified", cond.metric.name, value)
+    values: dict[tuple[MetricKind, int], Decimal] = {}  # tiers usually measure the same metric
+    for rank, tier, conditions in ladder.climb:
+        for metric, threshold, name in conditions:
+            key = (metric.kind, metric.window_days)
+            value = values.get(key)
+            if value is None:
+                value = values[key] = metric_value(state, metric, as_of)
+            if value >= threshold:
+                return Qualification(rank, tier.id, "qualified", name, value)
         if tier.by_invitation and invited_rank >= rank:
             return Qualification(rank, tier.id, "invitation", "invitation", Decimal(0))
     first = ladder.tiers[1].qualify[0].metric if len(ladder.tiers) > 1 and ladder.tiers[1].qualify else None
-    value = value_of(first) if first else Decimal(0)
-    return Qualification(0, ladder.base, "base", first.name if first else "none", value)
+    if first is None:
+        return Qualification(0, ladder.base, "base", "none", Decimal(0))
+    value = values.get((first.kind, first.window_days))
+    if value is None:
+        value = metric_value(state, first, as_of)
+    return Qualification(0, ladder.base, "base", first.name, value)
 
 
 def upgrade_if_qualified(step: Step) -> None:

@@ -33,12 +33,13 @@ def add_points(state: MemberState, day: date, points: int) -> None:
 def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
     if metric.kind is MetricKind.GROWTH:
         return Decimal(state.growth)
-    first, last = window_days(as_of, metric.window_days)
     buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
     total = Decimal(0)
-    for d, v in buckets.items():
-        if first <= d <= last:
-            total += v
+    if buckets:
+        first, _ = window_days(as_of, metric.window_days)
+        for d, v in buckets.items():
+            if first <= d <= as_of:
+                total += v
     return total
 
 

@@ -18,8 +18,8 @@ Bump ``TABLE_VERSION`` when the meaning of stored state changes.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import faust
 
@@ -47,8 +47,7 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-@dataclass(frozen=True, slots=True)
-class DueMark:
+class DueMark(NamedTuple):
     """Evaluating the member as of any moment in ``[since, due)`` under the rules
     with this fingerprint does nothing (``engine.evaluation.next_due``)."""
 
@@ -76,7 +75,7 @@ def decode(raw: bytes) -> MemberState:
 
 def stored_mark(raw: bytes) -> DueMark | None:
     """The due mark at the front of a stored value, without decoding the state."""
-    return DueMark(*_MARK.unpack_from(raw, len(MARK))) if raw[:1] == MARK else None
+    return DueMark._make(_MARK.unpack_from(raw, len(MARK))) if raw[:1] == MARK else None
 
 
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

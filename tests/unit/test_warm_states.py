@@ -96,14 +96,16 @@ def test_an_evaluated_state_carries_its_due_mark_and_the_evaluation_passes_over_
     assert mark is not None and decode(raw) == quiet("a")  # the mark does not change the state read back
     warn_from = EXPIRES - timedelta(days=RULES.points.expiry.warn_lead_days)
     reader = batch(table, warm)
-    assert reader.skips(b"a", micros(T0), RULES)
-    assert reader.skips(b"a", micros(warn_from - timedelta(microseconds=1)), RULES)
-    assert not reader.skips(b"a", micros(warn_from), RULES)  # due: read once, decoded by get() without a second read
-    reads = table.reads
-    assert reader.get(b"a") == quiet("a") and table.reads == reads
-    assert not batch(table, warm).skips(b"a", micros(T0 - timedelta(seconds=1)), RULES)  # before the mark's since
+    assert reader.skips(b"a", raw, micros(T0), RULES)
+    assert reader.skips(b"a", raw, micros(warn_from - timedelta(microseconds=1)), RULES)
+    assert not reader.skips(b"a", raw, micros(warn_from), RULES)  # due: get() decodes what the scan read
+    assert reader.get(b"a") == quiet("a") and table.reads == 0
+    assert not batch(table, warm).skips(b"a", raw, micros(T0 - timedelta(seconds=1)), RULES)  # before the mark's since
     other = type(RULES).model_validate({**RULES.model_dump(), "time_zone": "UTC"})
-    assert not batch(table, warm).skips(b"a", micros(T0), other)  # other rules: the mark does not hold
+    assert not batch(table, warm).skips(b"a", raw, micros(T0), other)  # other rules: the mark does not hold
+    changed = batch(table, warm)
+    changed.put(b"a", quiet("a"))  # an event earlier in the batch: the scanned value is stale
+    assert not changed.skips(b"a", raw, micros(T0), RULES)
 
 
 def test_a_member_evaluated_is_marked_from_the_evaluation_on_and_an_event_drops_the_mark() -> None:
