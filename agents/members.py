@@ -34,7 +34,7 @@ from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from models.state import MemberState
 from streams import EVALUATION_TOPIC, Topology
 from tables.binding import Owner, bind
-from tables.members import DueMark, stored_mark
+from tables.members import DueMark, not_due
 from tables.members import decode as decode_state
 from tables.members import encode as encode_state
 from tables.writer import DeferredTable, write_values
@@ -112,8 +112,7 @@ class BatchStore:
         it, says evaluating it as of ``as_of`` (microseconds since the epoch)
         does nothing: pass over it without decoding it.  Otherwise ``get``
         decodes ``raw`` without reading it again."""
-        mark = stored_mark(raw)
-        if mark is not None and key not in self.cache and mark.skips(as_of, rules.fingerprint):
+        if not_due(raw, as_of, rules.fingerprint) and key not in self.cache:
             return True
         self.raw[key] = raw
         return False

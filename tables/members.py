@@ -59,10 +59,6 @@ class DueMark(NamedTuple):
     def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
         return cls(micros(since), NEVER if due is None else micros(due), rules)
 
-    def skips(self, as_of: int, rules: int) -> bool:
-        """Whether an evaluation as of ``as_of`` (``micros``) under ``rules`` has nothing to do."""
-        return self.rules == rules and self.since <= as_of < self.due
-
 
 def encode(state: MemberState, mark: DueMark | None = None) -> bytes:
     body = state.model_dump_json().encode()
@@ -76,6 +72,17 @@ def decode(raw: bytes) -> MemberState:
 def stored_mark(raw: bytes) -> DueMark | None:
     """The due mark at the front of a stored value, without decoding the state."""
     return DueMark._make(_MARK.unpack_from(raw, len(MARK))) if raw[:1] == MARK else None
+
+
+def not_due(raw: bytes, as_of: int, rules: int) -> bool:
+    """Whether the due mark at the front of a stored value says an evaluation as
+    of ``as_of`` (``micros``) under the rules with fingerprint ``rules`` has
+    nothing to do.  The evaluation asks this of every member it scans, so it
+    builds no objects."""
+    if raw[:1] != MARK:
+        return False
+    since, due, fingerprint = _MARK.unpack_from(raw, len(MARK))
+    return fingerprint == rules and since <= as_of < due
 
 
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
