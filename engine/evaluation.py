@@ -29,7 +29,7 @@ from engine.step import Step
 from models.state import MemberState
 
 Hook = Callable[[Step, datetime], bool]
-Due = Callable[[Probe], "datetime | None"]
+Due = Callable[[Probe], datetime | None]
 
 
 class Periodic(NamedTuple):
