@@ -67,6 +67,6 @@ def downgrade_due(probe: Probe) -> datetime | None:
         return probe.qualifies_until(current) if current > 0 else None
     if probe.windows_may_grow or probe.qualification.rank >= current:
         return probe.since
-    if ladder.downgrade_warning_days and not state.downgrade_warned:
-        return min(state.downgrade_at, state.downgrade_at - timedelta(days=ladder.downgrade_warning_days))
-    return state.downgrade_at
+    if state.downgrade_warned:
+        return state.downgrade_at
+    return state.downgrade_at - timedelta(days=ladder.downgrade_warning_days)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from config.rules import MetricKind, TenantRules
-from engine.clock import local_day, start_of_day
+from engine.clock import local_day, start_of_day, window_days
 from engine.tiers import Qualification, qualification
 from engine.windows import has_days_after
 from models.state import MemberState
@@ -62,7 +62,7 @@ class Probe:
         leaves: datetime | None = None
         for kind, days in self.rules.tiers.windows:
             buckets = self.state.spend_days if kind is MetricKind.SPEND else self.state.points_days
-            first = self.day - timedelta(days=days - 1)
+            first, _ = window_days(self.day, days)
             oldest = min((d for d in buckets if d >= first), default=None)
             if oldest is not None:
                 moment = start_of_day(oldest + timedelta(days=days), self.rules.tz)

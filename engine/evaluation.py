@@ -93,4 +93,3 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
             if due <= since:
                 return since
     return due
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from config.rules import TenantRules
 from engine.due import Probe
 from engine.redemptions.common import (
     answer,
@@ -81,9 +82,8 @@ def _keep(step: Step, coupon: IssuedCoupon) -> None:
     step.state.redemption.coupons = coupons[max(0, overflow):]
 
 
-def first_reminder(coupon: IssuedCoupon, step: Step) -> datetime:
-    rules = step.rules.redemptions.coupons
-    return shift_months(coupon.valid_until, -rules.remind_months_before, step.rules.tz)
+def first_reminder(coupon: IssuedCoupon, rules: TenantRules) -> datetime:
+    return shift_months(coupon.valid_until, -rules.redemptions.coupons.remind_months_before, rules.tz)
 
 
 def coupon_reminders(step: Step, as_of: datetime) -> bool:
@@ -104,7 +104,7 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
         kept.append(coupon)
         if rules.remind_months_before == 0:
             continue
-        first = first_reminder(coupon, step)
+        first = first_reminder(coupon, step.rules)
         if as_of < first:
             continue
         ordinal = (as_of - first) // every
@@ -132,11 +132,9 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
 def reminders_due(probe: Probe) -> datetime | None:
     """The earliest first reminder or expiry of a redeemed coupon."""
     rules = probe.rules
-    cfg = rules.redemptions.coupons
+    reminding = rules.redemptions.coupons.remind_months_before > 0
     due = None
     for coupon in probe.state.redemption.coupons:
-        moment = coupon.valid_until
-        if cfg.remind_months_before:
-            moment = min(moment, shift_months(coupon.valid_until, -cfg.remind_months_before, rules.tz))
+        moment = min(coupon.valid_until, first_reminder(coupon, rules)) if reminding else coupon.valid_until
         due = moment if due is None else min(due, moment)
     return due
