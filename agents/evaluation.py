@@ -4,7 +4,10 @@ A slice evaluates up to ``slice_size`` members of the partition it arrived
 on, in key order after ``after``, and ends by sending the next slice to the
 same partition.  The next slice is sent with the slice's outputs, before its
 state is written, so a crash replays the slice (same outputs, same ids) and
-then continues; live events interleave between slices.
+then continues; live events interleave between slices.  A member whose
+stored due mark says the evaluation has nothing to do is passed over
+undecoded; every member evaluated is stored with a fresh mark when that lets
+the next evaluation pass over it (``due_mark``).
 """
 
 from __future__ import annotations

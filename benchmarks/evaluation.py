@@ -47,7 +47,7 @@ from models.evaluation import EvaluateSlice
 from models.state import MemberState, PointLot
 from streams import EVALUATION_TOPIC
 from tables.binding import Owner
-from tables.members import MARK, MARK_SIZE, encode, state_key
+from tables.members import encode, state_key, unmarked
 
 AS_OF = datetime.fromisoformat("2026-06-01T00:00:00+08:00")
 
@@ -159,8 +159,8 @@ def touch(db: Rdict, every: int) -> int:
     touched = 0
     batch = WriteBatch(raw_mode=True)
     for i, (key, value) in enumerate(db.items()):
-        if i % every == 0 and value[:1] == MARK:
-            batch.put(key, value[MARK_SIZE:])
+        if i % every == 0 and unmarked(value) != value:
+            batch.put(key, unmarked(value))
             touched += 1
     db.write(batch)
     return touched

@@ -65,13 +65,13 @@ def encode(state: MemberState, mark: DueMark | None = None) -> bytes:
     return body if mark is None else MARK + _MARK.pack(mark.since, mark.due, mark.rules) + body
 
 
+def unmarked(raw: bytes) -> bytes:
+    """A stored value without its due mark (if it has one): the state's JSON."""
+    return raw[MARK_SIZE:] if raw[:1] == MARK else raw
+
+
 def decode(raw: bytes) -> MemberState:
-    return MemberState.model_validate_json(raw[MARK_SIZE:] if raw[:1] == MARK else raw)
-
-
-def stored_mark(raw: bytes) -> DueMark | None:
-    """The due mark at the front of a stored value, without decoding the state."""
-    return DueMark._make(_MARK.unpack_from(raw, len(MARK))) if raw[:1] == MARK else None
+    return MemberState.model_validate_json(unmarked(raw))
 
 
 def not_due(raw: bytes, as_of: int, rules: int) -> bool:
