@@ -8,7 +8,9 @@ tenant's ``retention.ledger_entries`` are deleted as new ones arrive.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 
 import faust
 
@@ -19,17 +21,54 @@ from tables import ledger
 from tables.binding import Owner, bind
 from tables.members import state_key
 
+Member = tuple[str, str]  # tenant, member
+
+
+class KnownHeads:
+    """The next history sequence number of recently written members, so a batch
+    need not read their head rows again.  Updated only once a batch is stored
+    (a failed batch leaves nothing here); forgotten when the partitions move."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.heads: OrderedDict[Member, int] = OrderedDict()
+        self.generation: int | None = None
+
+    def check(self, generation: int) -> None:
+        if generation != self.generation:
+            self.heads.clear()
+            self.generation = generation
+
+    def get(self, member: Member) -> int | None:
+        return self.heads.get(member)
+
+    def stored(self, heads: Mapping[Member, int]) -> None:
+        if not self.size:
+            return
+        for member, seq in heads.items():
+            self.heads.pop(member, None)
+            self.heads[member] = seq
+        while len(self.heads) > self.size:
+            self.heads.popitem(last=False)
+
 
 def record_history(
-    table: faust.Table | None, rulebook: RuleBook, outputs: Iterable[Emitted], events: Mapping[bytes, Owner]
-) -> int:
+    table: faust.Table | None,
+    rulebook: RuleBook,
+    outputs: Iterable[Emitted],
+    events: Mapping[bytes, Owner],
+    payloads: Iterable[bytes] | None = None,
+    known: KnownHeads | None = None,
+) -> dict[Member, int]:
     """Append the ledger entries among ``outputs``; ``events`` maps a member's
-    state key to the event its state was written under.  Returns rows written."""
+    state key to the event its state was written under.  ``payloads`` are the
+    outputs' JSON as already sent (encoded here otherwise); ``known`` saves
+    reading the heads of members written lately.  Returns the new next
+    sequence number of every member given rows."""
+    heads: dict[Member, int] = {}
     if table is None:
-        return 0
-    heads: dict[tuple[str, str], int] = {}
-    written = 0
-    for out in outputs:
+        return heads
+    for out, payload in zip(outputs, payloads if payloads is not None else repeat(None), strict=False):
         entry = out.value
         if not isinstance(entry, LedgerEntry):
             continue
@@ -39,10 +78,12 @@ def record_history(
             continue
         bind(event)
         seq = heads.get(member)
+        if seq is None and known is not None:
+            seq = known.get(member)
         if seq is None:
             raw = table.get(ledger.head_key(*member))
             seq = int(raw) if raw else 0
-        table[ledger.row_key(*member, seq)] = entry.model_dump_json().encode()
+        table[ledger.row_key(*member, seq)] = payload if payload is not None else entry.model_dump_json().encode()
         keep = rulebook.for_tenant(entry.tenant_id).retention.ledger_entries
         if seq >= keep:
             try:
@@ -50,8 +91,7 @@ def record_history(
             except KeyError:
                 pass
         heads[member] = seq + 1
-        written += 1
     for member, seq in heads.items():
         bind(events[state_key(*member)])
         table[ledger.head_key(*member)] = str(seq).encode()
-    return written
+    return heads

@@ -24,7 +24,7 @@ from faust.types import Message
 
 from agents.consumer import BatchChannel, FetchedBatch, ack, track, untrack
 from agents.evaluation import SliceRunner
-from agents.history import record_history
+from agents.history import KnownHeads, record_history
 from agents.publisher import BatchPublisher
 from agents.routing import SOURCE_HEADER, partition_for, source_topic
 from config.rules import TenantRules
@@ -152,6 +152,7 @@ class Planned:
     forwards: list[tuple[Message, str, str]] = field(default_factory=list)  # (message, source topic, member)
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (logical topic, outcome)
     store: BatchStore | None = None
+    payloads: list[bytes] = field(default_factory=list)  # the outputs' JSON, as sent
 
 
 class MemberProcessor:
@@ -162,6 +163,7 @@ class MemberProcessor:
         self.publisher: BatchPublisher | None = None
         self.slices = SliceRunner(topology)
         self.warm = WarmStates(topology.settings.warm_states)
+        self.heads = KnownHeads(topology.settings.warm_states)
 
     def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet."""
@@ -213,6 +215,7 @@ class MemberProcessor:
         for wait in self.t.before_batch:
             await wait()
         self.warm.check(generation)
+        self.heads.check(generation)
         poisoned: set[int] = set()
         while True:
             try:
@@ -231,20 +234,25 @@ class MemberProcessor:
         """After the outputs are acknowledged: member states, then ledger history rows."""
         assert plan.store is not None and self.publisher is not None
         writes = [(self.t.members, plan.store.pending())]
+        heads = {}
         if self.t.ledger is not None:
             history = DeferredTable(self.t.ledger)
-            record_history(history, self.t.rulebook, plan.outputs, plan.store.dirty)
+            heads = record_history(
+                history, self.t.rulebook, plan.outputs, plan.store.dirty, plan.payloads, self.heads
+            )
             writes.append((self.t.ledger, history.pending()))
         # one publish for both changelogs: a crash cannot leave states without their history
         await write_values(self.publisher, *writes)
+        self.heads.stored(heads)
 
     async def _send(self, plan: Planned) -> None:
         if self.publisher is None:
             self.publisher = BatchPublisher(self.t.app.producer._ensure_producer())
         topic = self.settings.topic
+        plan.payloads = [out.value.model_dump_json().encode() for out in plan.outputs]
         messages = [
-            (topic(out.topic), out.key.encode(), out.value.model_dump_json().encode(), None, out.partition)
-            for out in plan.outputs
+            (topic(out.topic), out.key.encode(), payload, None, out.partition)
+            for out, payload in zip(plan.outputs, plan.payloads, strict=True)
         ]
         rekey = topic("member-rekey")
         messages += [

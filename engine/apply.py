@@ -47,7 +47,7 @@ def check(state: MemberState, event: MemberEvent, rules: TenantRules) -> Outcome
                 )
         if sum(item.quantity for item in event.items) > limits.max_items:
             return _reject(state, DeadLetterReason.INVALID_EVENT, f"more than {limits.max_items} items")
-    if isinstance(event, OrderRefunded) and event.order_id not in state.orders:
+    if isinstance(event, OrderRefunded) and not _on_record(state, event.order_id, rules):
         return _reject(state, DeadLetterReason.REFUND_WITHOUT_ORDER, f"no paid order {event.order_id} on record")
     if isinstance(event, Profile):
         if event.time_zone is not None:
@@ -60,11 +60,26 @@ def check(state: MemberState, event: MemberEvent, rules: TenantRules) -> Outcome
     return None
 
 
-def _is_duplicate(state: MemberState, event: MemberEvent) -> bool:
+def _on_record(state: MemberState, order_id: str, rules: TenantRules) -> bool:
+    """Whether the order is remembered: kept, and not older than ``order_days``
+    before the latest event (``_forget_old_orders`` drops such orders only when
+    the day turns, so this holds to the second in between)."""
+    record = state.orders.get(order_id)
+    if record is None:
+        return False
+    return record.paid_at.timestamp() >= _order_cutoff(state, rules)
+
+
+def _order_cutoff(state: MemberState, rules: TenantRules) -> float:
+    assert state.watermark is not None  # an order on record came with an event
+    return state.watermark.timestamp() - rules.retention.order_days * 86400
+
+
+def _is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
     if event.event_id in state.recent_event_ids:
         return True
     # An order is paid once, whatever event id a retrying producer gave it.
-    return isinstance(event, OrderPaid) and event.order_id in state.orders
+    return isinstance(event, OrderPaid) and _on_record(state, event.order_id, rules)
 
 
 def _remember(state: MemberState, event: MemberEvent, rules: TenantRules) -> None:
@@ -78,13 +93,16 @@ def _remember(state: MemberState, event: MemberEvent, rules: TenantRules) -> Non
 
 
 def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
-    if state.watermark is None:
-        return
+    """Drop orders past ``order_days`` and beyond ``max_orders`` from the state.
+    Run when an order was added and when the latest event's day changes:
+    ``_on_record`` enforces ``order_days`` exactly between those moments."""
     keep = rules.retention
-    cutoff = state.watermark.timestamp() - keep.order_days * 86400
     oldest = next(iter(state.orders.values()), None)
     newest = next(reversed(state.orders.values()), None)
-    if oldest is None or (
+    if oldest is None:
+        return
+    cutoff = _order_cutoff(state, rules)
+    if (
         oldest.paid_at.timestamp() >= cutoff
         and newest.paid_at.timestamp() >= cutoff  # a late order may arrive already too old
         and len(state.orders) <= keep.max_orders
@@ -132,7 +150,7 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
         event = completer(event, rules)
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
-    if _is_duplicate(state, event):
+    if _is_duplicate(state, event, rules):
         repeat = REPEATS.get(type(event))
         return Outcome(state, Applied.DUPLICATE, repeat(state, event) if repeat else [])
     rejected = check(state, event, rules)
@@ -148,8 +166,10 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
         after(step)
     previous_watermark = state.watermark
     _remember(state, event, rules)
-    if previous_watermark is None or state.watermark.date() != previous_watermark.date():
+    new_day = previous_watermark is None or state.watermark.date() != previous_watermark.date()
+    if new_day:
         # Day buckets and counters only age out when event time reaches a new day.
         prune(state, state.watermark.astimezone(rules.tz).date())
-    _forget_old_orders(state, rules)
+    if new_day or isinstance(event, OrderPaid):
+        _forget_old_orders(state, rules)
     return Outcome(state, Applied.APPLIED, step.outputs)

@@ -7,5 +7,5 @@ import hashlib
 
 def derive_id(prefix: str, *parts: object) -> str:
     """``prefix-<24 hex>`` from the parts; the same cause always gives the same id."""
-    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=12).hexdigest()
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
     return f"{prefix}-{digest}"

@@ -72,6 +72,7 @@ def apply_order_paid(step: Step, event: OrderPaid) -> None:
     growth = order_growth(event.amount, rules.growth)
     state.growth += growth
     add_spend(state, step.day, event.amount)
+    state.orders.pop(event.order_id, None)  # an aged-out record of the same id: the new one goes last
     state.orders[event.order_id] = OrderRecord(
         paid_at=event.occurred_at, day=step.day, amount=event.amount, points=points, growth=growth
     )

@@ -14,6 +14,7 @@ from config.rules import TenantRules
 from engine.clock import local_day
 from engine.ids import derive_id
 from engine.outcome import Emitted
+from engine.windows import COUNTER_DAYS
 from models.events import MemberEvent
 from models.outputs import (
     BenefitGrant,
@@ -74,8 +75,6 @@ class Step:
     def beyond_counters(self) -> bool:
         """The event's day is older than the per-day counters are kept, so a
         daily limit could not be enforced: capped rewards are not given."""
-        from engine.windows import COUNTER_DAYS
-
         wm = self.state.watermark
         return wm is not None and (wm.astimezone(self.rules.tz).date() - self.day).days > COUNTER_DAYS
 

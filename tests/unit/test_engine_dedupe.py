@@ -115,8 +115,14 @@ def test_old_orders_are_forgotten_after_order_days(make_rules, member):
     m.login("2026-03-31T12:00:00+08:00")
     assert "o1" in m.state.orders
     m.login("2026-03-31T12:00:01+08:00")
+    # past order_days to the second, though it is dropped from the state only when the day turns
+    assert m.refund("o1", "10", "2026-03-31T12:00:01+08:00").reason == "refund_without_order"
+    assert m.pay("o1", "10", "2026-03-31T12:00:01+08:00", event_id="again").result == "applied"
+    assert m.state.orders["o1"].paid_at == datetime.fromisoformat("2026-03-31T12:00:01+08:00")
+    m.login("2026-04-01T00:00:00+08:00")
+    m.login("2026-05-01T00:00:00+08:00")
     assert "o1" not in m.state.orders
-    assert m.refund("o1", "10", "2026-04-01T12:00:00+08:00").reason == "refund_without_order"
+    assert m.refund("o1", "10", "2026-05-01T12:00:00+08:00").reason == "refund_without_order"
 
 
 def test_max_orders_keeps_the_newest(make_rules, member):

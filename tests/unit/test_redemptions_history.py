@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from agents.history import record_history
+from agents.history import KnownHeads, record_history
 from config.rules import RuleBook
 from engine.intake import INPUT_CONTRACTS, Invalid, parse_event
 from engine.outcome import Emitted
@@ -44,9 +44,9 @@ def entry(member: str, n: int, kind: LedgerKind = LedgerKind.EARN, tenant: str =
     return Emitted("points-ledger", member, value)
 
 
-def write(table, rulebook, outputs) -> int:
+def write(table, rulebook, outputs, **kw) -> dict:
     members = {(o.value.tenant_id, o.value.member_id) for o in outputs if isinstance(o.value, LedgerEntry)}
-    return record_history(table, rulebook, outputs, {state_key(*m): FakeEvent() for m in members})
+    return record_history(table, rulebook, outputs, {state_key(*m): FakeEvent() for m in members}, **kw)
 
 
 def page(table, member: str = "m1", **kw):
@@ -60,8 +60,9 @@ def rulebook(make_rules) -> RuleBook:
 
 def test_rows_get_per_member_sequence_numbers_across_batches(rulebook):
     table = FakeTable()
-    assert write(table, rulebook, [entry("m1", 1), entry("m2", 1), entry("m1", 2)]) == 3
-    assert write(table, rulebook, [entry("m1", 3)]) == 1
+    assert write(table, rulebook, [entry("m1", 1), entry("m2", 1), entry("m1", 2)]) == {
+        ("default", "m1"): 2, ("default", "m2"): 1}
+    assert write(table, rulebook, [entry("m1", 3)]) == {("default", "m1"): 3}
     assert table[ledger.head_key("default", "m1")] == b"3" and table[ledger.head_key("default", "m2")] == b"1"
     entries, cursor = page(table)
     assert [(e["seq"], e["entry_id"]) for e in entries] == [(2, "le-m1-3"), (1, "le-m1-2"), (0, "le-m1-1")]
@@ -107,8 +108,45 @@ def test_members_with_a_common_prefix_do_not_mix(rulebook):
 
 def test_outputs_without_a_written_state_are_skipped(rulebook):
     table = FakeTable()
-    assert record_history(table, rulebook, [entry("m1", 1)], {}) == 0 and not table
-    assert record_history(None, rulebook, [entry("m1", 1)], {}) == 0
+    assert record_history(table, rulebook, [entry("m1", 1)], {}) == {} and not table
+    assert record_history(None, rulebook, [entry("m1", 1)], {}) == {}
+
+
+class CountingTable(FakeTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def get(self, key, default=None):
+        self.reads += 1
+        return super().get(key, default)
+
+
+def test_known_heads_save_the_head_read_and_rows_take_the_payloads_as_sent(rulebook):
+    table, known = CountingTable(), KnownHeads(10)
+    known.check(1)
+    known.stored(write(table, rulebook, [entry("m1", 1), entry("m1", 2)], known=known))
+    assert table.reads == 1  # m1's head, once per batch
+    outputs = [entry("m1", 3), entry("m1", 4)]
+    sent = [b'{"as": "sent 3"}', b'{"as": "sent 4"}']
+    known.stored(write(table, rulebook, outputs, payloads=sent, known=known))
+    assert table.reads == 1  # the head came from ``known``
+    assert table[ledger.row_key("default", "m1", 2)] == sent[0] and table[ledger.row_key("default", "m1", 3)] == sent[1]
+    assert table[ledger.head_key("default", "m1")] == b"4"  # still written: a restarted worker reads it
+    known.check(2)  # the partitions moved: read the head again
+    write(table, rulebook, [entry("m1", 5)], known=known)
+    assert table.reads == 2 and table[ledger.head_key("default", "m1")] == b"5"
+
+
+def test_known_heads_are_bounded_and_a_failed_batch_leaves_them_as_they_were(rulebook):
+    known = KnownHeads(2)
+    known.check(1)
+    known.stored({("t", "a"): 1, ("t", "b"): 1})
+    known.stored({("t", "a"): 2, ("t", "c"): 1})  # b is the least recently stored
+    assert (known.get(("t", "a")), known.get(("t", "b")), known.get(("t", "c"))) == (2, None, 1)
+    table = CountingTable()
+    write(table, rulebook, [entry("a", 1)], known=known)  # built, never stored
+    assert known.get(("default", "a")) is None
 
 
 # -- HTTP helpers -------------------------------------------------------------------
