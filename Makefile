@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-eval lint schemas clean
+.PHONY: run test bench bench-cpu bench-eval lint schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## unit, agent and integration tests (starts its own brokers on 
 
 bench: $(STAMP)  ## throughput/latency benchmark against the embedded broker (prints figures)
 	$(BIN)/python -m benchmarks.engine
+
+bench-cpu: $(STAMP)  ## the members agent's work per event without the broker (prints µs/event per phase)
+	$(BIN)/python -m benchmarks.engine_cpu
 
 bench-eval: $(STAMP)  ## periodic evaluation of 1,000,000 members on one worker's RocksDB (prints figures)
 	$(BIN)/python -m benchmarks.evaluation

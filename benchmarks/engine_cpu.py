@@ -1,0 +1,154 @@
+"""The members agent's own work per event, without the broker (`make bench-cpu`).
+
+The worker's throughput on this machine moves by a factor of two to three
+between runs and shares its two cores with the broker, so a change to the
+engine is easier to judge here.  The same mixed demo stream as ``make bench``
+is cut into batches of BENCH_CPU_BATCH (default 500, the shipped fetch size)
+per partition, and each batch goes through what the agent does with it, on
+the agent's own classes:
+
+- decode and evaluate every event (``engine.records``) over a ``BatchStore``
+  with ``WarmStates``, as ``MemberProcessor.plan`` does;
+- encode every changed state (``BatchStore.pending``) into a dict standing in
+  for RocksDB;
+- serialize every output as it is sent;
+- build the ledger history rows (``record_history`` with ``KnownHeads``).
+
+Kafka is left out: sending, the changelog publish and the RocksDB write.  It
+prints microseconds per event per phase and events/s, the best of
+BENCH_CPU_ROUNDS rounds (default 3), each from empty state.  Sizes:
+BENCH_CPU_EVENTS (default 100000), BENCH_CPU_MEMBERS (10000).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from agents.history import KnownHeads, record_history
+from agents.members import BatchStore, WarmStates
+from agents.routing import partition_for
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR, Settings
+from engine.records import Record, Result, decode, evaluate
+from memberflow.cli import tune_gc
+from memberflow.demo import encode, generate
+from tables.binding import Owner
+from tables.writer import DeferredTable
+
+PARTITIONS = 4
+
+
+class Table(dict):
+    """Stands in for a raw-bytes table: ``get`` like Faust's."""
+
+    def get(self, key: bytes, default: bytes | None = None) -> bytes | None:
+        return dict.get(self, key, default)
+
+
+@dataclass
+class Round:
+    events: int = 0
+    outputs: int = 0
+    states: int = 0
+    evaluate: float = 0.0
+    encode: float = 0.0
+    serialize: float = 0.0
+    history: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.evaluate + self.encode + self.serialize + self.history
+
+
+def batches(events: int, members: int, size: int) -> list[list[Record]]:
+    """The demo stream per partition, cut into fetch-sized batches, the partitions' batches interleaved."""
+    by_partition: dict[int, list[Record]] = {p: [] for p in range(PARTITIONS)}
+    for n, (topic, key, value) in enumerate(generate(members, 1, datetime(2026, 1, 1, tzinfo=UTC), days=120)):
+        if n >= events:
+            break
+        partition = partition_for(key, PARTITIONS) if key else 0
+        by_partition[partition].append(Record(topic, encode(value), key.encode() if key else None, partition, n))
+    cut = {p: [records[i:i + size] for i in range(0, len(records), size)] for p, records in by_partition.items()}
+    out = []
+    for i in range(max(len(c) for c in cut.values())):
+        out += [c[i] for c in cut.values() if i < len(c)]
+    return out
+
+
+def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> Round:
+    states, rows = Table(), Table()
+    warm, heads = WarmStates(settings.warm_states), KnownHeads(settings.warm_states)
+    warm.check(1)
+    heads.check(1)
+    owners = {p: Owner(SimpleNamespace(partition=p)) for p in range(PARTITIONS)}  # type: ignore[arg-type]
+    r = Round()
+    clock = time.perf_counter
+    for batch in stream:
+        t0 = clock()
+        store, outputs = BatchStore(states, warm), []
+        for record in batch:
+            decoded = decode(record, settings.max_payload_bytes)
+            if isinstance(decoded, Result):
+                outputs += decoded.outputs
+                continue
+            store.current = owners[record.partition]
+            outputs += evaluate(record, decoded, store, rulebook).outputs
+        t1 = clock()
+        for key, value, _ in store.pending():
+            states[key] = value
+        t2 = clock()
+        payloads = [out.value.model_dump_json().encode() for out in outputs]
+        t3 = clock()
+        history = DeferredTable(rows)
+        written = record_history(history, rulebook, outputs, store.dirty, payloads, heads)
+        for key, value, _ in history.pending():
+            rows[key] = value
+        heads.stored(written)
+        warm.give_back(store.cache)
+        t4 = clock()
+        r.events += len(batch)
+        r.outputs += len(outputs)
+        r.states += len(store.dirty)
+        r.evaluate += t1 - t0
+        r.encode += t2 - t1
+        r.serialize += t3 - t2
+        r.history += t4 - t3
+    return r
+
+
+def main() -> int:
+    events = int(os.environ.get("BENCH_CPU_EVENTS", "100000"))
+    members = int(os.environ.get("BENCH_CPU_MEMBERS", "10000"))
+    size = int(os.environ.get("BENCH_CPU_BATCH", "500"))
+    rounds = int(os.environ.get("BENCH_CPU_ROUNDS", "3"))
+    settings = Settings.from_env()
+    rulebook = RuleBook.load(SHIPPED_RULES_DIR)
+    stream = batches(events, members, size)
+    tune_gc(settings.gc_threshold)  # as the worker does after start-up
+    best: Round | None = None
+    for i in range(rounds):
+        r = run(stream, rulebook, settings)
+        print(f"round {i + 1}: {r.events / r.total:,.0f} events/s", flush=True)
+        if best is None or r.total < best.total:
+            best = r
+    assert best is not None
+    n = best.events
+
+    def us(seconds: float) -> str:
+        return f"{seconds / n * 1e6:6.1f} µs"
+
+    print(f"\n{n:,} events, {members:,} members, batches of {size}: best of {rounds} rounds")
+    print(f"evaluate (decode + apply)   {us(best.evaluate)}/event")
+    print(f"encode changed states       {us(best.encode)}/event ({best.states:,} states)")
+    print(f"serialize outputs           {us(best.serialize)}/event ({best.outputs:,} outputs)")
+    print(f"ledger history rows         {us(best.history)}/event")
+    print(f"total                       {us(best.total)}/event = {n / best.total:,.0f} events/s on one core")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""``make bench-cpu`` runs the agent's own classes over the demo stream: a small run does the work it times."""
+
+from __future__ import annotations
+
+from benchmarks.engine_cpu import batches, run
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR, Settings
+
+
+def test_a_small_run_evaluates_stores_and_records_history() -> None:
+    stream = batches(600, 40, 100)
+    assert sum(len(b) for b in stream) == 600 and max(len(b) for b in stream) <= 100
+    r = run(stream, RuleBook.load(SHIPPED_RULES_DIR), Settings.from_env({}))
+    assert r.events == 600 and r.outputs > 0 and 0 < r.states <= 600
+    assert min(r.evaluate, r.encode, r.serialize, r.history) > 0
