@@ -8,12 +8,12 @@ tenant's ``retention.ledger_entries`` are deleted as new ones arrive.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from itertools import repeat
 
 import faust
 
+from agents.stored import StoredLately
 from config.rules import RuleBook
 from engine.outcome import Emitted
 from models.outputs import LedgerEntry
@@ -24,32 +24,12 @@ from tables.members import state_key
 Member = tuple[str, str]  # tenant, member
 
 
-class KnownHeads:
+class KnownHeads(StoredLately[Member, int]):
     """The next history sequence number of recently written members, so a batch
-    need not read their head rows again.  Updated only once a batch is stored
-    (a failed batch leaves nothing here); forgotten when the partitions move."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.heads: OrderedDict[Member, int] = OrderedDict()
-        self.generation: int | None = None
-
-    def check(self, generation: int) -> None:
-        if generation != self.generation:
-            self.heads.clear()
-            self.generation = generation
+    need not read their head rows again (``keep`` the heads a stored batch wrote)."""
 
     def get(self, member: Member) -> int | None:
-        return self.heads.get(member)
-
-    def stored(self, heads: Mapping[Member, int]) -> None:
-        if not self.size:
-            return
-        for member, seq in heads.items():
-            self.heads.pop(member, None)
-            self.heads[member] = seq
-        while len(self.heads) > self.size:
-            self.heads.popitem(last=False)
+        return self.stored.get(member)
 
 
 def record_history(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from faust.types import Message
@@ -27,6 +27,7 @@ from agents.evaluation import SliceRunner
 from agents.history import KnownHeads, record_history
 from agents.publisher import BatchPublisher
 from agents.routing import SOURCE_HEADER, partition_for, source_topic
+from agents.stored import StoredLately
 from config.rules import TenantRules
 from engine.outcome import Applied, Emitted
 from engine.records import Record, Result, dead_letter, decode, engine_failure, evaluate
@@ -48,34 +49,17 @@ class EngineFailure(Exception):
         self.index = index
 
 
-class WarmStates:
+class WarmStates(StoredLately[bytes, MemberState]):
     """Decoded states of recently written members, as stored, so the next batch
     need not decode them again.  A batch takes a state out while it works on
     it and gives it back only once it is stored, so a failed batch leaves no
-    half-changed state here; everything is dropped when the partitions move
-    (another worker may have written them meanwhile)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.states: OrderedDict[bytes, MemberState] = OrderedDict()
-        self.generation: int | None = None
-
-    def check(self, generation: int) -> None:
-        if generation != self.generation:
-            self.states.clear()
-            self.generation = generation
+    half-changed state here."""
 
     def take(self, key: bytes) -> MemberState | None:
-        return self.states.pop(key, None)
+        return self.stored.pop(key, None)
 
     def give_back(self, states: dict[bytes, MemberState | None]) -> None:
-        if not self.size:
-            return
-        for key, state in states.items():
-            if state is not None:
-                self.states[key] = state
-        while len(self.states) > self.size:
-            self.states.popitem(last=False)
+        self.keep((key, state) for key, state in states.items() if state is not None)
 
 
 @dataclass
@@ -243,7 +227,7 @@ class MemberProcessor:
             writes.append((self.t.ledger, history.pending()))
         # one publish for both changelogs: a crash cannot leave states without their history
         await write_values(self.publisher, *writes)
-        self.heads.stored(heads)
+        self.heads.keep(heads.items())
 
     async def _send(self, plan: Planned) -> None:
         if self.publisher is None:

@@ -107,7 +107,7 @@ def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> R
         written = record_history(history, rulebook, outputs, store.dirty, payloads, heads)
         for key, value, _ in history.pending():
             rows[key] = value
-        heads.stored(written)
+        heads.keep(written.items())
         warm.give_back(store.cache)
         t4 = clock()
         r.events += len(batch)

@@ -125,11 +125,11 @@ class CountingTable(FakeTable):
 def test_known_heads_save_the_head_read_and_rows_take_the_payloads_as_sent(rulebook):
     table, known = CountingTable(), KnownHeads(10)
     known.check(1)
-    known.stored(write(table, rulebook, [entry("m1", 1), entry("m1", 2)], known=known))
+    known.keep(write(table, rulebook, [entry("m1", 1), entry("m1", 2)], known=known).items())
     assert table.reads == 1  # m1's head, once per batch
     outputs = [entry("m1", 3), entry("m1", 4)]
     sent = [b'{"as": "sent 3"}', b'{"as": "sent 4"}']
-    known.stored(write(table, rulebook, outputs, payloads=sent, known=known))
+    known.keep(write(table, rulebook, outputs, payloads=sent, known=known).items())
     assert table.reads == 1  # the head came from ``known``
     assert table[ledger.row_key("default", "m1", 2)] == sent[0] and table[ledger.row_key("default", "m1", 3)] == sent[1]
     assert table[ledger.head_key("default", "m1")] == b"4"  # still written: a restarted worker reads it
@@ -141,8 +141,8 @@ def test_known_heads_save_the_head_read_and_rows_take_the_payloads_as_sent(ruleb
 def test_known_heads_are_bounded_and_a_failed_batch_leaves_them_as_they_were(rulebook):
     known = KnownHeads(2)
     known.check(1)
-    known.stored({("t", "a"): 1, ("t", "b"): 1})
-    known.stored({("t", "a"): 2, ("t", "c"): 1})  # b is the least recently stored
+    known.keep({("t", "a"): 1, ("t", "b"): 1}.items())
+    known.keep({("t", "a"): 2, ("t", "c"): 1}.items())  # b is the least recently stored
     assert (known.get(("t", "a")), known.get(("t", "b")), known.get(("t", "c"))) == (2, None, 1)
     table = CountingTable()
     write(table, rulebook, [entry("a", 1)], known=known)  # built, never stored

@@ -65,7 +65,7 @@ def test_a_new_generation_forgets_everything_and_the_size_is_bounded() -> None:
     warm = WarmStates(2)
     warm.check(1)
     warm.give_back({b"a": state("a"), b"b": state("b"), b"c": state("c")})
-    assert list(warm.states) == [b"b", b"c"]  # least recently stored dropped first
+    assert list(warm.stored) == [b"b", b"c"]  # least recently stored dropped first
     warm.check(2)  # partitions may have moved: another worker may have written them
     assert warm.take(b"c") is None
     none = WarmStates(0)
