@@ -284,3 +284,44 @@ def test_ledger_history_pages_newest_first(cluster, workers):
     assert {e["kind"] for e in worker_ledger(w1, member, kind="earn")} == {"earn"}
     assert w1.get_json(f"/members/{member}/ledger?kind=bogus")[0] == 400
     assert worker_ledger(w1, "nobody-at-all") == []
+
+
+def test_ledger_history_stays_in_sequence_while_a_member_moves_between_workers(cluster, workers):
+    """History rows stay one consecutive sequence while the member's partition
+    moves between workers (one stopped and started twice), each worker keeping
+    the heads it wrote lately (``KnownHeads``).  Whether the partition goes back
+    to w1 after a restart is the assignor's choice, so this does not prove that
+    a worker forgets its heads on a rebalance (tests/unit/test_redemptions_history.py does)."""
+    w1, w2 = workers
+    wait_until(lambda: {url.rstrip("/") for url in owners(w2).values()} == {w1.url, w2.url})
+    member = member_owned_by(w1.url, owners(w2), "moving-")
+
+    def ledger_of(worker) -> list[dict] | None:
+        try:
+            status, body = worker.get_json(f"/members/{member}/ledger?limit=500")
+        except (OSError, ValueError):  # routed to the stopped worker until the rebalance ends
+            return None
+        return body["entries"] if status == 200 else None
+
+    def pay(n: int, reader) -> None:  # noqa: ANN001
+        before = len(ledger_of(reader) or [])
+        cluster.produce([("orders", member, {
+            "event_id": f"moving-{n}", "member_id": member, "type": "order_paid", "order_id": f"moving-o{n}",
+            "amount": "120.00", "occurred_at": f"2026-03-0{n}T10:00:00+08:00"})])
+        wait_until(lambda: len(ledger_of(reader) or []) > before)
+
+    pay(1, w2)  # written by w1, its owner
+    w1.stop()
+    pay(2, w2)  # w2 owns every partition: it writes and keeps the member's head
+    cluster.restart(w1)
+    pay(3, w2)  # the member's partition back on w1 (usually): w1 reads the head row
+    w1.stop()
+    pay(4, w2)  # w2 again: it must not use the head it kept before the member moved
+    cluster.restart(w1)
+
+    published = [v for t, v in cluster.consume(["points-ledger"], idle=1.0) if v["member_id"] == member]
+    assert {v["cause_event_id"] for v in published} == {f"moving-{n}" for n in range(1, 5)}
+    history = ledger_of(w2)
+    assert history is not None
+    assert [e["entry_id"] for e in history] == [e["entry_id"] for e in reversed(published)]
+    assert [e["seq"] for e in history] == list(range(len(published) - 1, -1, -1))
