@@ -22,6 +22,7 @@ BENCH_CPU_EVENTS (default 100000), BENCH_CPU_MEMBERS (10000).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -147,6 +148,8 @@ def main() -> int:
     print(f"serialize outputs           {us(best.serialize)}/event ({best.outputs:,} outputs)")
     print(f"ledger history rows         {us(best.history)}/event")
     print(f"total                       {us(best.total)}/event = {n / best.total:,.0f} events/s on one core")
+    print(json.dumps({"kind": "engine_cpu", "events": n, "events_per_s": round(n / best.total),
+                      "us_per_event": round(best.total / n * 1e6, 1)}), flush=True)
     return 0
 
 

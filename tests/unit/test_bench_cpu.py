@@ -13,3 +13,12 @@ def test_a_small_run_evaluates_stores_and_records_history() -> None:
     r = run(stream, RuleBook.load(SHIPPED_RULES_DIR), Settings.from_env({}))
     assert r.events == 600 and r.outputs > 0 and 0 < r.states <= 600
     assert min(r.evaluate, r.encode, r.serialize, r.history) > 0
+
+
+def test_make_bench_reads_the_engine_cpu_ceiling_from_its_own_process() -> None:
+    from benchmarks.engine import cpu_ceiling
+
+    for busy in (False, True):
+        ceiling = cpu_ceiling(600, 40, busy_core=busy)
+        assert ceiling["kind"] == "engine_cpu" and ceiling["events"] == 600
+        assert ceiling["events_per_s"] > 0 and ceiling["us_per_event"] > 0
