@@ -13,11 +13,9 @@ all in one run so the ratios hold on a noisy machine:
   the orders (the transport's latency floor: consume, answer, wait for the ack)
 - peak RSS of the worker, RocksDB bytes per member
 - the engine's own CPU ceiling: the members agent's classes over the same
-  events with no broker (``benchmarks.engine_cpu``), once alone on the
-  machine and once with the other core kept busy, as the broker and the
-  publishing benchmark keep it in part while the worker runs; the worker's
-  rate over these two says how much of the gap to 5,000 events/s is the
-  engine's own Python work and how much the transport
+  events with no broker (``benchmarks.engine_cpu``, one round, alone on the
+  machine); the worker's rate over it says how much of the gap to 5,000
+  events/s is the engine's own Python work and how much the transport
 
 Prints a table and writes bench-results/engine.json.  Sizes: BENCH_EVENTS
 (default 200000), BENCH_MEMBERS (10000).
@@ -167,20 +165,12 @@ def echo_latency(cluster: LocalCluster, rate: float, seconds: float, members: in
         echo.wait(10)
 
 
-def cpu_ceiling(n: int, members: int, busy_core: bool) -> dict:
-    """``make bench-cpu`` over the same events in one round, in a process of its own;
-    with ``busy_core`` beside a process that spins on the other core."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy_core else None
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.engine_cpu"], capture_output=True, text=True, timeout=1800, cwd=ROOT,
-            env={**os.environ, "BENCH_CPU_EVENTS": str(n), "BENCH_CPU_MEMBERS": str(members),
-                 "BENCH_CPU_ROUNDS": "1"},
-        )
-    finally:
-        if spinner is not None:
-            spinner.kill()
-            spinner.wait(10)
+def cpu_ceiling(n: int, members: int) -> dict:
+    """``make bench-cpu`` over the same events in one round, in a process of its own."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.engine_cpu"], capture_output=True, text=True, timeout=1800, cwd=ROOT,
+        env={**os.environ, "BENCH_CPU_EVENTS": str(n), "BENCH_CPU_MEMBERS": str(members), "BENCH_CPU_ROUNDS": "1"},
+    )
     found = re.findall(r'\{"kind": "engine_cpu".*?\}', out.stdout)
     if not found:
         raise RuntimeError(f"engine CPU ceiling failed: {out.stderr[-2000:]}")
@@ -243,8 +233,7 @@ def main() -> int:
         print("timing the same stream through a bare aiokafka echo ...", flush=True)
         results["latency_echo"] = echo_latency(cluster, engine["events_per_s"] / 2, 20, members)
     print("timing the engine's own work on the same events without the broker ...", flush=True)
-    results["engine_cpu"] = {"alone": cpu_ceiling(n, members, busy_core=False),
-                             "other_core_busy": cpu_ceiling(n, members, busy_core=True)}
+    results["engine_cpu"] = cpu_ceiling(n, members)
     by = {r["kind"]: r["events_per_s"] for r in rows}
     results["ratios"] = {
         "engine/naive": round(by["engine"] / by["naive"], 2),
@@ -273,12 +262,10 @@ def main() -> int:
           f"p50 <= {results['worker_processing'].get('p50_ms_at_most')} ms, "
           f"p99 <= {results['worker_processing'].get('p99_ms_at_most')} ms (histogram bucket bounds)")
     cpu = results["engine_cpu"]
-    for label, key in (("alone on the machine", "alone"), ("the other core busy", "other_core_busy")):
-        ceiling_rate = cpu[key]["events_per_s"]
-        results["ratios"][f"engine/engine_cpu_{key}"] = round(by["engine"] / ceiling_rate, 2)
-        print(f"the engine's own work without the broker, {label}: {ceiling_rate:,} events/s "
-              f"({cpu[key]['us_per_event']} µs/event); the worker ran at "
-              f"{results['ratios'][f'engine/engine_cpu_{key}']}x that")
+    results["ratios"]["engine/engine_cpu"] = round(by["engine"] / cpu["events_per_s"], 2)
+    print(f"the engine's own work on the same events without the broker (one core, nothing else running): "
+          f"{cpu['events_per_s']:,} events/s ({cpu['us_per_event']} µs/event); "
+          f"the worker ran at {results['ratios']['engine/engine_cpu']}x that")
     print(f"worker peak RSS {results['worker_peak_rss_mb']} MB; state {results['state_bytes_per_member']} B/member")
     out = ROOT / "bench-results" / "engine.json"
     out.write_text(json.dumps(results, indent=2))
