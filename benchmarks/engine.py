@@ -57,6 +57,15 @@ def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def reported(kind: str, out: subprocess.CompletedProcess) -> dict:
+    """The last ``{"kind": kind, ...}`` line a benchmark process printed (in either
+    stream: Faust's worker routes stdout through its logger)."""
+    found = re.findall(rf'\{{"kind": "{kind}".*?\}}', out.stdout + out.stderr)
+    if not found:
+        raise RuntimeError(f"{kind} failed: {out.stderr[-2000:]}")
+    return json.loads(found[-1])
+
+
 def ceiling(kind: str, cluster: LocalCluster, n: int) -> dict:
     assert cluster.broker is not None
     topics = ",".join(cluster.settings().topic(t) for t in INPUTS)
@@ -65,11 +74,7 @@ def ceiling(kind: str, cluster: LocalCluster, n: int) -> dict:
         [sys.executable, "-m", "benchmarks.ceilings", kind, cluster.broker.bootstrap, topics, str(n), str(datadir)],
         capture_output=True, text=True, timeout=1800, cwd=ROOT,
     )
-    # Faust's worker routes stdout through its logger, so look in both streams
-    found = re.findall(r'\{"kind": "\w+".*?\}', out.stdout + out.stderr)
-    if not found:
-        raise RuntimeError(f"{kind} ceiling failed: {out.stderr[-2000:]}")
-    return json.loads(found[-1])
+    return reported(kind, out)
 
 
 def engine_rate(cluster: LocalCluster, n: int) -> tuple[dict, WorkerProcess]:
@@ -171,10 +176,7 @@ def cpu_ceiling(n: int, members: int) -> dict:
         [sys.executable, "-m", "benchmarks.engine_cpu"], capture_output=True, text=True, timeout=1800, cwd=ROOT,
         env={**os.environ, "BENCH_CPU_EVENTS": str(n), "BENCH_CPU_MEMBERS": str(members), "BENCH_CPU_ROUNDS": "1"},
     )
-    found = re.findall(r'\{"kind": "engine_cpu".*?\}', out.stdout)
-    if not found:
-        raise RuntimeError(f"engine CPU ceiling failed: {out.stderr[-2000:]}")
-    return json.loads(found[-1])
+    return reported("engine_cpu", out)
 
 
 def processing_buckets(worker: WorkerProcess) -> list[tuple[float, float]]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
+from benchmarks.engine import cpu_ceiling, reported
 from benchmarks.engine_cpu import batches, run
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
@@ -16,8 +21,15 @@ def test_a_small_run_evaluates_stores_and_records_history() -> None:
 
 
 def test_make_bench_reads_the_engine_cpu_ceiling_from_its_own_process() -> None:
-    from benchmarks.engine import cpu_ceiling
-
     ceiling = cpu_ceiling(600, 40)
     assert ceiling["kind"] == "engine_cpu" and ceiling["events"] == 600
     assert ceiling["events_per_s"] > 0 and ceiling["us_per_event"] > 0
+
+
+def test_a_benchmark_process_reports_its_own_kind_in_either_stream() -> None:
+    logged = subprocess.CompletedProcess([], 0, stdout="warming up\n",
+                                         stderr='[INFO] {"kind": "echo", "ready": true}\n'
+                                                '[INFO] {"kind": "count", "events": 3, "events_per_s": 9}\n')
+    assert reported("count", logged) == {"kind": "count", "events": 3, "events_per_s": 9}
+    with pytest.raises(RuntimeError, match="naive failed"):
+        reported("naive", logged)
