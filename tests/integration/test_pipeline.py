@@ -27,6 +27,11 @@ def order(event_id: str, member: str, amount: str = "230.00", **extra) -> dict:
             "type": "order_paid", "order_id": f"o-{event_id}", "amount": amount, **extra}
 
 
+def refund(event_id: str, member: str, order_id: str, amount: str, occurred_at: str) -> dict:
+    return {"event_id": event_id, "member_id": member, "occurred_at": occurred_at,
+            "type": "order_refunded", "order_id": order_id, "amount": amount}
+
+
 def of_member(outputs, member: str):
     return [(t, v) for t, v in outputs if v.get("member_id") == member]
 
@@ -166,3 +171,45 @@ def test_live_outputs_equal_offline_replay(cluster, worker):
         # per topic, in order: each output topic is ordered per member (one key, one partition)
         for topic in OUTPUTS:
             assert [v for t, v in live_by[member] if t == topic] == [v for t, v in expected_by[member] if t == topic]
+
+
+def test_an_order_past_order_days_is_neither_refundable_nor_a_duplicate(cluster, worker):
+    """``retention.order_days`` (400 shipped) holds to the second through Kafka, though
+    an order leaves the state only when the event day turns: a member whose latest
+    event is exactly 400 days after the payment can still refund it; another, one
+    second later on the same day, cannot, and paying the same order id again is a new
+    order, not a duplicate."""
+    paid_at, morning = "2025-01-01T10:00:00+08:00", "2026-02-05T09:00:00+08:00"
+    edge, past = "2026-02-05T10:00:00+08:00", "2026-02-05T10:00:01+08:00"
+    # one topic, one key: the events of a member are applied in this order
+    events = []
+    for member, latest in (("od-kept", edge), ("od-aged", past)):
+        events += [
+            ("orders", member, order(f"{member}-pay", member, amount="100.00", occurred_at=paid_at, order_id="od-o")),
+            # the day turns and an order is added while od-o is within order_days: it stays in the state
+            ("orders", member, order(f"{member}-next", member, amount="50.00", occurred_at=morning,
+                                     order_id=f"{member}-x")),
+            # the latest event: no new day, no order added
+            ("orders", member, refund(f"{member}-partly", member, f"{member}-x", "10.00", latest)),
+            ("orders", member, refund(f"{member}-refund", member, "od-o", "100.00", latest)),
+        ]
+    events.append(("orders", "od-aged", order("od-aged-again", "od-aged", amount="100.00", occurred_at=past,
+                                              order_id="od-o")))
+    cluster.produce(events)
+
+    def caused(topic: str) -> dict[str, list[dict]]:
+        by_cause = defaultdict(list)
+        for _, v in cluster.consume([topic], idle=0.5, timeout=20):
+            if (v.get("member_id") or "").startswith("od-"):
+                by_cause[v["cause_event_id"]].append(v)
+        return by_cause
+
+    wait_until(lambda: "od-aged-again" in caused("points-ledger") and "od-aged-refund" in caused("dead-letters"))
+    ledger, letters = caused("points-ledger"), caused("dead-letters")
+    assert sum(e["delta"] for e in ledger["od-kept-refund"]) == -sum(e["delta"] for e in ledger["od-kept-pay"]) < 0
+    assert [d["reason"] for d in letters["od-aged-refund"]] == ["refund_without_order"]
+    assert "od-aged-refund" not in ledger and "od-kept-refund" not in letters
+    assert sum(e["delta"] for e in ledger["od-aged-again"]) == sum(e["delta"] for e in ledger["od-aged-pay"]) > 0
+    status, body = worker.get_json("/members/od-aged")
+    aged = [e for entries in ledger.values() for e in entries if e["member_id"] == "od-aged"]
+    assert status == 200 and body["points"]["balance"] == sum(e["delta"] for e in aged)
