@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-cpu bench-eval lint schemas clean
+.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval lint schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,18 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## embedded broker + one worker + demo feed, live console (Ctrl-C stops all)
 	$(BIN)/memberflow run
 
-test: $(STAMP)  ## unit, agent and integration tests (starts its own brokers on loopback)
+system-deps:  ## Debian packages the tests need (installed when missing)
+	scripts/system-deps
+
+check: $(STAMP)  ## lint and the dependency layers (a back-edge between packages fails here)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: $(STAMP) system-deps check  ## everything: unit, agent, tool, deployment and integration tests (brokers on loopback)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) check  ## the fast tiers only: no broker, no worker processes
+	$(BIN)/python -m pytest -q -m "not integration"
 
 bench: $(STAMP)  ## throughput/latency benchmark against the embedded broker (prints figures)
 	$(BIN)/python -m benchmarks.engine
@@ -27,8 +37,7 @@ bench-cpu: $(STAMP)  ## the members agent's work per event without the broker (p
 bench-eval: $(STAMP)  ## periodic evaluation of 1,000,000 members on one worker's RocksDB (prints figures)
 	$(BIN)/python -m benchmarks.evaluation
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
+lint: check
 
 schemas: $(STAMP)  ## re-export JSON Schemas from the pydantic contracts
 	$(BIN)/memberflow schemas --out schemas

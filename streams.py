@@ -1,147 +1,138 @@
-"""The whole topology on one screen.
+"""The worker: the Faust app, its topics, tables, agents and views, wired top-down.
 
-    orders ─┐
-    reviews ┤                       ┌─> points-ledger
-    logins  ┼─> [members agent] ─┬──┼─> tier-changes, badge-changes
-    complaints┤   (batches, one  │  ├─> benefit-grants, notifications
-    profiles ┤    writer/member) │  └─> dead-letters
-    member-rekey┘       │        └─> member-rekey (events keyed by the wrong member)
-                  members-v1 table (RocksDB, changelog)
-
-All input topics and the table changelog are co-partitioned on the member id.
-
-    redemptions ─────┐                  ┌─> redemption-results (answers; HTTP callers await them, on_outputs)
-    member-commands ─┴─> [members agent] ┴─> member-commands (gift hand-offs, keyed by the target member)
-                                │
-                  ledger-v1 table (history rows written with the state; GET /members/{id}/ledger)
-
-    business-lines ─> [each worker's own reader, whole topic] ─> rules in force (agents/business_lines.py)
-                   └> [business-line-definitions agent, group] ─> dead-letters (invalid definitions)
+Every topic is declared once in ``config.topics`` (the README's table and
+diagram are drawn from it).  Reading ``create_app`` from top to bottom is
+reading the topology: which topics the members agent reads as one
+co-partitioned subscription, the two tables it writes, the commands and
+business-line agents, the definitions every worker reads whole before its
+agents start, and the HTTP views.  Each agent gets the collaborators it
+calls, so one event's path can be followed by reading calls:
+``agents.members`` -> ``agents.member_processor`` -> ``agents.records`` ->
+``engine.apply.apply_event``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry
 
+from agents import business_lines, commands, members
+from agents.answers import RedemptionAnswers
+from agents.business_lines import DefinitionChecker, DefinitionFollower
+from agents.commands import CommandHandler
+from agents.kafka.consumer import BatchChannel, BatchingTransport
+from agents.kafka.publisher import BatchPublisher
+from agents.member_processor import MemberProcessor
+from agents.metrics import Metrics
+from agents.rules_in_force import RulesInForce
 from config.rules import RuleBook
-from config.settings import TOPICS, Settings
-from engine.outcome import Emitted
-from memberflow.metrics import Metrics
+from config.settings import Settings
+from config.topics import MEMBER_TOPICS, Topic
+from memberflow.web import badges, ledger, redemptions
+from memberflow.web import members as member_views
+from memberflow.web import metrics as metrics_view
 from tables import ledger as ledger_table
 from tables import members as members_table
 
-if TYPE_CHECKING:
-    from agents.consumer import BatchChannel
-
-INPUT_TOPICS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
-REKEY_TOPIC = "member-rekey"
-#: member-addressed messages the engine sends itself (evaluation slices, gift hand-offs)
-MEMBER_COMMANDS_TOPIC = "member-commands"
-#: partition-addressed slices of a periodic evaluation
-EVALUATION_TOPIC = "evaluation-slices"
-OUTPUT_TOPICS = (
-    "points-ledger",
-    "tier-changes",
-    "badge-changes",
-    "benefit-grants",
-    "notifications",
-    "dead-letters",
-    "redemption-results",
-    MEMBER_COMMANDS_TOPIC,
-    EVALUATION_TOPIC,
-)
-
-
-@dataclass
-class Topology:
-    app: MemberflowApp
-    settings: Settings
-    rulebook: RuleBook
-    metrics: Metrics
-    member_events: faust.TopicT
-    rekey: faust.TopicT
-    members: faust.Table
-    #: physical topic name -> logical name, for every topic the app reads or writes
-    logical: dict[str, str]
-    #: called with each batch's outputs once the broker has acknowledged them
-    on_outputs: list[Callable[[list[Emitted]], None]] = field(default_factory=list)
-    #: awaited before each batch is evaluated (the business-line definitions must be read first)
-    before_batch: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    #: every member's points history, newest last (tables/ledger.py), written with the member state
-    ledger: faust.Table | None = None
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
 class MemberflowApp(faust.App):
-    """A Faust app whose consumer hands fetches of ``batch_channels`` topics to agents as batches."""
+    """A Faust app whose consumer hands fetches of the member topics to the members
+    agent as batches (``agents.kafka.consumer``), and that reads the business-line
+    definitions to their end before its consumer and agents start."""
 
-    def __init__(self, *args, fetch_max_wait_ms: int = 500, **kwargs) -> None:  # noqa: ANN002, ANN003
-        super().__init__(*args, **kwargs)
-        #: physical topic name -> the channel its fetched batches go to (agents/consumer.py)
+    def __init__(self, settings: Settings, definitions: DefinitionFollower) -> None:
+        super().__init__(
+            settings.app_id,
+            broker=settings.broker_url,
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            web_host=settings.web_host,
+            web_port=settings.web_port,
+            canonical_url=settings.web_url,
+            topic_partitions=settings.partitions,
+            topic_allow_declare=True,
+            broker_session_timeout=10,
+            broker_heartbeat_interval=1,
+            recovery_consistency_check=settings.recovery_consistency_check,
+            producer_linger_ms=5,
+            producer_request_timeout=settings.producer_request_timeout_s,  # Faust's default is 20 minutes
+            stream_wait_empty=True,
+            broker_max_poll_records=settings.batch_max,
+            web_in_thread=False,
+        )
+        self.definitions = definitions
+        #: physical topic name -> the channel its fetched batches go to (read by the consumer)
         self.batch_channels: dict[str, BatchChannel] = {}
-        #: longest a fetch waits for data (agents/consumer.py)
-        self.fetch_max_wait_ms = fetch_max_wait_ms
+        #: longest a fetch waits for data (read by the consumer)
+        self.fetch_max_wait_ms = settings.fetch_max_wait_ms
 
-    def _new_transport(self):  # noqa: ANN202
-        from agents.consumer import BatchingTransport
-
+    def _new_transport(self) -> BatchingTransport:
         return BatchingTransport(self.conf.broker_consumer, self)
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        # before the consumer and agents start (mode starts them after this), so no
+        # agent ever holds events while it waits for the definitions
+        await self.definitions.start(self)
+
+
+@dataclass
+class Worker:
+    """What ``create_app`` built; tests and tools reach the parts from here."""
+
+    app: MemberflowApp
+    settings: Settings
+    rules: RulesInForce
+    metrics: Metrics
+    members: faust.Table
+    ledger: faust.Table
+    processor: MemberProcessor
+    members_agent: Any
+    commands_agent: Any
+    definitions_agent: Any
 
 
 def create_app(
     settings: Settings | None = None,
     rulebook: RuleBook | None = None,
     registry: CollectorRegistry | None = None,
-) -> Topology:
+) -> Worker:
     settings = settings or Settings.from_env()
-    rulebook = rulebook or RuleBook.from_path(settings.rules_dir)
-    app = MemberflowApp(
-        settings.app_id,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        broker=settings.broker_url,
-        store=settings.store,
-        datadir=str(settings.data_dir),
-        web_host=settings.web_host,
-        web_port=settings.web_port,
-        canonical_url=settings.web_url,
-        topic_partitions=settings.partitions,
-        topic_allow_declare=True,
-        broker_session_timeout=10,
-        broker_heartbeat_interval=1,
-        recovery_consistency_check=settings.recovery_consistency_check,
-        producer_linger_ms=5,
-        producer_request_timeout=settings.producer_request_timeout_s,  # Faust's default is 20 minutes
-        stream_wait_empty=True,
-        broker_max_poll_records=settings.batch_max,
-        web_in_thread=False,
-    )
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    member_events = app.topic(
-        *(settings.topic(t) for t in (*INPUT_TOPICS, REKEY_TOPIC, MEMBER_COMMANDS_TOPIC, EVALUATION_TOPIC)), **raw
-    )
-    rekey = app.topic(settings.topic(REKEY_TOPIC), partitions=settings.partitions, **raw)
-    logical = {settings.topic(t): t for t in TOPICS}
-    metrics = Metrics(registry or CollectorRegistry(), INPUT_TOPICS, OUTPUT_TOPICS)
-    topology = Topology(
-        app=app,
-        settings=settings,
-        rulebook=rulebook,
-        metrics=metrics,
-        member_events=member_events,
-        rekey=rekey,
-        members=members_table.declare(app, settings.partitions),
-        logical=logical,
-        ledger=ledger_table.declare(app, settings.partitions),
-    )
-    from agents import business_lines, commands, members
-    from memberflow import web
+    rules = RulesInForce(rulebook or RuleBook.from_path(settings.rules_dir))
+    metrics = Metrics(registry or CollectorRegistry())
+    app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges))
 
-    members.register(topology)
-    business_lines.register(topology)  # every worker reads all definitions; badge routes
-    commands.register(topology)
-    web.register(topology)
-    return topology
+    # state: one member state per member, and its points history (both changelog-backed RocksDB)
+    members_state = members_table.declare(app, settings.partitions)
+    ledger_rows = ledger_table.declare(app, settings.partitions)
+
+    # the members agent: every member-keyed topic, as one co-partitioned subscription
+    member_topics = app.topic(*(settings.topic(t) for t in MEMBER_TOPICS), **RAW)
+    app.topic(settings.topic(Topic.MEMBER_REKEY), partitions=settings.partitions, **RAW)
+    answers = RedemptionAnswers()
+    processor = MemberProcessor(settings, rules, members_state, ledger_rows, metrics, BatchPublisher.of_app(app),
+                                answers)
+    members_agent = members.register(app, member_topics, processor)
+
+    # the commands agent: periodic evaluations, fanned out as slices to the members agent
+    commands_agent = commands.register(app, app.topic(settings.topic(Topic.COMMANDS), **RAW),
+                                       CommandHandler(app, settings, metrics), rules.book)
+
+    # business-line definitions: every worker reads them whole (app.definitions); one agent dead-letters bad ones
+    definitions_agent = business_lines.register(app, app.topic(settings.topic(Topic.BUSINESS_LINES), **RAW),
+                                                DefinitionChecker(app, settings, metrics))
+
+    # HTTP views, each routed to the worker that owns the member
+    member_views.register(app, members_state, rules)
+    badges.register(app, members_state, rules)
+    redemptions.register(app, settings, members_state, answers)
+    ledger.register(app, settings, ledger_rows)
+    metrics_view.register(app, metrics.registry)
+
+    return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
+                  commands_agent, definitions_agent)

@@ -3,9 +3,9 @@
 Every worker must evaluate snapshots with *all* definitions, not only those
 of the partitions it owns, so each worker runs its own consumer of
 ``business-lines``: no consumer group, every partition assigned, read from the
-beginning, folded into :class:`engine.lines.LiveLines` (the highest valid
+beginning, folded into :class:`engine.published_lines.PublishedLines` (the highest valid
 version per tenant and line wins; Tansu does not compact, so the whole topic
-is read).  Each applied definition swaps ``topology.rulebook`` for a book
+is read).  Each applied definition swaps the book in ``RulesInForce`` for one
 carrying it, which the next batch evaluates with -- no restart.
 
 Why not a Faust GlobalTable: the topic already is the replicated log every
@@ -13,12 +13,12 @@ worker can read (compacted by key ``tenant/line`` in production); a global
 table would add a second copy, its changelog, written by whichever worker
 consumed the record, and its start-up recovery, to end with the same fold.
 
-Start-up: the app's start waits, before its consumer and agents start, until
-the follower has read the topic up to its end as of start-up (the end
-offsets, then one fetch that returns nothing -- Tansu under-reports end
-offsets), so a worker that starts later evaluates with the current
-definitions; the members agent also checks it before each batch (then a
-no-op).  Afterwards a new definition applies from the next batch on; a
+Start-up: the app's first start (``streams.MemberflowApp.on_first_start``)
+waits, before its consumer and agents start, until the follower has read the
+topic up to its end as of start-up (the end offsets, then one fetch that
+returns nothing -- Tansu under-reports end offsets), so a worker that starts
+later evaluates with the current definitions; the members agent also checks
+``RulesInForce.ready`` before each batch (then a no-op).  Afterwards a new definition applies from the next batch on; a
 snapshot evaluated just before it names the older version in its badge change.
 
 Invalid definitions are dead-lettered by a Faust agent in the consumer group,
@@ -31,21 +31,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from engine.definitions import check_definition
-from engine.lines import LiveLines, Verdict
-from engine.outcome import Emitted
-from engine.records import Record
-from memberflow import badge_web
-from memberflow.metrics import BadgeMetrics
-from memberflow.topics import bootstrap_of
-from models.outputs import BadgeChange, DeadLetterReason
-from streams import Topology
+from agents.metrics import BadgeMetrics, Metrics
+from agents.records import Record, check_definition
+from agents.rules_in_force import RulesInForce
+from config.settings import Settings
+from config.topics import Topic
+from engine.published_lines import PublishedLines, Verdict
+from models.outputs import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
-TOPIC = "business-lines"
 POLL_MS = 500
 RETRY_SECONDS = 2.0
 
@@ -53,25 +51,23 @@ RETRY_SECONDS = 2.0
 class DefinitionFollower:
     """This worker's reader of the whole ``business-lines`` topic."""
 
-    def __init__(self, topology: Topology, live: LiveLines, metrics: BadgeMetrics) -> None:
-        self.t = topology
-        self.live = live
+    def __init__(self, settings: Settings, rules: RulesInForce, metrics: BadgeMetrics) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.live = PublishedLines(rules.book)
         self.metrics = metrics
-        self.ready = asyncio.Event()
         #: partition -> next offset to read, so a reconnect resumes where it was
         self.positions: dict[int, int] = {}
         self._future: asyncio.Future | None = None
+        for tenant_rules in (rules.book.default, *rules.book.tenants.values()):
+            for line_id, line in tenant_rules.business_lines.items():
+                metrics.declare(line_id, line.top)
 
-    async def start(self) -> None:
+    async def start(self, app: faust.App) -> None:
         """Follow the topic from now on, and return once it is read up to its end."""
         if self._future is None:
-            self._future = self.t.app.add_future(self.run())
-        await self.wait_ready()
-
-    async def wait_ready(self) -> None:
-        if not self.ready.is_set():
-            log.info("waiting for the business-line definitions")
-            await self.ready.wait()
+            self._future = app.add_future(self.run())
+        await self.rules.wait_ready()
 
     async def run(self) -> None:
         while True:
@@ -84,9 +80,9 @@ class DefinitionFollower:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _follow(self) -> None:
-        settings = self.t.settings
+        settings = self.settings
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_of(settings.broker_url),
+            bootstrap_servers=settings.bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -94,7 +90,7 @@ class DefinitionFollower:
         )
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer, settings.topic(TOPIC))
+            partitions = await self._partitions(consumer, settings.topic(Topic.BUSINESS_LINES))
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             for tp in partitions:
@@ -107,9 +103,9 @@ class DefinitionFollower:
                     for message in messages:
                         self.apply(message.value)
                         self.positions[tp.partition] = message.offset + 1
-                if not batches and not self.ready.is_set() and await self._reached(consumer, ends):
+                if not batches and not self.rules.ready.is_set() and await self._reached(consumer, ends):
                     log.info("business-line definitions read: %s", self.describe())
-                    self.ready.set()
+                    self.rules.ready.set()
         finally:
             await consumer.stop()
 
@@ -131,11 +127,11 @@ class DefinitionFollower:
         return True
 
     def apply(self, raw: bytes | None) -> None:
-        offer = self.live.offer(raw, self.t.settings.max_payload_bytes)
+        offer = self.live.offer(raw, self.settings.max_payload_bytes)
         self.metrics.definitions.labels(offer.verdict.value).inc()
         if offer.verdict is Verdict.APPLIED:
             assert offer.definition is not None
-            self.t.rulebook = self.live.book
+            self.rules.book = self.live.book
             self.metrics.declare(offer.definition.line_id, offer.definition.top)
             log.info("business line %s", offer.detail)
         elif offer.verdict is Verdict.IGNORED:
@@ -148,57 +144,36 @@ class DefinitionFollower:
                          for line, d in sorted(lines.items())) or "none published"
 
 
-def observe(metrics: BadgeMetrics, outputs: list[Emitted]) -> None:
-    """Keep the per-worker badge gauge from the badge changes this worker sent."""
-    for out in outputs:
-        change = out.value
-        if not isinstance(change, BadgeChange):
-            continue
-        if change.from_level > 0:
-            metrics.members.labels(change.line_id, str(change.from_level)).dec()
-        if change.to_level > 0:
-            metrics.members.labels(change.line_id, str(change.to_level)).inc()
-        metrics.changes.labels(change.line_id, change.direction.value).inc()
+class DefinitionChecker:
+    """Dead-letters invalid definitions: run by one worker of the group per partition
+    (at-least-once: a redelivery repeats the same ``dead_letter_id``)."""
+
+    def __init__(self, app: faust.App, settings: Settings, metrics: Metrics) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+
+    async def check(self, record: Record) -> None:
+        consumed = self.metrics.events_consumed
+        letter = check_definition(record, self.settings.max_payload_bytes)
+        if letter is None:
+            consumed.labels(Topic.BUSINESS_LINES, "applied").inc()
+            return
+        fut = await self.app.producer.send(self.settings.topic(letter.topic), letter.key.encode(),
+                                           letter.value.model_dump_json().encode(), None, None, None)
+        await fut
+        self.metrics.dead_letters.labels(DeadLetterReason.INVALID_DEFINITION.value).inc()
+        consumed.labels(Topic.BUSINESS_LINES, "dead_lettered").inc()
 
 
-def register(topology: Topology) -> None:
-    app, settings = topology.app, topology.settings
-    metrics = BadgeMetrics(topology.metrics.registry)
-    live = LiveLines(topology.rulebook)
-    for rules in (topology.rulebook.default, *topology.rulebook.tenants.values()):
-        for line_id, line in rules.business_lines.items():
-            metrics.declare(line_id, line.top)
-    follower = DefinitionFollower(topology, live, metrics)
-    topology.on_outputs.append(lambda outputs: observe(metrics, outputs))
-    # Read the definitions when the app starts, before its consumer and agents
-    # start (mode starts them after on_first_start), so no agent ever holds
-    # events while it waits; the members agent's check is then a no-op.
-    first_start = app.on_first_start
-
-    async def on_first_start() -> None:
-        await first_start()
-        await follower.start()
-
-    app.on_first_start = on_first_start  # type: ignore[method-assign]
-    topology.before_batch.append(follower.wait_ready)
-
-    topic = app.topic(settings.topic(TOPIC), key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw")
-    consumed = topology.metrics.events_consumed
+def register(app: faust.App, topic: faust.TopicT, checker: DefinitionChecker) -> faust.types.AgentT:
+    """The group agent that dead-letters invalid definitions on ``topic``."""
 
     @app.agent(topic, name="business-line-definitions")
-    async def definitions(stream):  # noqa: ANN001 - Faust passes a stream
+    async def definitions(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            msg = event.message
-            record = Record(TOPIC, event.value, event.key, msg.partition, msg.offset)
-            letter = check_definition(record, settings.max_payload_bytes)
-            if letter is None:
-                consumed.labels(TOPIC, "applied").inc()
-                continue
-            fut = await app.producer.send(settings.topic(letter.topic), letter.key.encode(),
-                                          letter.value.model_dump_json().encode(), None, None, None)
-            await fut
-            topology.metrics.dead_letters.labels(DeadLetterReason.INVALID_DEFINITION.value).inc()
-            consumed.labels(TOPIC, "dead_lettered").inc()
+            message = event.message
+            await checker.check(Record(Topic.BUSINESS_LINES, event.value, event.key, message.partition,
+                                       message.offset))
 
-    badge_web.register(topology, follower)
+    return definitions

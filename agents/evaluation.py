@@ -15,16 +15,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from faust import Table
 from pydantic import ValidationError
 
+from agents.batch_store import BatchStore
+from agents.metrics import Metrics
+from agents.records import Record, Result, dead_letter
+from agents.rules_in_force import RulesInForce
 from config.rules import TenantRules
+from config.topics import Topic
 from engine.evaluation import evaluate_member, next_due, rules_for
 from engine.outcome import Applied, Emitted
-from engine.records import Record, Result, dead_letter
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
 from models.state import MemberState
-from streams import EVALUATION_TOPIC, Topology
 from tables.members import SEPARATOR, DueMark, micros
 from tables.scan import entries_after
 
@@ -39,10 +43,15 @@ def due_mark(state: MemberState, rules: TenantRules, evaluated_as_of: datetime) 
 
 
 class SliceRunner:
-    def __init__(self, topology: Topology) -> None:
-        self.t = topology
+    """Runs the evaluation slices that reach the members agent, over the members table."""
 
-    def run(self, record: Record, store) -> Result:  # noqa: ANN001 - agents.members.BatchStore
+    def __init__(self, members: Table, rules: RulesInForce, metrics: Metrics, partitions: int) -> None:
+        self.members = members
+        self.rules = rules
+        self.metrics = metrics
+        self.partitions = partitions
+
+    def run(self, record: Record, store: BatchStore) -> Result:
         try:
             piece = EvaluateSlice.model_validate_json(record.value or b"")
         except ValidationError as exc:
@@ -52,12 +61,12 @@ class SliceRunner:
             reason = DeadLetterReason.INVALID_EVENT
             detail = f"slice for partition {piece.partition} arrived on {record.partition}"
             return Result(None, [dead_letter(record, reason, detail)], reason)
-        book = self.t.rulebook
+        book = self.rules.book
         rules_of_selector = book.for_tenant(piece.tenant_id) if piece.tenant_id else book.default
         size = rules_of_selector.evaluation.slice_size
         prefix = f"{piece.tenant_id}{SEPARATOR}".encode() if piece.tenant_id else b""
         after = bytes.fromhex(piece.after) if piece.after else None
-        entries = entries_after(self.t.members, piece.partition, self.t.settings.partitions, after, size, prefix)
+        entries = entries_after(self.members, piece.partition, self.partitions, after, size, prefix)
         outputs: list[Emitted] = []
         evaluated = skipped = 0
         as_of = micros(piece.as_of)
@@ -88,11 +97,11 @@ class SliceRunner:
             if changed or mark.due > mark.since:
                 store.put(key, state, mark=mark)
             outputs.extend(outs)
-        self.t.metrics.members_evaluated.inc(evaluated)
-        self.t.metrics.members_not_due.inc(skipped)
+        self.metrics.members_evaluated.inc(evaluated)
+        self.metrics.members_not_due.inc(skipped)
         if len(entries) == size:
             following = piece.model_copy(update={"after": entries[-1][0].hex()})
-            outputs.append(Emitted(EVALUATION_TOPIC, f"slice-{piece.partition}", following, piece.partition))
+            outputs.append(Emitted(Topic.EVALUATION_SLICES, f"slice-{piece.partition}", following, piece.partition))
         else:
             log.info("evaluation %s done on partition %d", piece.evaluation_id, piece.partition)
         return Result(Applied.APPLIED, outputs)

@@ -11,20 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import repeat
 
-import faust
-
-from agents.stored import StoredLately
+from agents.kafka.changelog import DeferredTable
+from agents.recent_writes import RecentWrites
 from config.rules import RuleBook
 from engine.outcome import Emitted
 from models.outputs import LedgerEntry
 from tables import ledger
-from tables.binding import Owner, bind
+from tables.current_event import MessageEvent, make_current
 from tables.members import state_key
 
 Member = tuple[str, str]  # tenant, member
 
 
-class KnownHeads(StoredLately[Member, int]):
+class KnownHeads(RecentWrites[Member, int]):
     """The next history sequence number of recently written members, so a batch
     need not read their head rows again (``keep`` the heads a stored batch wrote)."""
 
@@ -33,10 +32,10 @@ class KnownHeads(StoredLately[Member, int]):
 
 
 def record_history(
-    table: faust.Table | None,
+    table: DeferredTable,
     rulebook: RuleBook,
     outputs: Iterable[Emitted],
-    events: Mapping[bytes, Owner],
+    events: Mapping[bytes, MessageEvent],
     payloads: Iterable[bytes] | None = None,
     known: KnownHeads | None = None,
 ) -> dict[Member, int]:
@@ -46,17 +45,15 @@ def record_history(
     reading the heads of members written lately.  Returns the new next
     sequence number of every member given rows."""
     heads: dict[Member, int] = {}
-    if table is None:
-        return heads
     for out, payload in zip(outputs, payloads if payloads is not None else repeat(None), strict=False):
         entry = out.value
         if not isinstance(entry, LedgerEntry):
             continue
         member = (entry.tenant_id, entry.member_id)
         event = events.get(state_key(*member))
-        if event is None:  # an entry always comes with a state change; nothing to bind to otherwise
+        if event is None:  # an entry always comes with a state change; nothing to write it under otherwise
             continue
-        bind(event)
+        make_current(event)
         seq = heads.get(member)
         if seq is None and known is not None:
             seq = known.get(member)
@@ -72,6 +69,6 @@ def record_history(
                 pass
         heads[member] = seq + 1
     for member, seq in heads.items():
-        bind(events[state_key(*member)])
+        make_current(events[state_key(*member)])
         table[ledger.head_key(*member)] = str(seq).encode()
     return heads

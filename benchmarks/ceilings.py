@@ -82,7 +82,7 @@ def faust_app(kind: str, bootstrap: str, topic: str, n: int, datadir: str) -> No
     state = {"seen": 0, "start": None}
 
     @app.agent(source)
-    async def consume(stream):  # noqa: ANN001
+    async def consume(stream):
         async for _key, value in stream.items():
             try:
                 event = json.loads(value)

@@ -34,8 +34,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from memberflow.cluster import LocalCluster, WorkerProcess
-from memberflow.demo import encode, generate
+from memberflow.dev.cluster import LocalCluster, WorkerProcess
+from memberflow.dev.demo import encode, generate
 
 INPUTS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ is cut into batches of BENCH_CPU_BATCH (default 500, the shipped fetch size)
 per partition, and each batch goes through what the agent does with it, on
 the agent's own classes:
 
-- decode and evaluate every event (``engine.records``) over a ``BatchStore``
+- decode and evaluate every event (``agents.records``) over a ``BatchStore``
   with ``WarmStates``, as ``MemberProcessor.plan`` does;
 - encode every changed state (``BatchStore.pending``) into a dict standing in
   for RocksDB;
@@ -29,16 +29,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+from agents.batch_store import BatchStore, WarmStates
 from agents.history import KnownHeads, record_history
-from agents.members import BatchStore, WarmStates
-from agents.routing import partition_for
+from agents.kafka.changelog import DeferredTable
+from agents.kafka.routing import partition_for
+from agents.records import Record, Result, decode, evaluate
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
-from engine.records import Record, Result, decode, evaluate
 from memberflow.cli import tune_gc
-from memberflow.demo import encode, generate
-from tables.binding import Owner
-from tables.writer import DeferredTable
+from memberflow.dev.demo import encode, generate
+from tables.current_event import MessageEvent
 
 PARTITIONS = 4
 
@@ -85,7 +85,7 @@ def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> R
     warm, heads = WarmStates(settings.warm_states), KnownHeads(settings.warm_states)
     warm.check(1)
     heads.check(1)
-    owners = {p: Owner(SimpleNamespace(partition=p)) for p in range(PARTITIONS)}  # type: ignore[arg-type]
+    owners = {p: MessageEvent(SimpleNamespace(partition=p)) for p in range(PARTITIONS)}  # type: ignore[arg-type]
     r = Round()
     clock = time.perf_counter
     for batch in stream:

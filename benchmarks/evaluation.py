@@ -36,17 +36,18 @@ from types import SimpleNamespace
 
 from rocksdict import Options, Rdict, WriteBatch
 
+from agents.batch_store import BatchStore, WarmStates
 from agents.evaluation import SliceRunner
-from agents.members import BatchStore, WarmStates
+from agents.records import Record
+from agents.rules_in_force import RulesInForce
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
+from config.topics import Topic
 from engine.evaluation import evaluation_id
-from engine.records import Record
 from memberflow.cli import tune_gc
 from models.evaluation import EvaluateSlice
 from models.state import MemberState, PointLot
-from streams import EVALUATION_TOPIC
-from tables.binding import Owner
+from tables.current_event import MessageEvent
 from tables.members import encode, state_key, unmarked
 
 AS_OF = datetime.fromisoformat("2026-06-01T00:00:00+08:00")
@@ -117,21 +118,19 @@ def evaluate_all(db: Rdict, rules: RuleBook, as_of: datetime, members: int) -> N
     """One evaluation of partition 0, slice after slice, as a worker runs it."""
     table = Store(db)
     metrics = SimpleNamespace(members_evaluated=Tally(), members_not_due=Tally())
-    topology = SimpleNamespace(members=table, rulebook=rules, metrics=metrics,
-                               settings=SimpleNamespace(partitions=1))
-    runner = SliceRunner(topology)  # type: ignore[arg-type]
+    runner = SliceRunner(table, RulesInForce(rules), metrics, partitions=1)  # type: ignore[arg-type]
     piece = EvaluateSlice(evaluation_id=evaluation_id(None, as_of), tenant_id=None, as_of=as_of, partition=0)
-    owner = Owner(SimpleNamespace(partition=0))  # type: ignore[arg-type]
+    owner = MessageEvent(SimpleNamespace(partition=0))  # type: ignore[arg-type]
     written = outputs = 0
     kinds: Counter[str] = Counter()
     marks = {members // 4 * k for k in (1, 2, 3)}
     start = time.perf_counter()
     while piece is not None:
         store = BatchStore(table, WarmStates(0), current=owner)
-        result = runner.run(Record(EVALUATION_TOPIC, piece.model_dump_json().encode(), partition=0), store)
+        result = runner.run(Record(Topic.EVALUATION_SLICES, piece.model_dump_json().encode(), partition=0), store)
         piece = None
         for out in result.outputs:
-            if out.topic == EVALUATION_TOPIC:
+            if out.topic == Topic.EVALUATION_SLICES:
                 piece = out.value
             else:
                 out.value.model_dump_json()  # what the worker sends

@@ -12,7 +12,7 @@ validation with the path of the bad part, never at evaluation.
 Lines ship in the rules (``business_lines`` of a rules file, version 1 unless
 stated).  At run time a :class:`LineDefinition` published to the
 ``business-lines`` topic supersedes a tenant's line when its version is higher
-(see :mod:`engine.lines`).
+(see :mod:`engine.published_lines`).
 
 The compiled form (thresholds parsed once) is built by the model validator.
 """
@@ -25,12 +25,11 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, model_validator
 
-from models.money import Ident
+from config.strict import Strict
+from models.fields import Ident, LineId
 
-#: Line ids appear in URLs and output ids: a conservative alphabet.
-LineId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
 #: Field names are the data API's column names (``lc_score``, ``jt_hold_amt``...).
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 #: Names a snapshot uses for itself; a line cannot read them as scores.
@@ -38,10 +37,6 @@ RESERVED_FIELDS = frozenset({"user_pin", "member_id", "tenant_id", "event_id", "
 MAX_TEXT = 256
 Scalar = str | int | float | bool
 Value = Decimal | int | bool | str
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class FieldType(StrEnum):

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from config.strict import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CouponRules(_Strict):
+class CouponRules(Strict):
     """Seed 001 §6(1): 10/20/50/100 yuan coupons at 1:10; reminders in the last
     month before expiry, then every 7 days."""
 
@@ -41,7 +39,7 @@ class CouponRules(_Strict):
         return self
 
 
-class PriceBand(_Strict):
+class PriceBand(Strict):
     """Orders up to ``up_to`` yuan (inclusive; null = no upper bound) pay
     ``points_per_yuan`` points per yuan."""
 
@@ -49,7 +47,7 @@ class PriceBand(_Strict):
     points_per_yuan: int = Field(ge=1)
 
 
-class PointsCashRules(_Strict):
+class PointsCashRules(Strict):
     """Seed 001 §6(2): 10 points = 1 yuan up to 2000 yuan, 15 points = 1 yuan above."""
 
     bands: list[PriceBand] = Field(
@@ -76,7 +74,7 @@ class PointsCashRules(_Strict):
         raise AssertionError("the last band is open-ended")
 
 
-class CatalogueItem(_Strict):
+class CatalogueItem(Strict):
     name: str = Field(min_length=1, max_length=200)
     points: int = Field(ge=1, description="points price of one item")
     in_stock: bool = True
@@ -84,11 +82,11 @@ class CatalogueItem(_Strict):
     max_per_member: int | None = Field(default=None, ge=1, description="lifetime cap per member; null = none")
 
 
-class MerchandiseRules(_Strict):
+class MerchandiseRules(Strict):
     items: dict[str, CatalogueItem] = Field(default_factory=dict)
 
 
-class GiftingRules(_Strict):
+class GiftingRules(Strict):
     """Seed 001 §6(1) bonus points: the receiver accepts or rejects; unanswered
     gifts return to the sender after ``respond_days``."""
 
@@ -100,7 +98,7 @@ class GiftingRules(_Strict):
     keep_closed: int = Field(default=50, ge=0, description="answered gifts kept in state for the views")
 
 
-class RedemptionRules(_Strict):
+class RedemptionRules(Strict):
     coupons: CouponRules = CouponRules()
     points_cash: PointsCashRules = PointsCashRules()
     merchandise: MerchandiseRules = MerchandiseRules()

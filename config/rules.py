@@ -14,136 +14,19 @@ from enum import StrEnum
 from functools import cached_property
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from croniter import croniter
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
-from config.business_lines import BusinessLine, LineId
-from config.earning import EarningRules
+from config.business_lines import BusinessLine
+from config.earning.schema import EarningRules
 from config.redemptions import RedemptionRules
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MetricKind(StrEnum):
-    SPEND = "spend"
-    POINTS_EARNED = "points_earned"
-    GROWTH = "growth"
-
-
-class Metric(Strict):
-    """What a tier qualification measures: money spent or points earned in a
-    trailing window of local days (ending on the as-of day), or growth value."""
-
-    kind: MetricKind = MetricKind.SPEND
-    window_days: int = Field(default=30, ge=1, le=366)
-
-    @property
-    def name(self) -> str:
-        if self.kind is MetricKind.GROWTH:
-            return "growth"
-        return f"{self.kind.value}_{self.window_days}d"
-
-
-class Condition(Strict):
-    metric: Metric
-    threshold: Decimal = Field(ge=0)
-
-
-class Cadence(StrEnum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-class CouponAllowance(Strict):
-    count: int = Field(ge=1)
-    per: Cadence
-    value: Decimal = Field(default=Decimal(0), ge=0)
-    valid_days: int = Field(default=7, ge=1)
-
-
-class Gift(Strict):
-    value: Decimal = Field(ge=0)
-    valid_days: int = Field(default=30, ge=1)
-    description: str = ""
-
-
-class TierBenefits(Strict):
-    """One column of seed 003's benefit matrix."""
-
-    discount: Decimal = Field(default=Decimal(1), gt=0, le=1, description="price multiplier, 0.95 = 5% off")
-    free_shipping_threshold: Decimal = Field(default=Decimal(39), ge=0)
-    coupons: CouponAllowance | None = None
-    birthday_pack: Gift | None = None
-    priority_delivery: Literal["none", "priority", "dedicated"] = "none"
-    new_product_trial: Literal["none", "occasional", "quarterly", "monthly", "weekly"] = "none"
-    customer_service: Literal["standard", "email", "phone", "24h"] = "standard"
-
-
-class TierDef(Strict):
-    id: str = Field(min_length=1, max_length=32)
-    qualify: list[Condition] = Field(default_factory=list, description="any one qualifies; empty = base tier")
-    by_invitation: bool = False
-    protection_days: int = Field(default=0, ge=0)
-    upgrade_gift: Gift | None = None
-    benefits: TierBenefits = TierBenefits()
-
-
-class DowngradePolicy(StrEnum):
-    ONE_DOWN = "one_down"
-    TO_QUALIFIED = "to_qualified"
-
-
-class TierRules(Strict):
-    tiers: list[TierDef]
-    downgrade: DowngradePolicy = DowngradePolicy.ONE_DOWN
-    downgrade_warning_days: int = Field(default=7, ge=0)
-
-    @field_validator("tiers")
-    @classmethod
-    def _ladder(cls, tiers: list[TierDef]) -> list[TierDef]:
-        if not tiers:
-            raise ValueError("a ladder needs at least one tier")
-        ids = [t.id for t in tiers]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"tier ids repeat: {ids}")
-        if tiers[0].qualify:
-            raise ValueError(f"the first tier ({tiers[0].id}) is the base tier and takes no conditions")
-        for t in tiers[1:]:
-            if not t.qualify and not t.by_invitation:
-                raise ValueError(f"tier {t.id} has no way in: give it conditions or by_invitation")
-        return tiers
-
-    @property
-    def base(self) -> str:
-        return self.tiers[0].id
-
-    def rank(self, tier_id: str) -> int:
-        return self.ranks_by_id.get(tier_id, 0)
-
-    @cached_property
-    def ranks_by_id(self) -> dict[str, int]:
-        return {t.id: i for i, t in enumerate(self.tiers)}
-
-    def by_id(self, tier_id: str) -> TierDef:
-        return self.tiers[self.rank(tier_id)]
-
-    @cached_property
-    def climb(self) -> tuple[tuple[int, TierDef, tuple[tuple[Metric, Decimal, str], ...]], ...]:
-        """(rank, tier, its conditions as (metric, threshold, metric name)), top tier first, base left out."""
-        return tuple((rank, tier, tuple((c.metric, c.threshold, c.metric.name) for c in tier.qualify))
-                     for rank, tier in reversed(list(enumerate(self.tiers))) if rank > 0)
-
-    @cached_property
-    def windows(self) -> tuple[tuple[MetricKind, int], ...]:
-        """The (kind, days) of every windowed metric a tier qualifies by."""
-        found = {(c.metric.kind, c.metric.window_days) for t in self.tiers for c in t.qualify}
-        return tuple(sorted(w for w in found if w[0] is not MetricKind.GROWTH))
+from config.strict import Strict
+from config.tiers import TierRules
+from models.fields import LineId
 
 
 class GrowthAction(Strict):
@@ -217,8 +100,6 @@ class EvaluationRules(Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: str) -> str:
-        from croniter import croniter
-
         if not croniter.is_valid(value):
             raise ValueError(f"not a cron expression: {value!r}")
         return value
@@ -251,7 +132,7 @@ class TenantRules(Strict):
     #: seed 000's business lines (badges), version 1 unless stated; newer versions
     #: published to `business-lines` supersede them per tenant (engine/lines.py)
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
-    #: the published definitions in force (engine.lines.Catalog), set by engine.lines only
+    #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
 
     @field_validator("time_zone")

@@ -1,125 +1,170 @@
-"""Process settings, read from the environment once.
+"""Process settings: ``MEMBERFLOW_*`` environment variables, read once, validated by pydantic-settings.
 
-| variable | default | meaning |
-|---|---|---|
-| ``MEMBERFLOW_BROKER_URL`` (or ``BROKER_URL``) | ``kafka://127.0.0.1:9092`` | Kafka bootstrap |
-| ``MEMBERFLOW_DATA_DIR`` | ``./data`` | RocksDB tables (one dir per worker) |
-| ``MEMBERFLOW_WEB_HOST`` / ``MEMBERFLOW_WEB_PORT`` | ``127.0.0.1`` / ``6066`` | member lookup and ``/metrics`` |
-| ``MEMBERFLOW_CANONICAL_URL`` | ``http://{host}:{port}`` | URL other workers use to reach this one |
-| ``MEMBERFLOW_TOPIC_PREFIX`` | empty | prefix of every topic name |
-| ``MEMBERFLOW_TOPIC_<NAME>`` | | full name override of one topic, e.g. ``MEMBERFLOW_TOPIC_ORDERS`` |
-| ``MEMBERFLOW_PARTITIONS`` | ``4`` | partitions of every co-partitioned topic |
-| ``MEMBERFLOW_RULES_DIR`` | the shipped ``config/rules`` | tenant rule files (``<tenant>.yaml``, ``default.yaml``) |
-| ``MEMBERFLOW_LOG_LEVEL`` | ``info`` | log level |
-| ``MEMBERFLOW_APP_ID`` | ``memberflow`` | consumer group and table namespace |
-| ``MEMBERFLOW_MAX_PAYLOAD_BYTES`` | ``65536`` | larger input payloads are dead-lettered |
-| ``MEMBERFLOW_BATCH_MAX`` | ``500`` | most records one fetch hands the members agent |
-| ``MEMBERFLOW_WARM_STATES`` | ``20000`` | decoded member states kept between batches (0: none) |
-| ``MEMBERFLOW_FETCH_MAX_WAIT_MS`` | ``20`` | longest a fetch waits for new data (Tansu answers late) |
-| ``MEMBERFLOW_STORE`` | ``rocksdb://`` | table store (``memory://`` for tests) |
-| ``MEMBERFLOW_RECOVERY_CONSISTENCY_CHECK`` | ``true`` | Faust offset check on recovery |
-| ``MEMBERFLOW_PRODUCER_REQUEST_TIMEOUT_S`` | ``30`` | an unacknowledged publish fails then; its batch is tried again |
-| ``MEMBERFLOW_GC_THRESHOLD`` | ``20000`` | objects allocated between young collections (Python: 700; 0 keeps it) |
-| ``MEMBERFLOW_REDEMPTION_TIMEOUT_MS`` | ``10000`` | how long ``POST .../redemptions`` waits for the answer (then 504) |
+Every setting is a field below with its description; ``settings_table`` renders
+them for the README (a test keeps the two equal).  A bad value fails at start
+with the variable's name and the value (``SettingsError``).  Topic names are
+the prefix plus the logical name (``config.topics``) unless one is overridden
+with ``MEMBERFLOW_TOPIC_<NAME>`` (``MEMBERFLOW_TOPIC_ORDERS=shop.orders``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+from config.topics import Topic
 
 SHIPPED_RULES_DIR = Path(__file__).resolve().parent / "rules"
+PREFIX = "MEMBERFLOW_"
 
-#: Logical topic names; the physical name is prefix + name unless overridden.
-TOPICS = (
-    "orders",
-    "reviews",
-    "logins",
-    "complaints",
-    "profiles",
-    "business-scores",
-    "redemptions",
-    "business-lines",
-    "commands",
-    "member-rekey",
-    "member-commands",
-    "evaluation-slices",
-    "points-ledger",
-    "tier-changes",
-    "badge-changes",
-    "benefit-grants",
-    "notifications",
-    "dead-letters",
-    "redemption-results",
-)
+#: the environment ``Settings`` reads, when not ``os.environ`` (``Settings.from_env``)
+_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("memberflow_environment", default=None)
 
 
-@dataclass(frozen=True)
-class Settings:
-    broker_url: str = "kafka://127.0.0.1:9092"
-    data_dir: Path = Path("data")
-    web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    canonical_url: str | None = None
-    topic_prefix: str = ""
-    topic_overrides: Mapping[str, str] = field(default_factory=dict)
-    partitions: int = 4
-    rules_dir: Path = SHIPPED_RULES_DIR
-    log_level: str = "info"
-    app_id: str = "memberflow"
-    max_payload_bytes: int = 65536
-    batch_max: int = 500
-    warm_states: int = 20000
-    fetch_max_wait_ms: int = 20
-    store: str = "rocksdb://"
-    recovery_consistency_check: bool = True
-    redemption_timeout_ms: int = 10000
-    gc_threshold: int = 20000
-    producer_request_timeout_s: float = 30.0
+class SettingsError(ValueError):
+    """A setting that does not validate; the message names the variable and its value."""
 
-    def topic(self, name: str) -> str:
-        """Physical topic name of logical topic ``name``."""
-        if name not in TOPICS:
-            raise KeyError(f"unknown topic {name!r}")
-        return self.topic_overrides.get(name) or f"{self.topic_prefix}{name}"
+
+def override_variable(topic: Topic) -> str:
+    return f"{PREFIX}TOPIC_{topic.upper().replace('-', '_')}"
+
+
+class _Environment(EnvSettingsSource):
+    """The process environment (or the mapping ``Settings.from_env`` was given), and the
+    per-topic name overrides collected into ``topic_overrides``."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _ENVIRONMENT.get()
+        return {name.lower(): value for name, value in (os.environ if env is None else env).items() if value}
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        overrides = {t.value: self.env_vars[override_variable(t).lower()] for t in Topic
+                     if self.env_vars.get(override_variable(t).lower())}
+        if overrides:
+            data["topic_overrides"] = overrides
+        return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", validate_default=False)
+
+    broker_url: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap (`BROKER_URL` works too)",
+                            validation_alias=AliasChoices(f"{PREFIX}BROKER_URL", "BROKER_URL"))
+    data_dir: Path = Field(Path("data"), description="RocksDB tables; one directory per worker")
+    web_host: str = Field("127.0.0.1", description="address of the member API and `/metrics`")
+    web_port: int = Field(6066, ge=1, le=65535, description="port of the member API and `/metrics`")
+    canonical_url: str | None = Field(None, description="how other workers reach this one "
+                                      "(default `http://<web_host>:<web_port>`); lookups are routed to the owner")
+    app_id: str = Field("memberflow", min_length=1, description="consumer group, and prefix of the table changelogs")
+    topic_prefix: str = Field("", description="prefix of every topic name; `MEMBERFLOW_TOPIC_<NAME>` "
+                              "overrides one topic's whole name (e.g. `MEMBERFLOW_TOPIC_ORDERS`)")
+    topic_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)
+    partitions: int = Field(4, ge=1, le=10_000, description="partitions of every topic (all co-partitioned)")
+    rules_dir: Path = Field(SHIPPED_RULES_DIR, description="tenant rules: a directory of `default.yaml` and "
+                            "`<tenant>.yaml` files, or one file for every tenant")
+    log_level: str = Field("info", description="log level")
+    store: str = Field("rocksdb://", description="table store (`memory://` for tests)")
+    max_payload_bytes: int = Field(65536, ge=256, description="larger inputs are dead-lettered")
+    batch_max: int = Field(500, ge=1, description="most records one fetch hands the members agent")
+    warm_states: int = Field(20000, ge=0, description="decoded member states kept between batches (`0`: none)")
+    fetch_max_wait_ms: int = Field(20, ge=1, description="longest a fetch waits for new data; Kafka answers as "
+                                   "soon as data arrives, Tansu does not, so keep it small there")
+    recovery_consistency_check: bool = Field(True, description="Faust's offset check when a table is recovered "
+                                             "(it holds on Tansu too: changelog ends are learnt from a marker)")
+    producer_request_timeout_s: float = Field(30.0, gt=0, description="a publish the broker has not acknowledged "
+                                              "by then fails, and its batch is tried again")
+    gc_threshold: int = Field(20000, ge=0, description="allocations between young garbage collections "
+                              "(Python's default is 700; `0` keeps it); start-up objects are frozen out of them")
+    redemption_timeout_ms: int = Field(10000, ge=1, description="how long `POST …/redemptions` waits for its "
+                                       "answer before a 504")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Environment(settings_cls)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default: the process environment); ``SettingsError`` names a bad variable."""
+        with _reading(env):
+            try:
+                return cls()
+            except ValidationError as exc:
+                raise SettingsError(_describe(exc)) from None
+
+    def topic(self, topic: Topic | str) -> str:
+        """Physical name of a logical topic (``KeyError`` for a name that is none)."""
+        try:
+            return self.physical_names[topic]
+        except KeyError:
+            raise KeyError(f"unknown topic {topic!r}") from None
+
+    @cached_property
+    def physical_names(self) -> dict[Topic, str]:
+        """Logical topic -> physical name, for every topic."""
+        return {t: self.topic_overrides.get(t.value) or f"{self.topic_prefix}{t.value}" for t in Topic}
+
+    def logical_topics(self) -> dict[str, Topic]:
+        """Physical name -> logical topic, for every topic."""
+        return {name: t for t, name in self.physical_names.items()}
 
     @property
     def web_url(self) -> str:
         return self.canonical_url or f"http://{self.web_host}:{self.web_port}"
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+    @property
+    def bootstrap(self) -> str:
+        return bootstrap_of(self.broker_url)
 
-        def get(name: str, default: str) -> str:
-            return env.get(f"MEMBERFLOW_{name}", default)
 
-        overrides = {
-            t: env[f"MEMBERFLOW_TOPIC_{t.upper().replace('-', '_')}"]
-            for t in TOPICS
-            if env.get(f"MEMBERFLOW_TOPIC_{t.upper().replace('-', '_')}")
-        }
-        return cls(
-            broker_url=env.get("MEMBERFLOW_BROKER_URL") or env.get("BROKER_URL") or cls.broker_url,
-            data_dir=Path(get("DATA_DIR", str(cls.data_dir))),
-            web_host=get("WEB_HOST", cls.web_host),
-            web_port=int(get("WEB_PORT", str(cls.web_port))),
-            canonical_url=get("CANONICAL_URL", "") or None,
-            topic_prefix=get("TOPIC_PREFIX", ""),
-            topic_overrides=overrides,
-            partitions=int(get("PARTITIONS", str(cls.partitions))),
-            rules_dir=Path(get("RULES_DIR", str(SHIPPED_RULES_DIR))),
-            log_level=get("LOG_LEVEL", cls.log_level),
-            app_id=get("APP_ID", cls.app_id),
-            max_payload_bytes=int(get("MAX_PAYLOAD_BYTES", str(cls.max_payload_bytes))),
-            batch_max=int(get("BATCH_MAX", str(cls.batch_max))),
-            warm_states=int(get("WARM_STATES", str(cls.warm_states))),
-            fetch_max_wait_ms=int(get("FETCH_MAX_WAIT_MS", str(cls.fetch_max_wait_ms))),
-            store=get("STORE", cls.store),
-            recovery_consistency_check=get("RECOVERY_CONSISTENCY_CHECK", "true").lower() in ("1", "true", "yes"),
-            redemption_timeout_ms=int(get("REDEMPTION_TIMEOUT_MS", str(cls.redemption_timeout_ms))),
-            gc_threshold=int(get("GC_THRESHOLD", str(cls.gc_threshold))),
-            producer_request_timeout_s=float(get("PRODUCER_REQUEST_TIMEOUT_S", str(cls.producer_request_timeout_s))),
-        )
+def bootstrap_of(broker_url: str) -> str:
+    """``host:port`` of a broker URL's first broker, as Kafka clients take it."""
+    return broker_url.split("://", 1)[-1].split(";")[0]
+
+
+@contextmanager
+def _reading(env: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRONMENT.set(env)
+    try:
+        yield
+    finally:
+        _ENVIRONMENT.reset(token)
+
+
+def _variable(field: str) -> str:
+    return "BROKER_URL" if field == "BROKER_URL" else f"{PREFIX}{field.upper()}"
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{_variable(str(e['loc'][0])) if e['loc'] else 'settings'}={e.get('input')!r}: {e['msg']}"
+        for e in exc.errors(include_url=False)
+    )
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table (the README carries it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        if field.exclude:
+            continue
+        default = field.default
+        shown = "the shipped `config/rules`" if default == SHIPPED_RULES_DIR else (
+            "" if default in (None, "") else f"`{str(default).lower() if isinstance(default, bool) else default}`")
+        rows.append(f"| `{_variable(name)}` | {shown} | {field.description} |")
+    return "\n".join(rows)

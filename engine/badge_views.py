@@ -21,7 +21,7 @@ from config.business_lines import (
 )
 from config.rules import TenantRules
 from engine.badges import qualified_level
-from engine.lines import lines_for
+from engine.published_lines import lines_for
 from models.badges import BadgeState
 from models.state import MemberState
 

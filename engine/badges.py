@@ -1,7 +1,7 @@
 """Business-line badges (seed 000): score snapshots in, badge levels and rights out.
 
 A snapshot is read against the member's tenant's lines in force
-(:func:`engine.lines.lines_for`): the line it names in ``line_id``, else every
+(:func:`engine.published_lines.lines_for`): the line it names in ``line_id``, else every
 line whose declared fields it carries.  Reading happens before anything
 changes, so a snapshot with a missing field or a value that does not parse as
 the line declares it is dead-lettered whole, never half-applied.  Per line, a
@@ -26,11 +26,12 @@ from datetime import date, datetime, timedelta
 
 from config.business_lines import BadgeDowngrade, BusinessLine, Check, Node, Value, canonical, holds, parse_value
 from config.rules import TenantRules
+from config.topics import Topic
 from engine.clock import start_of_day
-from engine.due import Probe
-from engine.lines import lines_for
+from engine.due_moments import LookAhead
 from engine.outcome import Reject
-from engine.step import BADGE_CHANGES, Step
+from engine.published_lines import lines_for
+from engine.step import Step
 from models.badges import BadgeState, BusinessScores
 from models.outputs import BadgeChange, DeadLetterReason, NotificationKind, TierDirection
 
@@ -133,7 +134,7 @@ def _move(step: Step, line_id: str, line: BusinessLine, badge: BadgeState, to_le
     badge.protection_until, badge.downgrade_warned = None, False
     level = line.level(to_level)
     step.emit(
-        BADGE_CHANGES,
+        Topic.BADGE_CHANGES,
         BadgeChange(
             change_id=step._id("bc", line_id, from_level, to_level),
             line_id=line_id,
@@ -256,7 +257,7 @@ def _evaluate_line(step: Step, line_id: str, line: BusinessLine, badge: BadgeSta
     return changed
 
 
-def badges_due(probe: Probe) -> datetime | None:
+def badges_due(ahead: LookAhead) -> datetime | None:
     """A member holding a badge is looked at by every evaluation (definitions
     change at run time); one without badges never is."""
-    return probe.since if probe.state.badges else None
+    return ahead.since if ahead.state.badges else None

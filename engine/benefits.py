@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from config.rules import Cadence
+from config.tiers import Cadence
 from engine.clock import add_months, start_of_day
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.step import Step
 
 
@@ -66,18 +66,18 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def scheduled_due(probe: Probe) -> datetime | None:
+def scheduled_due(ahead: LookAhead) -> datetime | None:
     """Tier coupons at the start of the first period not granted yet; the birthday
     pack at the start of the first birthday month, from the one ``since`` falls
     in, not granted yet."""
-    state, rules = probe.state, probe.rules
+    state, rules = ahead.state, ahead.rules
     benefits = rules.tiers.by_id(state.tier).benefits
     coupons = None
     if benefits.coupons is not None:
-        if state.benefit_periods.get("tier_coupon") != period_of(probe.day, benefits.coupons.per):
-            return probe.since
-        coupons = start_of_day(next_period(probe.day, benefits.coupons.per), rules.tz)
-    birthday = _birthday_due(probe, benefits.birthday_pack is not None)
+        if state.benefit_periods.get("tier_coupon") != period_of(ahead.day, benefits.coupons.per):
+            return ahead.since
+        coupons = start_of_day(next_period(ahead.day, benefits.coupons.per), rules.tz)
+    birthday = _birthday_due(ahead, benefits.birthday_pack is not None)
     return coupons if birthday is None else birthday if coupons is None else min(coupons, birthday)
 
 
@@ -90,12 +90,12 @@ def next_period(day: date, cadence: Cadence) -> date:
     return add_months(day.replace(day=1), 1)
 
 
-def _birthday_due(probe: Probe, has_pack: bool) -> datetime | None:
-    state = probe.state
+def _birthday_due(ahead: LookAhead, has_pack: bool) -> datetime | None:
+    state = ahead.state
     if not has_pack or state.birthday is None:
         return None
-    tz, month, since = probe.rules.tz, state.birthday.month, probe.since
-    for year in range(probe.day.year, probe.day.year + 3):
+    tz, month, since = ahead.rules.tz, state.birthday.month, ahead.since
+    for year in range(ahead.day.year, ahead.day.year + 3):
         start = start_of_day(date(year, month, 1), tz)
         end = start_of_day(add_months(date(year, month, 1), 1), tz)
         if end > since and state.benefit_periods.get("birthday_pack") != str(year):

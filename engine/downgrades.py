@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.rules import DowngradePolicy
-from engine.due import Probe
+from config.tiers import DowngradePolicy
+from engine.due_moments import LookAhead
 from engine.step import Step
 from models.outputs import NotificationKind
 
@@ -57,16 +57,16 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def downgrade_due(probe: Probe) -> datetime | None:
+def downgrade_due(ahead: LookAhead) -> datetime | None:
     """When ``evaluate_downgrade`` next has work: once the member may no longer
     qualify for its tier; with a downgrade pending, at its warning and at the
     downgrade itself (at once if the member may qualify again, which calls it off)."""
-    state, ladder = probe.state, probe.rules.tiers
+    state, ladder = ahead.state, ahead.rules.tiers
     current = ladder.rank(state.tier)
     if state.downgrade_at is None:
-        return probe.qualifies_until(current) if current > 0 else None
-    if probe.windows_may_grow or probe.qualification.rank >= current:
-        return probe.since
+        return ahead.qualifies_until(current) if current > 0 else None
+    if ahead.windows_may_grow or ahead.qualification.rank >= current:
+        return ahead.since
     if state.downgrade_warned:
         return state.downgrade_at
     return state.downgrade_at - timedelta(days=ladder.downgrade_warning_days)

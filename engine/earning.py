@@ -51,7 +51,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.earning import Compiled, EarningRules, Scaled
+from config.earning.compiled import Compiled, Scaled
+from config.earning.schema import EarningRules
 from models.events import OrderItem, OrderPaid
 
 TOTAL_COUNTER = "__total__"

@@ -18,7 +18,7 @@ from config.rules import RuleBook, TenantRules
 from engine.badges import badges_due, evaluate_badges
 from engine.benefits import grant_scheduled, scheduled_due
 from engine.downgrades import downgrade_due, evaluate_downgrade
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
 from engine.nudges import nudges_due, send_nudges
@@ -29,12 +29,12 @@ from engine.step import Step
 from models.state import MemberState
 
 Hook = Callable[[Step, datetime], bool]
-Due = Callable[[Probe], datetime | None]
+Due = Callable[[LookAhead], datetime | None]
 
 
 class Periodic(NamedTuple):
-    """A periodic rule: ``run(step, as_of) -> changed?``, and ``due(probe)``, the
-    earliest ``as_of >= probe.since`` at which ``run`` could change the state or
+    """A periodic rule: ``run(step, as_of) -> changed?``, and ``due(ahead)``, the
+    earliest ``as_of >= ahead.since`` at which ``run`` could change the state or
     emit anything (None: never, until an event changes the state; ``engine/due.py``).
     ``due`` may answer early, never late: ``tests/unit/test_evaluation_due.py``
     proves that evaluating any member before its due moment does nothing."""
@@ -84,10 +84,10 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
     """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
     anything for this state (``since`` itself when it could at once), or None
     when nothing is scheduled until an event changes the state."""
-    probe = Probe(state, rules, since)
+    ahead = LookAhead(state, rules, since)
     due = None
     for hook in EVALUATION_HOOKS:
-        moment = hook.due(probe)
+        moment = hook.due(ahead)
         if moment is not None and (due is None or moment < due):
             due = moment
             if due <= since:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from engine.clock import start_of_day
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.step import Step
 from engine.wallet import held
 from models.outputs import LedgerKind, NotificationKind
@@ -59,19 +59,19 @@ def warn_expiry(step: Step, as_of: datetime) -> bool:
     return True
 
 
-def expiry_due(probe: Probe) -> datetime | None:
+def expiry_due(ahead: LookAhead) -> datetime | None:
     """The earliest moment ``expire_points`` has a lot to expire."""
-    return min((lot.expires_at for lot in probe.state.lots if lot.expires_at is not None), default=None)
+    return min((lot.expires_at for lot in ahead.state.lots if lot.expires_at is not None), default=None)
 
 
-def warning_due(probe: Probe) -> datetime | None:
+def warning_due(ahead: LookAhead) -> datetime | None:
     """The earliest moment a lot comes within ``warn_lead_days`` of its expiry,
     and the cadence allows another warning."""
-    state, policy = probe.state, probe.rules.points.expiry
-    first = expiry_due(probe)
+    state, policy = ahead.state, ahead.rules.points.expiry
+    first = expiry_due(ahead)
     if not policy.warn_lead_days or first is None:
         return None
     due = first - timedelta(days=policy.warn_lead_days)
     if state.expiry_warned_on is not None:
-        due = max(due, start_of_day(state.expiry_warned_on + timedelta(days=policy.warn_every_days), probe.rules.tz))
+        due = max(due, start_of_day(state.expiry_warned_on + timedelta(days=policy.warn_every_days), ahead.rules.tz))
     return due

@@ -9,23 +9,12 @@ from dataclasses import dataclass
 
 from pydantic import TypeAdapter, ValidationError
 
-from models.badges import BusinessScores
-from models.commands import MemberCommand
-from models.events import Complaint, Login, MemberEvent, OrderEvent, Profile, Review
+from config.topics import MEMBER_EVENTS
+from models.events import MemberEvent
 from models.outputs import DeadLetterReason
-from models.redemptions import RedemptionRequest
 
-#: logical input topic -> the contract of its values
-INPUT_CONTRACTS: dict[str, TypeAdapter] = {
-    "orders": TypeAdapter(OrderEvent),
-    "reviews": TypeAdapter(Review),
-    "logins": TypeAdapter(Login),
-    "complaints": TypeAdapter(Complaint),
-    "profiles": TypeAdapter(Profile),
-    "business-scores": TypeAdapter(BusinessScores),
-    "redemptions": TypeAdapter(RedemptionRequest),
-    "member-commands": TypeAdapter(MemberCommand),
-}
+#: logical topic -> the contract of its values (a plain dict: looked up per event)
+CONTRACTS: dict[str, TypeAdapter] = {topic: topic.adapter for topic in MEMBER_EVENTS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +37,7 @@ def parse_event(topic: str, raw: bytes | None, max_bytes: int) -> MemberEvent | 
     if len(raw) > max_bytes:
         return Invalid(DeadLetterReason.OVERSIZE_PAYLOAD, f"{len(raw)} bytes > {max_bytes}")
     try:
-        return INPUT_CONTRACTS[topic].validate_json(raw)
+        return CONTRACTS[topic].validate_json(raw)
     except ValidationError as exc:
         reason, detail = _describe(exc)
         return Invalid(reason, detail)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from config.rules import TenantRules
 from engine.clock import start_of_day
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.step import Step
 from engine.windows import metric_value
 from models.outputs import NotificationKind
@@ -64,23 +64,23 @@ def _not_before(moment: datetime, floor: datetime | None) -> datetime:
     return moment if floor is None else max(moment, floor)
 
 
-def nudges_due(probe: Probe) -> datetime | None:
+def nudges_due(ahead: LookAhead) -> datetime | None:
     """When ``send_nudges`` could next send something.  Without events a metric
     only falls as days leave its window, so a member further than the gap from
     the next tier never comes into range; one in range, or above it, is due once
     the kind's cadence allows."""
-    state, rules = probe.state, probe.rules
+    state, rules = ahead.state, ahead.rules
     ladder, cfg = rules.tiers, rules.evaluation.nudges
     current = ladder.rank(state.tier)
     dues: list[datetime] = []
     if cfg.retention_offer and ladder.tiers[current].protection_days and current > 0:
-        falls = probe.qualifies_until(current)
+        falls = ahead.qualifies_until(current)
         if falls is not None:
             dues.append(_not_before(falls, _cadence(state, rules, "retention")))
     if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
         cond = ladder.tiers[current + 1].qualify[0]
-        if probe.windows_may_grow or cond.threshold - metric_value(state, cond.metric, probe.day) <= cfg.next_tier_gap:
-            dues.append(_not_before(probe.since, _cadence(state, rules, "next_tier")))
+        if ahead.windows_may_grow or cond.threshold - metric_value(state, cond.metric, ahead.day) <= cfg.next_tier_gap:
+            dues.append(_not_before(ahead.since, _cadence(state, rules, "next_tier")))
     if state.last_login_at is not None:
         churn = state.last_login_at + timedelta(days=cfg.churn_days)
         dues.append(_not_before(churn, _cadence(state, rules, "churn")))

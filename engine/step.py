@@ -11,9 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 from config.rules import TenantRules
+from config.topics import Topic
 from engine.clock import local_day
 from engine.ids import derive_id
 from engine.outcome import Emitted
+from engine.qualification import Qualification, qualification
 from engine.windows import COUNTER_DAYS
 from models.events import MemberEvent
 from models.outputs import (
@@ -27,12 +29,6 @@ from models.outputs import (
 )
 from models.state import MemberState
 
-LEDGER = "points-ledger"
-TIER_CHANGES = "tier-changes"
-BADGE_CHANGES = "badge-changes"
-BENEFIT_GRANTS = "benefit-grants"
-NOTIFICATIONS = "notifications"
-
 
 class Step:
     def __init__(self, state: MemberState, rules: TenantRules, cause_id: str, occurred_at: datetime) -> None:
@@ -42,7 +38,7 @@ class Step:
         self.occurred_at = occurred_at
         self.outputs: list[Emitted] = []
         self.day: date = local_day(occurred_at, rules.tz)
-        self._qualification = None
+        self._qualification: Qualification | None = None
 
     @classmethod
     def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:
@@ -59,14 +55,12 @@ class Step:
             "cause_event_id": self.cause_id,
         }
 
-    def emit(self, topic: str, value: Any) -> None:
+    def emit(self, topic: Topic, value: Any) -> None:
         self.outputs.append(Emitted(topic, self.state.member_id, value))
 
-    def qualification(self):  # noqa: ANN201 - engine.tiers.Qualification
+    def qualification(self) -> Qualification:
         """The member's qualification as of this step's day, computed once per step
         (metrics do not change while one evaluation runs)."""
-        from engine.tiers import qualification
-
         if self._qualification is None:
             self._qualification = qualification(self.state, self.rules.tiers, self.day)
         return self._qualification
@@ -87,7 +81,7 @@ class Step:
 
     def ledger(self, kind: LedgerKind, rule: str, delta: int, balance: int, **extra: Any) -> None:
         self.emit(
-            LEDGER,
+            Topic.POINTS_LEDGER,
             LedgerEntry(
                 entry_id=self._id("le", kind.value, rule, extra.get("order_id") or "", extra.pop("seq", 0)),
                 kind=kind,
@@ -101,7 +95,7 @@ class Step:
 
     def tier_change(self, from_tier: str, to_tier: str, up: bool, reason: str, metric: str, value: Decimal) -> None:
         self.emit(
-            TIER_CHANGES,
+            Topic.TIER_CHANGES,
             TierChange(
                 change_id=self._id("tc", from_tier, to_tier),
                 from_tier=from_tier,
@@ -121,11 +115,11 @@ class Step:
             if period is not None
             else self._id("bg", benefit, ordinal)
         )
-        self.emit(BENEFIT_GRANTS, BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common()))
+        self.emit(Topic.BENEFIT_GRANTS, BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common()))
 
     def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, **data: Any) -> None:
         self.emit(
-            NOTIFICATIONS,
+            Topic.NOTIFICATIONS,
             Notification(
                 notification_id=self._id("nt", kind.value, ordinal),
                 kind=kind,

@@ -1,4 +1,4 @@
-"""Tier qualification and upgrades (seed 003 §1, §2.2).
+"""Tier upgrades (seed 003 §1, §2.2).
 
 Upgrades happen the moment an event qualifies, possibly several tiers at
 once; downgrades only happen at periodic evaluation.
@@ -6,46 +6,10 @@ once; downgrades only happen at periodic evaluation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
-from config.rules import MetricKind, TierRules
+from engine.qualification import qualification
 from engine.step import Step
-from engine.windows import metric_value
-from models.state import MemberState
-
-
-@dataclass(frozen=True, slots=True)
-class Qualification:
-    rank: int
-    tier: str
-    reason: str
-    metric: str
-    value: Decimal
-
-
-def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
-    """The highest tier the member qualifies for as of a local day."""
-    invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
-    values: dict[tuple[MetricKind, int], Decimal] = {}  # tiers usually measure the same metric
-    for rank, tier, conditions in ladder.climb:
-        for metric, threshold, name in conditions:
-            key = (metric.kind, metric.window_days)
-            value = values.get(key)
-            if value is None:
-                value = values[key] = metric_value(state, metric, as_of)
-            if value >= threshold:
-                return Qualification(rank, tier.id, "qualified", name, value)
-        if tier.by_invitation and invited_rank >= rank:
-            return Qualification(rank, tier.id, "invitation", "invitation", Decimal(0))
-    first = ladder.tiers[1].qualify[0].metric if len(ladder.tiers) > 1 and ladder.tiers[1].qualify else None
-    if first is None:
-        return Qualification(0, ladder.base, "base", "none", Decimal(0))
-    value = values.get((first.kind, first.window_days))
-    if value is None:
-        value = metric_value(state, first, as_of)
-    return Qualification(0, ladder.base, "base", first.name, value)
 
 
 def upgrade_if_qualified(step: Step) -> None:

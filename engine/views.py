@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from config.rules import Metric, MetricKind, TenantRules
+from config.rules import TenantRules
+from config.tiers import Metric, MetricKind
 from engine.badge_views import badges_summary
+from engine.qualification import qualification
 from engine.redemptions.views import redemptions_summary
-from engine.tiers import qualification
 from engine.wallet import held, pending, spendable
 from engine.windows import metric_value
 from models.state import MemberState

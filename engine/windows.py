@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from config.rules import Metric, MetricKind
+from config.tiers import Metric, MetricKind
 from engine.clock import window_days
 from models.state import MemberState
 

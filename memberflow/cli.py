@@ -23,24 +23,23 @@ def tune_gc(threshold: int) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from faust.worker import Worker
+    from faust.worker import Worker as FaustWorker
 
+    from agents.kafka.admin import create_topics
     from config.settings import Settings
-    from memberflow.topics import create_topics
     from streams import create_app
 
     settings = Settings.from_env()
     create_topics(settings)
-    topology = create_app(settings)
+    worker = create_app(settings)
     tune_gc(settings.gc_threshold)
-    worker = Worker(topology.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    FaustWorker(worker.app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False).execute_from_commandline()
     return 0
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
+    from agents.kafka.admin import all_topics, create_topics
     from config.settings import Settings
-    from memberflow.topics import all_topics, create_topics
 
     settings = Settings.from_env()
     created = create_topics(settings)
@@ -63,7 +62,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
-    from memberflow.schemas import check_schemas, write_schemas
+    from memberflow.tools.schemas import check_schemas, write_schemas
 
     out = Path(args.out)
     if args.check:
@@ -77,19 +76,19 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from memberflow.replay import replay_file
+    from memberflow.tools.replay import replay_file
 
     return replay_file(Path(args.events), Path(args.rules) if args.rules else None, sys.stdout)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from memberflow.run import run
+    from memberflow.dev.run import run
 
     return run(members=args.members, rate=args.rate, port=args.broker_port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from memberflow.demo import feed
+    from memberflow.dev.demo import feed
 
     return feed(members=args.members, rate=args.rate, limit=args.limit)
 

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from config.business_lines import LineId
-from models.money import Ident
+from models.fields import Ident, LineId
 
 
 def snapshot_id(data: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from models.money import Ident
+from models.fields import Ident
 
 
 class MemberCommandBase(BaseModel):

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from models.money import Ident, Money
+from models.fields import Ident, Money
 
 
 class InputEvent(BaseModel):

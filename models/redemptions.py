@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from models.money import Ident, Money
+from models.fields import Ident, Money
 from models.outputs import Output
 
 RequestKind = Literal["coupon", "points_cash", "points_cash_cancel", "merchandise", "gift", "gift_respond"]

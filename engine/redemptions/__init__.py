@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.redemptions.common import RESULTS, prior_result, repeat_answer
+from config.topics import Topic
+from engine.redemptions.common import prior_result, repeat_answer
 from engine.redemptions.coupons import apply_coupon, coupon_reminders
 from engine.redemptions.gifts import (
     apply_gift,
@@ -51,7 +52,7 @@ def _request(handler: Callable[[Step, Any], None]) -> Callable[[Step, Any], None
     def run(step: Step, request: Any) -> None:
         prior = prior_result(step.state, request.request_id)
         if prior is not None:
-            step.emit(RESULTS, prior)
+            step.emit(Topic.REDEMPTION_RESULTS, prior)
             return
         expire_gifts(step, step.occurred_at)  # expired gifts' points are back before anything is spent
         handler(step, request)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from config.topics import Topic
 from engine.clock import add_months
 from engine.ids import derive_id
 from engine.outcome import Emitted
@@ -15,9 +16,6 @@ from models.commands import MemberCommandBase, PointsPiece
 from models.outputs import Notification, NotificationKind
 from models.redemptions import Granted, RedemptionResult, RedemptionStatus, RejectReason
 from models.state import MemberState, MemberStatus, PointLot
-
-RESULTS = "redemption-results"
-MEMBER_COMMANDS = "member-commands"
 
 BLOCKED = {MemberStatus.LOCKED: RejectReason.ACCOUNT_LOCKED, MemberStatus.FROZEN: RejectReason.ACCOUNT_FROZEN}
 
@@ -60,7 +58,7 @@ def answer(
     overflow = len(results) - answers_kept(step)
     if overflow > 0:
         del results[:overflow]
-    step.emit(RESULTS, result)
+    step.emit(Topic.REDEMPTION_RESULTS, result)
     return result
 
 
@@ -84,7 +82,7 @@ def prior_result(state: MemberState, request_id: str) -> RedemptionResult | None
 def repeat_answer(state: MemberState, request: Any) -> list[Emitted]:
     """The first answer again, for a retried request (nothing is spent)."""
     prior = prior_result(state, request.request_id)
-    return [Emitted(RESULTS, state.member_id, prior)] if prior is not None else []
+    return [Emitted(Topic.REDEMPTION_RESULTS, state.member_id, prior)] if prior is not None else []
 
 
 def spending_blocked(step: Step, request: Any) -> bool:
@@ -144,7 +142,7 @@ def restore(step: Step, pieces: list[PointsPiece], tag: str, earned_at: datetime
 
 def send_command(step: Step, command: MemberCommandBase) -> None:
     """A hand-off to another member, on their partition (keyed by their id)."""
-    step.outputs.append(Emitted(MEMBER_COMMANDS, command.member_id, command))
+    step.outputs.append(Emitted(Topic.MEMBER_COMMANDS, command.member_id, command))
 
 
 def command_id(tenant_id: str, target: str, gift_id: str, kind: str) -> str:
@@ -156,7 +154,7 @@ def notify_once(step: Step, kind: NotificationKind, message: str, *key: object, 
     """A notification whose id depends on ``key`` only, not on the cause."""
     state = step.state
     step.emit(
-        "notifications",
+        Topic.NOTIFICATIONS,
         Notification(
             notification_id=derive_id("nt", state.tenant_id, state.member_id, kind.value, *key),
             kind=kind,

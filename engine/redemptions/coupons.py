@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import TenantRules
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.redemptions.common import (
     answer,
     can_afford,
@@ -129,12 +129,12 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
     return changed
 
 
-def reminders_due(probe: Probe) -> datetime | None:
+def reminders_due(ahead: LookAhead) -> datetime | None:
     """The earliest first reminder or expiry of a redeemed coupon."""
-    rules = probe.rules
+    rules = ahead.rules
     reminding = rules.redemptions.coupons.remind_months_before > 0
     due = None
-    for coupon in probe.state.redemption.coupons:
+    for coupon in ahead.state.redemption.coupons:
         moment = min(coupon.valid_until, first_reminder(coupon, rules)) if reminding else coupon.valid_until
         due = moment if due is None else min(due, moment)
     return due

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from engine.due import Probe
+from engine.due_moments import LookAhead
 from engine.ids import derive_id
 from engine.outcome import Reject
 from engine.redemptions.common import (
@@ -324,8 +324,8 @@ def expire_gifts(step: Step, as_of: datetime) -> bool:
     return closed > 0
 
 
-def gifts_due(probe: Probe) -> datetime | None:
+def gifts_due(ahead: LookAhead) -> datetime | None:
     """The earliest answer deadline of an offer still open."""
-    memory = probe.state.redemption
+    memory = ahead.state.redemption
     return min((g.respond_by for g in (*memory.gifts_sent.values(), *memory.gifts_received.values())
                 if g.status is GiftStatus.OFFERED), default=None)

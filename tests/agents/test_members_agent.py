@@ -11,8 +11,8 @@ import pytest
 from faust.types import TP, Message
 from prometheus_client import CollectorRegistry
 
-from agents.consumer import BatchChannel, FetchedBatch, first_offsets
-from agents.routing import SOURCE_HEADER
+from agents.kafka.consumer import BatchChannel, FetchedBatch, first_offsets
+from agents.kafka.routing import SOURCE_HEADER
 from config.settings import Settings
 from streams import create_app
 from tables.members import decode, state_key
@@ -22,7 +22,7 @@ class FakePublisher:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, dict | bytes, list | None, int | None]] = []
 
-    async def publish(self, messages) -> dict:  # noqa: ANN001
+    async def publish(self, messages) -> dict:
         """Records them; answers the last offset per topic and partition, like the broker."""
         last: dict[str, dict[int, int]] = {}
         for topic, key, value, headers, partition in messages:
@@ -36,14 +36,14 @@ class FakePublisher:
 
 
 @pytest.fixture
-def topology(tmp_path):
+def worker(tmp_path):
     settings = Settings(data_dir=tmp_path, store="memory://", partitions=1, web_port=6999)
-    topo = create_app(settings, registry=CollectorRegistry())
-    topo.app.finalize()
-    topo.app.conf.store = "memory://"
-    topo.app.flow_control.resume()
-    topo.before_batch.clear()  # no broker here: nothing to wait for (business-line definitions)
-    return topo
+    built = create_app(settings, registry=CollectorRegistry())
+    built.app.finalize()
+    built.app.conf.store = "memory://"
+    built.app.flow_control.resume()
+    built.rules.ready.set()  # no broker here: no business-line definitions to read first
+    return built
 
 
 def changelog(publisher: FakePublisher) -> list:
@@ -59,7 +59,7 @@ def order(event_id: str, member: str, amount: str) -> bytes:
 OFFSETS = iter(range(10**6))
 
 
-def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> FetchedBatch:  # noqa: ANN001
+def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> FetchedBatch:
     """A fetch of the rekey topic (any member topic would do; the header names the source)."""
     topic = "member-rekey"
     messages = [
@@ -70,104 +70,97 @@ def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> Fetc
     return FetchedBatch(messages, app.consumer_generation_id)
 
 
-def record_unread(agent, monkeypatch) -> list:  # noqa: ANN001
+def record_unread(agent, monkeypatch) -> list:
     """The consumer's ``unread`` replaced by a recorder: the messages it is given."""
     unread: list = []
 
-    async def record(messages) -> None:  # noqa: ANN001
+    async def record(messages) -> None:
         unread.extend(messages)
 
     monkeypatch.setattr(agent.app.consumer, "unread", record)
     return unread
 
 
-async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:  # noqa: ANN001
+async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:
     """Deliver a one-message fetch and give the agent time to process it."""
     await agent.put(fetched(agent.app, value, source=source, key=key))
     await asyncio.sleep(0.05)
 
 
 @pytest.mark.asyncio
-async def test_an_order_updates_state_and_publishes_ledger_and_tier(topology, monkeypatch):
+async def test_an_order_updates_state_and_publishes_ledger_and_tier(worker, monkeypatch):
     processor_publisher = FakePublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, processor_publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = processor_publisher
         await put(agent, order("e1", "m1", "230.00"), "orders")
     topics = [t for t, *_ in processor_publisher.sent]
     assert topics.count("points-ledger") == 3 and topics.count("tier-changes") == 1
-    state = decode(topology.members.data[state_key("default", "m1")])
+    state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER" and sum(lot.amount for lot in state.lots) == 244
     assert len(changelog(processor_publisher)) == 1  # one state write for the member
 
 
 @pytest.mark.asyncio
-async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(topology, monkeypatch):
+async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(worker, monkeypatch):
     publisher = FakePublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         await put(agent, b"{nope", "orders")
         await put(agent, order("e2", "m1", "-1"), "orders")
     letters = [body for topic, _, body, _, _ in publisher.sent if topic == "dead-letters"]
     assert [d["reason"] for d in letters] == ["malformed_json", "invalid_event"]
-    assert state_key("default", "m1") not in topology.members.data
-    consumed = topology.metrics.events_consumed.labels("orders", "dead_lettered")._value.get()
+    assert state_key("default", "m1") not in worker.members.data
+    consumed = worker.metrics.events_consumed.labels("orders", "dead_lettered")._value.get()
     assert consumed == 2
 
 
 @pytest.mark.asyncio
-async def test_a_duplicate_changes_nothing_and_sends_nothing(topology, monkeypatch):
+async def test_a_duplicate_changes_nothing_and_sends_nothing(worker, monkeypatch):
     publisher = FakePublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         await put(agent, order("e3", "m1", "50.00"), "orders")
         sent_once = len(publisher.sent)
         await put(agent, order("e3", "m1", "50.00"), "orders")
     assert len(publisher.sent) == sent_once  # no outputs and no state write
-    assert topology.metrics.events_consumed.labels("orders", "duplicate")._value.get() == 1
-
-
-def _patch_publisher(agent, publisher: FakePublisher) -> None:  # noqa: ANN001
-    """The processor lives in the agent's closure; give it the fake publisher."""
-    fn = agent.fun
-    processor = next(c.cell_contents for c in fn.__closure__ if type(c.cell_contents).__name__ == "MemberProcessor")
-    processor.publisher = publisher
+    assert worker.metrics.events_consumed.labels("orders", "duplicate")._value.get() == 1
 
 
 @pytest.mark.asyncio
-async def test_one_fetch_is_one_batch_with_one_state_write_per_member(topology):
+async def test_one_fetch_is_one_batch_with_one_state_write_per_member(worker):
     publisher = FakePublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         batch = fetched(agent.app, order("b1", "m1", "120.00"), order("b2", "m1", "100.00"), source="orders")
         await agent.put(batch)
         await asyncio.sleep(0.05)
     assert len(changelog(publisher)) == 1
-    state = decode(topology.members.data[state_key("default", "m1")])
+    state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER"  # 220 in 30 days, from both events of the batch
     assert all(message.acked for message in batch.messages)
 
 
 @pytest.mark.asyncio
-async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_unread(topology, monkeypatch):
+async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_unread(worker, monkeypatch):
     publisher = FakePublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("s1", "m1", "300.00"), source="orders")
         batch.generation = agent.app.consumer_generation_id - 1
         await agent.put(batch)
         await asyncio.sleep(0.05)
     assert publisher.sent == []
-    assert state_key("default", "m1") not in topology.members.data
+    assert state_key("default", "m1") not in worker.members.data
     assert not any(message.acked for message in batch.messages)
     assert unread == batch.messages  # sought back, so Faust cannot commit over them
 
 
 @pytest.mark.asyncio
-async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(topology):
+async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(worker):
     """Faust empties its channel queues on every resume, even without a stop before it;
     a batch emptied away would be lost (its records read, later offsets acked)."""
-    app = topology.app
+    app = worker.app
     kept, plain = BatchChannel(app, maxsize=1), app.channel(maxsize=1)
     await kept.queue.put("batch")
     await plain.queue.put("batch")
@@ -177,14 +170,14 @@ async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(to
 
 
 @pytest.mark.asyncio
-async def test_the_consumer_fetches_for_the_members_agent_only_once_it_has_finished_its_batch(topology, monkeypatch):
+async def test_the_consumer_fetches_for_the_members_agent_only_once_it_has_finished_its_batch(worker, monkeypatch):
     """A batch fetched ahead would wait in the queue for the one in process; the
     consumer waits for the agent instead (bounded, so nothing can stall it for good)."""
-    monkeypatch.setattr("agents.consumer.IDLE_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr("agents.kafka.consumer.IDLE_WAIT_SECONDS", 0.2)
     publisher = FakePublisher()
-    channel = next(iter(topology.app.batch_channels.values()))
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    channel = next(iter(worker.app.batch_channels.values()))
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         consumer = agent.app.consumer
         await asyncio.wait_for(consumer._agents_idle(), 0.05)  # idle: fetch at once
         channel.idle.clear()  # what the consumer does as it hands a batch over
@@ -205,7 +198,7 @@ class FlakyPublisher(FakePublisher):
         super().__init__()
         self.failures = 1
 
-    async def publish(self, messages) -> dict:  # noqa: ANN001
+    async def publish(self, messages) -> dict:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("broker away")
@@ -213,28 +206,28 @@ class FlakyPublisher(FakePublisher):
 
 
 @pytest.mark.asyncio
-async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(topology, monkeypatch):
+async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(worker, monkeypatch):
     monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
     publisher = FlakyPublisher()
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         batch = fetched(agent.app, order("f1", "m1", "230.00"), source="orders")
         await agent.put(batch)
         await asyncio.sleep(0.2)
     assert publisher.failures == 0
     assert [t for t, *_ in publisher.sent].count("tier-changes") == 1
-    state = decode(topology.members.data[state_key("default", "m1")])
+    state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER"
     assert all(message.acked for message in batch.messages)
 
 
 @pytest.mark.asyncio
-async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_and_untracked(topology, monkeypatch):
+async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_and_untracked(worker, monkeypatch):
     monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
     publisher = FlakyPublisher()
     publisher.failures = 10**6  # the broker stays away
-    async with topology.agent.test_context() as agent:
-        _patch_publisher(agent, publisher)
+    async with worker.members_agent.test_context() as agent:
+        worker.processor.publisher = publisher
         unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("r1", "m1", "230.00"), source="orders")
         await agent.put(batch)
@@ -246,7 +239,7 @@ async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_a
     assert unread == batch.messages
     assert publisher.sent == []
     assert not any(message.acked for message in batch.messages)
-    assert state_key("default", "m1") not in topology.members.data
+    assert state_key("default", "m1") not in worker.members.data
 
 
 def test_unread_goes_back_to_the_lowest_offset_of_each_partition():

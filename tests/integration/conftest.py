@@ -18,8 +18,8 @@ import yaml
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from memberflow.cluster import LocalCluster, WorkerProcess
-from memberflow.replay import MemoryStore, replay
+from memberflow.dev.cluster import LocalCluster, WorkerProcess
+from memberflow.tools.replay import MemoryStore, replay
 
 BASE_DAY = "2026-03-{day:02d}T{hour:02d}:{minute:02d}:00+08:00"
 OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "notifications", "dead-letters")
@@ -57,7 +57,7 @@ def metric(worker: WorkerProcess, name: str, **labels: str) -> float:
     return 0.0
 
 
-def wait_until(predicate, timeout: float = 90.0, interval: float = 0.3) -> None:  # noqa: ANN001
+def wait_until(predicate, timeout: float = 90.0, interval: float = 0.3) -> None:
     import time
 
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from memberflow.broker import HOST, free_port
+from memberflow.dev.broker import HOST, free_port
 
 
 class CuttableProxy:
@@ -52,7 +52,7 @@ class CuttableProxy:
             self.connections.discard(writer)
             writer.close()
 
-    def _run(self, fn) -> None:  # noqa: ANN001
+    def _run(self, fn) -> None:
         self.loop.call_soon_threadsafe(fn)
 
     def cut(self) -> None:

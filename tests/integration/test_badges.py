@@ -155,7 +155,7 @@ def test_a_worker_started_later_gets_the_definitions_and_shares_the_work(cluster
 
     def late_owns_partitions() -> bool:
         i = next(probes)
-        cluster.produce([("logins", f"probe{i}", {"event_id": f"probe-{i}", "member_id": f"probe{i}",
+        cluster.produce([("logins", f"ahead{i}", {"event_id": f"ahead-{i}", "member_id": f"ahead{i}",
                                                   "occurred_at": "2022-12-02T10:00:00+08:00"})])
         return consumed_total(late) > 0
 

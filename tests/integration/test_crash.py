@@ -16,9 +16,9 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
-from memberflow.broker import free_port
-from memberflow.cluster import LocalCluster
-from memberflow.replay import MemoryStore, replay
+from memberflow.dev.broker import free_port
+from memberflow.dev.cluster import LocalCluster
+from memberflow.tools.replay import MemoryStore, replay
 from tables.members import state_key
 from tests.integration.conftest import OUTPUTS, consumed_total, metric, mixed_events, output_id, wait_until
 from tests.integration.proxy import CuttableProxy

@@ -13,7 +13,7 @@ import yaml
 
 from config.settings import SHIPPED_RULES_DIR
 from engine.evaluation import evaluation_id
-from memberflow.cluster import LocalCluster
+from memberflow.dev.cluster import LocalCluster
 from tests.integration.conftest import SLICE, command, consumed_total, metric, quiet_members, wait_until
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
-from memberflow.cluster import LocalCluster, WorkerProcess
-from memberflow.replay import MemoryStore, replay
+from memberflow.dev.cluster import LocalCluster, WorkerProcess
+from memberflow.tools.replay import MemoryStore, replay
 from tables.members import state_key
 from tests.integration.conftest import OUTPUTS, mixed_events, output_id, wait_until
 

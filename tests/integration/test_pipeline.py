@@ -9,7 +9,7 @@ import pytest
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from memberflow.replay import replay
+from memberflow.tools.replay import replay
 from tests.integration.conftest import consumed_total, metric, mixed_events, wait_until
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agents.routing import partition_for
+from agents.kafka.routing import partition_for
 from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -303,7 +303,7 @@ def test_ledger_history_stays_in_sequence_while_a_member_moves_between_workers(c
             return None
         return body["entries"] if status == 200 else None
 
-    def pay(n: int, reader) -> None:  # noqa: ANN001
+    def pay(n: int, reader) -> None:
         before = len(ledger_of(reader) or [])
         cluster.produce([("orders", member, {
             "event_id": f"moving-{n}", "member_id": member, "type": "order_paid", "order_id": f"moving-o{n}",

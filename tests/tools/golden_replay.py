@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from memberflow import demo
-from memberflow.replay import replay
+from memberflow.dev import demo
+from memberflow.tools.replay import replay
 
 START = datetime(2025, 3, 3, tzinfo=demo.CST)
 MEMBERS = 400

@@ -1,0 +1,129 @@
+"""Prometheus metrics of a worker, built on a registry that is passed in.
+
+Naming follows ``<namespace>_<noun>_<verb/unit>``; label values come from
+enums and the topic registry, created up front so every series exists from
+the start.  Counted per batch by the agents, never per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from config.topics import MEMBER_INPUTS, OUTPUTS
+from engine.outcome import Emitted
+from models.outputs import BadgeChange, DeadLetterReason, LedgerKind, TierDirection
+
+OUTCOMES = ("applied", "duplicate", "dead_lettered", "forwarded")
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.badges = BadgeMetrics(registry)
+        self.events_consumed = Counter(
+            "memberflow_events_consumed",
+            "Input events consumed, by logical topic and outcome",
+            ["topic", "outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "memberflow_dead_letters", "Inputs sent to dead-letters, by reason", ["reason"], registry=registry
+        )
+        self.processing_seconds = Histogram(
+            "memberflow_event_processing_seconds",
+            "From arrival at the worker to the event's outputs being acknowledged by the broker",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.outputs_sent = Counter(
+            "memberflow_outputs_sent", "Output messages sent, by logical topic", ["topic"], registry=registry
+        )
+        self.batch_size = Histogram(
+            "memberflow_batch_size",
+            "Events per processed batch",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000),
+            registry=registry,
+        )
+        self.tier_changes = Counter(
+            "memberflow_tier_changes", "Tier changes, by direction and new tier", ["direction", "to_tier"],
+            registry=registry,
+        )
+        self.points = Counter(
+            "memberflow_points", "Points moved, by ledger kind (absolute value)", ["kind"], registry=registry
+        )
+        self.batch_retries = Counter(
+            "memberflow_batch_retries",
+            "Batches that failed (the broker unreachable, say) and were tried again",
+            registry=registry,
+        )
+        self.members_evaluated = Counter(
+            "memberflow_members_evaluated", "Members evaluated by the periodic evaluation", registry=registry
+        )
+        self.members_not_due = Counter(
+            "memberflow_members_not_due",
+            "Members the periodic evaluation passed over: their stored due mark says it has nothing to do",
+            registry=registry,
+        )
+        for topic in MEMBER_INPUTS:
+            for outcome in OUTCOMES:
+                self.events_consumed.labels(topic, outcome)
+        for reason in DeadLetterReason:
+            self.dead_letters.labels(reason.value)
+        for topic in OUTPUTS:
+            self.outputs_sent.labels(topic)
+        for kind in LedgerKind:
+            self.points.labels(kind.value)
+        for direction in TierDirection:
+            self.tier_changes.labels(direction.value, "NORMAL")
+
+
+class BadgeMetrics:
+    """Business-line badges (seed 000).
+
+    ``memberflow_badge_members{line, level}`` is kept by each worker from the
+    badge changes it made (+1 on the new level, -1 on the old one; level 0, no
+    badge, is not counted).  A member's partition can move between workers, so
+    one worker's series can even go negative: only the sum across workers
+    means "members per line and level" -- dashboards use
+    ``sum by (line, level) (memberflow_badge_members)``.  A restarted worker
+    starts again from 0, so the sum counts changes made since the workers started.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.members = Gauge(
+            "memberflow_badge_members",
+            "Net members moved to each badge level by this worker (sum across workers)",
+            ["line", "level"],
+            registry=registry,
+        )
+        self.changes = Counter(
+            "memberflow_badge_changes", "Badge changes, by line and direction", ["line", "direction"],
+            registry=registry,
+        )
+        self.definitions = Counter(
+            "memberflow_business_line_definitions",
+            "Business-line definitions this worker read, by verdict (applied, ignored, invalid)",
+            ["verdict"],
+            registry=registry,
+        )
+
+    def declare(self, line: str, levels: int) -> None:
+        for level in range(1, levels + 1):
+            self.members.labels(line, str(level))
+        for direction in TierDirection:
+            self.changes.labels(line, direction.value)
+
+    def observe(self, outputs: Iterable[Emitted]) -> None:
+        """Keep the per-worker badge gauge from the badge changes this worker sent."""
+        for out in outputs:
+            change = out.value
+            if not isinstance(change, BadgeChange):
+                continue
+            if change.from_level > 0:
+                self.members.labels(change.line_id, str(change.from_level)).dec()
+            if change.to_level > 0:
+                self.members.labels(change.line_id, str(change.to_level)).inc()
+            self.changes.labels(change.line_id, change.direction.value).inc()

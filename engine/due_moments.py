@@ -1,0 +1,71 @@
+"""When the periodic evaluation next has work for a member.
+
+Every periodic rule (``engine.evaluation.EVALUATION_HOOKS``) states the
+earliest moment from ``since`` on at which it could change the member or emit
+anything, assuming no event arrives (an event rewrites the state, and the
+stored moment with it).  Each rule reads what it needs from a ``LookAhead``, which
+computes what several rules share (the local day, the qualification) once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from config.rules import TenantRules
+from config.tiers import MetricKind
+from engine.clock import local_day, start_of_day, window_days
+from engine.qualification import Qualification, qualification
+from engine.windows import has_days_after
+from models.state import MemberState
+
+
+class LookAhead:
+    """One member's state and rules, looked at from ``since`` on.  (Plain lazy
+    attributes: ``functools.cached_property`` takes a lock on every read in 3.11.)"""
+
+    __slots__ = ("state", "rules", "since", "_day", "_windows_may_grow", "_qualification")
+
+    def __init__(self, state: MemberState, rules: TenantRules, since: datetime) -> None:
+        self.state = state
+        self.rules = rules
+        self.since = since
+        self._day: date | None = None
+        self._windows_may_grow: bool | None = None
+        self._qualification: Qualification | None = None
+
+    @property
+    def day(self) -> date:
+        if self._day is None:
+            self._day = local_day(self.since, self.rules.tz)
+        return self._day
+
+    @property
+    def windows_may_grow(self) -> bool:
+        """A day after ``since``'s is in a bucket (never past the latest event's
+        day): a window could still gain it, so no value is bounded by today's."""
+        if self._windows_may_grow is None:
+            self._windows_may_grow = has_days_after(self.state, self.day)
+        return self._windows_may_grow
+
+    @property
+    def qualification(self) -> Qualification:
+        if self._qualification is None:
+            self._qualification = qualification(self.state, self.rules.tiers, self.day)
+        return self._qualification
+
+    def qualifies_until(self, rank: int) -> datetime | None:
+        """The earliest moment from ``since`` on at which the member may qualify
+        for less than ``rank``: ``since`` if it already does, None if never.
+        Without events a window only loses days, so qualification can only fall
+        when a day leaves a window; growth and invitations stay as they are."""
+        if self.windows_may_grow or self.qualification.rank < rank:
+            return self.since
+        leaves: datetime | None = None
+        for kind, days in self.rules.tiers.windows:
+            buckets = self.state.spend_days if kind is MetricKind.SPEND else self.state.points_days
+            first, _ = window_days(self.day, days)
+            oldest = min((d for d in buckets if d >= first), default=None)
+            if oldest is not None:
+                moment = start_of_day(oldest + timedelta(days=days), self.rules.tz)
+                leaves = moment if leaves is None else min(leaves, moment)
+        return leaves

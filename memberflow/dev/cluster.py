@@ -1,0 +1,218 @@
+"""A local cluster for tests and benchmarks: embedded broker + worker processes.
+
+Everything binds to 127.0.0.1 and every process started here is stopped by
+PID on ``close()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents.kafka.admin import create_topics
+from config.settings import Settings
+from memberflow.dev.broker import EmbeddedBroker, free_port, fresh_data_dir, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class WorkerProcess:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    web_port: int
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self) -> WorkerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "memberflow.cli", "worker"],
+            env=self.env,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/metrics", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s: {self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, grace=15.0)
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    def get_json(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class LocalCluster:
+    workdir: Path
+    partitions: int = 4
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: EmbeddedBroker | None = None
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    def start_broker(self, port: int | None = None, advertised_port: int | None = None) -> LocalCluster:
+        """Start the cluster's broker (once: a second call would orphan the first);
+        ``advertised_port`` puts something (a test's proxy) between it and every client."""
+        if self.broker is not None:
+            return self
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.broker = EmbeddedBroker(port, self.workdir / "broker.log", advertised_port).start()
+        create_topics(self.settings())
+        return self
+
+    def env(self, name: str = "w1", web_port: int | None = None) -> dict[str, str]:
+        assert self.broker is not None
+        port = web_port or free_port()
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "MEMBERFLOW_BROKER_URL": self.broker.url,
+            "MEMBERFLOW_DATA_DIR": str(self.workdir / f"data-{name}"),
+            "MEMBERFLOW_WEB_HOST": "127.0.0.1",
+            "MEMBERFLOW_WEB_PORT": str(port),
+            "MEMBERFLOW_PARTITIONS": str(self.partitions),
+            "MEMBERFLOW_LOG_LEVEL": "info",
+            **self.extra_env,
+        }
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env())
+
+    def add_worker(self, name: str | None = None, fresh: bool = True, wait: bool = True) -> WorkerProcess:
+        name = name or f"w{len(self.workers) + 1}"
+        env = self.env(name)
+        if fresh:
+            fresh_data_dir(Path(env["MEMBERFLOW_DATA_DIR"]))
+        worker = WorkerProcess(name, env, self.workdir / f"{name}.log", int(env["MEMBERFLOW_WEB_PORT"])).start()
+        self.workers.append(worker)
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    def restart(self, worker: WorkerProcess, wait: bool = True) -> WorkerProcess:
+        """Start a stopped or killed worker again over its existing data dir."""
+        worker.start()
+        if wait:
+            worker.wait_ready()
+        return worker
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+    def __enter__(self) -> LocalCluster:
+        return self.start_broker()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- producing and consuming ---------------------------------------------
+
+    def produce(self, records: Iterable[tuple[str, str | None, Any]]) -> int:
+        """Publish (logical topic, key, value) where value is a dict or raw str/bytes."""
+        from kafka import KafkaProducer
+
+        settings = self.settings()
+        assert self.broker is not None
+        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5, batch_size=256 * 1024)
+        count = 0
+        try:
+            for topic, key, value in records:
+                producer.send(settings.topic(topic), key=key.encode() if key is not None else None,
+                              value=encode_value(value))
+                count += 1
+            producer.flush()
+        finally:
+            producer.close()
+        return count
+
+    def consume(self, topics: Iterable[str], *, until: int | None = None, idle: float = 3.0,
+                timeout: float = 120.0) -> list[tuple[str, dict]]:
+        """Read output topics from the start: (logical topic, value) in arrival order.
+
+        Stops once ``until`` messages arrived (then after ``idle`` s of quiet, to
+        catch extras), or after ``idle`` seconds without a message when
+        ``until`` is None, or at ``timeout``.
+        """
+        from kafka import KafkaConsumer
+
+        settings = self.settings()
+        assert self.broker is not None
+        names = {settings.topic(t): t for t in topics}
+        consumer = KafkaConsumer(*names, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest",
+                                 group_id=None, enable_auto_commit=False, consumer_timeout_ms=250)
+        out: list[tuple[str, dict]] = []
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                got = False
+                for msg in consumer:
+                    out.append((names[msg.topic], json.loads(msg.value)))
+                    got = True
+                if got:
+                    last = time.monotonic()
+                reached = until is not None and len(out) >= until
+                if (until is None or reached) and time.monotonic() - last > idle:
+                    break
+        finally:
+            consumer.close()
+        return out
+
+
+def encode_value(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value).encode()

@@ -1,0 +1,1 @@
+"""The workers' HTTP views: member lookup, badges, redemptions, ledger history, metrics."""

@@ -1,0 +1,172 @@
+"""``evaluate_badges(step, as_of)``: downgrades only at periodic evaluation,
+with the tiers' protection and warning semantics, per line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.evaluation import evaluate_member
+from engine.published_lines import PublishedLines
+from models.outputs import BadgeChange, NotificationKind, TierDirection
+from tests.engine.badge_fixtures import Holder, shipped, wealth
+
+T0 = datetime.fromisoformat("2022-12-01T00:00:00+08:00")
+
+
+def at(days: int) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+def rules_with(**wealth_over: Any):
+    """Shipped rules with the Wealth line changed (as a published version 2)."""
+    line = shipped().default.business_lines["wealth"].model_dump(mode="json")
+    live = PublishedLines(shipped())
+    offer = live.offer(json.dumps({**line, **wealth_over, "line_id": "wealth", "version": 2}).encode(), 65536)
+    assert offer.verdict.value == "applied", offer.detail
+    return live.book.default
+
+
+def fallen(rules) -> Holder:
+    """A member at Wealth 2 (their only badge) whose latest snapshot qualifies for nothing."""
+    m = Holder(rules)
+    m.send("2022-11-01", line_id="wealth", **wealth(450, 3000))
+    m.send("2022-11-30", line_id="wealth", **wealth(100, 0))
+    assert m.level("wealth") == 2 and set(m.state.badges) == {"wealth"}
+    return m
+
+
+def wealth_changes(m: Holder):
+    return [c for c in m.changes if c.line_id == "wealth"]
+
+
+def test_short_member_is_warned_then_downgraded_one_level_after_protection():
+    m = fallen(shipped().default)  # wealth: protection 30 days, warning 7 days, one_down
+    changed, out = m.evaluate(at(0))
+    assert changed and out == []  # scheduled: no downgrade before at(30), no warning before at(23)
+    badge = m.state.badges["wealth"]
+    assert badge.protection_until == at(30) and not badge.downgrade_warned
+    assert m.evaluate(at(22)) == (False, [])
+    changed, out = m.evaluate(at(23))
+    assert changed
+    (warning,) = [o.value for o in out]
+    assert warning.kind is NotificationKind.DOWNGRADE_WARNING
+    assert warning.data == {"line_id": "wealth", "from_level": 2, "to_level": 1,
+                            "effective_at": at(30).isoformat(), "rule_version": 1}
+    assert m.evaluate(at(29)) == (False, [])  # warned once
+    changed, out = m.evaluate(at(30))
+    (change,) = [o.value for o in out]
+    assert (change.from_level, change.to_level, change.direction) == (2, 1, TierDirection.DOWN)
+    assert (change.reason, change.rule_version, change.occurred_at) == ("downgrade", 1, at(30))
+    assert m.grants and all(g.badge_level == 2 for g in m.grants if g.line_id == "wealth")  # no grant going down
+    badge = m.state.badges["wealth"]
+    assert (badge.level, badge.since, badge.protection_until, badge.downgrade_warned) == (1, at(30), None, False)
+    # still short of level 1: the next evaluation starts a new protection period
+    m.evaluate(at(31))
+    assert m.state.badges["wealth"].protection_until == at(61)
+    m.evaluate(at(61))
+    assert [(c.from_level, c.to_level) for c in wealth_changes(m)] == [(0, 2), (2, 1), (1, 0)]
+
+
+def test_evaluating_twice_as_of_the_same_moment_changes_nothing_the_second_time():
+    m = fallen(shipped().default)
+    for days in (0, 23, 30):
+        first = m.evaluate(at(days))
+        snapshot = m.state.model_dump_json()
+        assert first[0]
+        assert m.evaluate(at(days)) == (False, [])
+        assert m.state.model_dump_json() == snapshot
+
+
+def test_to_qualified_goes_straight_to_the_qualified_level():
+    m = fallen(rules_with(downgrade="to_qualified", protection_days=0, downgrade_warning_days=0))
+    changed, out = m.evaluate(at(0))
+    assert changed and [(c.from_level, c.to_level) for c in [o.value for o in out]] == [(2, 0)]
+    assert out[0].value.rule_version == 2
+
+
+def test_no_protection_and_no_warning_downgrades_at_once():
+    m = fallen(rules_with(protection_days=0, downgrade_warning_days=0))
+    m.evaluate(at(0))
+    assert m.level("wealth") == 1 and m.notifications == []
+
+
+def test_warning_days_longer_than_protection_set_the_wait():
+    m = fallen(rules_with(protection_days=3, downgrade_warning_days=10))
+    changed, out = m.evaluate(at(0))
+    assert [o.value.kind for o in out] == [NotificationKind.DOWNGRADE_WARNING]  # 10 days ahead, at once
+    assert m.state.badges["wealth"].protection_until == at(10)
+    m.evaluate(at(9))
+    assert m.level("wealth") == 2
+    m.evaluate(at(10))
+    assert m.level("wealth") == 1
+
+
+@pytest.mark.parametrize("via", ["snapshot", "evaluation"])
+def test_qualifying_again_cancels_the_pending_downgrade(via):
+    m = fallen(shipped().default)
+    m.evaluate(at(0))  # scheduled
+    m.evaluate(at(25))  # warned
+    assert m.state.badges["wealth"].downgrade_warned
+    if via == "snapshot":
+        m.send("2022-12-27", **wealth(460, 3500))
+    else:
+        m.state.badges["wealth"].values.update(lc_score="460", jt_hold_amt="3500.00")
+        assert m.evaluate(at(26)) == (True, [])
+    badge = m.state.badges["wealth"]
+    assert (badge.protection_until, badge.downgrade_warned) == (None, False)
+    assert m.evaluate(at(60)) == (False, [])
+    assert m.level("wealth") == 2
+
+
+def test_an_evaluation_upgrades_when_a_newer_version_lowers_a_threshold():
+    m = Holder(shipped().default)
+    m.send("2022-11-01", **wealth(250, 0))
+    assert m.level("wealth") == 0
+    m.rules = rules_with()  # same thresholds, version 2: nothing to do
+    assert m.evaluate(at(0)) == (False, [])
+    m.rules = rules_with(levels=[{"level": 1, "name": "Wealth Silver",
+                                 "rule": {"field": "lc_score", "op": ">=", "value": 200},
+                                 "rights": [{"benefit": "wealth_fee_coupon", "value": 10}]}])
+    changed, out = m.evaluate(at(1))
+    kinds = [(type(o.value).__name__) for o in out]
+    assert changed and kinds == ["BadgeChange", "BenefitGrant"]
+    assert (out[0].value.to_level, out[0].value.rule_version, out[0].value.reason) == (1, 2, "evaluation")
+
+
+def test_a_version_with_fewer_levels_brings_a_higher_badge_down_to_its_top():
+    m = Holder(shipped().default)
+    m.send("2022-11-01", **wealth(700, 60000))
+    assert m.level("wealth") == 3
+    m.rules = rules_with(protection_days=0, downgrade_warning_days=0, levels=[
+        {"level": 1, "name": "Only", "rule": {"field": "lc_score", "op": ">=", "value": 900}}])
+    m.evaluate(at(0))
+    assert [(c.from_level, c.to_level) for c in wealth_changes(m)][-1] == (3, 1)
+    assert m.evaluate(at(1))[0] and m.level("wealth") == 0
+
+
+def test_values_a_newer_version_cannot_read_keep_the_badge_until_the_next_snapshot():
+    m = fallen(shipped().default)
+    line = shipped().default.business_lines["wealth"].model_dump(mode="json")
+    line["fields"]["lc_rank"] = "int"
+    m.rules = rules_with(fields=line["fields"])
+    assert m.evaluate(at(0)) == (False, [])
+    assert m.state.badges["wealth"].protection_until is None
+
+
+def test_as_of_may_be_a_local_day():
+    m = fallen(rules_with(protection_days=0, downgrade_warning_days=0))
+    m.evaluate(date(2022, 12, 1))
+    (change,) = [c for c in wealth_changes(m) if c.direction is TierDirection.DOWN]
+    assert change.occurred_at == T0
+
+
+def test_the_periodic_evaluation_runs_the_badge_hook():
+    m = fallen(rules_with(protection_days=0, downgrade_warning_days=0))
+    changed, outputs = evaluate_member(m.state, m.rules, at(0), "eval-x")
+    badge_changes = [o.value for o in outputs if isinstance(o.value, BadgeChange)]
+    assert changed and [(c.line_id, c.from_level, c.to_level, c.cause_event_id) for c in badge_changes] == [
+        ("wealth", 2, 1, "eval-x")]
