@@ -118,11 +118,21 @@ def topology_diagram() -> str:
     internal = [t for t in MEMBER_TOPICS if t.role is Role.INTERNAL]
     left = [*inputs, *internal]
     width = max(len(t) for t in left)
+    middle = len(left) // 2
+    agent = " [members agent] "
     lines = []
     for i in range(max(len(left), len(OUTPUTS))):
-        name = f"{left[i]:<{width}} ─┤" if i < len(left) else " " * (width + 2)
-        middle = "  [members agent]  ├─> " if i == len(left) // 2 else "                   ├─> "
-        lines.append(f"{name}{middle}{OUTPUTS[i] if i < len(OUTPUTS) else ''}".rstrip())
+        if i < len(left):
+            joint = "┐" if i == 0 else "┘" if i == len(left) - 1 else "┼" if i == middle else "┤"
+            name = f"{left[i]:<{width}} ─{joint}"
+        else:
+            name = " " * (width + 2)
+        gap = f"─{agent}─" if i == middle else " " * (len(agent) + 2)
+        if i < len(OUTPUTS):
+            joint = "┌" if i == 0 else "└" if i == len(OUTPUTS) - 1 else "┼" if i == middle else "├"
+            lines.append(f"{name}{gap}{joint}─> {OUTPUTS[i]}")
+        else:
+            lines.append(f"{name}{gap}".rstrip())
     lines.append("")
     lines.append(f"{Topic.COMMANDS} ─> [commands agent] ─> {Topic.EVALUATION_SLICES} (one slice per partition)")
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
