@@ -1,4 +1,5 @@
-"""Fixtures of the agent tests: rules and the member harness of the engine tests."""
+"""Fixtures of the agent tests: the rules and member harness of the engine tests,
+and a worker for Faust's test utilities (helpers in ``tests/agents/fixtures.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 import pytest
 
 from config.rules import TenantRules
+from streams import Worker
+from tests.agents.fixtures import build_worker
 from tests.engine.fixtures import Member, make_rules
 
 
@@ -23,3 +26,9 @@ def base_rules() -> TenantRules:
 @pytest.fixture(scope="session")
 def member() -> type[Member]:
     return Member
+
+
+@pytest.fixture
+def worker(tmp_path) -> Worker:
+    """A one-partition worker on the memory store, its definitions taken as read."""
+    return build_worker(tmp_path)

@@ -1,49 +1,22 @@
-"""Business-line definitions (seed 000): field types, operators, and validation
-errors that name the path of the bad part."""
+"""Business-line definitions (seed 000, config.business_lines): the shipped lines,
+field types, operators, compiled rules, and rules files naming the bad part.
+(Published definitions refused with the path: tests/engine/test_published_lines.py.)"""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from config.business_lines import BusinessLine, FieldType, LineDefinition, Op, holds, parse_value
-from config.rules import RulesError, load_rules_file
+from config.rules import RuleBook, RulesError, load_rules_file
 from config.settings import SHIPPED_RULES_DIR
-from engine.published_lines import describe, error_path, parse_definition
-from tests.engine.badge_fixtures import shipped
-
-
-def definition(**over: Any) -> dict[str, Any]:
-    base = {
-        "tenant_id": "default",
-        "line_id": "jd_plus",
-        "version": 2,
-        "name": "JD Plus",
-        "fields": {"plus_score": "int", "plus_amt": "decimal", "plus_flag": "flag", "plus_city": "string"},
-        "levels": [
-            {"level": 1, "name": "Plus", "rule": {"field": "plus_score", "op": ">=", "value": 100},
-             "rights": [{"benefit": "plus_coupon", "value": 5, "valid_days": 7}]},
-            {"level": 2, "name": "Plus Gold",
-             "rule": {"all": [{"field": "plus_score", "op": ">=", "value": 200},
-                              {"any": [{"field": "plus_flag", "op": "==", "value": True},
-                                       {"field": "plus_amt", "op": ">", "value": "999.99"}]}]}},
-        ],
-    }
-    return {**base, **over}
-
-
-def problem(data: dict[str, Any]) -> str:
-    parsed = parse_definition(json.dumps(data).encode(), 65536)
-    assert isinstance(parsed, str), "expected the definition to be invalid"
-    return parsed
+from tests.config.fixtures import definition
 
 
 def test_shipped_lines_are_seed_000s_four_at_version_1():
-    lines = shipped().default.business_lines
+    lines = RuleBook.load(SHIPPED_RULES_DIR).default.business_lines
     assert sorted(lines) == ["baitiao", "gold_bar", "small_treasury", "wealth"]
     assert {line.version for line in lines.values()} == {1}
     assert lines["wealth"].fields == {"lc_score": FieldType.INT, "jt_hold_amt": FieldType.DECIMAL,
@@ -134,57 +107,12 @@ def test_a_valid_definition_compiles_its_thresholds_once():
     assert line.rule_of(1).threshold == 100
 
 
-@pytest.mark.parametrize(
-    ("change", "path", "why"),
-    [
-        (lambda d: d["levels"][1]["rule"]["all"][1]["any"][0].update(field="nope"),
-         "levels.1.rule.all.1.any.0.field", "not one of the line's fields"),
-        (lambda d: d["levels"][0]["rule"].update(field="plus_flag", op=">="),
-         "levels.0.rule.op", "does not apply to flag"),
-        (lambda d: d["levels"][0]["rule"].update(value="lots"),
-         "levels.0.rule.value", "not an integer"),
-        (lambda d: d["levels"][0]["rule"].update(field="plus_city", op="in", value="bj"),
-         "levels.0.rule.value", "needs a non-empty list"),
-        (lambda d: d["levels"][0]["rule"].update(op=">=", value=[1, 2]),
-         "levels.0.rule.value", "single value"),
-        (lambda d: d["levels"][1].update(level=3), "levels", "numbered 1..2"),
-        (lambda d: d["fields"].update(user_pin="string"), "fields.user_pin", "reserved"),
-        (lambda d: d["fields"].update(plus_score="money"), "fields.plus_score", "Input should be"),
-        (lambda d: d["levels"][0]["rule"].update(opp=">="), "levels.0.rule.opp", "Extra inputs"),
-        (lambda d: d["levels"][1]["rule"].update(all=[]), "levels.1.rule.all", "at least 1"),
-        (lambda d: d["levels"][0]["rights"][0].update(value=-1), "levels.0.rights.0.value", "greater than"),
-        (lambda d: d.update(version=0), "version", "greater than or equal to 1"),
-        (lambda d: d.pop("version"), "version", "Field required"),
-        (lambda d: d.update(line_id="bad id!"), "line_id", "pattern"),
-        (lambda d: d.update(levels=[]), "levels", "at least 1"),
-    ],
-)
-def test_invalid_definitions_name_the_field_path(change, path, why):
-    data = json.loads(json.dumps(definition()))
-    change(data)
-    detail = problem(data)
-    assert detail.startswith(f"{path}:") or f" {path}:" in detail, detail
-    assert why in detail, detail
-
-
-def test_malformed_or_empty_definitions():
-    assert parse_definition(b"{nope", 65536).startswith("malformed JSON")
-    assert parse_definition(None, 65536) == "empty message"
-    assert "bytes >" in parse_definition(b"{" + b" " * 100 + b"}", 50)
-
-
-def test_error_paths_drop_the_rule_trees_union_tags():
-    assert error_path(("levels", 2, "rule", "all", "all", 1, "any", "any", 0, "condition", "op")) == \
-        "levels.2.rule.all.1.any.0.op"
-    assert error_path(()) == "<root>"
-
-
 def test_the_rules_file_section_is_validated_too():
     with pytest.raises(ValidationError) as err:
         BusinessLine.model_validate({"name": "x", "fields": {"a": "int"},
                                      "levels": [{"level": 1, "name": "one", "rule": {"field": "b", "op": ">=",
                                                                                       "value": 1}}]})
-    assert "levels.0.rule.field" in describe(err.value)
+    assert "levels.0.rule.field" in str(err.value) and "not one of the line's fields" in str(err.value)
 
 
 def test_a_bad_line_in_a_rules_file_names_file_line_and_path(tmp_path):

@@ -1,4 +1,4 @@
-"""Helpers for the badge tests (tests/unit/test_badges*.py): snapshots and a
+"""Helpers for the badge tests (tests/engine/test_badges*.py, test_published_lines.py): snapshots and a
 member harness that applies them to one member's state and keeps the outputs."""
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ def snapshot(dt: str = "2022-11-30", member: str = "m1", **scores: Any) -> Busin
 
 def wealth(lc: str | int, jt: str | int = "0.00", flag: str | int = "0", **more: Any) -> dict[str, Any]:
     return {"lc_score": str(lc), "jt_hold_amt": str(jt), "gdlc_jy_flag": str(flag), **more}
+
+
+def wealth_v(version: int, l1: int = 300, tenant: str = "default", **over: Any) -> dict[str, Any]:
+    """A published definition of the shipped Wealth line with another L1 threshold."""
+    line = shipped().default.business_lines["wealth"].model_dump(mode="json")
+    line["levels"][0]["rule"] = {"field": "lc_score", "op": ">=", "value": l1}
+    return {**line, "tenant_id": tenant, "line_id": "wealth", "version": version, **over}
 
 
 class Holder(KeptOutputs):

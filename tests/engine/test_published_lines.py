@@ -1,6 +1,6 @@
 """Runtime onboarding (seed 000's SaaS goal): published definitions supersede
-the shipped ones by version, per tenant; invalid ones change nothing; the
-offline replay folds the topic exactly like the workers."""
+the shipped ones by version, per tenant; invalid ones change nothing and are
+refused with the path of the bad part."""
 
 from __future__ import annotations
 
@@ -12,17 +12,10 @@ import pytest
 
 from engine.apply import apply_event
 from engine.outcome import Applied
-from engine.published_lines import PublishedLines, Verdict, lines_for
-from memberflow.tools.replay import replay
+from engine.published_lines import PublishedLines, Verdict, error_path, lines_for, parse_definition
 from models.outputs import BadgeChange
-from tests.engine.badge_fixtures import Holder, shipped, snapshot, wealth
-
-
-def wealth_v(version: int, l1: int = 300, tenant: str = "default", **over: Any) -> dict[str, Any]:
-    """The shipped Wealth line with another L1 threshold."""
-    line = shipped().default.business_lines["wealth"].model_dump(mode="json")
-    line["levels"][0]["rule"] = {"field": "lc_score", "op": ">=", "value": l1}
-    return {**line, "tenant_id": tenant, "line_id": "wealth", "version": version, **over}
+from tests.config.fixtures import definition
+from tests.engine.badge_fixtures import Holder, shipped, snapshot, wealth, wealth_v
 
 
 def raw(definition: dict[str, Any]) -> bytes:
@@ -112,17 +105,55 @@ def test_a_new_line_onboarded_at_run_time(live):
     assert [(c.line_id, c.to_level, c.rule_version) for c in changes] == [("jd_plus", 1, 1)]
 
 
-def test_replay_folds_business_lines_records_in_order():
-    lines = [
-        {"topic": "business-scores", "key": "r1", "value": {"user_pin": "r1", "dt": "2022-11-01", **wealth(200, 0)}},
-        {"topic": "business-lines", "key": "default/wealth", "value": wealth_v(2, 150)},
-        {"topic": "business-lines", "key": "default/wealth", "value": {**wealth_v(3, 100), "levels": []}},
-        {"topic": "business-scores", "key": "r1", "value": {"user_pin": "r1", "dt": "2022-11-02", **wealth(200, 0)}},
-    ]
-    outputs = list(replay(lines, shipped()))
-    letters = [o.value for o in outputs if o.topic == "dead-letters"]
-    assert [(d.reason.value, d.source_topic) for d in letters] == [("invalid_definition", "business-lines")]
-    assert letters[0].detail.startswith("levels:")
-    changes = [o.value for o in outputs if isinstance(o.value, BadgeChange)]
-    assert [(c.line_id, c.to_level, c.rule_version, c.occurred_at.date().isoformat()) for c in changes] == [
-        ("wealth", 1, 2, "2022-11-02")]
+# -- refused definitions name the bad part ----------------------------------------
+
+
+def problem(data: dict[str, Any]) -> str:
+    parsed = parse_definition(json.dumps(data).encode(), 65536)
+    assert isinstance(parsed, str), "expected the definition to be invalid"
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "why"),
+    [
+        (lambda d: d["levels"][1]["rule"]["all"][1]["any"][0].update(field="nope"),
+         "levels.1.rule.all.1.any.0.field", "not one of the line's fields"),
+        (lambda d: d["levels"][0]["rule"].update(field="plus_flag", op=">="),
+         "levels.0.rule.op", "does not apply to flag"),
+        (lambda d: d["levels"][0]["rule"].update(value="lots"),
+         "levels.0.rule.value", "not an integer"),
+        (lambda d: d["levels"][0]["rule"].update(field="plus_city", op="in", value="bj"),
+         "levels.0.rule.value", "needs a non-empty list"),
+        (lambda d: d["levels"][0]["rule"].update(op=">=", value=[1, 2]),
+         "levels.0.rule.value", "single value"),
+        (lambda d: d["levels"][1].update(level=3), "levels", "numbered 1..2"),
+        (lambda d: d["fields"].update(user_pin="string"), "fields.user_pin", "reserved"),
+        (lambda d: d["fields"].update(plus_score="money"), "fields.plus_score", "Input should be"),
+        (lambda d: d["levels"][0]["rule"].update(opp=">="), "levels.0.rule.opp", "Extra inputs"),
+        (lambda d: d["levels"][1]["rule"].update(all=[]), "levels.1.rule.all", "at least 1"),
+        (lambda d: d["levels"][0]["rights"][0].update(value=-1), "levels.0.rights.0.value", "greater than"),
+        (lambda d: d.update(version=0), "version", "greater than or equal to 1"),
+        (lambda d: d.pop("version"), "version", "Field required"),
+        (lambda d: d.update(line_id="bad id!"), "line_id", "pattern"),
+        (lambda d: d.update(levels=[]), "levels", "at least 1"),
+    ],
+)
+def test_invalid_definitions_name_the_field_path(change, path, why):
+    data = json.loads(json.dumps(definition()))
+    change(data)
+    detail = problem(data)
+    assert detail.startswith(f"{path}:") or f" {path}:" in detail, detail
+    assert why in detail, detail
+
+
+def test_malformed_or_empty_definitions():
+    assert parse_definition(b"{nope", 65536).startswith("malformed JSON")
+    assert parse_definition(None, 65536) == "empty message"
+    assert "bytes >" in parse_definition(b"{" + b" " * 100 + b"}", 50)
+
+
+def test_error_paths_drop_the_rule_trees_union_tags():
+    assert error_path(("levels", 2, "rule", "all", "all", 1, "any", "any", 0, "condition", "op")) == \
+        "levels.2.rule.all.1.any.0.op"
+    assert error_path(()) == "<root>"

@@ -1,0 +1,54 @@
+"""The offline replay (memberflow.tools.replay): the agents' record processing over
+JSONL lines, deterministic, and folding business-line definitions in order like
+the workers.  (The demo stream's replay pinned to a digest: test_replay_golden.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from config.rules import RuleBook
+from memberflow.tools.replay import replay
+from models.outputs import BadgeChange, DeadLetter, LedgerEntry
+from tests.engine.badge_fixtures import shipped, wealth, wealth_v
+from tests.engine.fixtures import make_rules
+from tests.engine.intake_fixtures import MAX_BYTES, order
+
+
+@pytest.fixture
+def book() -> RuleBook:
+    return RuleBook.single(make_rules())
+
+
+def test_replay_is_deterministic(book):
+    lines = [
+        {"topic": "orders", "key": "m1", "value": order(event_id="e1", order_id="o1", amount="600")},
+        {"topic": "orders", "key": "m1", "value": "{broken"},
+        {"topic": "reviews", "key": "m1",
+         "value": {"event_id": "r1", "member_id": "m1", "occurred_at": "2026-03-02T11:00:00+08:00",
+                   "review_id": "rv1"}},
+        {"topic": "orders", "key": "m1",
+         "value": {**order(event_id="e2", type="order_refunded", order_id="o1", amount="100"), "items": []}},
+        {"topic": "orders", "key": "m1", "value": order(event_id="e1", order_id="o1", amount="600")},
+    ]
+    first = [o.value.model_dump_json() for o in replay(lines, book, MAX_BYTES)]
+    second = [o.value.model_dump_json() for o in replay(lines, book, MAX_BYTES)]
+    assert first == second
+    outs = list(replay(lines, book, MAX_BYTES))
+    assert sum(isinstance(o.value, DeadLetter) for o in outs) == 1
+    assert [o.value.delta for o in outs if isinstance(o.value, LedgerEntry)] == [600, 5, -100]
+
+
+def test_replay_folds_business_lines_records_in_order():
+    lines = [
+        {"topic": "business-scores", "key": "r1", "value": {"user_pin": "r1", "dt": "2022-11-01", **wealth(200, 0)}},
+        {"topic": "business-lines", "key": "default/wealth", "value": wealth_v(2, 150)},
+        {"topic": "business-lines", "key": "default/wealth", "value": {**wealth_v(3, 100), "levels": []}},
+        {"topic": "business-scores", "key": "r1", "value": {"user_pin": "r1", "dt": "2022-11-02", **wealth(200, 0)}},
+    ]
+    outputs = list(replay(lines, shipped()))
+    letters = [o.value for o in outputs if o.topic == "dead-letters"]
+    assert [(d.reason.value, d.source_topic) for d in letters] == [("invalid_definition", "business-lines")]
+    assert letters[0].detail.startswith("levels:")
+    changes = [o.value for o in outputs if isinstance(o.value, BadgeChange)]
+    assert [(c.line_id, c.to_level, c.rule_version, c.occurred_at.date().isoformat()) for c in changes] == [
+        ("wealth", 1, 2, "2022-11-02")]
