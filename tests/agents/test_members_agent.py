@@ -1,6 +1,8 @@
 """The members agent under Faust's test utilities (no broker): memory store,
 ``agent.test_context()``, and a fake publisher standing in for Kafka.  The
-agent reads fetched batches (agents/consumer.py), so each test delivers one."""
+agent reads fetched batches (agents/kafka/consumer.py), so each test delivers
+one as the consumer does and waits until the agent is done with it (its
+channel's ``idle`` event, which the agent sets after every batch)."""
 
 from __future__ import annotations
 
@@ -9,41 +11,11 @@ import json
 
 import pytest
 from faust.types import TP, Message
-from prometheus_client import CollectorRegistry
 
 from agents.kafka.consumer import BatchChannel, FetchedBatch, first_offsets
 from agents.kafka.routing import SOURCE_HEADER
-from config.settings import Settings
-from streams import create_app
 from tables.members import decode, state_key
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, dict | bytes, list | None, int | None]] = []
-
-    async def publish(self, messages) -> dict:
-        """Records them; answers the last offset per topic and partition, like the broker."""
-        last: dict[str, dict[int, int]] = {}
-        for topic, key, value, headers, partition in messages:
-            try:
-                body = json.loads(value)
-            except ValueError:
-                body = value
-            self.sent.append((topic, key, body, headers, partition))
-            last.setdefault(topic, {})[partition or 0] = len(self.sent)
-        return last
-
-
-@pytest.fixture
-def worker(tmp_path):
-    settings = Settings(data_dir=tmp_path, store="memory://", partitions=1, web_port=6999)
-    built = create_app(settings, registry=CollectorRegistry())
-    built.app.finalize()
-    built.app.conf.store = "memory://"
-    built.app.flow_control.resume()
-    built.rules.ready.set()  # no broker here: no business-line definitions to read first
-    return built
+from tests.agents.fixtures import WAIT_SECONDS, FakePublisher
 
 
 def changelog(publisher: FakePublisher) -> list:
@@ -70,6 +42,11 @@ def fetched(app, *values: bytes, source: str, key: bytes | None = b"m1") -> Fetc
     return FetchedBatch(messages, app.consumer_generation_id)
 
 
+def members_channel(app) -> BatchChannel:
+    (channel,) = {id(c): c for c in app.batch_channels.values()}.values()
+    return channel
+
+
 def record_unread(agent, monkeypatch) -> list:
     """The consumer's ``unread`` replaced by a recorder: the messages it is given."""
     unread: list = []
@@ -81,27 +58,36 @@ def record_unread(agent, monkeypatch) -> list:
     return unread
 
 
-async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> None:
-    """Deliver a one-message fetch and give the agent time to process it."""
-    await agent.put(fetched(agent.app, value, source=source, key=key))
-    await asyncio.sleep(0.05)
+async def deliver(agent, batch: FetchedBatch) -> FetchedBatch:
+    """Hand the agent a batch as the consumer does, and wait until it has finished with it."""
+    idle = members_channel(agent.app).idle
+    idle.clear()  # what the consumer does as it hands a batch over
+    await agent.put(batch)
+    await asyncio.wait_for(idle.wait(), WAIT_SECONDS)
+    return batch
+
+
+async def put(agent, value: bytes, source: str, key: bytes | None = b"m1") -> FetchedBatch:
+    """Deliver a one-message fetch and wait until the agent has finished with it."""
+    return await deliver(agent, fetched(agent.app, value, source=source, key=key))
 
 
 @pytest.mark.asyncio
-async def test_an_order_updates_state_and_publishes_ledger_and_tier(worker, monkeypatch):
+async def test_an_order_updates_state_and_publishes_ledger_and_tier(worker):
     processor_publisher = FakePublisher()
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = processor_publisher
-        await put(agent, order("e1", "m1", "230.00"), "orders")
+        batch = await put(agent, order("e1", "m1", "230.00"), "orders")
     topics = [t for t, *_ in processor_publisher.sent]
     assert topics.count("points-ledger") == 3 and topics.count("tier-changes") == 1
     state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER" and sum(lot.amount for lot in state.lots) == 244
     assert len(changelog(processor_publisher)) == 1  # one state write for the member
+    assert all(message.acked for message in batch.messages)
 
 
 @pytest.mark.asyncio
-async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(worker, monkeypatch):
+async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(worker):
     publisher = FakePublisher()
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
@@ -115,15 +101,16 @@ async def test_malformed_input_is_dead_lettered_and_nothing_is_stored(worker, mo
 
 
 @pytest.mark.asyncio
-async def test_a_duplicate_changes_nothing_and_sends_nothing(worker, monkeypatch):
+async def test_a_duplicate_changes_nothing_and_sends_nothing(worker):
     publisher = FakePublisher()
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
         await put(agent, order("e3", "m1", "50.00"), "orders")
         sent_once = len(publisher.sent)
-        await put(agent, order("e3", "m1", "50.00"), "orders")
-    assert len(publisher.sent) == sent_once  # no outputs and no state write
+        again = await put(agent, order("e3", "m1", "50.00"), "orders")
+    assert sent_once > 0 and len(publisher.sent) == sent_once  # no outputs and no state write
     assert worker.metrics.events_consumed.labels("orders", "duplicate")._value.get() == 1
+    assert all(message.acked for message in again.messages)
 
 
 @pytest.mark.asyncio
@@ -131,9 +118,8 @@ async def test_one_fetch_is_one_batch_with_one_state_write_per_member(worker):
     publisher = FakePublisher()
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
-        batch = fetched(agent.app, order("b1", "m1", "120.00"), order("b2", "m1", "100.00"), source="orders")
-        await agent.put(batch)
-        await asyncio.sleep(0.05)
+        batch = await deliver(agent, fetched(agent.app, order("b1", "m1", "120.00"), order("b2", "m1", "100.00"),
+                                             source="orders"))
     assert len(changelog(publisher)) == 1
     state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER"  # 220 in 30 days, from both events of the batch
@@ -148,8 +134,7 @@ async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_un
         unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("s1", "m1", "300.00"), source="orders")
         batch.generation = agent.app.consumer_generation_id - 1
-        await agent.put(batch)
-        await asyncio.sleep(0.05)
+        await deliver(agent, batch)
     assert publisher.sent == []
     assert state_key("default", "m1") not in worker.members.data
     assert not any(message.acked for message in batch.messages)
@@ -175,7 +160,7 @@ async def test_the_consumer_fetches_for_the_members_agent_only_once_it_has_finis
     consumer waits for the agent instead (bounded, so nothing can stall it for good)."""
     monkeypatch.setattr("agents.kafka.consumer.IDLE_WAIT_SECONDS", 0.2)
     publisher = FakePublisher()
-    channel = next(iter(worker.app.batch_channels.values()))
+    channel = members_channel(worker.app)
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
         consumer = agent.app.consumer
@@ -184,23 +169,27 @@ async def test_the_consumer_fetches_for_the_members_agent_only_once_it_has_finis
         started = asyncio.get_running_loop().time()
         await consumer._agents_idle()  # nothing processed: gives up waiting after the bound
         assert asyncio.get_running_loop().time() - started >= 0.19
+        monkeypatch.setattr("agents.kafka.consumer.IDLE_WAIT_SECONDS", 3600)  # only the agent can release it now
         waiting = asyncio.ensure_future(consumer._agents_idle())
         await agent.put(fetched(agent.app, order("i1", "m1", "10.00"), source="orders"))
-        await asyncio.wait_for(waiting, 0.15)  # released by the agent finishing, not by the bound
+        await asyncio.wait_for(waiting, WAIT_SECONDS)  # released by the agent finishing its batch
     assert channel.idle.is_set()
     assert len(changelog(publisher)) == 1
 
 
 class FlakyPublisher(FakePublisher):
-    """The broker refuses the first publish, then comes back."""
+    """The broker refuses the first ``failures`` publishes, then comes back; ``failed``
+    is set once a publish has been refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, failures: int = 1) -> None:
         super().__init__()
-        self.failures = 1
+        self.failures = failures
+        self.failed = asyncio.Event()
 
     async def publish(self, messages) -> dict:
         if self.failures:
             self.failures -= 1
+            self.failed.set()
             raise ConnectionError("broker away")
         return await super().publish(messages)
 
@@ -211,10 +200,8 @@ async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(w
     publisher = FlakyPublisher()
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
-        batch = fetched(agent.app, order("f1", "m1", "230.00"), source="orders")
-        await agent.put(batch)
-        await asyncio.sleep(0.2)
-    assert publisher.failures == 0
+        batch = await put(agent, order("f1", "m1", "230.00"), "orders")
+    assert publisher.failures == 0 and worker.metrics.batch_retries._value.get() == 1
     assert [t for t, *_ in publisher.sent].count("tier-changes") == 1
     state = decode(worker.members.data[state_key("default", "m1")])
     assert state.tier == "SILVER"
@@ -224,17 +211,19 @@ async def test_a_batch_that_fails_to_publish_is_tried_again_until_it_is_stored(w
 @pytest.mark.asyncio
 async def test_a_failing_batch_that_a_rebalance_makes_stale_is_given_up_unread_and_untracked(worker, monkeypatch):
     monkeypatch.setattr("agents.members.RETRY_FIRST_SECONDS", 0.01)
-    publisher = FlakyPublisher()
-    publisher.failures = 10**6  # the broker stays away
+    publisher = FlakyPublisher(failures=10**6)  # the broker stays away
+    channel = members_channel(worker.app)
     async with worker.members_agent.test_context() as agent:
         worker.processor.publisher = publisher
         unread = record_unread(agent, monkeypatch)
         batch = fetched(agent.app, order("r1", "m1", "230.00"), source="orders")
+        channel.idle.clear()
         await agent.put(batch)
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(publisher.failed.wait(), WAIT_SECONDS)
         assert set(batch.messages) <= agent.app.consumer._unacked_messages  # in process, being retried
+        assert not channel.idle.is_set()
         agent.app.consumer_generation_id += 1  # a rebalance
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(channel.idle.wait(), WAIT_SECONDS)  # the agent gave the batch up
         assert not any(message in agent.app.consumer._unacked_messages for message in batch.messages)
     assert unread == batch.messages
     assert publisher.sent == []
