@@ -35,7 +35,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from memberflow.dev.cluster import LocalCluster, WorkerProcess
-from memberflow.dev.demo import encode, generate
+from memberflow.dev.demo.formats import encode
+from memberflow.dev.demo.stream import generate
 
 INPUTS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 ROOT = Path(__file__).resolve().parents[1]

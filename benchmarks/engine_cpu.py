@@ -37,7 +37,8 @@ from agents.records import Record, Result, decode, evaluate
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
 from memberflow.cli import tune_gc
-from memberflow.dev.demo import encode, generate
+from memberflow.dev.demo.formats import encode
+from memberflow.dev.demo.stream import generate
 from tables.current_event import MessageEvent
 
 PARTITIONS = 4

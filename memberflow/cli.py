@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from memberflow.dev.demo import feed
+    from memberflow.dev.demo.feed import feed
 
     return feed(members=args.members, rate=args.rate, limit=args.limit)
 

