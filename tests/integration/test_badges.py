@@ -11,9 +11,7 @@ import pytest
 
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
-from tests.integration.conftest import consumed_total, metric, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.integration.fixtures import consumed_total, metric, wait_until
 
 #: seed 000's sample payload, byte for byte as the article shows it
 SEED_PAYLOAD = ('{"user_pin":"xxx","lc_score":"450","gdlc_jy_flag":"0","xjk_jy_amt":"1600.00",'

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from engine.evaluation import evaluation_id
-from tests.integration.conftest import (
+from tests.integration.fixtures import (
     OUTPUTS,
     command,
     consumed_total,
@@ -20,8 +18,6 @@ from tests.integration.conftest import (
     quiet_members,
     wait_until,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def looked_at(*workers) -> float:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pytest
-
 from engine.evaluation import evaluation_id
-from tests.integration.conftest import (
+from tests.integration.fixtures import (
     OUTPUTS,
     command,
     consumed_total,
@@ -19,8 +17,6 @@ from tests.integration.conftest import (
     output_id,
     wait_until,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def test_a_crash_mid_evaluation_resumes_without_double_effects(slices_cluster, rules_dir):

@@ -14,9 +14,7 @@ import yaml
 from config.settings import SHIPPED_RULES_DIR
 from engine.evaluation import evaluation_id
 from memberflow.dev.cluster import LocalCluster
-from tests.integration.conftest import SLICE, command, consumed_total, metric, quiet_members, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.integration.fixtures import SLICE, command, consumed_total, metric, quiet_members, wait_until
 
 MEMBERS = 40
 

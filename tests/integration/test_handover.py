@@ -15,9 +15,7 @@ from engine.views import member_summary
 from memberflow.dev.cluster import LocalCluster, WorkerProcess
 from memberflow.tools.replay import MemoryStore, replay
 from tables.members import state_key
-from tests.integration.conftest import OUTPUTS, mixed_events, output_id, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.integration.fixtures import OUTPUTS, mixed_events, output_id, wait_until
 
 AS_OF = "2026-04-01T00:00:00%2B08:00"
 COMPARED = ("tier", "status", "growth", "spend_30d", "spend_365d", "points")

@@ -10,11 +10,7 @@ import pytest
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from memberflow.tools.replay import replay
-from tests.integration.conftest import consumed_total, metric, mixed_events, wait_until
-
-pytestmark = pytest.mark.integration
-
-OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "notifications", "dead-letters")
+from tests.integration.fixtures import OUTPUTS, consumed_total, metric, mixed_events, wait_until
 
 
 @pytest.fixture(scope="module")

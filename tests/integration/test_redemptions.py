@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 
 from agents.kafka.routing import partition_for
-from tests.integration.conftest import wait_until
-
-pytestmark = pytest.mark.integration
+from tests.integration.fixtures import wait_until
 
 FUND_AT = "2026-03-01T10:00:00+08:00"
 AT = "2026-03-05T10:00:00+08:00"
