@@ -69,7 +69,7 @@ async def test_an_evaluate_command_fans_out_one_slice_per_partition(worker, prod
     json.dumps({"type": "evaluate"}).encode(),  # no as_of
     json.dumps({"type": "evaluate", "as_of": "2026-04-01T00:00:00"}).encode(),  # naive
     json.dumps({"type": "evaluate_everything", "as_of": AS_OF}).encode(),
-])
+], ids=["malformed", "no-as-of", "naive-as-of", "unknown-type"])
 async def test_a_bad_command_is_dead_lettered_with_reason_invalid_event_and_counted(worker, producer, value):
     async with worker.commands_agent.test_context() as agent:
         await agent.put(value, key=b"*", partition=0)
