@@ -1,4 +1,4 @@
-"""Member states of one batch: read once (warm, or from the table), written once."""
+"""Member records of one batch: read once (warm, or from the table), written once."""
 
 from __future__ import annotations
 
@@ -6,37 +6,35 @@ from dataclasses import dataclass, field
 
 from agents.recent_writes import RecentWrites
 from config.rules import TenantRules
-from models.state import MemberState
+from models.journal import MemberRecord
 from tables.current_event import MessageEvent, make_current
-from tables.members import DueMark, not_due
-from tables.members import decode as decode_state
-from tables.members import encode as encode_state
+from tables.members import DueMark, decode_record, encode, not_due
 
 
-class WarmStates(RecentWrites[bytes, MemberState]):
-    """Decoded states of recently written members, as stored, so the next batch
+class WarmStates(RecentWrites[bytes, MemberRecord]):
+    """Decoded records of recently written members, as stored, so the next batch
     need not decode them again.  A batch takes a state out while it works on
     it and gives it back only once it is stored, so a failed batch leaves no
     half-changed state here."""
 
-    def take(self, key: bytes) -> MemberState | None:
+    def take(self, key: bytes) -> MemberRecord | None:
         return self.stored.pop(key, None)
 
-    def give_back(self, states: dict[bytes, MemberState | None]) -> None:
-        self.keep((key, state) for key, state in states.items() if state is not None)
+    def give_back(self, records: dict[bytes, MemberRecord | None]) -> None:
+        self.keep((key, record) for key, record in records.items() if record is not None)
 
 
 @dataclass
 class BatchStore:
-    """Member states of one batch: read once (warm or from the table), written once;
+    """Member records of one batch: read once (warm or from the table), written once;
     those the periodic evaluation looked at with their due mark (``mark``)."""
 
     table: object
     warm: WarmStates
     current: MessageEvent | None = None
-    cache: dict[bytes, MemberState | None] = field(default_factory=dict)
+    cache: dict[bytes, MemberRecord | None] = field(default_factory=dict)
     dirty: dict[bytes, MessageEvent] = field(default_factory=dict)
-    marks: dict[bytes, DueMark] = field(default_factory=dict)  # of states the evaluation changed or marked
+    marks: dict[bytes, DueMark] = field(default_factory=dict)  # of records the evaluation changed or marked
     raw: dict[bytes, bytes] = field(default_factory=dict)  # read by a scan (``skips``), not decoded yet
 
     def _read(self, key: bytes) -> bytes | None:
@@ -46,13 +44,13 @@ class BatchStore:
         make_current(self.current)
         return self.table.get(key)  # type: ignore[attr-defined]
 
-    def get(self, key: bytes) -> MemberState | None:
+    def get(self, key: bytes) -> MemberRecord | None:
         if key not in self.cache:
-            state = self.warm.take(key)
-            if state is None:
+            record = self.warm.take(key)
+            if record is None:
                 raw = self._read(key)
-                state = decode_state(raw) if raw is not None else None
-            self.cache[key] = state
+                record = decode_record(raw) if raw is not None else None
+            self.cache[key] = record
         return self.cache[key]
 
     def skips(self, key: bytes, raw: bytes, as_of: int, rules: TenantRules) -> bool:
@@ -71,13 +69,13 @@ class BatchStore:
         self.dirty.pop(key, None)
         self.marks.pop(key, None)
 
-    def put(self, key: bytes, state: MemberState, mark: DueMark | None = None) -> None:
-        """Store ``state`` at the end of the batch; with the due mark the periodic
+    def put(self, key: bytes, record: MemberRecord, mark: DueMark | None = None) -> None:
+        """Store ``record`` at the end of the batch; with the due mark the periodic
         evaluation gave it, or none when an event changed it (the next evaluation
         then looks at it in full: that keeps the cost of a mark, tens of
         microseconds, out of the live path)."""
         assert self.current is not None
-        self.cache[key] = state
+        self.cache[key] = record
         self.dirty[key] = self.current
         if mark is None:
             self.marks.pop(key, None)
@@ -88,7 +86,7 @@ class BatchStore:
         """(key, encoded state, the message whose partition owns it) of every changed member."""
         out = []
         for key, event in self.dirty.items():
-            state = self.cache[key]
-            assert state is not None
-            out.append((key, encode_state(state, self.marks.get(key)), event))
+            record = self.cache[key]
+            assert record is not None
+            out.append((key, encode(record, self.marks.get(key)), event))
         return out

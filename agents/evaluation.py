@@ -24,12 +24,13 @@ from agents.records import Record, Result, dead_letter
 from agents.rules_in_force import RulesInForce
 from config.rules import TenantRules
 from config.topics import Topic
-from engine.evaluation import evaluate_member, next_due, rules_for
+from engine.clock import micros
+from engine.evaluation import evaluate_record, next_due, rules_for
 from engine.outcome import Applied, Emitted
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
 from models.state import MemberState
-from tables.members import SEPARATOR, DueMark, micros
+from tables.members import SEPARATOR, DueMark
 from tables.scan import entries_after
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,11 @@ class SliceRunner:
                 if store.skips(key, raw, as_of, rules):
                     skipped += 1
                     continue
-                state = store.get(key)
-                if state is None:
+                record = store.get(key)
+                if record is None:
                     continue
-                changed, outs = evaluate_member(state, rules, piece.as_of, piece.evaluation_id)
-                mark = due_mark(state, rules, piece.as_of)
+                changed, outs = evaluate_record(record, rules, piece.as_of, piece.evaluation_id)
+                mark = due_mark(record.state, rules, piece.as_of)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)
@@ -95,7 +96,7 @@ class SliceRunner:
             evaluated += 1
             # an unchanged member is written too when its new mark lets the next evaluation pass over it
             if changed or mark.due > mark.since:
-                store.put(key, state, mark=mark)
+                store.put(key, record, mark=mark)
             outputs.extend(outs)
         self.metrics.members_evaluated.inc(evaluated)
         self.metrics.members_not_due.inc(skipped)

@@ -46,6 +46,9 @@ from tables.current_event import MessageEvent
 
 log = logging.getLogger(__name__)
 
+#: how a batch's events ended, as the metrics name it (``applied`` otherwise)
+OUTCOME = {Applied.DUPLICATE: "duplicate", Applied.REWOUND: "rewound"}
+
 
 class EngineFailure(Exception):
     def __init__(self, index: int) -> None:
@@ -110,7 +113,8 @@ class MemberProcessor:
         book = self.rules.book
         for index, msg in enumerate(messages):
             topic = source_topic(msg.topic, msg.headers, self.logical)
-            record = Record(topic or msg.topic, msg.value, msg.key, msg.partition, msg.offset)
+            record = Record(topic or msg.topic, msg.value, msg.key, msg.partition, msg.offset,
+                            round(msg.timestamp * 1000) if msg.timestamp else None)
             if topic is None:
                 self._dead(plan, record, DeadLetterReason.INVALID_EVENT, f"unknown source topic {msg.topic!r}")
                 continue
@@ -147,7 +151,7 @@ class MemberProcessor:
             plan.outcomes.append((topic, "dead_lettered"))
             self.metrics.dead_letters.labels(result.reason.value).inc()
         else:
-            plan.outcomes.append((topic, "duplicate" if result.applied is Applied.DUPLICATE else "applied"))
+            plan.outcomes.append((topic, OUTCOME.get(result.applied, "applied")))
 
     async def _send(self, plan: Planned) -> None:
         topic = self.settings.topic
@@ -182,15 +186,20 @@ class MemberProcessor:
         for (topic, outcome), n in Counter(plan.outcomes).items():
             m.events_consumed.labels(topic, outcome).inc(n)
         sent: Counter[str] = Counter()
+        retracted: Counter[str] = Counter()
         points: Counter[str] = Counter()
         for out in plan.outputs:
             sent[out.topic] += 1
             value = out.value
+            if getattr(value, "retracts", None) is not None:
+                retracted[out.topic] += 1
             if isinstance(value, LedgerEntry):
                 points[value.kind.value] += abs(value.delta)
             elif isinstance(value, TierChange):
                 m.tier_changes.labels(value.direction.value, value.to_tier).inc()
         for topic, n in sent.items():
             m.outputs_sent.labels(topic).inc(n)
+        for topic, n in retracted.items():
+            m.outputs_retracted.labels(topic).inc(n)
         for kind, n in points.items():
             m.points.labels(kind).inc(n)

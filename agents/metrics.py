@@ -15,7 +15,7 @@ from config.topics import MEMBER_INPUTS, OUTPUTS
 from engine.outcome import Emitted
 from models.outputs import BadgeChange, DeadLetterReason, LedgerKind, TierDirection
 
-OUTCOMES = ("applied", "duplicate", "dead_lettered", "forwarded")
+OUTCOMES = ("applied", "rewound", "duplicate", "dead_lettered", "forwarded")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -59,6 +59,12 @@ class Metrics:
             "Batches that failed (the broker unreachable, say) and were tried again",
             registry=registry,
         )
+        self.outputs_retracted = Counter(
+            "memberflow_outputs_retracted",
+            "Outputs withdrawn by a correction, by logical topic (a late event changed the history before them)",
+            ["topic"],
+            registry=registry,
+        )
         self.members_evaluated = Counter(
             "memberflow_members_evaluated", "Members evaluated by the periodic evaluation", registry=registry
         )
@@ -74,6 +80,7 @@ class Metrics:
             self.dead_letters.labels(reason.value)
         for topic in OUTPUTS:
             self.outputs_sent.labels(topic)
+            self.outputs_retracted.labels(topic)
         for kind in LedgerKind:
             self.points.labels(kind.value)
         for direction in TierDirection:

@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from config.rules import RuleBook
 from config.topics import Topic
-from engine.apply import apply_event
+from engine.event_time import Arrival, apply_in_time
 from engine.ids import derive_id
 from engine.intake import Invalid, parse_event
 from engine.outcome import Applied, Emitted
 from engine.published_lines import Offer, PublishedLines, Verdict, parse_definition
 from models.events import MemberEvent
+from models.journal import MemberRecord
 from models.outputs import DeadLetter, DeadLetterReason
-from models.state import MemberState
 from tables.members import state_key
 
 PAYLOAD_TEXT_LIMIT = 4096
 
 
-class StateStore(Protocol):
-    def get(self, key: bytes) -> MemberState | None: ...
+class MemberStore(Protocol):
+    def get(self, key: bytes) -> MemberRecord | None: ...
 
-    def put(self, key: bytes, state: MemberState) -> None: ...
+    def put(self, key: bytes, record: MemberRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -42,6 +43,10 @@ class Record:
     key: bytes | None = None
     partition: int | None = None
     offset: int | None = None
+    timestamp: int | None = None  # when the broker received it, milliseconds since the epoch
+
+    def received_at(self) -> datetime | None:
+        return None if self.timestamp is None else datetime.fromtimestamp(self.timestamp / 1000, UTC)
 
 
 @dataclass(slots=True)
@@ -81,14 +86,16 @@ def decode(record: Record, max_bytes: int) -> MemberEvent | Result:
     return parsed
 
 
-def evaluate(record: Record, event: MemberEvent, store: StateStore, rulebook: RuleBook) -> Result:
+def evaluate(record: Record, event: MemberEvent, store: MemberStore, rulebook: RuleBook) -> Result:
+    """The event applied to its member as of its event time (``engine.event_time``)."""
     key = state_key(event.tenant_id, event.member_id)
-    outcome = apply_event(store.get(key), event, rulebook.for_tenant(event.tenant_id))
+    arrival = Arrival(record.topic, record.value or b"", record.received_at())
+    member, outcome = apply_in_time(store.get(key), event, arrival, rulebook.for_tenant(event.tenant_id))
     if outcome.result is Applied.REJECTED:
         assert outcome.reason is not None
         return Result(outcome.result, [dead_letter(record, outcome.reason, outcome.detail, event)], outcome.reason)
-    if outcome.result is Applied.APPLIED:
-        store.put(key, outcome.state)
+    if outcome.result in (Applied.APPLIED, Applied.REWOUND):
+        store.put(key, member)
     return Result(outcome.result, outcome.outputs)
 
 
@@ -100,7 +107,7 @@ def engine_failure(record: Record, event: MemberEvent) -> Result:
     return Result(None, [dead_letter(record, reason, PROCESSING_DETAIL, event)], reason)
 
 
-def process(record: Record, store: StateStore, rulebook: RuleBook, max_bytes: int) -> Result:
+def process(record: Record, store: MemberStore, rulebook: RuleBook, max_bytes: int) -> Result:
     """Decode and evaluate one record.  ``store.get`` must hand out a copy:
     an engine failure dead-letters the event and keeps the stored state."""
     decoded = decode(record, max_bytes)

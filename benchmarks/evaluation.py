@@ -46,6 +46,7 @@ from config.topics import Topic
 from engine.evaluation import evaluation_id
 from memberflow.cli import tune_gc
 from models.evaluation import EvaluateSlice
+from models.journal import MemberRecord
 from models.state import MemberState, PointLot
 from tables.current_event import MessageEvent
 from tables.members import encode, state_key, unmarked
@@ -81,7 +82,7 @@ def templates(rng: random.Random) -> list[MemberState]:
 
 def fill(db: Rdict, members: int) -> None:
     rng = random.Random(5)
-    encoded = [encode(t).decode() for t in templates(rng)]
+    encoded = [encode(MemberRecord(t)).decode() for t in templates(rng)]
     batch = WriteBatch(raw_mode=True)
     for i in range(members):
         member = f"m{i:08d}"

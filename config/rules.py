@@ -8,7 +8,7 @@ file uses the default.  Errors name the file, the path of the bad field and why.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from croniter import croniter
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, ValidationError, field_validator
 
 from config.business_lines import BusinessLine
 from config.earning.schema import EarningRules
@@ -108,6 +108,17 @@ class EvaluationRules(Strict):
 class Limits(Strict):
     max_amount: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_items: int = Field(default=500, ge=1)
+    max_lateness: timedelta = Field(
+        default=timedelta(days=7), ge=timedelta(0), le=timedelta(days=35),
+        description="how far behind the member's latest event time an event may arrive and still be applied "
+                    "in its place in time (ISO 8601, e.g. P7D; at most P35D, how far back daily caps are kept); "
+                    "older ones are dead-lettered as too_late")
+    programme_start: AwareDatetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="events that say they happened before this are dead-lettered as implausible_time")
+    max_clock_skew: timedelta = Field(
+        default=timedelta(minutes=5), ge=timedelta(0),
+        description="an event may say it happened at most this far after the broker received it")
 
 
 class Retention(Strict):
@@ -115,6 +126,9 @@ class Retention(Strict):
     order_days: int = Field(default=400, ge=1, description="how long an order can still be refunded")
     max_orders: int = Field(default=1000, ge=1)
     ledger_entries: int = Field(default=1000, ge=1, description="history rows kept per member (tables/ledger.py)")
+    journal_entries: int = Field(
+        default=16, ge=1, le=10_000,
+        description="recent events kept per member beyond which those older than max_lateness are folded away")
 
 
 class TenantRules(Strict):

@@ -144,10 +144,19 @@ COMPLETERS: dict[type, Callable[[Any, TenantRules], Any]] = {
 }
 
 
-def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
+def complete_event(event: MemberEvent, rules: TenantRules) -> MemberEvent:
+    """The event with what depends on the tenant's rules filled in (``COMPLETERS``)."""
     completer = COMPLETERS.get(type(event))
-    if completer is not None:
-        event = completer(event, rules)
+    return event if completer is None else completer(event, rules)
+
+
+def is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
+    """Applied already: its id is remembered, or it pays an order on record again."""
+    return _is_duplicate(state, event, rules)
+
+
+def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
+    event = complete_event(event, rules)
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
     if _is_duplicate(state, event, rules):
@@ -169,7 +178,7 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
     new_day = previous_watermark is None or state.watermark.date() != previous_watermark.date()
     if new_day:
         # Day buckets and counters only age out when event time reaches a new day.
-        prune(state, state.watermark.astimezone(rules.tz).date())
+        prune(state, state.watermark.astimezone(rules.tz).date(), rules.limits.max_lateness.days + 1)
     if new_day or isinstance(event, OrderPaid):
         _forget_old_orders(state, rules)
     return Outcome(state, Applied.APPLIED, step.outputs)

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from config.business_lines import BadgeDowngrade, BusinessLine, Check, Node, Value, canonical, holds, parse_value
 from config.rules import TenantRules
 from config.topics import Topic
-from engine.clock import start_of_day
+from engine.clock import local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.outcome import Reject
 from engine.published_lines import lines_for
@@ -241,7 +241,8 @@ def _evaluate_line(step: Step, line_id: str, line: BusinessLine, badge: BadgeSta
         name = held.name if held else f"level {badge.level}"
         step.notify(
             NotificationKind.DOWNGRADE_WARNING,
-            f"{line.name} badge {name} ends on {badge.protection_until.date().isoformat()} unless it qualifies again",
+            f"{line.name} badge {name} ends on {local_day(badge.protection_until, step.rules.tz).isoformat()} "
+            "unless it qualifies again",
             f"badge:{line_id}",
             line_id=line_id,
             from_level=badge.level,

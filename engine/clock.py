@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def local_day(moment: datetime, tz: tzinfo) -> date:
@@ -28,3 +31,8 @@ def add_months(day: date, months: int) -> date:
 def window_days(as_of: date, days: int) -> tuple[date, date]:
     """Inclusive first and last day of a trailing window of ``days`` ending ``as_of``."""
     return as_of - timedelta(days=days - 1), as_of
+
+
+def micros(moment: datetime) -> int:
+    """Exact microseconds since the epoch (no float rounding)."""
+    return (moment - _EPOCH) // _MICROSECOND

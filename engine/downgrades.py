@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.tiers import DowngradePolicy
+from engine.clock import local_day
 from engine.due_moments import LookAhead
 from engine.step import Step
 from models.outputs import NotificationKind
@@ -40,7 +41,8 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     if ladder.downgrade_warning_days and not state.downgrade_warned and as_of >= warn_from:
         step.notify(
             NotificationKind.DOWNGRADE_WARNING,
-            f"{state.tier} ends on {state.downgrade_at.date().isoformat()} unless {q.metric} qualifies again",
+            f"{state.tier} ends on {local_day(state.downgrade_at, step.rules.tz).isoformat()} "
+            f"unless {q.metric} qualifies again",
             from_tier=state.tier,
             to_tier=target,
             effective_at=state.downgrade_at.isoformat(),

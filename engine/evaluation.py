@@ -19,6 +19,7 @@ from engine.badges import badges_due, evaluate_badges
 from engine.benefits import grant_scheduled, scheduled_due
 from engine.downgrades import downgrade_due, evaluate_downgrade
 from engine.due_moments import LookAhead
+from engine.event_time import fix_history, fold
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
 from engine.nudges import nudges_due, send_nudges
@@ -26,6 +27,7 @@ from engine.outcome import Emitted
 from engine.redemptions.coupons import coupon_reminders, reminders_due
 from engine.redemptions.gifts import expire_gifts, gifts_due
 from engine.step import Step
+from models.journal import MemberRecord
 from models.state import MemberState
 
 Hook = Callable[[Step, datetime], bool]
@@ -78,6 +80,20 @@ def evaluate_member(
     for hook in EVALUATION_HOOKS:
         changed = hook.run(step, as_of) or changed
     return changed or bool(step.outputs), step.outputs
+
+
+def evaluate_record(record: MemberRecord, rules: TenantRules, as_of: datetime, cause_id: str) -> tuple[
+        bool, list[Emitted]]:
+    """``evaluate_member`` on a stored member: an evaluation that acts fixes the member's history
+    up to it (``engine.event_time``); one that does not folds what no late event can precede.
+    Returns (the stored value changed, outputs)."""
+    changed, outputs = evaluate_member(record.state, rules, as_of, cause_id)
+    if changed:
+        fix_history(record)
+        return True, outputs
+    entries = len(record.journal.entries)
+    fold(record, rules)
+    return len(record.journal.entries) != entries, outputs
 
 
 def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:

@@ -28,7 +28,8 @@ def _describe(exc: ValidationError) -> tuple[DeadLetterReason, str]:
     if errors and errors[0]["type"] in ("json_invalid", "json_type"):
         return DeadLetterReason.MALFORMED_JSON, errors[0]["msg"]
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:5]]
-    return DeadLetterReason.INVALID_EVENT, "; ".join(parts)
+    implausible = any(e["type"] == "implausible_time" for e in errors)
+    return DeadLetterReason.IMPLAUSIBLE_TIME if implausible else DeadLetterReason.INVALID_EVENT, "; ".join(parts)
 
 
 def parse_event(topic: str, raw: bytes | None, max_bytes: int) -> MemberEvent | Invalid:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import TenantRules
-from engine.clock import start_of_day
+from engine.clock import local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.step import Step
 from engine.windows import metric_value
@@ -47,7 +47,8 @@ def send_nudges(step: Step, as_of: datetime) -> bool:
             changed = True
     last_seen = state.last_login_at
     if last_seen is not None and (as_of - last_seen).days >= cfg.churn_days and _due(step, "churn"):
-        step.notify(NotificationKind.CHURN_WARNING, f"no login since {last_seen.date().isoformat()}",
+        step.notify(NotificationKind.CHURN_WARNING,
+                    f"no login since {local_day(last_seen, step.rules.tz).isoformat()}",
                     last_login_at=last_seen.isoformat(), days=(as_of - last_seen).days)
         changed = True
     return changed

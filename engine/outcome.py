@@ -13,6 +13,7 @@ from models.state import MemberState
 
 class Applied(StrEnum):
     APPLIED = "applied"
+    REWOUND = "rewound"  # applied in its place in time: the later events replayed, corrections emitted
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
 

@@ -15,6 +15,8 @@ from engine.step import Step
 def upgrade_if_qualified(step: Step) -> None:
     """Move the member up to the highest qualifying tier and grant its upgrade gift."""
     state, ladder = step.state, step.rules.tiers
+    # the event's own day -- events reach here in time order (``engine.event_time``) -- except for an
+    # event older than what an arrival-ordered event fixed: it catches up with the latest event's day
     as_of = max(step.day, _watermark_day(step))
     q = qualification(state, ladder, as_of)
     current = ladder.rank(state.tier)

@@ -2,7 +2,8 @@
 
 Late and out-of-order events land in their own day; a window sums the days
 from ``as_of - window + 1`` to ``as_of``.  Buckets older than the longest
-window any rule can ask for (366 days) are dropped.
+window any rule can ask for (366 days) before the oldest day a late event may
+still have (``limits.max_lateness`` behind the latest) are dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from engine.clock import window_days
 from models.state import MemberState
 
 HORIZON_DAYS = 366
-COUNTER_DAYS = 35  # daily caps are enforced this far back; older events earn no capped rewards
+#: daily caps are enforced this far back (more than any max_lateness); older events earn no capped rewards
+COUNTER_DAYS = 35
 
 
 def add_spend(state: MemberState, day: date, amount: Decimal) -> None:
@@ -49,9 +51,10 @@ def has_days_after(state: MemberState, day: date) -> bool:
     return any(d > day for d in state.spend_days) or any(d > day for d in state.points_days)
 
 
-def prune(state: MemberState, as_of: date) -> None:
-    """Forget buckets no window can reach and counters of past days."""
-    oldest = as_of - timedelta(days=HORIZON_DAYS)
+def prune(state: MemberState, as_of: date, lateness_days: int = 0) -> None:
+    """Forget buckets no window can reach, even for an event ``lateness_days`` older
+    than ``as_of``, and counters of past days."""
+    oldest = as_of - timedelta(days=HORIZON_DAYS + lateness_days)
     for buckets in (state.spend_days, state.points_days):
         for d in [d for d in buckets if d < oldest]:
             del buckets[d]

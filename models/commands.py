@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from models.fields import Ident
+from models.fields import EventTime, Ident
 
 
 class MemberCommandBase(BaseModel):
@@ -36,7 +36,7 @@ class MemberCommandBase(BaseModel):
     command_id: Ident
     tenant_id: Ident = "default"
     member_id: Ident
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
     @property
     def event_id(self) -> str:

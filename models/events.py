@@ -12,9 +12,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from models.fields import Ident, Money
+from models.fields import EventTime, Ident, Money
 
 
 class InputEvent(BaseModel):
@@ -25,7 +25,7 @@ class InputEvent(BaseModel):
     event_id: Ident
     tenant_id: Ident = "default"
     member_id: Ident
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
 
 class OrderItem(BaseModel):

@@ -8,10 +8,12 @@ tenant's rules can set a lower one (``limits.max_amount``).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 #: Hard ceiling of the contract; tenant rules usually set a much lower one.
 CONTRACT_MAX_AMOUNT = Decimal("1000000000")
@@ -29,3 +31,23 @@ CENT = Decimal("0.01")
 
 #: Business-line ids appear in URLs and output ids: a conservative alphabet.
 LineId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+
+
+#: A number, or a string of digits: pydantic would read either as seconds since 1970.
+_EPOCH_LIKE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """Refuse event times given as numbers: ``12345`` is no RFC 3339 time, and reading it as
+    seconds (or milliseconds) since 1970 would credit points that expired decades ago."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH_LIKE.match(value)):
+        raise PydanticCustomError(
+            "implausible_time", "an event time must be an RFC 3339 date-time with an offset, not the number {number}",
+            {"number": str(value)})
+    return value
+
+
+#: When something happened (event time): an RFC 3339 date-time with an offset.
+EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]

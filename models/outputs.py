@@ -3,7 +3,8 @@
 Every output carries a deterministic id derived from its cause, so a consumer
 can dedupe after a redelivery, plus the ``tenant_id``, ``member_id`` and
 ``occurred_at`` of the event that caused it and that event's id as
-``cause_event_id``.
+``cause_event_id``.  An output with ``retracts`` set is a correction: it
+withdraws the output with that id (``engine.corrections``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class Output(BaseModel):
     member_id: str
     occurred_at: AwareDatetime
     cause_event_id: str
+    retracts: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="set on a correction: the id of an output published earlier that no longer holds (a late "
+                    "event changed the member's history before it). Undo that output; the same id may then be "
+                    "published again with its corrected value. A retracted ledger entry's delta is negated here.")
 
 
 class LedgerKind(StrEnum):
@@ -39,7 +46,8 @@ class LedgerEntry(Output):
     kind: LedgerKind
     rule: str = Field(description="the rule that produced this entry")
     delta: int = Field(description="signed change in points")
-    balance: int = Field(description="points held after this entry (spendable + pending)")
+    balance: int = Field(description="points held after this entry (spendable + pending), in the order the "
+                                     "member's entries were published (a late event's entries are posted now)")
     order_id: str | None = None
     pending_until: datetime | None = None
     expires_at: datetime | None = None
@@ -113,6 +121,8 @@ class DeadLetterReason(StrEnum):
     REFUND_WITHOUT_ORDER = "refund_without_order"
     INVALID_DEFINITION = "invalid_definition"
     PROCESSING_ERROR = "processing_error"
+    TOO_LATE = "too_late"
+    IMPLAUSIBLE_TIME = "implausible_time"
 
 
 class DeadLetter(BaseModel):

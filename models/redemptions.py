@@ -15,9 +15,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.fields import Ident, Money
+from models.fields import EventTime, Ident, Money
 from models.outputs import Output
 
 RequestKind = Literal["coupon", "points_cash", "points_cash_cancel", "merchandise", "gift", "gift_respond"]
@@ -33,7 +33,7 @@ class RedemptionBase(BaseModel):
     request_id: Ident = Field(description="idempotency key: a retry with the same id gets the first answer")
     tenant_id: Ident = "default"
     member_id: Ident
-    occurred_at: AwareDatetime
+    occurred_at: EventTime
 
     @property
     def event_id(self) -> str:

@@ -1,8 +1,10 @@
-"""The ``members`` table: one MemberState per (tenant, member).
+"""The ``members`` table: one MemberRecord (state and journal) per (tenant, member).
 
-Keys and values are raw bytes; the codec is pydantic's JSON (Rust-backed, no
-per-field Python work), every field written so a value survives a round trip
-as it was.  The changelog partition of a key is the partition of
+Keys and values are raw bytes.  A value is the state's JSON (pydantic's codec,
+Rust-backed, every field written so a value survives a round trip as it was),
+then -- when the member has one -- a NUL byte and its journal in a binary
+framing (``models.journal``: the base state's JSON and recent events as they
+arrived, kept as bytes and never decoded on the hot path).  The changelog partition of a key is the partition of
 the event that wrote it, which is the member id's partition on every input
 topic (they are co-partitioned), so lookups can route by member id.
 
@@ -18,11 +20,13 @@ Bump ``TABLE_VERSION`` when the meaning of stored state changes.
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
 import faust
 
+from engine.clock import micros
+from models.journal import Journal, JournalEntry, MemberRecord
 from models.state import MemberState
 
 TABLE_VERSION = 1
@@ -38,13 +42,10 @@ MARK = b"D"  # a value that starts with "{" has no mark
 _MARK = struct.Struct(">qqQ")  # since, due (microseconds since the epoch), rules fingerprint
 MARK_SIZE = len(MARK) + _MARK.size
 NEVER = 2**63 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def micros(moment: datetime) -> int:
-    """Exact microseconds since the epoch (no float rounding)."""
-    return (moment - _EPOCH) // _MICROSECOND
+JOURNAL = b"\x00"  # no JSON text holds a raw NUL
+_U32 = struct.Struct(">I")
+_COUNT = struct.Struct(">BI")  # topic length, events of it so far
+_ENTRY = struct.Struct(">qBIBI")  # key (micros, rank, seq), topic length, payload length
 
 
 class DueMark(NamedTuple):
@@ -60,18 +61,75 @@ class DueMark(NamedTuple):
         return cls(micros(since), NEVER if due is None else micros(due), rules)
 
 
-def encode(state: MemberState, mark: DueMark | None = None) -> bytes:
-    body = state.model_dump_json().encode()
+def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
+    """The stored value of a record; remembers the state's JSON in ``record.stored_json``."""
+    body = record.stored_json
+    if body is None:
+        body = record.stored_json = record.state.model_dump_json().encode()
+    journal = record.journal
+    if journal.base is not None or journal.seq:
+        body = body + JOURNAL + _encode_journal(journal)
     return body if mark is None else MARK + _MARK.pack(mark.since, mark.due, mark.rules) + body
 
 
+def _encode_journal(journal: Journal) -> bytes:
+    base = journal.base or b""
+    parts = [_U32.pack(len(base)), base, _U32.pack(len(journal.seq))]
+    for topic, count in journal.seq.items():
+        name = topic.encode()
+        parts += [_COUNT.pack(len(name), count), name]
+    parts.append(_U32.pack(len(journal.entries)))
+    for entry in journal.entries:
+        name = entry.topic.encode()
+        micros_, rank, seq = entry.key
+        parts += [_ENTRY.pack(micros_, rank, seq, len(name), len(entry.payload)), name, entry.payload]
+    return b"".join(parts)
+
+
+def _decode_journal(blob: bytes) -> Journal:
+    (size,), at = _U32.unpack_from(blob, 0), _U32.size
+    base = blob[at:at + size] or None
+    at += size
+    (count,) = _U32.unpack_from(blob, at)
+    at += _U32.size
+    seq = {}
+    for _ in range(count):
+        length, n = _COUNT.unpack_from(blob, at)
+        at += _COUNT.size
+        seq[blob[at:at + length].decode()] = n
+        at += length
+    (count,) = _U32.unpack_from(blob, at)
+    at += _U32.size
+    entries = []
+    for _ in range(count):
+        micros_, rank, number, length, size = _ENTRY.unpack_from(blob, at)
+        at += _ENTRY.size
+        topic = blob[at:at + length].decode()
+        at += length
+        entries.append(JournalEntry((micros_, rank, number), topic, blob[at:at + size]))
+        at += size
+    return Journal(base, entries, seq)
+
+
 def unmarked(raw: bytes) -> bytes:
-    """A stored value without its due mark (if it has one): the state's JSON."""
+    """A stored value without its due mark (if it has one)."""
     return raw[MARK_SIZE:] if raw[:1] == MARK else raw
 
 
+def decode_record(raw: bytes) -> MemberRecord:
+    body = unmarked(raw)
+    cut = body.find(JOURNAL)
+    if cut < 0:
+        return MemberRecord(MemberState.model_validate_json(body), Journal(), body)
+    state_json = body[:cut]
+    return MemberRecord(MemberState.model_validate_json(state_json), _decode_journal(body[cut + 1:]), state_json)
+
+
 def decode(raw: bytes) -> MemberState:
-    return MemberState.model_validate_json(unmarked(raw))
+    """The member state of a stored value (its journal left aside)."""
+    body = unmarked(raw)
+    cut = body.find(JOURNAL)
+    return MemberState.model_validate_json(body if cut < 0 else body[:cut])
 
 
 def not_due(raw: bytes, as_of: int, rules: int) -> bool:

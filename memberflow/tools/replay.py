@@ -1,7 +1,8 @@
 """Offline replay: the agents' evaluation code over a JSONL file, no broker.
 
 Each input line is ``{"topic": ..., "key": ..., "value": {...}}`` (``value`` may
-also be a string holding the raw payload); each output line is
+also be a string holding the raw payload; an optional ``timestamp`` is when the
+broker received it, in milliseconds since the epoch); each output line is
 ``{"topic": ..., "key": ..., "value": {...}}`` in the order the engine emitted.
 """
 
@@ -18,27 +19,33 @@ from agents.records import Record, dead_letter, offer_record, process
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
 from config.topics import Topic
-from engine.evaluation import evaluate_member, evaluation_id, rules_for
+from engine.evaluation import evaluate_record, evaluation_id, rules_for
 from engine.outcome import Emitted
 from engine.published_lines import PublishedLines
 from models.evaluation import EvaluateCommand
+from models.journal import MemberRecord
 from models.outputs import DeadLetterReason
 from models.state import MemberState
 from tables.members import SEPARATOR
 
 
 class MemoryStore:
-    """State in a dict; ``get`` hands out a copy so a failed apply changes nothing."""
+    """Member records in a dict; ``get`` hands out a copy so a failed apply changes nothing."""
 
     def __init__(self) -> None:
-        self.states: dict[bytes, MemberState] = {}
+        self.records: dict[bytes, MemberRecord] = {}
 
-    def get(self, key: bytes) -> MemberState | None:
-        state = self.states.get(key)
-        return state.model_copy(deep=True) if state is not None else None
+    def get(self, key: bytes) -> MemberRecord | None:
+        record = self.records.get(key)
+        return record.copy() if record is not None else None
 
-    def put(self, key: bytes, state: MemberState) -> None:
-        self.states[key] = state
+    def put(self, key: bytes, record: MemberRecord) -> None:
+        self.records[key] = record
+
+    @property
+    def states(self) -> dict[bytes, MemberState]:
+        """Every member's state, by key."""
+        return {key: record.state for key, record in self.records.items()}
 
 
 def to_record(line: dict, offset: int) -> Record:
@@ -46,7 +53,7 @@ def to_record(line: dict, offset: int) -> Record:
     raw = value.encode() if isinstance(value, str) else json.dumps(value).encode()
     key = line.get("key")
     return Record(line["topic"], raw, key.encode() if key is not None else None, line.get("partition"),
-                  line.get("offset"))
+                  line.get("offset"), line.get("timestamp"))
 
 
 def output_line(out: Emitted) -> str:
@@ -79,15 +86,15 @@ def evaluate_all(record: Record, store: MemoryStore, rulebook: RuleBook) -> Iter
         yield dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
         return
     cause = evaluation_id(command.tenant_id, command.as_of)
-    for key in sorted(store.states):
+    for key in sorted(store.records):
         rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), command.tenant_id, rulebook)
         if rules is None:
             continue
-        state = store.get(key)
-        assert state is not None
-        changed, outputs = evaluate_member(state, rules, command.as_of, cause)
+        record = store.get(key)
+        assert record is not None
+        changed, outputs = evaluate_record(record, rules, command.as_of, cause)
         if changed:
-            store.put(key, state)
+            store.put(key, record)
         yield from outputs
 
 

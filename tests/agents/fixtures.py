@@ -1,4 +1,4 @@
-"""Helpers for the agent tests: a state store, stand-ins for Kafka (a publisher
+"""Helpers for the agent tests: stand-ins for Kafka (a publisher
 and a producer that record what is sent), and a worker built for Faust's test
 utilities (memory store, no broker).
 
@@ -15,26 +15,10 @@ from prometheus_client import CollectorRegistry
 
 from config.rules import RuleBook
 from config.settings import Settings
-from models.state import MemberState
 from streams import Worker, create_app
 
 #: longest a test waits for an agent to get through what it was given
 WAIT_SECONDS = 5.0
-
-
-class CopyingStore:
-    """Member states in a dict, behind the two methods of ``agents.records.StateStore``;
-    ``get`` hands out a copy, as the agents' stores do, so a failed apply changes nothing."""
-
-    def __init__(self) -> None:
-        self.states: dict[bytes, MemberState] = {}
-
-    def get(self, key: bytes) -> MemberState | None:
-        state = self.states.get(key)
-        return state.model_copy(deep=True) if state is not None else None
-
-    def put(self, key: bytes, state: MemberState) -> None:
-        self.states[key] = state
 
 
 def body(value: bytes) -> Any:

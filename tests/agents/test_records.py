@@ -10,9 +10,9 @@ from agents.records import Record, process
 from config.rules import RuleBook
 from config.topics import Topic
 from engine.outcome import Applied
+from memberflow.tools.replay import MemoryStore
 from models.outputs import DeadLetter, DeadLetterReason
 from tables.members import state_key
-from tests.agents.fixtures import CopyingStore
 from tests.engine.intake_fixtures import MAX_BYTES, order, raw
 
 KEY = state_key("default", "m1")
@@ -26,18 +26,18 @@ def book(base_rules):
 @pytest.fixture
 def store(book):
     """A store holding m1 with one paid order (o1, 100)."""
-    s = CopyingStore()
+    s = MemoryStore()
     result = process(Record("orders", raw(order(event_id="e1", order_id="o1",
                                                 occurred_at="2026-03-01T10:00:00+08:00"))), s, book, MAX_BYTES)
     assert result.applied is Applied.APPLIED and KEY in s.states
     return s
 
 
-def _dump(s: CopyingStore) -> dict[bytes, str]:
+def _dump(s: MemoryStore) -> dict[bytes, str]:
     return {k: v.model_dump_json() for k, v in s.states.items()}
 
 
-def _dead(topic: str, payload: bytes, store: CopyingStore, book: RuleBook, max_bytes: int = MAX_BYTES,
+def _dead(topic: str, payload: bytes, store: MemoryStore, book: RuleBook, max_bytes: int = MAX_BYTES,
           key: bytes | None = b"m1") -> DeadLetter:
     before = _dump(store)
     result = process(Record(topic, payload, key, 3, 42), store, book, max_bytes)
@@ -146,7 +146,7 @@ def test_oversize_payload(store, book):
 
 def test_amount_over_tenant_limit(make_rules):
     book = RuleBook.single(make_rules({"limits": {"max_amount": 5000}}))
-    s = CopyingStore()
+    s = MemoryStore()
     process(Record("orders", raw(order(event_id="e1", order_id="o1"))), s, book, MAX_BYTES)
     for payload in (
         raw(order(amount="5000.01")),
@@ -162,7 +162,7 @@ def test_amount_over_tenant_limit(make_rules):
 
 def test_too_many_items(make_rules):
     book = RuleBook.single(make_rules({"limits": {"max_items": 10}}))
-    s = CopyingStore()
+    s = MemoryStore()
     payload = raw(order(items=[{"sku": "s", "category": "c", "unit_price": "1", "quantity": 11}]))
     assert _dead("orders", payload, s, book).reason is DeadLetterReason.INVALID_EVENT
     assert s.states == {}
@@ -173,7 +173,7 @@ def test_refund_without_order_is_dead_lettered(store, book):
     dead = _dead("orders", payload, store, book)
     assert dead.reason is DeadLetterReason.REFUND_WITHOUT_ORDER
     assert dead.member_id == "m1" and dead.cause_event_id == "e-bad"
-    fresh = CopyingStore()
+    fresh = MemoryStore()
     _dead("orders", payload, fresh, book)
     assert fresh.states == {}
 
@@ -186,11 +186,11 @@ def test_dead_letter_ids_are_deterministic(store, book):
 
 
 def test_engine_failure_is_dead_lettered_and_changes_nothing(store, book, monkeypatch):
-    def boom(state, event, rules):
-        state.growth += 1000  # a half-done change on the copy the store handed out
+    def boom(record, event, arrival, rules):
+        record.state.growth += 1000  # a half-done change on the copy the store handed out
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(records, "apply_event", boom)
+    monkeypatch.setattr(records, "apply_in_time", boom)
     dead = _dead("orders", raw(order()), store, book)
     assert dead.reason is DeadLetterReason.PROCESSING_ERROR and dead.cause_event_id == "e-bad"
 

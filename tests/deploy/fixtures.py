@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from agents.metrics import OUTCOMES
+from models.outputs import LedgerKind
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -70,8 +73,8 @@ ALLOWED_LABELS = (
     | {"le", "job", "instance", "worker"}
 )
 ALLOWED_LABEL_VALUES = {
-    "outcome": {"applied", "duplicate", "dead_lettered", "forwarded"},
-    "kind": {"earn", "spend", "expiry", "adjustment"},
+    "outcome": set(OUTCOMES),
+    "kind": {kind.value for kind in LedgerKind},
 }
 
 COMPOSE_TIMEOUT_S = 120

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from config.topics import Topic
 from engine.outcome import Emitted, Outcome
+from models.journal import MemberRecord
 from models.redemptions import RedemptionRequest, RedemptionResult
 from tables.members import decode, encode
 from tests.engine.fixtures import Member
@@ -55,7 +56,7 @@ class Hub:
     def apply(self, member_id: str, event: Any) -> Outcome:
         member = self.members[member_id]
         if self.stored and member.state is not None:
-            member.state = decode(encode(member.state))
+            member.state = decode(encode(MemberRecord(member.state)))
         outcome = member.apply(event)
         self.outbox += commands(outcome)
         return outcome

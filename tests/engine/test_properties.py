@@ -40,6 +40,7 @@ from models.events import (
     Review,
     Verdict,
 )
+from models.journal import MemberRecord
 from models.outputs import LedgerEntry
 from models.state import MemberState
 from tables.members import decode, encode
@@ -258,7 +259,7 @@ def test_twice_equals_once_replays_match_and_stored_state_round_trips(shipped_ru
         for member_id, event in sequence:
             state = states[member_id]
             if stored and state is not None:
-                state = decode(encode(state))
+                state = decode(encode(MemberRecord(state)))
             outcome = apply_event(state, event, shipped_rules)
             if outcome.result is not Applied.REJECTED:
                 states[member_id] = outcome.state
