@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def local_day(moment: datetime, tz: tzinfo) -> date:
@@ -35,4 +34,5 @@ def window_days(as_of: date, days: int) -> tuple[date, date]:
 
 def micros(moment: datetime) -> int:
     """Exact microseconds since the epoch (no float rounding)."""
-    return (moment - _EPOCH) // _MICROSECOND
+    since = moment - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds

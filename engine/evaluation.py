@@ -91,9 +91,9 @@ def evaluate_record(record: MemberRecord, rules: TenantRules, as_of: datetime, c
     if changed:
         fix_history(record)
         return True, outputs
-    entries = len(record.journal.entries)
+    entries = len(record.journal)
     fold(record, rules)
-    return len(record.journal.entries) != entries, outputs
+    return len(record.journal) != entries, outputs
 
 
 def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:

@@ -5,7 +5,7 @@ worker sees them in an order that depends on fetch timing.  ``apply_in_time``
 applies an event as of its own ``occurred_at``:
 
 * an event later than every event in the member's journal is applied at once
-  (the common case, and as cheap as before) and appended to the journal;
+  and appended to the journal (the common case: a few microseconds more);
 * an earlier one -- *late* -- is put in its place: the journal's events after
   it are replayed from the journal's base state with it in between, and what
   changed in their outputs is published as corrections (``engine.corrections``);
@@ -25,13 +25,13 @@ Everything else is interleaving-independent.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from config.rules import TenantRules
 from config.topics import MEMBER_EVENTS
-from engine.apply import apply_event, complete_event, is_duplicate, new_member
+from engine.apply import apply_event, apply_new, complete_event, duplicate, is_duplicate, new_member
 from engine.clock import micros
 from engine.corrections import correct
 from engine.intake import Invalid, parse_event
@@ -39,10 +39,18 @@ from engine.outcome import Applied, Emitted, Outcome
 from engine.wallet import held
 from models.commands import MemberCommandBase
 from models.events import Complaint, MemberEvent, Verdict
-from models.journal import JournalEntry, MemberRecord
+from models.journal import NEW_MEMBER, Journal, Key, MemberRecord, frame, read_frame
 from models.outputs import DeadLetterReason
 from models.redemptions import RedemptionBase
 from models.state import MemberState
+
+
+def _subclasses(base: type) -> set[type]:
+    found = set()
+    for sub in base.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
 
 #: the order of topics between events of the same microsecond
 RANK: dict[str, int] = {topic: rank for rank, topic in enumerate(MEMBER_EVENTS)}
@@ -52,28 +60,36 @@ NO_LIMIT = 2**62
 
 @dataclass(frozen=True, slots=True)
 class Arrival:
-    """How an event reached the engine: its topic, its payload as it arrived, and
-    when the broker received it (None when nobody knows: a file replayed offline)."""
+    """How an event reached the engine: its topic, its payload as it arrived, and when the
+    broker received it, in milliseconds since the epoch (None when nobody knows: a file
+    replayed offline)."""
 
     topic: str
     payload: bytes
-    received_at: datetime | None = None
+    received_ms: int | None = None
+
+
+#: event types applied in the order they arrive (a complaint only when its verdict is malicious)
+ARRIVAL_ORDERED: frozenset[type] = frozenset(
+    t for base in (RedemptionBase, MemberCommandBase) for t in _subclasses(base))
 
 
 def arrival_ordered(event: MemberEvent) -> bool:
-    if isinstance(event, RedemptionBase | MemberCommandBase):
-        return True
-    return isinstance(event, Complaint) and event.verdict is Verdict.MALICIOUS
+    kind = type(event)
+    return kind in ARRIVAL_ORDERED or (kind is Complaint and event.verdict is Verdict.MALICIOUS)
 
 
-def implausible(occurred_at: datetime, received_at: datetime | None, rules: TenantRules) -> str | None:
+def implausible(occurred_at: datetime, occurred_micros: int, received_ms: int | None,
+                rules: TenantRules) -> str:
+    """Why an event time is implausible (``apply_in_time`` asks only when it is)."""
     limits = rules.limits
-    if occurred_at < limits.programme_start:
+    _, start, skew = limits.micros
+    if occurred_micros < start:
         return f"occurred_at {occurred_at.isoformat()} is before the programme started ({limits.programme_start})"
-    if received_at is not None and occurred_at > received_at + limits.max_clock_skew:
-        return (f"occurred_at {occurred_at.isoformat()} is more than {limits.max_clock_skew} after the broker "
-                f"received the event ({received_at.isoformat()})")
-    return None
+    assert received_ms is not None and occurred_micros > received_ms * 1000 + skew
+    received = datetime.fromtimestamp(received_ms / 1000, UTC).isoformat()
+    return (f"occurred_at {occurred_at.isoformat()} is more than {limits.max_clock_skew} after the broker "
+            f"received the event ({received})")
 
 
 def apply_in_time(
@@ -82,119 +98,163 @@ def apply_in_time(
     """Apply ``event`` to the member as of its event time; ``record`` is changed in place
     (or created) and returned with the outcome."""
     event = complete_event(event, rules)
+    created = record is None
     if record is None:
         record = MemberRecord(new_member(event.tenant_id, event.member_id, rules))
     state = record.state
-    why = implausible(event.occurred_at, arrival.received_at, rules)
-    if why is not None:
+    occurred = micros(event.occurred_at)
+    lateness, start, skew = rules.limits.micros
+    received = arrival.received_ms
+    if occurred < start or received is not None and occurred > received * 1000 + skew:
+        why = implausible(event.occurred_at, occurred, received, rules)
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.IMPLAUSIBLE_TIME, detail=why)
     if is_duplicate(state, event, rules):
-        return record, apply_event(state, event, rules)  # the duplicate's answer, if it has one
-    lateness = rules.limits.max_lateness
-    if state.watermark is not None and event.occurred_at < state.watermark - lateness:
-        detail = (f"occurred_at {event.occurred_at.isoformat()} is more than {lateness} behind the member's "
-                  f"latest event time ({state.watermark.isoformat()})")
+        return record, duplicate(state, event)  # the duplicate's answer, if it has one
+    if occurred < _latest(record) - lateness:
+        detail = (f"occurred_at {event.occurred_at.isoformat()} is more than {rules.limits.max_lateness} behind "
+                  f"the member's latest event time ({state.watermark.isoformat() if state.watermark else ''})")
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.TOO_LATE, detail=detail)
     if arrival_ordered(event):
-        outcome = apply_event(state, event, rules)
+        outcome = apply_new(state, event, rules)
         if outcome.result is Applied.APPLIED:
             fix_history(record)
         return record, outcome
     journal = record.journal
-    entry = JournalEntry((micros(event.occurred_at), RANK[arrival.topic], journal.seq.get(arrival.topic, 0)),
-                         arrival.topic, arrival.payload)
-    if not journal.entries or entry.key > journal.entries[-1].key:
-        return record, _append(record, entry, event, rules)
-    return record, _rewind(record, entry, event, rules)
+    key = _key(journal, occurred, arrival.topic)
+    framed = frame(key, arrival.topic, arrival.payload)
+    if not journal.keys or key > journal.keys[-1]:
+        return record, _append(record, key, framed, event, rules, created)
+    return record, _rewind(record, key, framed, event, rules)
+
+
+def _latest(record: MemberRecord) -> int:
+    """The member's latest event time in microseconds (0: none yet), worked out once per watermark."""
+    watermark = record.state.watermark
+    if watermark is None:
+        return 0
+    latest = record.latest
+    if latest is None or latest[0] is not watermark:
+        latest = record.latest = (watermark, micros(watermark))
+    return latest[1]
 
 
 def fix_history(record: MemberRecord) -> None:
     """Nothing before now is replayed again: the state is the journal's new base."""
-    record.journal.base = None
-    record.journal.entries = []
+    record.journal.rebase(None)
     record.stored_json = None
 
 
-def _append(record: MemberRecord, entry: JournalEntry, event: MemberEvent, rules: TenantRules) -> Outcome:
+def _append(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, rules: TenantRules,
+            created: bool) -> Outcome:
     journal, state = record.journal, record.state
-    horizon = micros(max(state.watermark or event.occurred_at, event.occurred_at) - rules.limits.max_lateness)
-    if journal.entries and journal.entries[-1].micros < horizon:
-        journal.base, journal.entries = None, []  # no late event can go before any of them any more
+    keys = journal.keys
+    if keys and keys[-1][0] < key[0] - rules.limits.micros[0]:
+        journal.rebase(None)  # no late event can go before any of them any more
     base = None
-    if not journal.entries:
+    if created:
+        base = NEW_MEMBER
+    elif not journal.keys:
         base = record.stored_json if record.stored_json is not None else state.model_dump_json().encode()
-    outcome = apply_event(state, event, rules)
+    outcome = apply_new(state, event, rules)
     if outcome.result is Applied.APPLIED:
         if base is not None:
-            journal.base = base
-        journal.entries.append(entry)
-        journal.seq[entry.topic] = entry.key[2] + 1
+            journal.rebase(base)
+        journal.append(key, framed)
         record.stored_json = None
-        if len(journal.entries) > rules.retention.journal_entries:
-            fold(record, rules)
+        if state.watermark is event.occurred_at:
+            record.latest = (event.occurred_at, key[0])
+        if len(journal) > rules.retention.journal_entries:
+            fold(record, rules, at_least=rules.retention.journal_entries)
     return outcome
 
 
-def _rewind(record: MemberRecord, entry: JournalEntry, event: MemberEvent, rules: TenantRules) -> Outcome:
+def _rewind(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, rules: TenantRules) -> Outcome:
     """Put a late event in its place: replay the events after it with it before them."""
     journal = record.journal
-    assert journal.base is not None  # a journal with entries has its base
-    at = next(i for i, e in enumerate(journal.entries) if e.key > entry.key)
-    before, after = journal.entries[:at], journal.entries[at:]
-    state, _, _ = replay(journal.base, before, rules)
-    old_state = MemberState.model_validate_json(state.model_dump_json())
-    _, published, _ = replay_onto(old_state, after, rules)
-    late = apply_event(state, event, rules)
+    at = bisect_right(journal.keys, key)
+    before, after = journal.frames[:at], journal.frames[at:]
+    state, _ = replay(record, before, rules)
+    memo = journal.outputs
+    if all(k in memo for k in journal.keys[at:]):  # what they published, as this worker last worked it out
+        published = [out for k in journal.keys[at:] for out in memo[k]]
+    else:
+        _, published = replay_onto(MemberState.model_validate_json(state.model_dump_json()), after, rules)
+    late = apply_new(state, event, rules) if not is_duplicate(state, event, rules) else duplicate(state, event)
     if late.result is not Applied.APPLIED:
         return Outcome(record.state, late.result, [] if late.result is Applied.REJECTED else late.outputs,
                        late.reason, late.detail)
-    _, replayed, _ = replay_onto(state, after, rules)
+    remembered: dict[Key, list[Emitted]] = {key: late.outputs}
+    _, replayed = replay_onto(state, after, rules, remember=(journal.keys[at:], remembered))
     corrections = correct(published, late.outputs + replayed, held(record.state))
-    insort(journal.entries, entry, key=lambda e: e.key)
-    journal.seq[entry.topic] = entry.key[2] + 1
+    journal.insert(at, key, framed)
+    memo.update(remembered)
     record.state = state
     record.stored_json = None
-    if len(journal.entries) > rules.retention.journal_entries:
-        fold(record, rules)
+    if len(journal) > rules.retention.journal_entries:
+        fold(record, rules, at_least=rules.retention.journal_entries)
     return Outcome(state, Applied.REWOUND, corrections)
 
 
-def fold(record: MemberRecord, rules: TenantRules) -> None:
+def fold(record: MemberRecord, rules: TenantRules, at_least: int = 1) -> None:
     """Fold the journal's events older than ``max_lateness`` behind the member's latest
-    event time into its base: no late event can be put before them any more."""
+    event time into its base -- no late event can be put before them any more -- once at
+    least ``at_least`` of them have aged so (replaying them costs what applying them did)."""
     journal, state = record.journal, record.state
-    if not journal.entries or state.watermark is None:
+    if not journal.keys or state.watermark is None:
         return
-    horizon = micros(state.watermark - rules.limits.max_lateness)
-    expired = sum(1 for e in journal.entries if e.micros < horizon)
-    if expired == len(journal.entries):
-        journal.base, journal.entries = None, []
-    elif expired:
-        assert journal.base is not None
-        folded, _, _ = replay(journal.base, journal.entries[:expired], rules)
-        journal.base = folded.model_dump_json().encode()
-        journal.entries = journal.entries[expired:]
+    horizon = _latest(record) - rules.limits.micros[0]
+    expired = bisect_left(journal.keys, (horizon,))
+    if expired == len(journal):
+        journal.rebase(None)
+    elif expired >= at_least:
+        folded, _ = replay(record, journal.frames[:expired], rules)
+        journal.rebase(folded.model_dump_json().encode(), expired)
 
 
-def parse(entry: JournalEntry) -> MemberEvent:
-    event = parse_event(entry.topic, entry.payload, NO_LIMIT)
+def _key(journal: Journal, occurred: int, topic: str) -> Key:
+    """The journal key of an event: its time, its topic's rank and -- for events of one topic
+    at one microsecond, which the topic's own order puts in order -- its number among them."""
+    rank = RANK[topic]
+    keys = journal.keys
+    if not keys or keys[-1][0] < occurred:
+        return occurred, rank, 0
+    seq = 0
+    at = bisect_right(keys, (occurred, len(RANK)))
+    while at and keys[at - 1][0] == occurred:
+        at -= 1
+        if keys[at][1] == rank:
+            seq = max(seq, keys[at][2] + 1)
+    return occurred, rank, seq
+
+
+def parse(framed: bytes) -> MemberEvent:
+    _, topic, payload, _ = read_frame(framed)
+    event = parse_event(topic, payload, NO_LIMIT)
     assert not isinstance(event, Invalid), f"journal entry no longer valid: {event}"
     return event
 
 
-def replay(base: bytes, entries: list[JournalEntry], rules: TenantRules) -> tuple[MemberState, list[Emitted],
-                                                                                   list[Applied]]:
-    """The state after ``entries`` applied in order to the base state, with their outputs."""
-    return replay_onto(MemberState.model_validate_json(base), entries, rules)
+def replay(record: MemberRecord, frames: list[bytes], rules: TenantRules) -> tuple[MemberState, list[Emitted]]:
+    """The state after the journal entries ``frames`` applied in order to the record's base state, with
+    their outputs."""
+    base = record.journal.base
+    assert base is not None  # a journal with entries has its base
+    state = record.state
+    start = new_member(state.tenant_id, state.member_id, rules) if base == NEW_MEMBER else \
+        MemberState.model_validate_json(base)
+    return replay_onto(start, frames, rules)
 
 
-def replay_onto(state: MemberState, entries: list[JournalEntry], rules: TenantRules) -> tuple[
-        MemberState, list[Emitted], list[Applied]]:
+def replay_onto(state: MemberState, frames: list[bytes], rules: TenantRules, *,
+                remember: tuple[list[Key], dict[Key, list[Emitted]]] | None = None) -> tuple[
+        MemberState, list[Emitted]]:
+    """``state`` (changed in place) after the journal entries ``frames`` applied in order, with
+    their outputs; ``remember`` = (their keys, a memo): each entry's outputs go into the memo."""
     outputs: list[Emitted] = []
-    results: list[Applied] = []
-    for entry in entries:
-        outcome = apply_event(state, parse(entry), rules)
-        outputs += outcome.outputs
-        results.append(outcome.result)
-    return state, outputs, results
-
+    for i, framed in enumerate(frames):
+        produced = apply_event(state, parse(framed), rules).outputs
+        if remember is not None:
+            keys, memo = remember
+            memo[keys[i]] = produced
+        outputs += produced
+    return state, outputs

@@ -17,34 +17,76 @@ journal outgrows ``retention.journal_entries``.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from models.state import MemberState
 
-#: (event time in microseconds since the epoch, the topic's rank, the event's sequence number on its topic)
+#: (event time in microseconds since the epoch, the topic's rank, the event's number among the journal's events
+#: of that topic and microsecond: the topic's own order breaks the tie)
 Key = tuple[int, int, int]
 
+#: an entry's frame: its key, its topic's length, its payload's length; then the topic and the payload
+HEADER = struct.Struct(">qBIBI")
+HEADER_SIZE = HEADER.size
 
-@dataclass(slots=True)
-class JournalEntry:
-    key: Key
-    topic: str
-    payload: bytes  # the event as it arrived (validated JSON)
 
-    @property
-    def micros(self) -> int:
-        return self.key[0]
+def frame(key: Key, topic: str, payload: bytes) -> bytes:
+    """An entry as kept and stored: a few bytes the garbage collector never looks at."""
+    name = topic.encode()
+    return HEADER.pack(key[0], key[1], key[2], len(name), len(payload)) + name + payload
+
+
+def read_frame(blob: bytes, at: int = 0) -> tuple[Key, str, bytes, int]:
+    """(key, topic, payload, where the next frame starts) of the frame at ``at``."""
+    micros, rank, seq, length, size = HEADER.unpack_from(blob, at)
+    at += HEADER_SIZE
+    topic = blob[at:at + length].decode()
+    at += length
+    return (micros, rank, seq), topic, blob[at:at + size], at + size
+
+
+#: a journal's base when the member did not exist before its first entry
+NEW_MEMBER = b""
 
 
 @dataclass(slots=True)
 class Journal:
-    base: bytes | None = None  # the state's JSON before the first entry; None when there are no entries
-    entries: list[JournalEntry] = field(default_factory=list)
-    #: topic -> events of that topic applied so far: the third part of the next key on it
-    seq: dict[str, int] = field(default_factory=dict)
+    #: the state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are no entries
+    base: bytes | None = None
+    #: the entries' keys, ascending, and their frames (``frame``), in the same order
+    keys: list[Key] = field(default_factory=list)
+    frames: list[bytes] = field(default_factory=list)
+    #: the base as stored (its length, then it), once encoded
+    base_frame: bytes | None = field(default=None, repr=False, compare=False)
+    #: key -> the entry's outputs in the history as it stands, as a rewind last worked them out (never stored)
+    outputs: dict[Key, list[Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
     def copy(self) -> Journal:
-        return Journal(self.base, list(self.entries), dict(self.seq))
+        return Journal(self.base, list(self.keys), list(self.frames), self.base_frame, dict(self.outputs))
+
+    def append(self, key: Key, framed: bytes) -> None:
+        self.keys.append(key)
+        self.frames.append(framed)
+
+    def insert(self, at: int, key: Key, framed: bytes) -> None:
+        self.keys.insert(at, key)
+        self.frames.insert(at, framed)
+
+    def rebase(self, base: bytes | None, start: int | None = None) -> None:
+        """A new base (None: no journal), with the entries from ``start`` on (None: none)."""
+        self.base, self.base_frame = base, None
+        if start is None:
+            self.keys, self.frames, self.outputs = [], [], {}
+        else:
+            self.keys, self.frames = self.keys[start:], self.frames[start:]
+            self.outputs = {key: out for key, out in self.outputs.items() if key >= self.keys[0]} \
+                if self.keys else {}
 
 
 @dataclass(slots=True)
@@ -55,6 +97,8 @@ class MemberRecord:
     journal: Journal = field(default_factory=Journal)
     #: the state's JSON as last stored, while the state is unchanged since (saves encoding it again for ``base``)
     stored_json: bytes | None = None
+    #: (the state's watermark, it in microseconds), so an event's lateness is an integer comparison
+    latest: tuple[datetime, int] | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> MemberRecord:
         return MemberRecord(self.state.model_copy(deep=True), self.journal.copy(), self.stored_json)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import faust
 
 from engine.clock import micros
-from models.journal import Journal, JournalEntry, MemberRecord
+from models.journal import HEADER, HEADER_SIZE, Journal, MemberRecord
 from models.state import MemberState
 
 TABLE_VERSION = 1
@@ -44,8 +44,6 @@ MARK_SIZE = len(MARK) + _MARK.size
 NEVER = 2**63 - 1
 JOURNAL = b"\x00"  # no JSON text holds a raw NUL
 _U32 = struct.Struct(">I")
-_COUNT = struct.Struct(">BI")  # topic length, events of it so far
-_ENTRY = struct.Struct(">qBIBI")  # key (micros, rank, seq), topic length, payload length
 
 
 class DueMark(NamedTuple):
@@ -66,49 +64,35 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
     body = record.stored_json
     if body is None:
         body = record.stored_json = record.state.model_dump_json().encode()
+    parts = [body] if mark is None else [MARK, _MARK.pack(mark.since, mark.due, mark.rules), body]
     journal = record.journal
-    if journal.base is not None or journal.seq:
-        body = body + JOURNAL + _encode_journal(journal)
-    return body if mark is None else MARK + _MARK.pack(mark.since, mark.due, mark.rules) + body
-
-
-def _encode_journal(journal: Journal) -> bytes:
-    base = journal.base or b""
-    parts = [_U32.pack(len(base)), base, _U32.pack(len(journal.seq))]
-    for topic, count in journal.seq.items():
-        name = topic.encode()
-        parts += [_COUNT.pack(len(name), count), name]
-    parts.append(_U32.pack(len(journal.entries)))
-    for entry in journal.entries:
-        name = entry.topic.encode()
-        micros_, rank, seq = entry.key
-        parts += [_ENTRY.pack(micros_, rank, seq, len(name), len(entry.payload)), name, entry.payload]
+    if journal.base is not None:
+        parts.append(JOURNAL)
+        _journal_parts(journal, parts)
     return b"".join(parts)
 
 
+def _journal_parts(journal: Journal, parts: list[bytes]) -> None:
+    if journal.base_frame is None:
+        base = journal.base or b""
+        journal.base_frame = _U32.pack(len(base)) + base
+    parts += [journal.base_frame, _U32.pack(len(journal.frames)), *journal.frames]
+
+
 def _decode_journal(blob: bytes) -> Journal:
-    (size,), at = _U32.unpack_from(blob, 0), _U32.size
-    base = blob[at:at + size] or None
-    at += size
+    (base_size,), at = _U32.unpack_from(blob, 0), _U32.size
+    base_frame = blob[:at + base_size]
+    at += base_size
     (count,) = _U32.unpack_from(blob, at)
     at += _U32.size
-    seq = {}
+    keys, frames = [], []
     for _ in range(count):
-        length, n = _COUNT.unpack_from(blob, at)
-        at += _COUNT.size
-        seq[blob[at:at + length].decode()] = n
-        at += length
-    (count,) = _U32.unpack_from(blob, at)
-    at += _U32.size
-    entries = []
-    for _ in range(count):
-        micros_, rank, number, length, size = _ENTRY.unpack_from(blob, at)
-        at += _ENTRY.size
-        topic = blob[at:at + length].decode()
-        at += length
-        entries.append(JournalEntry((micros_, rank, number), topic, blob[at:at + size]))
-        at += size
-    return Journal(base, entries, seq)
+        micros_, rank, seq, topic_size, payload_size = HEADER.unpack_from(blob, at)
+        end = at + HEADER_SIZE + topic_size + payload_size
+        keys.append((micros_, rank, seq))
+        frames.append(blob[at:end])
+        at = end
+    return Journal(base_frame[_U32.size:], keys, frames, base_frame)
 
 
 def unmarked(raw: bytes) -> bytes:
