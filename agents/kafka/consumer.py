@@ -46,6 +46,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
 
+from agents.kafka.in_step import InStep
+
 log = logging.getLogger(__name__)
 
 #: Key of the tombstone ``highwaters`` appends to a changelog (no table key starts with NUL).
@@ -133,6 +135,35 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 
 
 class BatchingConsumer(driver.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: fetched records of the member topics, handed over in step (``agents.kafka.in_step``)
+        self._in_step = InStep(self.app.conf.broker_max_poll_records or 500)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """Records waiting to go out in step are read again: the revoked ones by their new
+        owner (from the committed offsets), the others by this worker once the rebalance is over."""
+        dropped = self._in_step.drop()
+        self._in_step.drop(revoked)
+        await self._unread({tp: offset for tp, offset in dropped.items() if tp not in revoked})
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        self._in_step.assigned(assigned, time.monotonic())
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    def _more_to_read(self, tp: TP, last_fetched: int | None) -> bool:
+        last = last_fetched if last_fetched is not None else self._read_offset.get(tp)
+        end = self.highwater(tp)
+        return end is None or (last if last is not None else -1) + 1 < end
+
+    def _released(self, channels: Mapping[str, Any], now: float) -> dict[TP, list[Any]]:
+        groups: dict[int, list[TP]] = {}
+        for tp in self.assignment():
+            if tp.topic in channels:
+                groups.setdefault(tp.partition, []).append(tp)
+        return self._in_step.release(groups, self._more_to_read, now)
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -161,13 +192,14 @@ class BatchingConsumer(driver.Consumer):
             while not (consumer_stopped() or fetcher_stopped()):
                 await self._agents_idle()
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(1.0)
+                records, active = await self._wait_next_records(0.0 if self._in_step.more_ready else 1.0)
                 await self.sleep(0)
-                if records and not self.should_stop:
+                if (records or self._in_step.waiting) and not self.should_stop:
                     if self.flow_active:
                         await self._deliver(records, active)
                     else:
-                        await self._unread({tp: r[0].offset for tp, r in records.items() if r})
+                        unread = {tp: r[0].offset for tp, r in records.items() if r}
+                        await self._unread({**self._in_step.drop(), **unread})
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -204,6 +236,7 @@ class BatchingConsumer(driver.Consumer):
         batches: dict[Any, list[Message]] = {}
         unread: dict[TP, int] = {}
         now = time.monotonic()
+        handed: dict[TP, list[Any]] = {}
         for tp, tp_records in records.items():
             if not tp_records:
                 continue
@@ -211,7 +244,15 @@ class BatchingConsumer(driver.Consumer):
                     or app.consumer_generation_id != generation
                     or active is not None and tp not in active and tp not in self._buffered_partitions):
                 unread[tp] = tp_records[0].offset
-                continue
+            elif tp.topic in channels:
+                self._in_step.add(tp, tp_records, now)
+            else:
+                handed[tp] = tp_records
+        if self.flow_active and app.flow_control.is_active() and app.consumer_generation_id == generation:
+            handed.update(self._released(channels, now))
+        else:
+            unread.update(self._in_step.drop())
+        for tp, tp_records in handed.items():
             app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             channel = channels.get(tp.topic)
             for record in tp_records:
