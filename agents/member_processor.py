@@ -24,6 +24,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from faust import Table
 from faust.types import Message
@@ -41,6 +42,7 @@ from agents.rules_in_force import RulesInForce
 from config.settings import Settings
 from config.topics import Topic
 from engine.outcome import Applied, Emitted
+from models.events import MemberEvent
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from tables.current_event import MessageEvent
 
@@ -48,6 +50,14 @@ log = logging.getLogger(__name__)
 
 #: how a batch's events ended, as the metrics name it (``applied`` otherwise)
 OUTCOME = {Applied.DUPLICATE: "duplicate", Applied.REWOUND: "rewound"}
+
+
+#: the event time of a business-line snapshot that states none (the engine completes it from its date)
+FIRST = datetime.min.replace(tzinfo=UTC)
+
+
+def _in_time(event: tuple) -> tuple[datetime, int]:
+    return event[0], event[1]
 
 
 class EngineFailure(Exception):
@@ -107,10 +117,17 @@ class MemberProcessor:
         self.metrics.badges.observe(plan.outputs)
 
     def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
-        """Evaluate a batch in memory; nothing is sent or stored yet."""
+        """Evaluate a batch in memory; nothing is sent or stored yet.
+
+        A fetch groups records by topic partition, so a member's events of several
+        topics come topic by topic; they are evaluated in event-time order instead
+        (stably: a topic's own order holds), which puts most of them in their place
+        at once -- the journal would otherwise replay every one that came too early.
+        Evaluation slices follow the batch's events."""
         plan = Planned(BatchStore(self.members, self.warm))
         store = plan.store
-        book = self.rules.book
+        events: list[tuple[datetime, int, Message, str, Record, MemberEvent]] = []
+        slices: list[tuple[Message, Record]] = []
         for index, msg in enumerate(messages):
             topic = source_topic(msg.topic, msg.headers, self.logical)
             record = Record(topic or msg.topic, msg.value, msg.key, msg.partition, msg.offset,
@@ -119,8 +136,7 @@ class MemberProcessor:
                 self._dead(plan, record, DeadLetterReason.INVALID_EVENT, f"unknown source topic {msg.topic!r}")
                 continue
             if topic == Topic.EVALUATION_SLICES:
-                store.current = MessageEvent(msg)
-                self._add(plan, topic, self.slices.run(record, store))
+                slices.append((msg, record))
                 continue
             decoded = decode(record, self.settings.max_payload_bytes)
             if isinstance(decoded, Result):
@@ -133,6 +149,10 @@ class MemberProcessor:
                 plan.forwards.append((msg, topic, decoded.member_id))
                 plan.outcomes.append((topic, "forwarded"))
                 continue
+            events.append((decoded.occurred_at or FIRST, index, msg, topic, record, decoded))
+        events.sort(key=_in_time)
+        book = self.rules.book
+        for _, index, msg, topic, record, decoded in events:
             store.current = MessageEvent(msg)
             try:
                 result = evaluate(record, decoded, store, book)
@@ -140,6 +160,9 @@ class MemberProcessor:
                 log.exception("engine failed on %s@%s:%s", topic, msg.partition, msg.offset)
                 raise EngineFailure(index) from exc
             self._add(plan, topic, result)
+        for msg, record in slices:
+            store.current = MessageEvent(msg)
+            self._add(plan, Topic.EVALUATION_SLICES, self.slices.run(record, store))
         return plan
 
     def _dead(self, plan: Planned, record: Record, reason: DeadLetterReason, detail: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 from config.rules import RuleBook
@@ -44,9 +43,6 @@ class Record:
     partition: int | None = None
     offset: int | None = None
     timestamp: int | None = None  # when the broker received it, milliseconds since the epoch
-
-    def received_at(self) -> datetime | None:
-        return None if self.timestamp is None else datetime.fromtimestamp(self.timestamp / 1000, UTC)
 
 
 @dataclass(slots=True)
@@ -89,7 +85,7 @@ def decode(record: Record, max_bytes: int) -> MemberEvent | Result:
 def evaluate(record: Record, event: MemberEvent, store: MemberStore, rulebook: RuleBook) -> Result:
     """The event applied to its member as of its event time (``engine.event_time``)."""
     key = state_key(event.tenant_id, event.member_id)
-    arrival = Arrival(record.topic, record.value or b"", record.received_at())
+    arrival = Arrival(record.topic, record.value or b"", record.timestamp)
     member, outcome = apply_in_time(store.get(key), event, arrival, rulebook.for_tenant(event.tenant_id))
     if outcome.result is Applied.REJECTED:
         assert outcome.reason is not None

@@ -120,6 +120,13 @@ class Limits(Strict):
         default=timedelta(minutes=5), ge=timedelta(0),
         description="an event may say it happened at most this far after the broker received it")
 
+    @cached_property
+    def micros(self) -> tuple[int, int, int]:
+        """(max_lateness, programme_start since the epoch, max_clock_skew) in microseconds: compared per event."""
+        unit = timedelta(microseconds=1)
+        start = (self.programme_start - datetime(1970, 1, 1, tzinfo=UTC)) // unit
+        return self.max_lateness // unit, start, self.max_clock_skew // unit
+
 
 class Retention(Strict):
     recent_event_ids: int = Field(default=256, ge=8, le=100_000)

@@ -160,8 +160,18 @@ def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRule
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
     if _is_duplicate(state, event, rules):
-        repeat = REPEATS.get(type(event))
-        return Outcome(state, Applied.DUPLICATE, repeat(state, event) if repeat else [])
+        return duplicate(state, event)
+    return apply_new(state, event, rules)
+
+
+def duplicate(state: MemberState, event: MemberEvent) -> Outcome:
+    """A duplicate's outcome: nothing applied, the first answer sent again if it has one."""
+    repeat = REPEATS.get(type(event))
+    return Outcome(state, Applied.DUPLICATE, repeat(state, event) if repeat else [])
+
+
+def apply_new(state: MemberState, event: MemberEvent, rules: TenantRules) -> Outcome:
+    """``apply_event`` for a completed event known not to be a duplicate."""
     rejected = check(state, event, rules)
     if rejected is not None:
         return rejected

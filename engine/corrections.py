@@ -10,8 +10,8 @@ with those of the history as it was, output id by output id:
   negated) -- and then published again, under its id, with its new value;
 * an id only the old history had is retracted.
 
-A consumer that dedupes by id forgets an id when it is retracted.  Applied in
-order, the outputs of any arrival order then leave the same *effective*
+Consumers keep the last output published under an id and drop a retracted
+one.  Applied so, the outputs of any arrival order leave the same *effective*
 outputs (``effective``) as the events in time order would have.  The one
 field that reflects arrival order is a ledger entry's ``balance``: the
 member's balance in the order entries were published, which the corrections

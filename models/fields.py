@@ -40,6 +40,8 @@ _EPOCH_LIKE = re.compile(r"^\s*[+-]?\d+(\.\d*)?\s*$")
 def _rfc3339_text(value: Any) -> Any:
     """Refuse event times given as numbers: ``12345`` is no RFC 3339 time, and reading it as
     seconds (or milliseconds) since 1970 would credit points that expired decades ago."""
+    if type(value) is str and "-" in value:
+        return value  # a date-time, or something pydantic refuses as none
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float) or (isinstance(value, str) and _EPOCH_LIKE.match(value)):

@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from config.settings import SHIPPED_RULES_DIR
 from memberflow.dev.cluster import LocalCluster
-from tests.integration.fixtures import SLICE
+from tests.integration.fixtures import SLICE, stream_rules_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,9 +27,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(scope="session")
+def stream_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The rules the test streams need: events may arrive up to LATENESS after later ones."""
+    return stream_rules_dir(tmp_path_factory.mktemp("stream-rules"))
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster(tmp_path_factory.mktemp("cluster"), partitions=4)
+def cluster(tmp_path_factory: pytest.TempPathFactory, stream_rules: Path) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path_factory.mktemp("cluster"), partitions=4,
+                     extra_env={"MEMBERFLOW_RULES_DIR": str(stream_rules)})
     c.start_broker()
     try:
         yield c
@@ -44,12 +49,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="module")
 def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped rules with small slices, so an evaluation takes many steps."""
-    directory = tmp_path_factory.mktemp("rules")
-    data = yaml.safe_load((SHIPPED_RULES_DIR / "default.yaml").read_text())
-    data["evaluation"] = {"slice_size": SLICE}
-    (directory / "default.yaml").write_text(yaml.safe_dump(data))
-    return directory
+    """The stream rules with small slices, so an evaluation takes many steps."""
+    return stream_rules_dir(tmp_path_factory.mktemp("rules"), evaluation={"slice_size": SLICE})
 
 
 @pytest.fixture(scope="module")

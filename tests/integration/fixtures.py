@@ -8,10 +8,14 @@ import json
 import random
 import re
 import time
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+import yaml
+
 from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from memberflow.dev.cluster import WorkerProcess
 from memberflow.tools.replay import MemoryStore, replay
 
@@ -22,6 +26,47 @@ ID_FIELDS = ("entry_id", "change_id", "grant_id", "notification_id", "dead_lette
 
 def output_id(value: dict) -> str:
     return next(value[f] for f in ID_FIELDS if f in value)
+
+
+def effective(values: Iterable[dict]) -> dict[str, dict]:
+    """Output id -> the output in force once ``values`` (in the order published) are applied:
+    the last one published under each id, retracted ones left out (``engine.corrections``).
+    Left aside: a ledger entry's ``balance`` (the running balance as published) and where a
+    dead letter's input was (the replay of a file knows no partition or offset)."""
+    in_force: dict[str, dict] = {}
+    for value in values:
+        if value.get("retracts"):
+            in_force.pop(value["retracts"], None)
+        else:
+            in_force[output_id(value)] = comparable(value)
+    return in_force
+
+
+def comparable(value: dict) -> dict:
+    """An output without what depends on the order of publication or where its input was."""
+    aside = ("balance",) if "entry_id" in value else ("partition", "offset") if "dead_letter_id" in value else ()
+    return {k: v for k, v in value.items() if k not in aside}
+
+
+#: the test streams span four weeks and go out as fast as the producer can, every topic at once, so
+#: an event may reach its member after others up to four weeks later than it (the shipped bound is a week)
+LATENESS = "P35D"
+
+
+def stream_rules_dir(directory: Path, **sections: dict) -> Path:
+    """A rules directory: the shipped default with ``limits.max_lateness`` = LATENESS and ``sections``."""
+    data = yaml.safe_load((SHIPPED_RULES_DIR / "default.yaml").read_text())
+    data.setdefault("limits", {})["max_lateness"] = LATENESS
+    data.update(sections)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "default.yaml").write_text(yaml.safe_dump(data))
+    return directory
+
+
+def replayed(events: list[tuple[str, str, dict]], rules: RuleBook, store: MemoryStore | None = None) -> list[dict]:
+    """What the offline replay of ``events`` (in this order) publishes, as JSON values."""
+    return [json.loads(e.value.model_dump_json())
+            for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules, store=store)]
 
 
 def consumed_total(worker: WorkerProcess, outcome: str | None = None) -> float:

@@ -9,20 +9,24 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
-from config.settings import SHIPPED_RULES_DIR
 from engine.evaluation import evaluation_id
 from memberflow.dev.cluster import LocalCluster
-from tests.integration.fixtures import SLICE, command, consumed_total, metric, quiet_members, wait_until
+from tests.integration.fixtures import (
+    SLICE,
+    command,
+    consumed_total,
+    metric,
+    quiet_members,
+    stream_rules_dir,
+    wait_until,
+)
 
 MEMBERS = 40
 
 
 def write_rules(directory: Path, churn_days: int) -> None:
-    data = yaml.safe_load((SHIPPED_RULES_DIR / "default.yaml").read_text())
-    data["evaluation"] = {"slice_size": SLICE, "nudges": {"churn_days": churn_days}}
-    (directory / "default.yaml").write_text(yaml.safe_dump(data))
+    stream_rules_dir(directory, evaluation={"slice_size": SLICE, "nudges": {"churn_days": churn_days}})
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from datetime import datetime
 import pytest
 
 from config.rules import RuleBook
-from config.settings import SHIPPED_RULES_DIR
 from engine.views import member_summary
 from memberflow.dev.cluster import LocalCluster, WorkerProcess
-from memberflow.tools.replay import MemoryStore, replay
+from memberflow.tools.replay import MemoryStore
 from tables.members import state_key
-from tests.integration.fixtures import OUTPUTS, mixed_events, output_id, wait_until
+from tests.integration.fixtures import OUTPUTS, effective, mixed_events, replayed, wait_until
 
 AS_OF = "2026-04-01T00:00:00%2B08:00"
 COMPARED = ("tier", "status", "growth", "spend_30d", "spend_365d", "points")
@@ -29,21 +28,21 @@ def summaries(worker: WorkerProcess, members: list[str]) -> dict[str, dict]:
     return out
 
 
-def test_a_fresh_worker_taking_over_recovers_the_last_changelog_batch_too(tmp_path):
+def test_a_fresh_worker_taking_over_recovers_the_last_changelog_batch_too(tmp_path, stream_rules):
     events = mixed_events(3000, members=200, seed=31, order_sensitive=False)
-    rules = RuleBook.load(SHIPPED_RULES_DIR)
+    rules = RuleBook.load(stream_rules)
     store = MemoryStore()
-    expected_ids = {output_id(e.value.model_dump(mode="json"))
-                    for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules, store=store)}
+    expected_outputs = effective(replayed(events, rules, store))
     members = sorted({k for _, k, _ in events})
     as_of = datetime.fromisoformat(AS_OF.replace("%2B", "+"))
     expected = {m: {k: member_summary(store.states[state_key("default", m)], rules.default, as_of)[k]
                     for k in COMPARED} for m in members}
 
-    with LocalCluster(tmp_path / "cluster", partitions=4) as cluster:
+    with LocalCluster(tmp_path / "cluster", partitions=4,
+                      extra_env={"MEMBERFLOW_RULES_DIR": str(stream_rules)}) as cluster:
         first = cluster.add_worker("first")
         cluster.produce(events)  # one burst: every partition's last changelog batch holds many records
-        wait_until(lambda: len({output_id(v) for _, v in cluster.consume(OUTPUTS, idle=0.5)}) >= len(expected_ids),
+        wait_until(lambda: effective(v for _, v in cluster.consume(OUTPUTS, idle=0.5)) == expected_outputs,
                    timeout=120, interval=1.0)
         assert summaries(first, members) == expected
         first.stop()
