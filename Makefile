@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval lint schemas clean
+.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart lint schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-cpu: $(STAMP)  ## the members agent's work per event without the broker (p
 
 bench-eval: $(STAMP)  ## periodic evaluation of 1,000,000 members on one worker's RocksDB (prints figures)
 	$(BIN)/python -m benchmarks.evaluation
+
+bench-restart: $(STAMP)  ## a SIGKILLed worker restarted: seconds until it processes again (prints figures)
+	$(BIN)/python -m benchmarks.restart
 
 lint: check
 

@@ -57,6 +57,7 @@ class MemberflowApp(faust.App):
             topic_partitions=settings.partitions,
             topic_allow_declare=True,
             broker_session_timeout=10,
+            consumer_group_instance_id=settings.group_instance_id,
             broker_heartbeat_interval=1,
             recovery_consistency_check=settings.recovery_consistency_check,
             producer_linger_ms=5,

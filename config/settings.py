@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     canonical_url: str | None = Field(None, description="how other workers reach this one "
                                       "(default `http://<web_host>:<web_port>`); lookups are routed to the owner")
     app_id: str = Field("memberflow", min_length=1, description="consumer group, and prefix of the table changelogs")
+    static_membership: bool = Field(True, description="a restarted worker rejoins the group as the same member "
+                                    "(`group.instance.id` = app id @ canonical URL) and takes its partitions back "
+                                    "at once; a stopped one's partitions go to the others 10 s after it left")
     topic_prefix: str = Field("", description="prefix of every topic name; `MEMBERFLOW_TOPIC_<NAME>` "
                               "overrides one topic's whole name (e.g. `MEMBERFLOW_TOPIC_ORDERS`)")
     topic_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)
@@ -126,6 +129,12 @@ class Settings(BaseSettings):
     @property
     def web_url(self) -> str:
         return self.canonical_url or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def group_instance_id(self) -> str | None:
+        """The worker's static member id in the consumer group: stable across its restarts,
+        unique among the workers (each has its own canonical URL)."""
+        return f"{self.app_id}@{self.web_url}" if self.static_membership else None
 
     @property
     def bootstrap(self) -> str:

@@ -18,3 +18,11 @@ def test_settings_from_environment() -> None:
     tuned = Settings.from_env({"MEMBERFLOW_WARM_STATES": "0", "MEMBERFLOW_FETCH_MAX_WAIT_MS": "250",
                                "MEMBERFLOW_BATCH_MAX": "2000"})
     assert (tuned.warm_states, tuned.fetch_max_wait_ms, tuned.batch_max) == (0, 250, 2000)
+
+
+def test_each_worker_is_a_static_member_of_its_group_unless_turned_off() -> None:
+    one = Settings.from_env({"MEMBERFLOW_WEB_PORT": "6070"})
+    other = Settings.from_env({"MEMBERFLOW_CANONICAL_URL": "http://worker-2:6066"})
+    assert one.group_instance_id == "memberflow@http://127.0.0.1:6070"
+    assert other.group_instance_id == "memberflow@http://worker-2:6066"
+    assert Settings.from_env({"MEMBERFLOW_STATIC_MEMBERSHIP": "false"}).group_instance_id is None
