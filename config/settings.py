@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     app_id: str = Field("memberflow", min_length=1, description="consumer group, and prefix of the table changelogs")
     static_membership: bool = Field(True, description="a restarted worker rejoins the group as the same member "
                                     "(`group.instance.id` = app id @ canonical URL) and takes its partitions back "
-                                    "at once; a stopped one's partitions go to the others 10 s after it left")
+                                    "after a crash at once, not after the 10 s the group waits for a lost member")
     topic_prefix: str = Field("", description="prefix of every topic name; `MEMBERFLOW_TOPIC_<NAME>` "
                               "overrides one topic's whole name (e.g. `MEMBERFLOW_TOPIC_ORDERS`)")
     topic_overrides: dict[str, str] = Field(default_factory=dict, exclude=True)

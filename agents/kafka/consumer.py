@@ -39,9 +39,12 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
 from faust.types import TP, Message
@@ -124,7 +127,25 @@ def changelog_topics(app: Any) -> set[str]:
     return {table.changelog_topic.get_topic_name() for table in app.tables.values()}
 
 
+async def _leave_group(coordinator: Any) -> None:
+    """aiokafka's leave on close, for a static member too.  A static member (``group.instance.id``)
+    keeps its place when it crashes, so a restart gets its partitions back at once; one that stops
+    cleanly must leave, or the group would wait for it before handing its partitions on."""
+    if coordinator.member_id:  # not the generation: Tansu numbers its first generation 0
+        try:
+            await coordinator._send_req(LeaveGroupRequest(coordinator.group_id, coordinator.member_id))
+        except KafkaError as err:
+            log.warning("leaving the consumer group failed: %r", err)
+    coordinator.reset_generation()
+
+
 class ConsumerThread(driver.AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        if coordinator is not None and coordinator._group_instance_id is not None:
+            coordinator._maybe_leave_group = partial(_leave_group, coordinator)
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
