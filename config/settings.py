@@ -89,6 +89,10 @@ class Settings(BaseSettings):
                               "(Python's default is 700; `0` keeps it); start-up objects are frozen out of them")
     redemption_timeout_ms: int = Field(10000, ge=1, description="how long `POST …/redemptions` waits for its "
                                        "answer before a 504")
+    readmodel_url: str = Field("sqlite:///run/readmodel.sqlite", min_length=1, description="the read model's "
+                               "database, a SQLAlchemy URL (`postgresql+psycopg://user:pw@host/db` in production)")
+    projector_port: int = Field(6068, ge=1, le=65535, description="port of the projector's `/metrics` "
+                                "(on `MEMBERFLOW_WEB_HOST`)")
 
     @classmethod
     def settings_customise_sources(

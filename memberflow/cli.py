@@ -81,6 +81,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay_file(Path(args.events), Path(args.rules) if args.rules else None, sys.stdout)
 
 
+def cmd_readmodel(args: argparse.Namespace) -> int:
+    from memberflow.readmodel.service import rebuild, run_projector
+
+    return rebuild() if args.readmodel_command == "rebuild" else run_projector()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from memberflow.dev.run import run
 
@@ -113,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--rules", help="rules file or directory (default: the shipped rules)")
     replay.add_argument("events")
     replay.set_defaults(fn=cmd_replay)
+    readmodel = sub.add_parser("readmodel", help="the operators' read model (MEMBERFLOW_READMODEL_URL)")
+    rm = readmodel.add_subparsers(dest="readmodel_command", required=True)
+    rm.add_parser("run", help="follow the output topics and the member changelog into the read model").set_defaults(
+        fn=cmd_readmodel)
+    rm.add_parser("rebuild", help="drop the projection and replay the topics from the start, then exit").set_defaults(
+        fn=cmd_readmodel)
     run = sub.add_parser("run", help="embedded broker + worker + demo feed, with live console")
     run.add_argument("--members", type=int, default=1000)
     run.add_argument("--rate", type=float, default=200.0, help="demo events per second")

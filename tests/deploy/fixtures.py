@@ -47,9 +47,10 @@ def _exported() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set
     from prometheus_client.metrics import MetricWrapperBase
 
     from agents.metrics import Metrics
+    from memberflow.readmodel.projector import ProjectorMetrics
 
     worker = Metrics(CollectorRegistry())
-    metrics = [worker, worker.badges]
+    metrics = [worker, worker.badges, ProjectorMetrics()]
     kinds: dict[str, dict[str, set[str]]] = {"counter": {}, "histogram": {}, "gauge": {}}
     for holder in metrics:
         for metric in vars(holder).values():

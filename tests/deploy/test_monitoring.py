@@ -136,3 +136,4 @@ def test_dashboard_covers_every_metric(panel_exprs):
         for e in exprs
     ), "no average batch size"
     assert used(r"\bup\{[^}]*job=\"memberflow\""), "no worker up panel"
+    assert used(r"by \(topic\) \(memberflow_readmodel_lag_records\b"), "no read model lag panel"

@@ -1,0 +1,232 @@
+"""What a record of a topic does to the read model: the projection, without Kafka.
+
+The projector (``memberflow.readmodel.projector``) hands a batch of records
+to ``Projection.apply`` with a connection inside a transaction; the rows and
+the topics' next offsets are written together, so a batch is applied whole
+or not at all.
+
+* **Outputs** (points-ledger, benefit-grants, redemption-results,
+  tier-changes, dead-letters) are upserted by their output id: a redelivery
+  writes the same row again.  An output with ``retracts`` set deletes the row
+  of the id it withdraws; the same id published again after it is inserted
+  again.  Within a batch the last operation on an id is the one applied.
+* **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
+  value is decoded with ``tables.members.decode`` and summarised with
+  ``engine.views.member_summary`` under the tenant's rules, as of the moment
+  it is projected; the member's row is replaced and the gifts it sent are
+  upserted.  A tombstone deletes the member's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects import postgresql, sqlite
+
+from config.rules import RuleBook
+from config.topics import Topic
+from engine.views import member_summary
+from memberflow.readmodel import schema
+from tables.members import SEPARATOR, decode
+
+#: the logical name the projector gives the member table's changelog
+MEMBERS_CHANGELOG = "members-changelog"
+
+_KEY_SEPARATOR = SEPARATOR.encode()
+
+#: output topic -> its table and the output's id field
+OUTPUT_TABLES: dict[Topic, tuple[sa.Table, str]] = {
+    Topic.POINTS_LEDGER: (schema.ledger, "entry_id"),
+    Topic.BENEFIT_GRANTS: (schema.grants, "grant_id"),
+    Topic.REDEMPTION_RESULTS: (schema.redemptions, "result_id"),
+    Topic.TIER_CHANGES: (schema.tier_changes, "change_id"),
+    Topic.DEAD_LETTERS: (schema.dead_letters, "dead_letter_id"),
+}
+#: every logical topic the projector reads
+SOURCES: tuple[str, ...] = (*OUTPUT_TABLES, MEMBERS_CHANGELOG)
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record as the projection needs it; ``topic`` is logical, ``physical`` the broker's name."""
+
+    topic: str
+    physical: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def utc(moment: datetime | str | None) -> datetime | None:
+    """A moment in UTC (the form every time column is written in, so SQLite compares them right)."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
+           keep: dict[str, Callable[[Any, Any], Any]] | None = None) -> None:
+    """Insert ``rows``, replacing the row with the same primary key; ``keep`` maps a column
+    to how to merge its (existing, new) values instead of replacing it."""
+    if not rows:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    key = [c.name for c in table.primary_key.columns]
+    update = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in key}
+    for column, merge in (keep or {}).items():
+        update[column] = merge(table.c[column], insert.excluded[column])
+    conn.execute(insert.on_conflict_do_update(index_elements=key, set_=update), rows)
+
+
+def _earliest(existing: Any, new: Any) -> Any:
+    return sa.case((sa.and_(existing.is_not(None), sa.or_(new.is_(None), existing < new)), existing), else_=new)
+
+
+class Projection:
+    """Applies records to the read model; ``now`` is the clock member summaries are taken by."""
+
+    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.rules = rules
+        self.now = now
+
+    def apply(self, conn: sa.Connection, records: Iterable[Record]) -> int:
+        """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
+        final: dict[tuple[sa.Table, tuple], dict[str, Any] | None] = {}
+        positions: dict[tuple[str, int], int] = {}
+        count = 0
+        for record in records:
+            count += 1
+            positions[(record.physical, record.partition)] = record.offset + 1
+            if record.topic == MEMBERS_CHANGELOG:
+                self._member(record, final)
+            else:
+                self._output(record, final)
+        self._write(conn, final)
+        upsert(conn, schema.positions, [{"topic": t, "partition": p, "next_offset": o}
+                                        for (t, p), o in positions.items()])
+        return count
+
+    # -- outputs --------------------------------------------------------------
+
+    def _output(self, record: Record, final: dict) -> None:
+        if record.value is None:
+            return
+        topic = Topic(record.topic)
+        table, id_field = OUTPUT_TABLES[topic]
+        value = topic.adapter.validate_json(record.value)
+        retracts = getattr(value, "retracts", None)
+        if retracts is not None:
+            final[(table, (retracts,))] = None
+            return
+        row = _ROWS[topic](value, record)
+        final[(table, (row[id_field],))] = row
+
+    # -- the member table's changelog ------------------------------------------
+
+    def _member(self, record: Record, final: dict) -> None:
+        if record.key is None or _KEY_SEPARATOR not in record.key:
+            return  # not a member: the workers' end-of-changelog marker
+        tenant_id, _, member_id = record.key.decode().partition(SEPARATOR)
+        if record.value is None:
+            final[(schema.members, (tenant_id, member_id))] = None
+            return
+        state = decode(record.value)
+        as_of = self.now()
+        page = member_summary(state, self.rules.for_tenant(tenant_id), as_of)
+        points = page["points"]
+        final[(schema.members, (tenant_id, member_id))] = {
+            "tenant_id": tenant_id, "member_id": member_id,
+            "tier": page["tier"], "qualified_tier": page["qualified_tier"],
+            "tier_since": utc(page["tier_since"]), "protection_until": utc(page["protection_until"]),
+            "status": page["status"], "balance": points["balance"], "spendable": points["spendable"],
+            "pending": points["pending"], "debt": points["debt"], "lifetime_earned": points["lifetime_earned"],
+            "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
+            "joined_at": _first_seen(state), "last_event_at": utc(page["last_event_at"]),
+            "last_login_at": utc(page["last_login_at"]), "badges": page["badges"], "page": page,
+            "summarised_at": utc(as_of),
+        }
+        for gift in page["redemptions"]["gifts_sent"]:
+            final[(schema.gifts, (tenant_id, gift["gift_id"]))] = {
+                "tenant_id": tenant_id, "gift_id": gift["gift_id"], "sender_id": member_id,
+                "receiver_id": gift["to_member_id"], "points": gift["points"], "status": gift["status"],
+                "offered_at": utc(gift["offered_at"]), "respond_by": utc(gift["respond_by"]),
+                "closed_at": utc(gift["closed_at"]), "detail": gift,
+            }
+
+    # -- writing --------------------------------------------------------------
+
+    def _write(self, conn: sa.Connection, final: dict) -> None:
+        by_table: dict[sa.Table, tuple[list, list]] = {}
+        for (table, key), row in final.items():
+            rows, gone = by_table.setdefault(table, ([], []))
+            (gone if row is None else rows).append(key if row is None else row)
+        for table, (rows, gone) in by_table.items():
+            if gone:
+                columns = list(table.primary_key.columns)
+                conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
+                             else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
+            upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
+
+
+def _first_seen(state: Any) -> datetime | None:
+    """The earliest event time the state shows: its first points, order, login or tier move, or its watermark."""
+    times = [lot.earned_at for lot in state.lots]
+    times += [order.paid_at for order in state.orders.values()]
+    times += [t for t in (state.tier_since, state.last_login_at, state.watermark) if t is not None]
+    return utc(min(times, key=utc)) if times else None
+
+
+def _common(value: Any) -> dict[str, Any]:
+    return {"tenant_id": value.tenant_id, "member_id": value.member_id, "occurred_at": utc(value.occurred_at),
+            "cause_event_id": value.cause_event_id}
+
+
+def _ledger(v: Any, _: Record) -> dict[str, Any]:
+    return {**_common(v), "entry_id": v.entry_id, "kind": str(v.kind), "rule": v.rule, "delta": v.delta,
+            "balance": v.balance, "order_id": v.order_id, "pending_until": utc(v.pending_until),
+            "expires_at": utc(v.expires_at)}
+
+
+def _grant(v: Any, _: Record) -> dict[str, Any]:
+    return {**_common(v), "grant_id": v.grant_id, "benefit": v.benefit, "tier": v.tier, "value": v.value,
+            "quantity": v.quantity, "valid_from": utc(v.valid_from), "valid_until": utc(v.valid_until),
+            "line_id": v.line_id, "badge_level": v.badge_level, "details": _json(v.details)}
+
+
+def _redemption(v: Any, _: Record) -> dict[str, Any]:
+    return {**_common(v), "result_id": v.result_id, "request_id": v.request_id, "kind": str(v.kind),
+            "status": str(v.status), "reason": str(v.reason) if v.reason else None,
+            "points_spent": v.points_spent, "points_returned": v.points_returned,
+            "granted": v.granted.model_dump(mode="json") if v.granted is not None else None}
+
+
+def _tier_change(v: Any, _: Record) -> dict[str, Any]:
+    return {**_common(v), "change_id": v.change_id, "from_tier": v.from_tier, "to_tier": v.to_tier,
+            "direction": str(v.direction), "reason": v.reason}
+
+
+def _dead_letter(v: Any, record: Record) -> dict[str, Any]:
+    return {"dead_letter_id": v.dead_letter_id, "tenant_id": v.tenant_id, "member_id": v.member_id,
+            "source_topic": v.source_topic, "partition": v.partition, "offset": v.offset, "reason": str(v.reason),
+            "detail": v.detail, "payload": v.payload, "cause_event_id": v.cause_event_id,
+            "recorded_at": datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)}
+
+
+def _json(value: Any) -> Any:
+    """A value as JSON would carry it (decimals and times as strings)."""
+    return to_jsonable_python(value)
+
+
+_ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any]]] = {
+    Topic.POINTS_LEDGER: _ledger, Topic.BENEFIT_GRANTS: _grant, Topic.REDEMPTION_RESULTS: _redemption,
+    Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter,
+}

@@ -1,0 +1,212 @@
+"""The read model's tables (SQLAlchemy Core), one schema for PostgreSQL and SQLite.
+
+Two kinds of table live in the database:
+
+* **Projection tables** (``PROJECTION``): everything the projector derives from
+  the topics -- members, ledger entries, grants, gifts, redemptions, tier
+  changes, dead letters, audit records -- and the topic offsets the projector
+  has applied (``positions``), written in the same transaction as the rows.
+  They are versioned by ``PROJECTION_VERSION``: when the code's version differs
+  from the one stored in ``readmodel_meta``, the projector drops them and
+  rebuilds them from the start of the topics (schema changes are
+  rebuild-from-topics, no migrations).
+* **Service tables** (``SERVICE``): the admin service's API tokens.  Nothing
+  derives them from topics, so a rebuild leaves them alone.
+
+Money is ``Numeric(18, 2)``; times are timezone-aware.  The indexes are those
+the admin endpoints filter and sort on.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+#: bump when a projection table or what the projector writes into it changes: the next start rebuilds
+PROJECTION_VERSION = 1
+
+metadata = MetaData()
+Money = Numeric(18, 2)
+When = DateTime(timezone=True)
+
+
+def _output(name: str, id_column: str, *columns: Column, indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
+    """A table of one output topic: its id, the tenant, member and time of its cause, ``columns``."""
+    table = Table(
+        name, metadata,
+        Column(id_column, String(96), primary_key=True),
+        Column("tenant_id", String(64), nullable=False),
+        Column("member_id", String(128), nullable=False),
+        Column("occurred_at", When, nullable=False),
+        Column("cause_event_id", String(128), nullable=False),
+        *columns,
+    )
+    Index(f"ix_{name}_member", table.c.tenant_id, table.c.member_id, table.c.occurred_at)
+    Index(f"ix_{name}_time", table.c.tenant_id, table.c.occurred_at)
+    for cols in indexes:
+        Index(f"ix_{name}_{'_'.join(cols)}", table.c.tenant_id, *(table.c[c] for c in cols), table.c.occurred_at)
+    return table
+
+
+readmodel_meta = Table(
+    "readmodel_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+positions = Table(
+    "positions", metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False, comment="the offset the projector reads next"),
+)
+
+members = Table(
+    "members", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("member_id", String(128), primary_key=True),
+    Column("tier", String(64), nullable=False),
+    Column("qualified_tier", String(64), nullable=False),
+    Column("tier_since", When),
+    Column("protection_until", When),
+    Column("status", String(32), nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("spendable", BigInteger, nullable=False),
+    Column("pending", BigInteger, nullable=False),
+    Column("debt", BigInteger, nullable=False),
+    Column("lifetime_earned", BigInteger, nullable=False),
+    Column("growth", BigInteger, nullable=False),
+    Column("spend_30d", Money, nullable=False),
+    Column("spend_365d", Money, nullable=False),
+    Column("joined_at", When, comment="the earliest event time the read model has seen of the member"),
+    Column("last_event_at", When),
+    Column("last_login_at", When),
+    Column("badges", JSON, nullable=False),
+    Column("page", JSON, nullable=False, comment="engine.views.member_summary as of summarised_at"),
+    Column("summarised_at", When, nullable=False),
+)
+Index("ix_members_tier", members.c.tenant_id, members.c.tier, members.c.member_id)
+Index("ix_members_status", members.c.tenant_id, members.c.status, members.c.member_id)
+Index("ix_members_balance", members.c.tenant_id, members.c.balance, members.c.member_id)
+Index("ix_members_spend", members.c.tenant_id, members.c.spend_365d, members.c.member_id)
+Index("ix_members_activity", members.c.tenant_id, members.c.last_event_at, members.c.member_id)
+
+ledger = _output(
+    "ledger_entries", "entry_id",
+    Column("kind", String(32), nullable=False),
+    Column("rule", String(96), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("balance", BigInteger, nullable=False, comment="the running balance as published"),
+    Column("order_id", String(128)),
+    Column("pending_until", When),
+    Column("expires_at", When),
+    indexes=(("kind",), ("rule",)),
+)
+
+grants = _output(
+    "grants", "grant_id",
+    Column("benefit", String(96), nullable=False),
+    Column("tier", String(64)),
+    Column("value", Money),
+    Column("quantity", Integer, nullable=False),
+    Column("valid_from", When),
+    Column("valid_until", When),
+    Column("line_id", String(96)),
+    Column("badge_level", Integer),
+    Column("details", JSON, nullable=False),
+    indexes=(("benefit",),),
+)
+
+redemptions = _output(
+    "redemptions", "result_id",
+    Column("request_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("reason", String(64)),
+    Column("points_spent", BigInteger, nullable=False),
+    Column("points_returned", BigInteger, nullable=False),
+    Column("granted", JSON),
+    indexes=(("kind",), ("status",)),
+)
+
+tier_changes = _output(
+    "tier_changes", "change_id",
+    Column("from_tier", String(64), nullable=False),
+    Column("to_tier", String(64), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("reason", String(96), nullable=False),
+    indexes=(("direction",),),
+)
+
+gifts = Table(
+    "gifts", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("gift_id", String(128), primary_key=True),
+    Column("sender_id", String(128), nullable=False),
+    Column("receiver_id", String(128), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("offered_at", When),
+    Column("respond_by", When),
+    Column("closed_at", When),
+    Column("detail", JSON, nullable=False, comment="the gift as the sender's member summary shows it"),
+)
+Index("ix_gifts_status", gifts.c.tenant_id, gifts.c.status, gifts.c.offered_at)
+Index("ix_gifts_sender", gifts.c.tenant_id, gifts.c.sender_id)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("dead_letter_id", String(96), primary_key=True),
+    Column("tenant_id", String(64)),
+    Column("member_id", String(128)),
+    Column("source_topic", String(255), nullable=False),
+    Column("partition", Integer),
+    Column("offset", BigInteger),
+    Column("reason", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("cause_event_id", String(128)),
+    Column("recorded_at", When, nullable=False, comment="when the dead letter was published"),
+)
+Index("ix_dead_letters_tenant", dead_letters.c.tenant_id, dead_letters.c.recorded_at)
+
+audit = Table(
+    "audit", metadata,
+    Column("audit_id", String(96), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("at", When, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255)),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+Index("ix_audit_tenant", audit.c.tenant_id, audit.c.at)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("secret_hash", String(128), nullable=False, comment="sha256 of the secret; the secret is never stored"),
+    Column("tenant_id", String(64), comment="null: every tenant"),
+    Column("role", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("created_at", When, nullable=False),
+    Column("revoked_at", When),
+)
+
+SERVICE: tuple[Table, ...] = (api_tokens,)
+PROJECTION: tuple[Table, ...] = tuple(t for t in metadata.sorted_tables if t not in SERVICE)
