@@ -91,6 +91,8 @@ class Settings(BaseSettings):
                                        "answer before a 504")
     readmodel_url: str = Field("sqlite:///run/readmodel.sqlite", min_length=1, description="the read model's "
                                "database, a SQLAlchemy URL (`postgresql+psycopg://user:pw@host/db` in production)")
+    admin_port: int = Field(6080, ge=1, le=65535, description="port of the admin service (`memberflow admin`, on "
+                            "`MEMBERFLOW_WEB_HOST`)")
     projector_port: int = Field(6068, ge=1, le=65535, description="port of the projector's `/metrics` "
                                 "(on `MEMBERFLOW_WEB_HOST`)")
 

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from config.business_lines import LineDefinition
+from models.admin import AuditRecord
 from models.badges import BusinessScores
 from models.commands import MemberCommand
 from models.evaluation import EvaluateCommand, EvaluateSlice
@@ -30,6 +31,7 @@ class Role(StrEnum):
     INPUT = "input"  # published by upstream systems or operators
     INTERNAL = "internal"  # written and read by memberflow itself
     OUTPUT = "output"  # published by memberflow for benefit systems and dashboards
+    RECORD = "record"  # published by the admin service: what operators did
 
 
 class Reader(StrEnum):
@@ -37,6 +39,7 @@ class Reader(StrEnum):
     COMMANDS = "commands agent"
     EVERY_WORKER = "every worker"  # read whole by each worker, no consumer group
     DOWNSTREAM = "downstream"  # consumers outside memberflow
+    READ_MODEL = "read model, downstream"  # the read model's projector, and consumers outside memberflow
 
 
 class Topic(StrEnum):
@@ -96,6 +99,8 @@ class Topic(StrEnum):
                           "the answer to every redemption request")
     DEAD_LETTERS = ("dead-letters", Role.OUTPUT, "member id or the input's key", Reader.DOWNSTREAM, DeadLetter,
                     "input that was not applied, with the reason")
+    AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
+             "every write through the admin service: who, when, what, why, request id, outcome")
 
 
 MEMBER_TOPICS: tuple[Topic, ...] = tuple(t for t in Topic if t.reader is Reader.MEMBERS)
@@ -138,4 +143,5 @@ def topology_diagram() -> str:
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
+    lines.append(f"[admin service] ─> {Topic.AUDIT} ─> [read model projector]")
     return "\n".join(lines)

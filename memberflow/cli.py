@@ -87,6 +87,16 @@ def cmd_readmodel(args: argparse.Namespace) -> int:
     return rebuild() if args.readmodel_command == "rebuild" else run_projector()
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    from memberflow.admin.service import serve, token_create, write_openapi
+
+    if getattr(args, "admin_command", None) == "token":
+        return token_create(args.tenant, args.role, args.name, args.reason)
+    if getattr(args, "admin_command", None) == "openapi":
+        return write_openapi(Path(args.out), args.check)
+    return serve()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from memberflow.dev.run import run
 
@@ -125,6 +135,21 @@ def parser() -> argparse.ArgumentParser:
         fn=cmd_readmodel)
     rm.add_parser("rebuild", help="drop the projection and replay the topics from the start, then exit").set_defaults(
         fn=cmd_readmodel)
+    admin = sub.add_parser("admin", help="the admin service (MEMBERFLOW_ADMIN_PORT); `admin token create` makes a "
+                           "token")
+    admin.set_defaults(fn=cmd_admin)
+    admin_sub = admin.add_subparsers(dest="admin_command")
+    token = admin_sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="create a token and print it once (the first admin token)")
+    create.add_argument("--tenant", required=True, help="the tenant it may act on, or '*' for every tenant")
+    create.add_argument("--role", required=True, choices=["viewer", "operator", "approver", "admin"])
+    create.add_argument("--name", default="first admin", help="who holds it")
+    create.add_argument("--reason", default="created with memberflow admin token create")
+    create.set_defaults(fn=cmd_admin)
+    openapi = admin_sub.add_parser("openapi", help="write the admin service's OpenAPI document")
+    openapi.add_argument("--out", default="docs/openapi.json")
+    openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    openapi.set_defaults(fn=cmd_admin)
     run = sub.add_parser("run", help="embedded broker + worker + demo feed, with live console")
     run.add_argument("--members", type=int, default=1000)
     run.add_argument("--rate", type=float, default=200.0, help="demo events per second")

@@ -6,7 +6,7 @@ the topics' next offsets are written together, so a batch is applied whole
 or not at all.
 
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
-  tier-changes, dead-letters) are upserted by their output id: a redelivery
+  tier-changes, dead-letters) and audit records are upserted by their output id: a redelivery
   writes the same row again.  An output with ``retracts`` set deletes the row
   of the id it withdraws; the same id published again after it is inserted
   again.  Within a batch the last operation on an id is the one applied.
@@ -39,16 +39,17 @@ MEMBERS_CHANGELOG = "members-changelog"
 
 _KEY_SEPARATOR = SEPARATOR.encode()
 
-#: output topic -> its table and the output's id field
-OUTPUT_TABLES: dict[Topic, tuple[sa.Table, str]] = {
+#: topic -> its table and the id field of its values
+TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.POINTS_LEDGER: (schema.ledger, "entry_id"),
     Topic.BENEFIT_GRANTS: (schema.grants, "grant_id"),
     Topic.REDEMPTION_RESULTS: (schema.redemptions, "result_id"),
     Topic.TIER_CHANGES: (schema.tier_changes, "change_id"),
     Topic.DEAD_LETTERS: (schema.dead_letters, "dead_letter_id"),
+    Topic.AUDIT: (schema.audit, "audit_id"),
 }
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*OUTPUT_TABLES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,13 @@ def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]],
     conn.execute(insert.on_conflict_do_update(index_elements=key, set_=update), rows)
 
 
+def insert_new(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, leaving a row already there with the same primary key as it is."""
+    if rows:
+        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        conn.execute(insert.on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key.columns]), rows)
+
+
 def _earliest(existing: Any, new: Any) -> Any:
     return sa.case((sa.and_(existing.is_not(None), sa.or_(new.is_(None), existing < new)), existing), else_=new)
 
@@ -121,7 +129,7 @@ class Projection:
         if record.value is None:
             return
         topic = Topic(record.topic)
-        table, id_field = OUTPUT_TABLES[topic]
+        table, id_field = TOPIC_TABLES[topic]
         value = topic.adapter.validate_json(record.value)
         retracts = getattr(value, "retracts", None)
         if retracts is not None:
@@ -174,7 +182,10 @@ class Projection:
                 columns = list(table.primary_key.columns)
                 conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
-            upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
+            if table is schema.audit:  # written once, never changed
+                insert_new(conn, table, rows)
+            else:
+                upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
 
 
 def _first_seen(state: Any) -> datetime | None:
@@ -226,7 +237,13 @@ def _json(value: Any) -> Any:
     return to_jsonable_python(value)
 
 
+def audit_row(v: Any, _: Record | None = None) -> dict[str, Any]:
+    return {"audit_id": v.audit_id, "tenant_id": v.tenant_id, "at": utc(v.at), "actor": v.actor, "role": str(v.role),
+            "action": v.action, "target": v.target, "reason": v.reason, "request_id": v.request_id,
+            "outcome": str(v.outcome), "detail": _json(v.detail)}
+
+
 _ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any]]] = {
     Topic.POINTS_LEDGER: _ledger, Topic.BENEFIT_GRANTS: _grant, Topic.REDEMPTION_RESULTS: _redemption,
-    Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter,
+    Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter, Topic.AUDIT: audit_row,
 }

@@ -85,7 +85,7 @@ def test_memberflow_readmodel_run_follows_and_its_lag_returns_to_zero(cluster, s
             except OSError:
                 return None
             values = re.findall(r'^memberflow_readmodel_lag_records\{topic="[^"]+"\} (\S+)$', text, re.M)
-            return sum(map(float, values)) if len(values) == 6 else None
+            return sum(map(float, values)) if len(values) == 7 else None
 
         wait_until(lambda: lag() == 0.0, timeout=30)
     finally:

@@ -18,7 +18,7 @@ from engine.outcome import Emitted
 from memberflow.dev.demo.formats import CST
 from memberflow.dev.demo.stream import generate
 from memberflow.readmodel import schema
-from memberflow.readmodel.projection import MEMBERS_CHANGELOG, OUTPUT_TABLES, Record
+from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Record
 from memberflow.tools.replay import MemoryStore, replay
 from tables.members import encode
 
@@ -68,7 +68,7 @@ def stream() -> tuple[tuple[Emitted, ...], tuple[Record, ...]]:
     records: list[Record] = []
     offsets: dict[str, int] = {}
     for out in outputs:
-        if out.topic in OUTPUT_TABLES:
+        if out.topic in TOPIC_TABLES:
             offset = offsets[out.topic] = offsets.get(out.topic, -1) + 1
             records.append(Record(out.topic, out.topic, 0, offset, out.key.encode(),
                                   out.value.model_dump_json().encode(), 1_700_000_000_000 + offset))

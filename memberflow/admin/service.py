@@ -1,0 +1,85 @@
+"""The ``memberflow admin`` commands: serve the admin service; create the first token."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import uuid
+from pathlib import Path
+
+import uvicorn
+from kafka.errors import KafkaError
+
+from config.settings import Settings
+from config.topics import Topic
+from memberflow.admin.app import create_app, openapi_document
+from memberflow.admin.audit import AuditLog, KafkaAuditPublisher
+from memberflow.admin.tokens import Principal, create_token
+from memberflow.readmodel.database import open_database, prepare
+from models.admin import AuditOutcome, AuditRecord, Role
+
+
+def _publisher(settings: Settings) -> KafkaAuditPublisher:
+    return KafkaAuditPublisher(settings.bootstrap, settings.topic(Topic.AUDIT), settings.producer_request_timeout_s)
+
+
+def serve() -> int:
+    settings = Settings.from_env()
+    engine = open_database(settings.readmodel_url)
+    prepare(engine)
+    publisher = _publisher(settings)
+    print(f"admin service: http://{settings.web_host}:{settings.admin_port}/docs "
+          f"(OpenAPI: /openapi.json)", flush=True)
+    try:
+        uvicorn.run(create_app(engine, publisher), host=settings.web_host, port=settings.admin_port,
+                    log_level=settings.log_level.lower())
+    finally:
+        publisher.close()
+    return 0
+
+
+class _Unpublished:
+    """Records the publisher could not reach the broker with (they stay in the read model)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def publish(self, record: AuditRecord) -> None:
+        try:
+            publisher = _publisher(self.settings)
+        except KafkaError as exc:
+            print(f"warning: the audit record stays in the read model only; the broker is unreachable ({exc})",
+                  file=sys.stderr)
+            return
+        try:
+            publisher.publish(record)
+        finally:
+            publisher.close()
+
+
+def token_create(tenant: str | None, role: str, name: str, reason: str) -> int:
+    """Create a token straight in the read model (the first admin token); print it once."""
+    settings = Settings.from_env()
+    engine = open_database(settings.readmodel_url)
+    prepare(engine)
+    secret, info = create_token(engine, name, Role(role), None if tenant in (None, "*") else tenant)
+    who = Principal("cli", getpass.getuser(), Role.ADMIN, None)
+    AuditLog(engine, _Unpublished(settings)).record(who, info.tenant_id or "*", "token.create", info.token_id, reason,
+                                                    f"cli-{uuid.uuid4().hex}", AuditOutcome.DONE,
+                                                    {"name": name, "role": role})
+    print(f"token {info.token_id} ({info.role}, tenant {info.tenant_id or 'every tenant'}); shown once, keep it:")
+    print(secret)
+    return 0
+
+
+def write_openapi(out: Path, check: bool) -> int:
+    """Write the OpenAPI document to ``out``; with ``check``, exit 1 when ``out`` differs."""
+    text = openapi_document()
+    if check:
+        stale = not out.exists() or out.read_text(encoding="utf-8") != text
+        if stale:
+            print(f"stale: {out} (memberflow admin openapi)", file=sys.stderr)
+        return 1 if stale else 0
+    out.write_text(text, encoding="utf-8")
+    print(out)
+    return 0

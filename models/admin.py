@@ -1,0 +1,253 @@
+"""Contracts of the admin service (``memberflow admin``): its requests, responses and audit records.
+
+Every list is a ``Page``: ``items`` and ``next_cursor`` (``null`` on the last
+page; pass it back as ``cursor`` for the next).  Times are RFC 3339; money is
+a decimal string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from models.outputs import LedgerKind
+from models.redemption_state import GiftStatus
+from models.state import MemberStatus
+
+
+class Role(StrEnum):
+    """What a token may do; each role may do what the roles before it may."""
+
+    VIEWER = "viewer"  # read
+    OPERATOR = "operator"  # adjust within limits, lock and unlock
+    APPROVER = "approver"  # approve what is over a limit
+    ADMIN = "admin"  # rules, tokens, import
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# -- the audit trail ----------------------------------------------------------------
+
+
+class AuditOutcome(StrEnum):
+    DONE = "done"
+    REFUSED = "refused"
+    PENDING = "pending"  # waits for an approver
+
+
+class AuditRecord(Contract):
+    """One write through the admin service: who, when, what, why, the request id, the outcome.
+    Published on the ``audit`` topic and kept in the read model; never changed."""
+
+    audit_id: str = Field(description="deterministic: derived from the token, the action and the request id")
+    tenant_id: str = Field(description="the tenant the write concerns (`*`: every tenant)")
+    at: AwareDatetime
+    actor: str = Field(description="the token's id and name, `<id>:<name>`")
+    role: Role
+    action: str = Field(description="e.g. `token.create`, `token.revoke`")
+    target: str | None = Field(default=None, description="what the write is about (a member, a token)")
+    reason: str
+    request_id: str
+    outcome: AuditOutcome
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- pages ----------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Page(Contract, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+# -- members --------------------------------------------------------------------------
+
+
+MemberSort = Literal["member_id", "balance", "spend_365d", "spend_30d", "growth", "last_event_at", "joined_at"]
+
+
+class MemberRow(Contract):
+    tenant_id: str
+    member_id: str
+    tier: str
+    qualified_tier: str
+    status: MemberStatus
+    balance: int = Field(description="points held: spendable + pending")
+    spendable: int
+    pending: int
+    debt: int
+    lifetime_earned: int
+    growth: int
+    spend_30d: Decimal
+    spend_365d: Decimal
+    joined_at: datetime | None
+    last_event_at: datetime | None
+    last_login_at: datetime | None
+    badges: list[dict[str, Any]]
+    summarised_at: datetime = Field(description="the moment spendable and pending are as of")
+
+
+class LedgerRow(Contract):
+    entry_id: str
+    tenant_id: str
+    member_id: str
+    occurred_at: datetime
+    kind: LedgerKind
+    rule: str
+    delta: int
+    balance: int = Field(description="the member's running balance as published")
+    order_id: str | None
+    pending_until: datetime | None
+    expires_at: datetime | None
+    cause_event_id: str
+
+
+class GrantRow(Contract):
+    grant_id: str
+    tenant_id: str
+    member_id: str
+    occurred_at: datetime
+    benefit: str
+    tier: str | None
+    value: Decimal | None
+    quantity: int
+    valid_from: datetime | None
+    valid_until: datetime | None
+    line_id: str | None
+    badge_level: int | None
+
+
+class GiftRow(Contract):
+    tenant_id: str
+    gift_id: str
+    sender_id: str
+    receiver_id: str
+    points: int
+    status: GiftStatus
+    offered_at: datetime | None
+    respond_by: datetime | None
+    closed_at: datetime | None
+
+
+class RedemptionRow(Contract):
+    result_id: str
+    tenant_id: str
+    member_id: str
+    occurred_at: datetime
+    request_id: str
+    kind: str
+    status: str
+    reason: str | None
+    points_spent: int
+    points_returned: int
+    granted: dict[str, Any] | None
+
+
+class MemberPage(Contract):
+    """What an operator's member page shows."""
+
+    member: MemberRow
+    summary: dict[str, Any] = Field(description="the member as the workers' `GET /members/{id}` shows it, as of "
+                                                "`member.summarised_at`: points, tier and protection, badges with "
+                                                "rights, coupons, gifts, status")
+    recent_ledger: list[LedgerRow] = Field(description="the newest ledger entries, newest first")
+    grants: list[GrantRow] = Field(description="benefits granted, newest first")
+    open_gifts: list[GiftRow] = Field(description="gifts sent and not yet settled")
+
+
+# -- tokens ---------------------------------------------------------------------------
+
+
+class TokenCreate(Contract):
+    name: str = Field(min_length=1, max_length=128, description="who or what holds the token")
+    role: Role
+    tenant_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                  description="the one tenant it may act on; null: every tenant")
+    reason: str = Field(min_length=1, max_length=1000)
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class TokenRevoke(Contract):
+    reason: str = Field(min_length=1, max_length=1000)
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class TokenInfo(Contract):
+    token_id: str
+    name: str
+    role: Role
+    tenant_id: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(Contract):
+    token: str = Field(description="the secret, shown this once: send it as `Authorization: Bearer <token>`")
+    info: TokenInfo
+
+
+class Problem(Contract):
+    detail: str
+
+
+# -- statistics -----------------------------------------------------------------------
+
+
+class PointsByRule(Contract):
+    kind: LedgerKind
+    rule: str
+    points: int = Field(description="the sum of the entries' deltas (signed)")
+    entries: int
+
+
+class PointsFigures(Contract):
+    earned: int = Field(description="sum of `earn` entries")
+    spent: int = Field(description="points spent (`spend` entries, as a positive number)")
+    expired: int = Field(description="points expired (`expiry` entries, as a positive number)")
+    deducted: int = Field(description="points taken by adjustments (negative `adjustment` entries, positive here)")
+    credited: int = Field(description="points given by adjustments (positive `adjustment` entries)")
+    net: int = Field(description="the sum of every entry's delta in the range")
+    by_rule: list[PointsByRule]
+    outstanding_at_end: int = Field(description="liability: every entry's delta before the range's end")
+    members: int = Field(description="members with a ledger entry before the range's end")
+    average_per_member: Decimal = Field(description="outstanding_at_end / members, to two places")
+
+
+class Count(Contract):
+    key: str
+    count: int
+
+
+class CouponFigures(Contract):
+    issued: int = Field(description="coupons issued by redemptions in the range (quantity)")
+    valid_at_end: int = Field(description="of those issued before the range's end, still valid at its end")
+    expired_at_end: int = Field(description="of those issued before the range's end, expired by its end")
+    used: int | None = Field(description="null: coupon use is not reported to memberflow yet")
+    average_held: Decimal = Field(description="valid_at_end / members, to two places")
+
+
+class Statistics(Contract):
+    tenant_id: str
+    start: AwareDatetime = Field(description="inclusive")
+    end: AwareDatetime = Field(description="exclusive")
+    points: PointsFigures
+    members_per_tier: list[Count] = Field(description="now")
+    members_per_status: list[Count] = Field(description="now")
+    coupons: CouponFigures
+    grants_by_benefit: list[Count] = Field(description="benefit grants in the range (quantity)")
+    gifts_by_status: list[Count] = Field(description="gifts offered in the range, by their status now")
+    upgrades: int
+    downgrades: int
+    tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")

@@ -1,0 +1,44 @@
+"""The admin service in-process (FastAPI's test client) over a read model on SQLite and on
+PostgreSQL (``postgres_url``, tests/conftest.py), filled once per database and module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from memberflow.admin.app import create_app
+from memberflow.readmodel import schema
+from memberflow.readmodel.database import open_database, prepare
+from tests.admin.fixtures import KeptAudit, fill, tokens
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    if request.param == "sqlite":
+        engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('admin') / 'readmodel.sqlite'}")
+    else:
+        engine = open_database(request.getfixturevalue("postgres_url"))
+        schema.metadata.drop_all(engine)
+    prepare(engine)
+    fill(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def audit() -> KeptAudit:
+    return KeptAudit()
+
+
+@pytest.fixture(scope="module")
+def client(filled: sa.Engine, audit: KeptAudit) -> Iterator[TestClient]:
+    with TestClient(create_app(filled, audit)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def token(filled: sa.Engine) -> dict[str, str]:
+    return tokens(filled)

@@ -1,0 +1,24 @@
+"""docs/openapi.json is the admin service's OpenAPI document as the code states it, and the
+service serves the same at /openapi.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from memberflow.admin.app import openapi_document
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_the_checked_in_document_is_current():
+    assert DOC.read_text(encoding="utf-8") == openapi_document(), "run: memberflow admin openapi"
+
+
+def test_the_service_serves_it_and_every_operation_states_its_responses(client):
+    served = client.get("/openapi.json").json()
+    assert served == json.loads(openapi_document())
+    for path, operations in served["paths"].items():
+        for method, operation in operations.items():
+            ok = operation["responses"].get("200") or operation["responses"].get("201")
+            assert ok and ok["content"]["application/json"]["schema"], (method, path)
