@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 
 from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.deps import Services
-from memberflow.admin.routes import activity, members, tokens
+from memberflow.admin.routes import activity, members, reports, tokens
 
 TITLE = "memberflow admin"
 VERSION = "1"
@@ -27,7 +27,7 @@ def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
                   "redemptions, statistics and exports, tenant-scoped, with API tokens and roles.")
     app.state.services = Services(engine, AuditLog(engine, publisher))
-    for router in (members.router, activity.router, tokens.router):
+    for router in (members.router, activity.router, reports.router, tokens.router):
         app.include_router(router)
 
     @app.middleware("http")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from memberflow.admin.app import openapi_document
 
+EXPORT_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
 
@@ -21,4 +22,7 @@ def test_the_service_serves_it_and_every_operation_states_its_responses(client):
     for path, operations in served["paths"].items():
         for method, operation in operations.items():
             ok = operation["responses"].get("200") or operation["responses"].get("201")
-            assert ok and ok["content"]["application/json"]["schema"], (method, path)
+            if path.startswith("/tenants/{tenant_id}/exports/"):
+                assert set(ok["content"]) >= {"text/csv; charset=utf-8", EXPORT_XLSX}, path
+            else:
+                assert ok and ok["content"]["application/json"]["schema"], (method, path)

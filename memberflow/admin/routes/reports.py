@@ -1,0 +1,106 @@
+"""Statistics for a time range, and exports of any search, ledger or statistics as CSV or XLSX."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
+
+from memberflow.admin import export
+from memberflow.admin.deps import Scope, Services, scoped, services
+from memberflow.admin.routes.members import LedgerFilters, MemberFilters
+from memberflow.readmodel import queries, schema
+from memberflow.readmodel.statistics import statistics
+from models.admin import MemberRow, Role, Statistics
+
+router = APIRouter(prefix="/tenants/{tenant_id}", tags=["reports"])
+Start = Annotated[datetime, Query(alias="from", description="start of the range, inclusive")]
+End = Annotated[datetime, Query(alias="to", description="end of the range, exclusive")]
+ExportFormat = Annotated[export.Format, Query(description="`csv` or `xlsx`")]
+EXPORT = {200: {"content": {m: {} for m in export.MEDIA.values()}, "description": "the rows, streamed"}}
+
+
+def _range(start: datetime, end: datetime) -> None:
+    for name, moment in (("from", start), ("to", end)):
+        if moment.tzinfo is None:
+            raise HTTPException(422, [{"loc": ["query", name], "msg": "must carry an offset", "type": "value_error"}])
+    if end <= start:
+        raise HTTPException(422, [{"loc": ["query", "to"], "msg": "must be after from", "type": "value_error"}])
+
+
+@router.get("/statistics", response_model=Statistics, summary="figures for a time range")
+def get_statistics(start: Start, end: End, scope: Scope = Depends(scoped(Role.VIEWER)),
+                   svc: Services = Depends(services)):
+    _range(start, end)
+    with svc.engine.connect() as conn:
+        return statistics(conn, scope.tenant_id, start, end)
+
+
+def _respond(fmt: str, name: str, header: list[str], rows: Iterator) -> StreamingResponse:
+    filename = f"{name}.{fmt}"
+    if fmt == "csv":
+        body = export.csv_chunks(header, rows)
+    else:
+        body = export.file_chunks(export.xlsx_file(header, rows, name))
+    return StreamingResponse(body, media_type=export.MEDIA[fmt],
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _streamed(svc: Services, rows_of) -> Iterator:
+    with svc.engine.connect() as conn:
+        yield from rows_of(conn)
+
+
+MEMBER_COLUMNS = [name for name in MemberRow.model_fields]
+LEDGER_COLUMNS = [c.name for c in schema.ledger.columns]
+
+
+@router.get("/exports/members", response_class=StreamingResponse, responses=EXPORT, summary="export a member search")
+def export_members(filters: Annotated[MemberFilters, Depends()], format: ExportFormat = "csv",
+                   scope: Scope = Depends(scoped(Role.VIEWER)), svc: Services = Depends(services)):
+    search = filters.search(scope.tenant_id)
+    rows = _streamed(svc, lambda conn: ([getattr(r, c) for c in MEMBER_COLUMNS]
+                                        for r in queries.iter_members(conn, search)))
+    return _respond(format, f"{scope.tenant_id}-members", MEMBER_COLUMNS, rows)
+
+
+@router.get("/exports/ledger", response_class=StreamingResponse, responses=EXPORT, summary="export ledger entries")
+def export_ledger(filters: Annotated[LedgerFilters, Depends()],
+                  member_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+                  format: ExportFormat = "csv", scope: Scope = Depends(scoped(Role.VIEWER)),
+                  svc: Services = Depends(services)):
+    search = filters.search(scope.tenant_id, member_id)
+    rows = _streamed(svc, lambda conn: ([getattr(r, c) for c in LEDGER_COLUMNS]
+                                        for r in queries.iter_ledger(conn, search)))
+    return _respond(format, f"{scope.tenant_id}-ledger", LEDGER_COLUMNS, rows)
+
+
+def statistics_rows(figures: Statistics) -> Iterator[list]:
+    """The statistics as (section, key, value) rows."""
+    points = figures.points
+    for name in ("earned", "spent", "expired", "deducted", "credited", "net", "outstanding_at_end", "members",
+                 "average_per_member"):
+        yield ["points", name, getattr(points, name)]
+    for r in points.by_rule:
+        yield [f"points.{r.kind}", r.rule, r.points]
+    for section in ("members_per_tier", "members_per_status", "grants_by_benefit", "gifts_by_status",
+                    "tier_changes"):
+        for count in getattr(figures, section):
+            yield [section, count.key, count.count]
+    for name, value in figures.coupons.model_dump().items():
+        yield ["coupons", name, value]
+    yield ["tiers", "upgrades", figures.upgrades]
+    yield ["tiers", "downgrades", figures.downgrades]
+
+
+@router.get("/exports/statistics", response_class=StreamingResponse, responses=EXPORT,
+            summary="export the statistics for a time range")
+def export_statistics(start: Start, end: End, format: ExportFormat = "csv",
+                      scope: Scope = Depends(scoped(Role.VIEWER)), svc: Services = Depends(services)):
+    _range(start, end)
+    with svc.engine.connect() as conn:
+        figures = statistics(conn, scope.tenant_id, start, end)
+    return _respond(format, f"{scope.tenant_id}-statistics", ["section", "key", "value"], statistics_rows(figures))

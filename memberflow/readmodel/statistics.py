@@ -1,0 +1,89 @@
+"""A tenant's statistics for a time range, computed in the database from the read model's rows.
+
+Ranges are ``[start, end)`` in event time (``occurred_at``).  Every points
+figure is a sum over ``ledger_entries`` (so it agrees with the ledger to the
+point); ``outstanding_at_end`` is every delta before ``end``.  Members per
+tier and status are as the read model holds them now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import sqlalchemy as sa
+
+from memberflow.readmodel import schema
+from memberflow.readmodel.projection import utc
+from models.admin import Count, CouponFigures, PointsByRule, PointsFigures, Statistics
+
+CENT = Decimal("0.01")
+
+
+def _average(total: int, count: int) -> Decimal:
+    return (Decimal(total) / count).quantize(CENT, ROUND_HALF_EVEN) if count else Decimal("0.00")
+
+
+def _counts(conn: sa.Connection, query: sa.Select) -> list[Count]:
+    return [Count(key=str(key), count=int(count or 0)) for key, count in conn.execute(query) if key is not None]
+
+
+def points(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> PointsFigures:
+    c = schema.ledger.c
+    in_range = (c.tenant_id == tenant_id, c.occurred_at >= start, c.occurred_at < end)
+    rows = conn.execute(sa.select(c.kind, c.rule, sa.func.sum(c.delta), sa.func.count())
+                        .where(*in_range).group_by(c.kind, c.rule).order_by(c.kind, c.rule)).all()
+    signed = conn.execute(sa.select(c.kind, sa.func.sum(sa.case((c.delta > 0, c.delta), else_=0)),
+                                    sa.func.sum(sa.case((c.delta < 0, c.delta), else_=0)))
+                          .where(*in_range).group_by(c.kind)).all()
+    plus = {kind: int(p or 0) for kind, p, _ in signed}
+    minus = {kind: int(m or 0) for kind, _, m in signed}
+    before_end = (c.tenant_id == tenant_id, c.occurred_at < end)
+    outstanding = int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(c.delta), 0)).where(*before_end)))
+    members = int(conn.scalar(sa.select(sa.func.count(sa.distinct(c.member_id))).where(*before_end)))
+    by_rule = [PointsByRule(kind=k, rule=r, points=int(p), entries=int(n)) for k, r, p, n in rows]
+    total = {kind: plus.get(kind, 0) + minus.get(kind, 0) for kind in ("earn", "spend", "expiry")}
+    return PointsFigures(earned=total["earn"], spent=-total["spend"], expired=-total["expiry"],
+                         deducted=-minus.get("adjustment", 0), credited=plus.get("adjustment", 0),
+                         net=sum(p.points for p in by_rule), by_rule=by_rule, outstanding_at_end=outstanding,
+                         members=members, average_per_member=_average(outstanding, members))
+
+
+def coupons(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime, members: int) -> CouponFigures:
+    r = schema.redemptions.c
+    issued = valid = expired = 0
+    query = sa.select(r.occurred_at, r.granted).where(r.tenant_id == tenant_id, r.kind == "coupon",
+                                                      r.status == "accepted", r.occurred_at < end)
+    for occurred_at, granted in conn.execute(query):
+        quantity = int((granted or {}).get("quantity", 0))
+        if utc(occurred_at) >= start:
+            issued += quantity
+        if utc(granted["valid_until"]) > end:
+            valid += quantity
+        else:
+            expired += quantity
+    return CouponFigures(issued=issued, valid_at_end=valid, expired_at_end=expired, used=None,
+                         average_held=_average(valid, members))
+
+
+def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> Statistics:
+    start, end = utc(start), utc(end)
+    figures = points(conn, tenant_id, start, end)
+    m, g, gi, t = schema.members.c, schema.grants.c, schema.gifts.c, schema.tier_changes.c
+    per = [(m.tier, "tier"), (m.status, "status")]
+    tiers, statuses = (_counts(conn, sa.select(col, sa.func.count()).where(m.tenant_id == tenant_id)
+                               .group_by(col).order_by(col)) for col, _ in per)
+    grants = _counts(conn, sa.select(g.benefit, sa.func.sum(g.quantity)).where(
+        g.tenant_id == tenant_id, g.occurred_at >= start, g.occurred_at < end).group_by(g.benefit).order_by(g.benefit))
+    gifts = _counts(conn, sa.select(gi.status, sa.func.count()).where(
+        gi.tenant_id == tenant_id, gi.offered_at >= start, gi.offered_at < end).group_by(gi.status)
+        .order_by(gi.status))
+    changes = conn.execute(sa.select(t.direction, t.to_tier, sa.func.count()).where(
+        t.tenant_id == tenant_id, t.occurred_at >= start, t.occurred_at < end)
+        .group_by(t.direction, t.to_tier).order_by(t.direction, t.to_tier)).all()
+    return Statistics(
+        tenant_id=tenant_id, start=start, end=end, points=figures, members_per_tier=tiers,
+        members_per_status=statuses, coupons=coupons(conn, tenant_id, start, end, figures.members),
+        grants_by_benefit=grants, gifts_by_status=gifts,
+        upgrades=sum(n for d, _, n in changes if d == "up"), downgrades=sum(n for d, _, n in changes if d == "down"),
+        tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes])
