@@ -1,0 +1,127 @@
+"""The operators' path through the real worker, broker, projector, admin service and PostgreSQL:
+events in, the projector writes, an operator searches, opens a member, sees a ledger entry, the
+statistics count it and both exports contain it; a token made through the API is audited on
+the ``audit`` topic and the projector's copy is the same row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from memberflow.dev.postgres import free_port
+from memberflow.dev.processes import stop_process
+from memberflow.readmodel import schema
+from memberflow.readmodel.database import open_database
+from tests.integration.fixtures import consumed_total, effective, mixed_events, wait_until
+
+MEMBERS = 20
+
+
+def call(base: str, path: str, token: str | None = None, params: dict | None = None, body: bytes | None = None,
+         method: str = "GET") -> tuple[int, bytes]:
+    url = base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers, method=method), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+    except OSError:
+        return 0, b""
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, postgres_url, tmp_path_factory):
+    """A worker fed a stream, the projector and the admin service on PostgreSQL, an admin token."""
+    engine = open_database(postgres_url)
+    schema.metadata.drop_all(engine)
+    worker = cluster.add_worker("adm1")
+    events = mixed_events(400, MEMBERS, seed=81)
+    cluster.produce(events)
+    wait_until(lambda: consumed_total(worker) >= len(events), timeout=120)
+    port = free_port()
+    env = {**cluster.env("admin"), "MEMBERFLOW_READMODEL_URL": postgres_url, "MEMBERFLOW_ADMIN_PORT": str(port),
+           "MEMBERFLOW_PROJECTOR_PORT": str(free_port())}
+    logs = tmp_path_factory.mktemp("admin-logs")
+    made = subprocess.run([sys.executable, "-m", "memberflow.cli", "admin", "token", "create", "--tenant", "default",
+                           "--role", "admin"], env=env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    procs = [subprocess.Popen([sys.executable, "-m", "memberflow.cli", *argv], env=env, stdin=subprocess.DEVNULL,
+                              stdout=open(logs / f"{argv[0]}.log", "w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+             for argv in (["readmodel", "run"], ["admin"])]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: call(base, "/healthz")[0] == 200, timeout=60)
+        yield base, made.stdout.strip().splitlines()[-1], engine
+    finally:
+        for proc in procs:
+            stop_process(proc)
+        engine.dispose()
+
+
+def test_an_operator_finds_a_member_s_ledger_entry_in_search_page_statistics_and_exports(cluster, stack):
+    base, token, engine = stack
+    ledger = effective(v for _, v in cluster.consume(["points-ledger"], idle=2.0))
+    entry = max(ledger.values(), key=lambda e: e["delta"])
+    member = entry["member_id"]
+
+    def member_page() -> dict | None:
+        status, body = call(base, f"/tenants/default/members/{member}", token)
+        page = json.loads(body) if status == 200 else None
+        return page if page and entry["entry_id"] in {e["entry_id"] for e in ledger_of(member)} else None
+
+    def ledger_of(member_id: str) -> list[dict]:
+        status, body = call(base, f"/tenants/default/members/{member_id}/ledger", token, {"limit": 500})
+        return json.loads(body)["items"] if status == 200 else []
+
+    wait_until(lambda: member_page() is not None, timeout=60)
+
+    def projected() -> int:
+        with engine.connect() as conn:
+            return conn.scalar(sa.select(sa.func.count()).select_from(schema.ledger))
+
+    wait_until(lambda: projected() == len(ledger), timeout=60)  # every entry in, so the figures are whole
+    status, body = call(base, "/tenants/default/members", token, {"id_prefix": member, "limit": 5})
+    assert status == 200 and member in {m["member_id"] for m in json.loads(body)["items"]}
+    assert entry["entry_id"] in {e["entry_id"] for e in ledger_of(member)}
+
+    moment = datetime.fromisoformat(entry["occurred_at"])
+    end = moment + timedelta(seconds=1)
+    status, body = call(base, "/tenants/default/statistics", token, {"from": moment.isoformat(), "to": end.isoformat()})
+    figures = json.loads(body)
+    same = [e for e in ledger.values() if moment <= datetime.fromisoformat(e["occurred_at"]) < end]
+    assert status == 200 and figures["points"]["net"] == sum(e["delta"] for e in same)
+    assert (entry["kind"], entry["rule"]) in {(r["kind"], r["rule"]) for r in figures["points"]["by_rule"]}
+
+    status, body = call(base, "/tenants/default/exports/ledger", token, {"member_id": member, "format": "csv"})
+    assert status == 200 and entry["entry_id"] in {r["entry_id"] for r in csv.DictReader(io.StringIO(body.decode()))}
+    status, body = call(base, "/tenants/default/exports/ledger", token, {"member_id": member, "format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True).active
+    assert status == 200 and entry["entry_id"] in {row[0] for row in sheet.iter_rows(values_only=True)}
+
+
+def test_a_token_made_through_the_api_is_audited_on_the_topic_and_in_the_read_model(cluster, stack):
+    base, token, engine = stack
+    body = b'{"name": "shop", "role": "viewer", "tenant_id": "default", "reason": "checkout", "request_id": "e2e-1"}'
+    status, answer = call(base, "/tokens", token, body=body, method="POST")
+    assert status == 201, answer
+    token_id = json.loads(answer)["info"]["token_id"]
+    published = [v for _, v in cluster.consume(["audit"], idle=1.0) if v["target"] == token_id]
+    assert len(published) == 1 and published[0]["reason"] == "checkout"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.audit).where(schema.audit.c.target == token_id)).all()
+    assert [r.audit_id for r in rows] == [published[0]["audit_id"]]
+    status, answer = call(base, "/tokens", token, body=body, method="POST")
+    assert status == 409
