@@ -243,3 +243,23 @@ def test_named_volumes_are_declared(compose, services):
         for source, _ in volume_mounts(svc):
             if source and not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name}: volume {source} is not declared"
+
+
+def test_the_read_model_runs_on_postgres_with_the_projector_and_the_admin_service(compose, services):
+    postgres = services["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert ("postgres-data", "/var/lib/postgresql/data") in volume_mounts(postgres)
+    assert "postgres-data" in compose["volumes"]
+    url = None
+    for name, argv in (("projector", ["memberflow", "readmodel", "run"]), ("admin", ["memberflow", "admin"])):
+        service = services[name]
+        assert as_argv(service["command"]) == argv
+        assert service.get("image") == services["worker-1"].get("image")
+        env = as_env_dict(service["environment"])
+        assert env["MEMBERFLOW_BROKER_URL"] == EXPECTED_WORKER_ENV["MEMBERFLOW_BROKER_URL"]
+        assert env["MEMBERFLOW_READMODEL_URL"].startswith("postgresql+psycopg://") and "@postgres:5432/" in env[
+            "MEMBERFLOW_READMODEL_URL"]
+        url = url or env["MEMBERFLOW_READMODEL_URL"]
+        assert env["MEMBERFLOW_READMODEL_URL"] == url  # one database for both
+        assert depends_on(service) == {"kafka-init": "service_completed_successfully", "postgres": "service_healthy"}
+    assert published_ports(services["admin"]) == {6080: 6080}

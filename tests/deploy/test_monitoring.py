@@ -137,3 +137,9 @@ def test_dashboard_covers_every_metric(panel_exprs):
     ), "no average batch size"
     assert used(r"\bup\{[^}]*job=\"memberflow\""), "no worker up panel"
     assert used(r"by \(topic\) \(memberflow_readmodel_lag_records\b"), "no read model lag panel"
+
+
+def test_prometheus_scrapes_the_projector(prometheus_config, services):
+    targets = {t for job in prometheus_config["scrape_configs"] for sc in job.get("static_configs", [])
+               for t in sc["targets"]}
+    assert "projector:6068" in targets and "projector" in services
