@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart lint schemas clean
+.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart bench-readmodel lint schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ bench-eval: $(STAMP)  ## periodic evaluation of 1,000,000 members on one worker'
 
 bench-restart: $(STAMP)  ## a SIGKILLed worker restarted: seconds until it processes again (prints figures)
 	$(BIN)/python -m benchmarks.restart
+
+bench-readmodel: $(STAMP)  ## member search over 1,000,000 members in PostgreSQL, and the projector (prints figures)
+	$(BIN)/python -m benchmarks.readmodel
 
 lint: check
 

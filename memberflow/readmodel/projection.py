@@ -151,6 +151,9 @@ class Projection:
         as_of = self.now()
         page = member_summary(state, self.rules.for_tenant(tenant_id), as_of)
         points = page["points"]
+        # a member's row exists once an event was applied, so its times are known (``as_of`` is a last resort)
+        last = utc(page["last_event_at"]) or utc(as_of)
+        joined = _first_seen(state) or last
         final[(schema.members, (tenant_id, member_id))] = {
             "tenant_id": tenant_id, "member_id": member_id,
             "tier": page["tier"], "qualified_tier": page["qualified_tier"],
@@ -158,7 +161,7 @@ class Projection:
             "status": page["status"], "balance": points["balance"], "spendable": points["spendable"],
             "pending": points["pending"], "debt": points["debt"], "lifetime_earned": points["lifetime_earned"],
             "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
-            "joined_at": _first_seen(state), "last_event_at": utc(page["last_event_at"]),
+            "joined_at": joined, "last_event_at": last,
             "last_login_at": utc(page["last_login_at"]), "badges": page["badges"], "page": page,
             "summarised_at": utc(as_of),
         }

@@ -114,7 +114,7 @@ class MemberSearch:
             return Sorted(m.member_id, m.member_id, self.descending)
         column = m[self.sort]
         if self.sort in ("last_event_at", "joined_at"):
-            return Sorted(_nonnull_time(column), m.member_id, self.descending, when)
+            return Sorted(column, m.member_id, self.descending, when)
         if self.sort in ("spend_30d", "spend_365d"):
             return Sorted(column, m.member_id, self.descending, Decimal)
         return Sorted(column, m.member_id, self.descending, int)

@@ -38,6 +38,8 @@ PROJECTION_VERSION = 1
 
 metadata = MetaData()
 Money = Numeric(18, 2)
+#: member ids compare byte by byte on both databases, so an id prefix search uses the key's index on PostgreSQL
+MemberId = String(128).with_variant(String(128, collation="C"), "postgresql")
 When = DateTime(timezone=True)
 
 
@@ -75,7 +77,7 @@ positions = Table(
 members = Table(
     "members", metadata,
     Column("tenant_id", String(64), primary_key=True),
-    Column("member_id", String(128), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
     Column("tier", String(64), nullable=False),
     Column("qualified_tier", String(64), nullable=False),
     Column("tier_since", When),
@@ -89,8 +91,8 @@ members = Table(
     Column("growth", BigInteger, nullable=False),
     Column("spend_30d", Money, nullable=False),
     Column("spend_365d", Money, nullable=False),
-    Column("joined_at", When, comment="the earliest event time the read model has seen of the member"),
-    Column("last_event_at", When),
+    Column("joined_at", When, nullable=False, comment="the earliest event time the member's state shows"),
+    Column("last_event_at", When, nullable=False, comment="the member's latest event time"),
     Column("last_login_at", When),
     Column("badges", JSON, nullable=False),
     Column("page", JSON, nullable=False, comment="engine.views.member_summary as of summarised_at"),
