@@ -24,6 +24,7 @@ from memberflow.dev.cluster import ROOT, WorkerProcess
 from memberflow.dev.console import SHORT, Console, say
 from memberflow.dev.demo.feed import SEED, Progress, feed
 from memberflow.dev.demo.personas import member_id, personas
+from memberflow.dev.operators import Operators, start_operators
 from memberflow.dev.processes import ProcessFailed, sigint_blocked
 
 RUN_DIR = Path("run")
@@ -98,14 +99,16 @@ def start_feed(stack: ExitStack, broker_url: str, members: int, rate: float) -> 
 # -- the command -------------------------------------------------------------------
 
 
-def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float) -> None:
+def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float, ops: Operators) -> None:
     heavy = next((p.member_id for p in personas(members, SEED) if p.heavy), member_id(0))
     where = "embedded Tansu, log run/broker.log" if embedded else "external"
     say("memberflow is running -- Ctrl-C stops everything")
     say(f"  broker   {broker_url} ({where})")
     say(f"  member   {web}/members/{member_id(0)}   (a heavy spender: {web}/members/{heavy})")
     say(f"  metrics  {web}/metrics")
-    say(f"  logs     {RUN_DIR / 'worker.log'}")
+    say(f"  admin    {ops.admin_url}/docs   (read model: {RUN_DIR / 'readmodel.sqlite'}, OpenAPI: /openapi.json)")
+    say(f"           curl -H 'Authorization: Bearer {ops.token}' {ops.admin_url}/tenants/default/members")
+    say(f"  logs     {RUN_DIR / 'worker.log'}, {RUN_DIR / 'projector.log'}, {RUN_DIR / 'admin.log'}")
     say(f"  demo     {members} members, {rate:g} events/s, about 8 weeks of event time")
     say()
 
@@ -128,8 +131,10 @@ def serve(stack: ExitStack, members: int, rate: float, port: int | None) -> int:
     worker = start_worker(stack, env, settings)
     others = [broker] if broker is not None else []
     worker.wait_ready(READY_TIMEOUT, also=others)
+    say("starting the projector and the admin service (SQLite read model) ...")
+    ops = start_operators(stack, env, RUN_DIR, fresh=broker is not None)
     progress = start_feed(stack, broker_url, members, rate)
-    banner(broker_url, broker is not None, settings.web_url, members, rate)
+    banner(broker_url, broker is not None, settings.web_url, members, rate, ops)
     console = Console(settings.bootstrap, {settings.topic(t): t for t in SHORT}, progress)
     return console.follow([*others, worker], deadline)
 
