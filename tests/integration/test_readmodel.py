@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -91,3 +92,19 @@ def test_memberflow_readmodel_run_follows_and_its_lag_returns_to_zero(cluster, s
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_memberflow_readmodel_rebuild_replays_into_a_fresh_projection(cluster, stream_rules, fed, readmodel,
+                                                                      postgres_url):
+    _, in_force = fed
+    with readmodel.begin() as conn:  # a stale row a rebuild must not keep
+        conn.execute(sa.insert(schema.ledger).values(entry_id="le-stale", tenant_id="default", member_id="x",
+                                                     occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                                                     cause_event_id="x", kind="earn", rule="base", delta=1,
+                                                     balance=1))
+    env = {**cluster.env("rebuild"), "MEMBERFLOW_READMODEL_URL": postgres_url}
+    run = subprocess.run([sys.executable, "-m", "memberflow.cli", "readmodel", "rebuild"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"read model rebuilt: [1-9]\d* records applied", run.stdout)
+    assert set(ledger_rows(readmodel)) == set(in_force)
