@@ -3,12 +3,14 @@ the read model; a reused request id is refused; the CLI makes the first admin to
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from memberflow.admin import tokens
 from memberflow.admin.tokens import authenticate
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database
@@ -27,7 +29,9 @@ def test_a_created_token_is_stored_hashed_and_audited(client, token, filled, aud
         t = schema.api_tokens.c
         stored = conn.execute(sa.select(schema.api_tokens).where(t.token_id == info["token_id"])).one()
         trail = conn.execute(sa.select(schema.audit).where(schema.audit.c.target == info["token_id"])).one()
-    assert secret.split("_")[-1] not in stored.secret_hash and len(stored.secret_hash) == 64
+    _, token_id, secret_part = secret.split("_", 2)  # mf_<id>_<secret>; the secret may hold "_" itself
+    assert token_id == info["token_id"]
+    assert stored.secret_hash == hashlib.sha256(secret_part.encode()).hexdigest()  # its hash, never the secret
     assert authenticate(filled, secret).role is Role.OPERATOR
     published = next(r for r in audit.records if r.target == info["token_id"])
     assert (trail.audit_id, trail.action, trail.reason, trail.request_id, trail.outcome) == (
@@ -59,3 +63,12 @@ def test_the_cli_creates_the_first_admin_token(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.select(schema.audit.c.action)).scalars().all() == ["token.create"]
     assert "read model only" in run.stderr  # no broker: said so
+
+
+def test_a_secret_holding_underscores_authenticates_and_a_wrong_one_does_not(filled, monkeypatch):
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: "a_b-c_d")
+    secret, info = tokens.create_token(filled, "underscored", Role.VIEWER, TENANT)
+    assert secret == f"mf_{info.token_id}_a_b-c_d"
+    assert authenticate(filled, secret).token_id == info.token_id
+    for wrong in (secret[:-1], f"mf_{info.token_id}_a_b", f"mf_{info.token_id}", "mf__a_b-c_d", secret + "x"):
+        assert authenticate(filled, wrong) is None, wrong
