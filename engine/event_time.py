@@ -42,7 +42,7 @@ from models.events import Complaint, MemberEvent, Verdict
 from models.journal import NEW_MEMBER, Journal, Key, MemberRecord, frame, read_frame
 from models.outputs import DeadLetterReason
 from models.redemptions import RedemptionBase
-from models.state import MemberState
+from models.state import MemberState, copy_state, state_json, state_of_json
 
 
 def _subclasses(base: type) -> set[type]:
@@ -154,7 +154,7 @@ def _append(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, r
     if created:
         base = NEW_MEMBER
     elif not journal.keys:
-        base = record.stored_json if record.stored_json is not None else state.model_dump_json().encode()
+        base = record.stored_json if record.stored_json is not None else state_json(state)
     outcome = apply_new(state, event, rules)
     if outcome.result is Applied.APPLIED:
         if base is not None:
@@ -178,7 +178,7 @@ def _rewind(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, r
     if all(k in memo for k in journal.keys[at:]):  # what they published, as this worker last worked it out
         published = [out for k in journal.keys[at:] for out in memo[k]]
     else:
-        _, published = replay_onto(MemberState.model_validate_json(state.model_dump_json()), after, rules)
+        _, published = replay_onto(copy_state(state), after, rules)
     late = apply_new(state, event, rules) if not is_duplicate(state, event, rules) else duplicate(state, event)
     if late.result is not Applied.APPLIED:
         return Outcome(record.state, late.result, [] if late.result is Applied.REJECTED else late.outputs,
@@ -208,7 +208,7 @@ def fold(record: MemberRecord, rules: TenantRules, at_least: int = 1) -> None:
         journal.rebase(None)
     elif expired >= at_least:
         folded, _ = replay(record, journal.frames[:expired], rules)
-        journal.rebase(folded.model_dump_json().encode(), expired)
+        journal.rebase(state_json(folded), expired)
 
 
 def _key(journal: Journal, occurred: int, topic: str) -> Key:
@@ -241,7 +241,7 @@ def replay(record: MemberRecord, frames: list[bytes], rules: TenantRules) -> tup
     assert base is not None  # a journal with entries has its base
     state = record.state
     start = new_member(state.tenant_id, state.member_id, rules) if base == NEW_MEMBER else \
-        MemberState.model_validate_json(base)
+        state_of_json(base)
     return replay_onto(start, frames, rules)
 
 

@@ -15,6 +15,8 @@ import json
 from datetime import date, datetime, time, tzinfo
 from typing import Any
 
+import msgspec
+from msgspec import field
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from models.fields import Ident, LineId
@@ -66,16 +68,14 @@ class BusinessScores(BaseModel):
         return self.model_copy(update={"occurred_at": datetime.combine(self.dt, time(0), tzinfo=tz)})
 
 
-class BadgeState(BaseModel):
-    """A member's badge in one business line."""
+class BadgeState(msgspec.Struct, kw_only=True):
+    """A member's badge in one business line (part of the member state: a msgspec Struct)."""
 
-    level: int = Field(default=0, description="0 = no badge yet")
+    level: int = 0  # 0 = no badge yet
     since: datetime | None = None
-    rule_version: int = Field(default=0, description="version of the line's definition that decided the level")
-    last_snapshot: date | None = Field(default=None, description="dt of the last snapshot applied for this line")
-    values: dict[str, str] = Field(default_factory=dict, description="the line's fields of that snapshot")
-    protection_until: datetime | None = Field(
-        default=None,
-        description="set when an evaluation first finds the member short: no downgrade before it (like tiers)",
-    )
+    rule_version: int = 0  # version of the line's definition that decided the level
+    last_snapshot: date | None = None  # dt of the last snapshot applied for this line
+    values: dict[str, str] = field(default_factory=dict)  # the line's fields of that snapshot
+    #: set when an evaluation first finds the member short: no downgrade before it (like tiers)
+    protection_until: datetime | None = None
     downgrade_warned: bool = False

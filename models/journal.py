@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from models.state import MemberState
+from models.state import MemberState, copy_state
 
 #: (event time in microseconds since the epoch, the topic's rank, the event's number among the journal's events
 #: of that topic and microsecond: the topic's own order breaks the tie)
@@ -101,4 +101,4 @@ class MemberRecord:
     latest: tuple[datetime, int] | None = field(default=None, repr=False, compare=False)
 
     def copy(self) -> MemberRecord:
-        return MemberRecord(self.state.model_copy(deep=True), self.journal.copy(), self.stored_json)
+        return MemberRecord(copy_state(self.state), self.journal.copy(), self.stored_json)

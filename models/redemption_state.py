@@ -4,6 +4,8 @@ Everything here is bounded: recent answers, issued coupons, settled payments
 and closed gifts are kept up to counts set in the rules; open gifts are
 bounded by the gifting limits.  The full points history is not here: it is
 the ``points-ledger`` topic and the ledger table (tables/ledger.py).
+
+msgspec Structs, like the rest of the state (``models.state``).
 """
 
 from __future__ import annotations
@@ -12,13 +14,22 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+import msgspec
+from msgspec import Raw, field
 
-from models.commands import PointsPiece
 from models.redemptions import RedemptionResult
 
 
-class IssuedCoupon(BaseModel):
+class Piece(msgspec.Struct, kw_only=True):
+    """Points that move together and keep their original expiry (the state's
+    twin of ``models.commands.PointsPiece``, which carries them between members)."""
+
+    amount: int
+    expires_at: datetime | None = None
+    earned_at: datetime
+
+
+class IssuedCoupon(msgspec.Struct, kw_only=True):
     """Coupons issued by one request, remembered for expiry reminders."""
 
     coupon_id: str
@@ -30,12 +41,12 @@ class IssuedCoupon(BaseModel):
     reminders_sent: int = 0
 
 
-class Settlement(BaseModel):
+class Settlement(msgspec.Struct, kw_only=True):
     """A settled points + cash payment; its points come back on cancellation, once."""
 
     order_id: str
     points: int
-    pieces: list[PointsPiece]
+    pieces: list[Piece]
     settled_at: datetime
     cancelled_by: str | None = None
 
@@ -52,20 +63,20 @@ class GiftStatus(StrEnum):
 OPEN_GIFT = frozenset({GiftStatus.OFFERED, GiftStatus.ACCEPTED})
 
 
-class SentGift(BaseModel):
+class SentGift(msgspec.Struct, kw_only=True):
     """A's side of a gift.  While ``offered`` its points are in ``pieces``, not in
     A's lots: they count in neither A's balance nor A's spendable points."""
 
     to_member_id: str
     points: int
-    pieces: list[PointsPiece] = Field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
     offered_at: datetime
     respond_by: datetime
     status: GiftStatus = GiftStatus.OFFERED
     closed_at: datetime | None = None
 
 
-class ReceivedGift(BaseModel):
+class ReceivedGift(msgspec.Struct, kw_only=True):
     """B's side of a gift."""
 
     from_member_id: str
@@ -76,10 +87,15 @@ class ReceivedGift(BaseModel):
     closed_at: datetime | None = None
 
 
-class RedemptionState(BaseModel):
-    results: list[RedemptionResult] = Field(default_factory=list, description="recent answers, oldest first")
-    coupons: list[IssuedCoupon] = Field(default_factory=list)
-    settlements: dict[str, Settlement] = Field(default_factory=dict, description="by request_id, oldest first")
-    gifts_sent: dict[str, SentGift] = Field(default_factory=dict, description="by gift_id")
-    gifts_received: dict[str, ReceivedGift] = Field(default_factory=dict, description="by gift_id")
-    merchandise: dict[str, int] = Field(default_factory=dict, description="items redeemed, by item id")
+class RedemptionState(msgspec.Struct, kw_only=True):
+    #: recent answers, oldest first: each a ``RedemptionResult``'s JSON as it was sent (``engine.redemptions.common``)
+    results: list[Raw] = field(default_factory=list)
+    coupons: list[IssuedCoupon] = field(default_factory=list)
+    settlements: dict[str, Settlement] = field(default_factory=dict)  # by request_id, oldest first
+    gifts_sent: dict[str, SentGift] = field(default_factory=dict)  # by gift_id
+    gifts_received: dict[str, ReceivedGift] = field(default_factory=dict)  # by gift_id
+    merchandise: dict[str, int] = field(default_factory=dict)  # items redeemed, by item id
+
+    def answers(self) -> list[RedemptionResult]:
+        """The recent answers, decoded (oldest first)."""
+        return [RedemptionResult.model_validate_json(bytes(raw)) for raw in self.results]

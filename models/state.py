@@ -3,6 +3,11 @@
 One value per (tenant, member), written by a single agent per partition.  The
 dedupe memory (recent event ids, per-order records) lives in the same value as
 the balances it protects, so a redelivered event can never be applied twice.
+
+The state is not a contract: it is decoded, changed and encoded on every
+event, so it is a msgspec Struct (no validation on construction or
+assignment).  Its JSON is what the pydantic model it replaced wrote, field for
+field (``STATE_JSON`` reads and writes it).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+import msgspec
+from msgspec import field
 
 from models.badges import BadgeState
 from models.redemption_state import RedemptionState
@@ -23,10 +29,12 @@ class MemberStatus(StrEnum):
     FROZEN = "frozen"
 
 
-class PointLot(BaseModel):
-    """Points earned together; spent soonest-expiring first."""
+class State(msgspec.Struct, kw_only=True):
+    """Base of the state's Structs: keyword construction, fields in declared order."""
 
-    model_config = ConfigDict(validate_assignment=False)
+
+class PointLot(State):
+    """Points earned together; spent soonest-expiring first."""
 
     lot_id: str
     amount: int
@@ -36,7 +44,7 @@ class PointLot(BaseModel):
     order_id: str | None = None
 
 
-class OrderRecord(BaseModel):
+class OrderRecord(State):
     """What one paid order earned, so a refund claws back exactly that."""
 
     paid_at: datetime
@@ -49,35 +57,53 @@ class OrderRecord(BaseModel):
     growth_clawed: int = 0
 
 
-class MemberState(BaseModel):
+class MemberState(State):
     tenant_id: str
     member_id: str
-    lots: list[PointLot] = Field(default_factory=list)
-    debt: int = Field(default=0, description="points owed after a clawback the balance could not cover")
-    shortfall: int = Field(default=0, description="clawback points that were capped away (not owed)")
+    lots: list[PointLot] = field(default_factory=list)
+    debt: int = 0  # points owed after a clawback the balance could not cover
+    shortfall: int = 0  # clawback points that were capped away (not owed)
     growth: int = 0
     lifetime_earned: int = 0
-    spend_days: dict[date, Decimal] = Field(default_factory=dict, description="paid money per local day")
+    spend_days: dict[date, Decimal] = field(default_factory=dict)  # paid money per local day
     tier: str = "NORMAL"
     tier_since: datetime | None = None
     protection_until: datetime | None = None
     invited_tier: str | None = None
     status: MemberStatus = MemberStatus.ACTIVE
-    points_days: dict[date, int] = Field(default_factory=dict, description="points earned per local day")
-    counters: dict[date, dict[str, int]] = Field(default_factory=dict, description="per local day counters for caps")
-    recent_event_ids: list[str] = Field(default_factory=list)
-    orders: dict[str, OrderRecord] = Field(default_factory=dict)
+    points_days: dict[date, int] = field(default_factory=dict)  # points earned per local day
+    counters: dict[date, dict[str, int]] = field(default_factory=dict)  # per local day counters for caps
+    recent_event_ids: list[str] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
     last_login_at: datetime | None = None
-    watermark: datetime | None = Field(default=None, description="latest event time applied")
+    watermark: datetime | None = None  # latest event time applied
     birthday: date | None = None
     time_zone: str | None = None
     # periodic evaluation (each effect remembers its own period, so re-running changes nothing)
-    downgrade_at: datetime | None = Field(default=None, description="when a pending downgrade takes effect")
+    downgrade_at: datetime | None = None  # when a pending downgrade takes effect
     downgrade_warned: bool = False
-    benefit_periods: dict[str, str] = Field(default_factory=dict, description="benefit -> last period granted")
-    nudged_on: dict[str, date] = Field(default_factory=dict, description="nudge kind -> last local day sent")
+    benefit_periods: dict[str, str] = field(default_factory=dict)  # benefit -> last period granted
+    nudged_on: dict[str, date] = field(default_factory=dict)  # nudge kind -> last local day sent
     expiry_warned_on: date | None = None
     # points consumption: coupons, points + cash payments, gifts (models/redemption_state.py)
-    redemption: RedemptionState = Field(default_factory=RedemptionState)
+    redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
-    badges: dict[str, BadgeState] = Field(default_factory=dict)
+    badges: dict[str, BadgeState] = field(default_factory=dict)
+
+
+#: the state's JSON codec (a value written by the pydantic model it replaced reads the same)
+STATE_JSON_ENCODER = msgspec.json.Encoder(decimal_format="string")
+STATE_JSON_DECODER = msgspec.json.Decoder(MemberState)
+
+
+def state_json(state: MemberState) -> bytes:
+    return STATE_JSON_ENCODER.encode(state)
+
+
+def state_of_json(raw: bytes | str) -> MemberState:
+    return STATE_JSON_DECODER.decode(raw)
+
+
+def copy_state(state: MemberState) -> MemberState:
+    """A deep copy: nothing in it is shared with ``state``."""
+    return STATE_JSON_DECODER.decode(STATE_JSON_ENCODER.encode(state))

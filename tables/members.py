@@ -1,7 +1,8 @@
 """The ``members`` table: one MemberRecord (state and journal) per (tenant, member).
 
-Keys and values are raw bytes.  A value is the state's JSON (pydantic's codec,
-Rust-backed, every field written so a value survives a round trip as it was),
+Keys and values are raw bytes.  A value is the state's JSON (msgspec's codec,
+``models.state.state_json``: every field written, so a value survives a round
+trip as it was; the same JSON the pydantic model before it wrote, which it reads),
 then -- when the member has one -- a NUL byte and its journal in a binary
 framing (``models.journal``: the base state's JSON and recent events as they
 arrived, kept as bytes and never decoded on the hot path).  The changelog partition of a key is the partition of
@@ -27,7 +28,7 @@ import faust
 
 from engine.clock import micros
 from models.journal import HEADER, HEADER_SIZE, Journal, MemberRecord
-from models.state import MemberState
+from models.state import MemberState, state_json, state_of_json
 
 TABLE_VERSION = 1
 TABLE_NAME = f"members-v{TABLE_VERSION}"
@@ -63,7 +64,7 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
     """The stored value of a record; remembers the state's JSON in ``record.stored_json``."""
     body = record.stored_json
     if body is None:
-        body = record.stored_json = record.state.model_dump_json().encode()
+        body = record.stored_json = state_json(record.state)
     parts = [body] if mark is None else [MARK, _MARK.pack(mark.since, mark.due, mark.rules), body]
     journal = record.journal
     if journal.base is not None:
@@ -104,16 +105,16 @@ def decode_record(raw: bytes) -> MemberRecord:
     body = unmarked(raw)
     cut = body.find(JOURNAL)
     if cut < 0:
-        return MemberRecord(MemberState.model_validate_json(body), Journal(), body)
+        return MemberRecord(state_of_json(body), Journal(), body)
     state_json = body[:cut]
-    return MemberRecord(MemberState.model_validate_json(state_json), _decode_journal(body[cut + 1:]), state_json)
+    return MemberRecord(state_of_json(state_json), _decode_journal(body[cut + 1:]), state_json)
 
 
 def decode(raw: bytes) -> MemberState:
     """The member state of a stored value (its journal left aside)."""
     body = unmarked(raw)
     cut = body.find(JOURNAL)
-    return MemberState.model_validate_json(body if cut < 0 else body[:cut])
+    return state_of_json(body if cut < 0 else body[:cut])
 
 
 def not_due(raw: bytes, as_of: int, rules: int) -> bool:

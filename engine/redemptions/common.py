@@ -3,8 +3,12 @@ checks; taking points as pieces that keep their expiry, and giving them back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+import msgspec
+from msgspec import Raw
 
 from config.topics import Topic
 from engine.clock import add_months
@@ -14,6 +18,7 @@ from engine.step import Step
 from engine.wallet import add_lot, held, spendable, take
 from models.commands import MemberCommandBase, PointsPiece
 from models.outputs import Notification, NotificationKind
+from models.redemption_state import Piece
 from models.redemptions import Granted, RedemptionResult, RedemptionStatus, RejectReason
 from models.state import MemberState, MemberStatus, PointLot
 
@@ -54,7 +59,7 @@ def answer(
         cause_event_id=request.request_id,
     )
     results = state.redemption.results
-    results.append(result)
+    results.append(Raw(result.model_dump_json().encode()))
     overflow = len(results) - answers_kept(step)
     if overflow > 0:
         del results[:overflow]
@@ -73,9 +78,15 @@ def reject(step: Step, request: Any, reason: RejectReason, detail: str) -> None:
 
 
 def prior_result(state: MemberState, request_id: str) -> RedemptionResult | None:
-    for result in reversed(state.redemption.results):
-        if result.request_id == request_id:
-            return result
+    """The answer remembered for ``request_id``, if any.  Answers are kept as
+    their JSON; only one that names the request is decoded."""
+    needle = b'"request_id":' + msgspec.json.encode(request_id)
+    for stored in reversed(state.redemption.results):
+        raw = bytes(stored)
+        if needle in raw:
+            result = RedemptionResult.model_validate_json(raw)
+            if result.request_id == request_id:
+                return result
     return None
 
 
@@ -103,29 +114,28 @@ def can_afford(step: Step, request: Any, points: int) -> bool:
     return False
 
 
-def take_pieces(state: MemberState, points: int, as_of: datetime) -> list[PointsPiece]:
+def take_pieces(state: MemberState, points: int, as_of: datetime) -> list[Piece]:
     """Take ``points`` soonest-expiring first (never pending or expired ones);
     returns what was taken grouped by expiry, so it can be given back as it was."""
     before = [(lot, lot.amount) for lot in state.lots]
     taken = take(state, points, as_of)
     if taken != points:  # callers check spendable first; this is a broken invariant
         raise AssertionError(f"took {taken} of {points} points")
-    pieces: dict[datetime | None, PointsPiece] = {}
+    pieces: dict[datetime | None, Piece] = {}
     for lot, amount in before:
         bite = amount - lot.amount
         if bite <= 0:
             continue
         piece = pieces.get(lot.expires_at)
         if piece is None:
-            pieces[lot.expires_at] = PointsPiece(amount=bite, expires_at=lot.expires_at, earned_at=lot.earned_at)
+            pieces[lot.expires_at] = Piece(amount=bite, expires_at=lot.expires_at, earned_at=lot.earned_at)
         else:
-            pieces[lot.expires_at] = piece.model_copy(
-                update={"amount": piece.amount + bite, "earned_at": min(piece.earned_at, lot.earned_at)}
-            )
+            piece.amount += bite
+            piece.earned_at = min(piece.earned_at, lot.earned_at)
     return list(pieces.values())
 
 
-def restore(step: Step, pieces: list[PointsPiece], tag: str, earned_at: datetime | None = None) -> int:
+def restore(step: Step, pieces: Sequence[Piece | PointsPiece], tag: str, earned_at: datetime | None = None) -> int:
     """Put pieces back as lots with their own expiry (debt is paid off first)."""
     total = 0
     for i, piece in enumerate(pieces):

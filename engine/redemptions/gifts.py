@@ -36,7 +36,7 @@ from engine.redemptions.common import (
 )
 from engine.step import Step
 from engine.wallet import held
-from models.commands import GiftAccepted, GiftExpired, GiftOffered, GiftRejected, GiftTransfer
+from models.commands import GiftAccepted, GiftExpired, GiftOffered, GiftRejected, GiftTransfer, PointsPiece
 from models.outputs import DeadLetterReason, LedgerKind, NotificationKind
 from models.redemption_state import OPEN_GIFT, GiftStatus, ReceivedGift, SentGift
 from models.redemptions import GiftAnswered, GiftHeld, GiftRequest, GiftRespond, RejectReason
@@ -155,7 +155,7 @@ def on_gift_accepted(step: Step, command: GiftAccepted) -> None:
                 **_common(step, gift.to_member_id, command.gift_id, "gift_transfer"),
                 from_member_id=step.state.member_id,
                 points=gift.points,
-                pieces=pieces,
+                pieces=[PointsPiece(amount=p.amount, expires_at=p.expires_at, earned_at=p.earned_at) for p in pieces],
             ),
         )
     elif gift.status in (GiftStatus.EXPIRED, GiftStatus.REJECTED):

@@ -9,7 +9,7 @@ from agents.evaluation import due_mark
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from models.journal import MemberRecord
-from models.state import MemberState, PointLot
+from models.state import MemberState, PointLot, state_json
 from tables.current_event import MessageEvent
 from tables.members import decode, micros, not_due, unmarked
 
@@ -20,7 +20,7 @@ class Table:
     """Stands in for the members table: counts reads."""
 
     def __init__(self, states: dict[bytes, MemberState]) -> None:
-        self.raw = {k: v.model_dump_json().encode() for k, v in states.items()}
+        self.raw = {k: state_json(v) for k, v in states.items()}
         self.reads = 0
 
     def get(self, key: bytes) -> bytes | None:

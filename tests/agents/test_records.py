@@ -12,6 +12,7 @@ from config.topics import Topic
 from engine.outcome import Applied
 from memberflow.tools.replay import MemoryStore
 from models.outputs import DeadLetter, DeadLetterReason
+from models.state import state_json
 from tables.members import state_key
 from tests.engine.intake_fixtures import MAX_BYTES, order, raw
 
@@ -34,7 +35,7 @@ def store(book):
 
 
 def _dump(s: MemoryStore) -> dict[bytes, str]:
-    return {k: v.model_dump_json() for k, v in s.states.items()}
+    return {k: state_json(v).decode() for k, v in s.states.items()}
 
 
 def _dead(topic: str, payload: bytes, store: MemoryStore, book: RuleBook, max_bytes: int = MAX_BYTES,

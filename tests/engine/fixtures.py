@@ -32,7 +32,7 @@ from engine.outcome import Emitted, Outcome
 from engine.wallet import held
 from models.events import Complaint, Login, MemberEvent, OrderItem, OrderPaid, OrderRefunded, Profile, Review, Verdict
 from models.outputs import BenefitGrant, LedgerEntry, Notification, TierChange
-from models.state import MemberState
+from models.state import MemberState, state_json
 
 DEFAULT_DATA: dict[str, Any] = yaml.safe_load((SHIPPED_RULES_DIR / "default.yaml").read_text(encoding="utf-8"))
 EARNING_SECTIONS = [name for name in EarningRules.model_fields if name != "windows"]
@@ -204,7 +204,7 @@ class Member(KeptOutputs):
 
     def snapshot(self) -> str:
         assert self.state is not None
-        return self.state.model_dump_json()
+        return state_json(self.state).decode()
 
 
 def values(outcome: Outcome, kind: type) -> list[Any]:

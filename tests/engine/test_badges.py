@@ -13,6 +13,7 @@ from engine.apply import apply_event
 from engine.intake import CONTRACTS, Invalid, parse_event
 from engine.outcome import Applied
 from models.outputs import BadgeChange, BenefitGrant, DeadLetterReason, TierDirection
+from models.state import state_json
 from tests.engine.badge_fixtures import SEED_PAYLOAD, Holder, shipped, snapshot, wealth
 
 CST_MIDNIGHT = "2022-11-30T00:00:00+08:00"
@@ -201,10 +202,10 @@ def test_a_snapshot_no_line_can_read_is_dead_lettered_naming_the_missing_fields(
 def test_a_value_that_does_not_parse_rejects_the_whole_snapshot(rules, scores, detail):
     m = Holder(rules)
     m.send("2022-11-01", xjk_jy_amt="1000")
-    before = m.state.model_dump_json()
+    before = state_json(m.state).decode()
     out = m.send("2022-11-02", **{"xjk_jy_amt": "6000", **scores})
     assert out.result is Applied.REJECTED and out.detail.startswith(detail), out.detail
-    assert m.state.model_dump_json() == before  # nothing half-applied, not even small_treasury
+    assert state_json(m.state).decode() == before  # nothing half-applied, not even small_treasury
 
 
 def test_line_id_limits_the_evaluation_to_that_line(rules):

@@ -24,7 +24,7 @@ from engine.benefits import period_of
 from engine.evaluation import evaluate_member, next_due
 from models.badges import BadgeState
 from models.redemption_state import GiftStatus, IssuedCoupon, ReceivedGift
-from models.state import MemberState, PointLot
+from models.state import MemberState, PointLot, copy_state
 from tests.engine.fixtures import make_rules
 
 T = datetime.fromisoformat("2026-03-01T00:00:00+08:00")
@@ -157,7 +157,7 @@ def test_evaluating_a_member_before_its_due_moment_does_nothing(rules, data, sin
         return  # due at once: the evaluation runs, nothing is skipped
     last = (due if due is not None else since + timedelta(days=800)) - timedelta(microseconds=1)
     for as_of in {since, since + (last - since) * fraction, last}:
-        before = state.model_copy(deep=True)
+        before = copy_state(state)
         changed, outputs = evaluate_member(before, rules, as_of, "eval")
         assert (changed, outputs, before) == (False, [], state), f"as of {as_of}"
 

@@ -14,6 +14,7 @@ test, so a change of the defaults fails there first, by name.
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -155,7 +156,7 @@ def test_each_expired_lot_gets_its_own_expiry_entry_and_a_later_lot_is_untouched
     m.pay("o-mar", 40, "2024-03-10T10:00:00+08:00")  # earned in 2024: expires at the end of 2025
     m.pay("o-oct", 30, "2024-10-20T10:00:00+08:00")  # also earned in 2024: expires at the same moment
     m.pay("o-jun", 20, "2025-06-10T10:00:00+08:00")  # earned in 2025: expires at the end of 2026
-    lots = {lot.order_id: lot.model_copy() for lot in m.state.lots}
+    lots = {lot.order_id: copy.copy(lot) for lot in m.state.lots}
     assert {o: (lot.amount, lot.expires_at) for o, lot in lots.items()} == {
         "o-mar": (40, local("2026-01-01")), "o-oct": (30, local("2026-01-01")), "o-jun": (20, local("2027-01-01"))}
     assert m.held == 90

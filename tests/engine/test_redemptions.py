@@ -181,11 +181,11 @@ def test_answers_kept_are_bounded_but_outlast_the_dedupe_memory(make_rules, memb
     m = funded(member, make_rules({"redemptions": {"recent_results": 3}, "retention": {"recent_event_ids": 8}}))
     for i in range(12):
         ask(m, "coupon", f"c{i}", denomination="10")
-    assert [r.request_id for r in m.state.redemption.results] == [f"c{i}" for i in range(4, 12)]
+    assert [r.request_id for r in m.state.redemption.answers()] == [f"c{i}" for i in range(4, 12)]
     m = funded(member, make_rules({"redemptions": {"recent_results": 10}, "retention": {"recent_event_ids": 8}}))
     for i in range(12):
         ask(m, "coupon", f"c{i}", denomination="10")
-    assert len(m.state.redemption.results) == 10
+    assert len(m.state.redemption.answers()) == 10
 
 
 def test_every_rejection_spends_nothing_and_says_why(base_rules, member):
