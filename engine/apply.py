@@ -8,6 +8,7 @@ the same ids, whatever the wall clock says.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from config.rules import TenantRules
 from engine import redemptions
 from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
+from engine.clock import local_day
 from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
@@ -75,19 +77,45 @@ def _order_cutoff(state: MemberState, rules: TenantRules) -> float:
     return state.watermark.timestamp() - rules.retention.order_days * 86400
 
 
+class _SeenIds:
+    """How often each id is in ``recent_event_ids``, so the dedupe check is O(1) and not a
+    scan of up to ``retention.recent_event_ids`` ids.  Kept in the state's ``__dict__`` (not
+    stored); valid while it is the same list and ``_remember`` is what changed it."""
+
+    __slots__ = ("counts", "ids", "length")
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids, self.length, self.counts = ids, len(ids), Counter(ids)
+
+    @classmethod
+    def of(cls, state: MemberState) -> _SeenIds:
+        seen = state.__dict__.get("seen_ids")
+        ids = state.recent_event_ids
+        if seen is None or seen.ids is not ids or seen.length != len(ids):
+            seen = state.__dict__["seen_ids"] = cls(ids)
+        return seen
+
+
 def _is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
-    if event.event_id in state.recent_event_ids:
+    if event.event_id in _SeenIds.of(state).counts:
         return True
     # An order is paid once, whatever event id a retrying producer gave it.
     return isinstance(event, OrderPaid) and _on_record(state, event.order_id, rules)
 
 
 def _remember(state: MemberState, event: MemberEvent, rules: TenantRules) -> None:
-    ids = state.recent_event_ids
+    seen = _SeenIds.of(state)
+    ids, counts = seen.ids, seen.counts
     ids.append(event.event_id)
+    counts[event.event_id] += 1
     overflow = len(ids) - rules.retention.recent_event_ids
     if overflow > 0:
+        for gone in ids[:overflow]:
+            counts[gone] -= 1
+            if not counts[gone]:
+                del counts[gone]
         del ids[:overflow]
+    seen.length = len(ids)
     if state.watermark is None or event.occurred_at > state.watermark:
         state.watermark = event.occurred_at
 
@@ -188,7 +216,8 @@ def apply_new(state: MemberState, event: MemberEvent, rules: TenantRules) -> Out
     new_day = previous_watermark is None or state.watermark.date() != previous_watermark.date()
     if new_day:
         # Day buckets and counters only age out when event time reaches a new day.
-        prune(state, state.watermark.astimezone(rules.tz).date(), rules.limits.max_lateness.days + 1)
+        latest = step.day if state.watermark is event.occurred_at else local_day(state.watermark, rules.tz)
+        prune(state, latest, rules.limits.max_lateness.days + 1)
     if new_day or isinstance(event, OrderPaid):
         _forget_old_orders(state, rules)
     return Outcome(state, Applied.APPLIED, step.outputs)

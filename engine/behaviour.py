@@ -19,7 +19,7 @@ def _behaviour_points(step: Step, action: str) -> None:
     lines = behaviour_points(
         action,
         tier=step.state.tier,
-        local_time=step.occurred_at.astimezone(step.rules.tz),
+        local_time=step.local_time,
         rules=step.rules.points.earning,
         earned_today=earned_today(step),
     )

@@ -60,11 +60,10 @@ def record_earning(step: Step, lines: list, order_id: str | None, pending_days: 
 
 def apply_order_paid(step: Step, event: OrderPaid) -> None:
     state, rules = step.state, step.rules
-    local_time = event.occurred_at.astimezone(rules.tz)
     lines = order_points(
         event,
         tier=state.tier,
-        local_time=local_time,
+        local_time=step.local_time,
         rules=rules.points.earning,
         earned_today=earned_today(step),
     )

@@ -37,8 +37,11 @@ class Step:
         self.cause_id = cause_id
         self.occurred_at = occurred_at
         self.outputs: list[Emitted] = []
-        self.day: date = local_day(occurred_at, rules.tz)
+        #: the event's moment in the tenant's time zone (converted once per step) and its day
+        self.local_time = occurred_at.astimezone(rules.tz)
+        self.day: date = self.local_time.date()
         self._qualification: Qualification | None = None
+        self._watermark_day: tuple[datetime, date] | None = None
 
     @classmethod
     def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:
@@ -69,8 +72,18 @@ class Step:
     def beyond_counters(self) -> bool:
         """The event's day is older than the per-day counters are kept, so a
         daily limit could not be enforced: capped rewards are not given."""
+        latest = self.watermark_day()
+        return latest is not None and (latest - self.day).days > COUNTER_DAYS
+
+    def watermark_day(self) -> date | None:
+        """The local day of the latest event applied (before this one), converted once per watermark."""
         wm = self.state.watermark
-        return wm is not None and (wm.astimezone(self.rules.tz).date() - self.day).days > COUNTER_DAYS
+        if wm is None:
+            return None
+        cached = self._watermark_day
+        if cached is None or cached[0] is not wm:
+            cached = self._watermark_day = (wm, local_day(wm, self.rules.tz))
+        return cached[1]
 
     def counter(self, name: str, day: date | None = None) -> int:
         return self.state.counters.get(day or self.day, {}).get(name, 0)

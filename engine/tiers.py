@@ -41,6 +41,6 @@ def upgrade_if_qualified(step: Step) -> None:
 
 
 def _watermark_day(step: Step) -> date:
-    wm = step.state.watermark
-    return wm.astimezone(step.rules.tz).date() if wm else step.day
+    latest = step.watermark_day()
+    return latest if latest is not None else step.day
 

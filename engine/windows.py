@@ -55,9 +55,8 @@ def prune(state: MemberState, as_of: date, lateness_days: int = 0) -> None:
     """Forget buckets no window can reach, even for an event ``lateness_days`` older
     than ``as_of``, and counters of past days."""
     oldest = as_of - timedelta(days=HORIZON_DAYS + lateness_days)
-    for buckets in (state.spend_days, state.points_days):
-        for d in [d for d in buckets if d < oldest]:
-            del buckets[d]
     oldest_counter = as_of - timedelta(days=COUNTER_DAYS)
-    for d in [d for d in state.counters if d < oldest_counter]:
-        del state.counters[d]
+    for buckets, cutoff in ((state.spend_days, oldest), (state.points_days, oldest), (state.counters, oldest_counter)):
+        if buckets and min(buckets) < cutoff:  # something can leave: the scan in C, the removal only then
+            for d in [d for d in buckets if d < cutoff]:
+                del buckets[d]

@@ -57,7 +57,10 @@ class OrderRecord(State):
     growth_clawed: int = 0
 
 
-class MemberState(State):
+class MemberState(State, dict=True):
+    """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
+    it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
+
     tenant_id: str
     member_id: str
     lots: list[PointLot] = field(default_factory=list)

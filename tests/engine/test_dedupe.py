@@ -7,8 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from engine.apply import apply_event
+from engine.apply import _SeenIds, apply_event, is_duplicate
 from models.outputs import BenefitGrant, LedgerEntry, Notification, TierChange
+from models.state import state_json, state_of_json
+from tests.engine.fixtures import login
 
 DAY = "2026-03-01T12:00:00+08:00"
 
@@ -205,3 +207,20 @@ def test_a_late_order_older_than_order_days_is_not_kept(make_rules, member):
     m.pay("o0", "10", "2026-01-01T12:00:00+08:00")
     assert "o0" not in m.state.orders and "o1" in m.state.orders
     assert m.refund("o0", "10", "2026-03-11T12:00:00+08:00").reason == "refund_without_order"
+
+
+def test_the_index_of_recent_ids_follows_the_bounded_memory(make_rules):
+    """The O(1) dedupe check agrees with ``recent_event_ids`` as ids come and go, on a
+    state read back (no index yet), and when the list is changed behind its back."""
+    rules = make_rules({"retention": {"recent_event_ids": 8}})
+    state = None
+    for n in range(11):
+        state = apply_event(state, login(f"l{n}", f"2026-03-{n + 1:02d}T10:00:00+08:00"), rules).state
+        assert Counter(_SeenIds.of(state).counts) == Counter(state.recent_event_ids)
+    assert state.recent_event_ids == [f"l{n}" for n in range(3, 11)]
+    assert is_duplicate(state, login("l5", "2026-03-20T10:00:00+08:00"), rules)
+    assert not is_duplicate(state, login("l2", "2026-03-20T10:00:00+08:00"), rules)  # forgotten
+    read_back = state_of_json(state_json(state))
+    assert "seen_ids" not in read_back.__dict__ and is_duplicate(read_back, login("l4", DAY), rules)
+    state.recent_event_ids = ["l0"]  # replaced: the index is rebuilt
+    assert is_duplicate(state, login("l0", DAY), rules) and not is_duplicate(state, login("l5", DAY), rules)
