@@ -11,6 +11,7 @@ from datetime import time as dtime
 
 from config.rules import ExpiryMode, TenantRules
 from engine.clock import add_months, local_day
+from models.fields import fixed_offset
 from models.state import MemberState, PointLot
 
 
@@ -43,7 +44,7 @@ def expires_at(earned_at: datetime, rules: TenantRules) -> datetime | None:
         last = add_months(day, policy.months)
     else:
         last = day.replace(year=day.year + 1, month=12, day=31)
-    return datetime.combine(last + timedelta(days=1), dtime(0), tzinfo=tz)
+    return fixed_offset(datetime.combine(last + timedelta(days=1), dtime(0), tzinfo=tz))
 
 
 def _expiry_order(lot: PointLot) -> tuple[bool, datetime, datetime]:

@@ -19,7 +19,7 @@ import msgspec
 from msgspec import field
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from models.fields import Ident, LineId
+from models.fields import Ident, LineId, fixed_offset
 
 
 def snapshot_id(data: dict[str, Any]) -> str:
@@ -65,7 +65,7 @@ class BusinessScores(BaseModel):
         """This snapshot with its event time set: dt at 00:00 in ``tz`` unless given."""
         if self.occurred_at is not None:
             return self
-        return self.model_copy(update={"occurred_at": datetime.combine(self.dt, time(0), tzinfo=tz)})
+        return self.model_copy(update={"occurred_at": fixed_offset(datetime.combine(self.dt, time(0), tzinfo=tz))})
 
 
 class BadgeState(msgspec.Struct, kw_only=True):

@@ -4,11 +4,14 @@ redemption requests (one model per ``kind``) and member commands (per ``type``).
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from models.commands import MemberCommand
+from models.fields import EventTime, fixed_offset
 from models.redemptions import REQUEST_TYPES, RedemptionRequest
 
 AT = "2026-03-01T10:00:00+08:00"
@@ -40,3 +43,17 @@ def test_bad_requests_and_commands_are_refused():
     command = {"command_id": "c", "member_id": "m1", "occurred_at": AT, "type": "gift_beamed"}
     with pytest.raises(ValidationError, match="gift_beamed"):
         COMMANDS.validate_json(json.dumps(command))
+
+
+@pytest.mark.parametrize("text", ["2026-03-01T10:00:00+08:00", "2026-03-01T02:00:00Z", "2026-03-01T02:00:00.5-05:30"])
+def test_event_times_are_read_with_a_standard_fixed_offset_zone(text):
+    """What the member state keeps gets a ``datetime.timezone`` (fast for its codec): the same
+    moment, the same offset, written back the same."""
+    at = TypeAdapter(EventTime).validate_python(text)
+    assert type(at.tzinfo) is timezone
+    assert at == datetime.fromisoformat(text) and at.utcoffset() == datetime.fromisoformat(text).utcoffset()
+    assert TypeAdapter(EventTime).dump_json(at) == TypeAdapter(AwareDatetime).dump_json(
+        TypeAdapter(AwareDatetime).validate_python(text))
+    zoned = datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/Paris"))
+    assert fixed_offset(zoned) == zoned and type(fixed_offset(zoned).tzinfo) is timezone
+    assert fixed_offset(zoned).isoformat() == zoned.isoformat()
