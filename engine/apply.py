@@ -80,42 +80,56 @@ def _order_cutoff(state: MemberState, rules: TenantRules) -> float:
 class _SeenIds:
     """How often each id is in ``recent_event_ids``, so the dedupe check is O(1) and not a
     scan of up to ``retention.recent_event_ids`` ids.  Kept in the state's ``__dict__`` (not
-    stored); valid while it is the same list and ``_remember`` is what changed it."""
+    stored); valid while it is the same list and ``_remember`` is what changed it.  Built on a
+    state's second check: a state read back and checked once (a cold read) is scanned instead."""
 
     __slots__ = ("counts", "ids", "length")
 
     def __init__(self, ids: list[str]) -> None:
         self.ids, self.length, self.counts = ids, len(ids), Counter(ids)
 
+    def valid(self, ids: list[str]) -> bool:
+        return self.ids is ids and self.length == len(ids)
+
     @classmethod
-    def of(cls, state: MemberState) -> _SeenIds:
-        seen = state.__dict__.get("seen_ids")
+    def of(cls, state: MemberState) -> _SeenIds | None:
+        """The index, or None on the state's first check."""
+        cached = state.__dict__
+        seen = cached.get("seen_ids")
         ids = state.recent_event_ids
-        if seen is None or seen.ids is not ids or seen.length != len(ids):
-            seen = state.__dict__["seen_ids"] = cls(ids)
+        if seen is not None and seen.valid(ids):
+            return seen
+        if "seen_ids" not in cached:
+            cached["seen_ids"] = None
+            return None
+        seen = cached["seen_ids"] = cls(ids)
         return seen
 
 
 def _is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
-    if event.event_id in _SeenIds.of(state).counts:
+    seen = _SeenIds.of(state)
+    if event.event_id in (seen.counts if seen is not None else state.recent_event_ids):
         return True
     # An order is paid once, whatever event id a retrying producer gave it.
     return isinstance(event, OrderPaid) and _on_record(state, event.order_id, rules)
 
 
 def _remember(state: MemberState, event: MemberEvent, rules: TenantRules) -> None:
-    seen = _SeenIds.of(state)
-    ids, counts = seen.ids, seen.counts
+    ids = state.recent_event_ids
+    seen = state.__dict__.get("seen_ids")
+    counts = seen.counts if seen is not None and seen.valid(ids) else None
     ids.append(event.event_id)
-    counts[event.event_id] += 1
     overflow = len(ids) - rules.retention.recent_event_ids
-    if overflow > 0:
-        for gone in ids[:overflow]:
+    if counts is not None:
+        counts[event.event_id] += 1
+        for gone in ids[:max(overflow, 0)]:
             counts[gone] -= 1
             if not counts[gone]:
                 del counts[gone]
+    if overflow > 0:
         del ids[:overflow]
-    seen.length = len(ids)
+    if counts is not None:
+        seen.length = len(ids)
     if state.watermark is None or event.occurred_at > state.watermark:
         state.watermark = event.occurred_at
 
