@@ -104,7 +104,11 @@ def state_json(state: MemberState) -> bytes:
 
 
 def state_of_json(raw: bytes | str) -> MemberState:
-    return STATE_JSON_DECODER.decode(raw)
+    state = STATE_JSON_DECODER.decode(raw)
+    answers = state.redemption.results
+    if answers:  # decoded as views of ``raw``: copied, so a kept answer does not keep the whole value alive
+        state.redemption.results = [msgspec.Raw(bytes(answer)) for answer in answers]
+    return state
 
 
 def copy_state(state: MemberState) -> MemberState:

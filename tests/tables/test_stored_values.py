@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,12 @@ def test_the_fixture_covers_every_part_of_the_state():
     assert any(s.badges for s in states) and any(s.orders for s in states) and any(s.counters for s in states)
     assert any(unmarked(base64.b64decode(v["value"])) != base64.b64decode(v["value"]) for v in VALUES)
     assert any(b"\x00" in base64.b64decode(v["value"]) for v in VALUES)
+
+
+def test_a_decoded_state_does_not_keep_its_stored_value_alive():
+    raw = next(base64.b64decode(v["value"]) for v in VALUES if v["why"] == "results")
+    body = unmarked(raw)
+    state_json_bytes = body[:body.find(b"\x00")] if b"\x00" in body else bytes(body)
+    before = sys.getrefcount(state_json_bytes)
+    state = state_of_json(state_json_bytes)
+    assert state.redemption.results and sys.getrefcount(state_json_bytes) == before
