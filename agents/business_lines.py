@@ -32,8 +32,9 @@ import asyncio
 import logging
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
+from agents.kafka.positions import partitions_of, reached
 from agents.metrics import BadgeMetrics, Metrics
 from agents.records import Record, check_definition
 from agents.rules_in_force import RulesInForce
@@ -90,7 +91,7 @@ class DefinitionFollower:
         )
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer, settings.topic(Topic.BUSINESS_LINES))
+            partitions = await partitions_of(consumer, [settings.topic(Topic.BUSINESS_LINES)], RETRY_SECONDS)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             for tp in partitions:
@@ -103,28 +104,11 @@ class DefinitionFollower:
                     for message in messages:
                         self.apply(message.value)
                         self.positions[tp.partition] = message.offset + 1
-                if not batches and not self.rules.ready.is_set() and await self._reached(consumer, ends):
+                if not batches and not self.rules.ready.is_set() and await reached(consumer, ends):
                     log.info("business-line definitions read: %s", self.describe())
                     self.rules.ready.set()
         finally:
             await consumer.stop()
-
-    @staticmethod
-    async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-        while True:
-            await consumer.topics()  # refreshes the metadata
-            found = consumer.partitions_for_topic(topic)
-            if found:
-                return [TopicPartition(topic, p) for p in sorted(found)]
-            log.warning("topic %s not found yet", topic)
-            await asyncio.sleep(RETRY_SECONDS)
-
-    @staticmethod
-    async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return False
-        return True
 
     def apply(self, raw: bytes | None) -> None:
         offer = self.live.offer(raw, self.settings.max_payload_bytes)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from agents.kafka.positions import partitions_of, reached
 from config.rules import RuleBook
 from config.settings import Settings
 from memberflow.readmodel.database import positions
@@ -75,7 +76,7 @@ class Projector:
                                     client_id=f"{self.settings.app_id}-readmodel")
         await consumer.start()
         try:
-            partitions = await self._partitions(consumer)
+            partitions = await partitions_of(consumer, self.topics, RETRY_SECONDS)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             stored = await asyncio.to_thread(positions, self.engine)
@@ -84,7 +85,7 @@ class Projector:
                     consumer.seek(tp, stored[(tp.topic, tp.partition)])
             ends = await consumer.end_offsets(partitions) if until_end else None
             while not stop.is_set():
-                if ends is not None and await self._reached(consumer, ends):
+                if ends is not None and await reached(consumer, ends):
                     return
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.settings.batch_max)
                 records = [Record(self.topics[tp.topic], tp.topic, tp.partition, m.offset, m.key, m.value,
@@ -110,19 +111,3 @@ class Projector:
         for topic in set(self.topics.values()):
             self.metrics.lag.labels(topic).set(lag[topic])
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        while True:
-            await consumer.topics()  # refreshes the metadata
-            found = {name: consumer.partitions_for_topic(name) for name in self.topics}
-            missing = [name for name, parts in found.items() if not parts]
-            if not missing:
-                return [TopicPartition(name, p) for name, parts in found.items() for p in sorted(parts)]
-            log.warning("topics not found yet: %s", ", ".join(missing))
-            await asyncio.sleep(RETRY_SECONDS)
-
-    @staticmethod
-    async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return False
-        return True
