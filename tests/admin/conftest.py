@@ -10,19 +10,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from memberflow.readmodel import schema
-from memberflow.readmodel.database import open_database, prepare
 from tests.admin.fixtures import KeptAudit, fill, tokens
+from tests.readmodel.fixtures import empty_read_model
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('admin') / 'readmodel.sqlite'}")
-    else:
-        engine = open_database(request.getfixturevalue("postgres_url"))
-        schema.metadata.drop_all(engine)
-    prepare(engine)
+    engine = empty_read_model(request, request.param, tmp_path_factory.mktemp("admin"))
     fill(engine)
     yield engine
     engine.dispose()

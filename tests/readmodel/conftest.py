@@ -10,18 +10,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from memberflow.readmodel import schema
-from memberflow.readmodel.database import open_database, prepare
+from tests.readmodel.fixtures import empty_read_model
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     """An empty read model, prepared, on each database."""
-    if request.param == "sqlite":
-        engine = open_database(f"sqlite:///{tmp_path / 'run' / 'readmodel.sqlite'}")
-    else:
-        engine = open_database(request.getfixturevalue("postgres_url"))
-        schema.metadata.drop_all(engine)
-    prepare(engine)
+    engine = empty_read_model(request, request.param, tmp_path / "run")
     yield engine
     engine.dispose()

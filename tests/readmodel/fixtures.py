@@ -8,7 +8,9 @@ import json
 from collections import deque
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from config.rules import RuleBook
@@ -18,6 +20,7 @@ from engine.outcome import Emitted
 from memberflow.dev.demo.formats import CST
 from memberflow.dev.demo.stream import generate
 from memberflow.readmodel import schema
+from memberflow.readmodel.database import open_database, prepare
 from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Record
 from memberflow.tools.replay import MemoryStore, replay
 from tables.members import encode
@@ -95,3 +98,14 @@ def dump(engine: sa.Engine) -> dict[str, list[tuple]]:
             columns = [c for c in table.columns if c.name not in ("summarised_at", "page")]
             out[table.name] = sorted(tuple(map(str, row)) for row in conn.execute(sa.select(*columns)))
     return out
+
+
+def empty_read_model(request: pytest.FixtureRequest, kind: str, sqlite_dir: Path) -> sa.Engine:
+    """An empty, prepared read model: SQLite in ``sqlite_dir``, or the session's PostgreSQL emptied."""
+    if kind == "sqlite":
+        engine = open_database(f"sqlite:///{sqlite_dir / 'readmodel.sqlite'}")
+    else:
+        engine = open_database(request.getfixturevalue("postgres_url"))
+        schema.metadata.drop_all(engine)
+    prepare(engine)
+    return engine
