@@ -19,7 +19,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from agents import business_lines, commands, members
+from agents import business_lines, commands, members, tenant_rules
 from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
 from agents.commands import CommandHandler
@@ -28,6 +28,7 @@ from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
 from agents.metrics import Metrics
 from agents.rules_in_force import RulesInForce
+from agents.tenant_rules import RulesChecker, RulesReader
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
@@ -42,10 +43,10 @@ RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_s
 
 class MemberflowApp(faust.App):
     """A Faust app whose consumer hands fetches of the member topics to the members
-    agent as batches (``agents.kafka.consumer``), and that reads the business-line
-    definitions to their end before its consumer and agents start."""
+    agent as batches (``agents.kafka.consumer``), and that reads the published tenant
+    rules and business-line definitions to their end before its consumer and agents start."""
 
-    def __init__(self, settings: Settings, definitions: DefinitionFollower) -> None:
+    def __init__(self, settings: Settings, definitions: DefinitionFollower, tenant_rules: RulesReader) -> None:
         super().__init__(
             settings.app_id,
             broker=settings.broker_url,
@@ -67,6 +68,7 @@ class MemberflowApp(faust.App):
             web_in_thread=False,
         )
         self.definitions = definitions
+        self.tenant_rules = tenant_rules
         #: physical topic name -> the channel its fetched batches go to (read by the consumer)
         self.batch_channels: dict[str, BatchChannel] = {}
         #: longest a fetch waits for data (read by the consumer)
@@ -78,8 +80,10 @@ class MemberflowApp(faust.App):
     async def on_first_start(self) -> None:
         await super().on_first_start()
         # before the consumer and agents start (mode starts them after this), so no
-        # agent ever holds events while it waits for the definitions
+        # agent ever holds events while it waits for the rules in force
         await self.definitions.start(self)
+        await self.tenant_rules.start(self)
+        await self.definitions.rules.wait_ready()
 
 
 @dataclass
@@ -96,6 +100,7 @@ class Worker:
     members_agent: Any
     commands_agent: Any
     definitions_agent: Any
+    tenant_rules_agent: Any
 
 
 def create_app(
@@ -106,7 +111,8 @@ def create_app(
     settings = settings or Settings.from_env()
     rules = RulesInForce(rulebook or RuleBook.from_path(settings.rules_dir))
     metrics = Metrics(registry or CollectorRegistry())
-    app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges))
+    app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges),
+                        RulesReader(settings, rules, metrics))
 
     # state: one member state per member, and its points history (both changelog-backed RocksDB)
     members_state = members_table.declare(app, settings.partitions)
@@ -127,6 +133,9 @@ def create_app(
     # business-line definitions: every worker reads them whole (app.definitions); one agent dead-letters bad ones
     definitions_agent = business_lines.register(app, app.topic(settings.topic(Topic.BUSINESS_LINES), **RAW),
                                                 DefinitionChecker(app, settings, metrics))
+    # tenant rules published at run time: every worker reads them whole too; one agent dead-letters bad ones
+    tenant_rules_agent = tenant_rules.register(app, app.topic(settings.topic(Topic.TENANT_RULES), **RAW),
+                                               RulesChecker(app, settings, metrics))
 
     # HTTP views, each routed to the worker that owns the member
     member_views.register(app, members_state, rules)
@@ -136,4 +145,4 @@ def create_app(
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
-                  commands_agent, definitions_agent)
+                  commands_agent, definitions_agent, tenant_rules_agent)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from hashlib import blake2b
 from pathlib import Path
+from string import Formatter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,11 +50,50 @@ class ExpiryMode(StrEnum):
     END_OF_NEXT_YEAR = "end_of_next_year"
 
 
+class Channel(StrEnum):
+    SMS = "sms"
+    IN_APP = "in_app"
+
+
+#: what an expiry warning's template may name
+WARNING_PLACEHOLDERS = frozenset({"member_id", "tenant_id", "points", "expires_on", "first_points", "until"})
+
+
+class ExpiryWarning(Strict):
+    """The expiry-warning campaign: how a warning reads and where it goes (lead time and cadence
+    are ``warn_lead_days`` and ``warn_every_days``)."""
+
+    channel: Channel = Channel.IN_APP
+    template: str = Field(
+        default="{points} points expire by {until} (first {first_points} on {expires_on})", min_length=1,
+        max_length=500,
+        description="placeholders: {points} expiring within the lead time, {expires_on} the first expiry date, "
+                    "{first_points} expiring on it, {until} the last date within the lead time, {member_id}, "
+                    "{tenant_id}")
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            names = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a template: {exc}") from None
+        unknown = sorted(names - WARNING_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                             f"known: {', '.join(sorted(WARNING_PLACEHOLDERS))}")
+        return value
+
+    def render(self, **values: object) -> str:
+        return self.template.format_map(values)
+
+
 class ExpiryRules(Strict):
     mode: ExpiryMode = ExpiryMode.END_OF_NEXT_YEAR
     months: int = Field(default=12, ge=1, le=240)
-    warn_lead_days: int = Field(default=30, ge=0)
-    warn_every_days: int = Field(default=7, ge=1)
+    warn_lead_days: int = Field(default=30, ge=0, description="warn this many days before points expire (0: never)")
+    warn_every_days: int = Field(default=7, ge=1, description="at most one warning per this many days")
+    warning: ExpiryWarning = ExpiryWarning()
 
 
 class ClawbackPolicy(StrEnum):
@@ -155,6 +195,8 @@ class TenantRules(Strict):
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
     #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
+    #: the version published to ``tenant-rules`` these rules are, set by engine.published_rules only
+    _published_version: int | None = PrivateAttr(default=None)
 
     @field_validator("time_zone")
     @classmethod
@@ -173,6 +215,13 @@ class TenantRules(Strict):
     def fingerprint(self) -> int:
         """A digest of these rules: stored due marks hold only under the rules they were computed with."""
         return int.from_bytes(blake2b(self.model_dump_json().encode(), digest_size=8).digest(), "big")
+
+    @property
+    def version(self) -> str:
+        """What outputs name as the rules that decided them: ``v<n>`` for a version published to
+        ``tenant-rules``, ``file:<fingerprint>`` for rules loaded from the rules directory."""
+        published = self.__pydantic_private__.get("_published_version") if self.__pydantic_private__ else None
+        return f"v{published}" if published is not None else f"file:{self.fingerprint:016x}"
 
 
 class RulesError(ValueError):
@@ -215,9 +264,13 @@ def load_rules_file(path: Path, default: dict[str, Any] | None = None) -> Tenant
 class RuleBook:
     """Compiled rules of every tenant in a directory; lookups never parse."""
 
-    def __init__(self, default: TenantRules, tenants: dict[str, TenantRules] | None = None) -> None:
+    def __init__(self, default: TenantRules, tenants: dict[str, TenantRules] | None = None,
+                 scheduled: frozenset[str] | None = None) -> None:
         self.default = default
         self.tenants = tenants or {}
+        #: the tenants evaluated on a schedule of their own (their rules files'); every other tenant is
+        #: evaluated by the default schedule's command, including one onboarded at run time
+        self.scheduled = frozenset(self.tenants) if scheduled is None else scheduled
 
     def for_tenant(self, tenant_id: str) -> TenantRules:
         return self.tenants.get(tenant_id, self.default)

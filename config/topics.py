@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from config.business_lines import LineDefinition
+from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
 from models.commands import MemberCommand
@@ -77,6 +78,8 @@ class Topic(StrEnum):
                    "spend points: coupons, points + cash, merchandise, gifts and gift answers")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,
                       "a business line's badge definition, versioned")
+    TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
+                    "a tenant's complete rules, versioned (the admin service publishes them)")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
                 "start a periodic evaluation as of a moment (the leader's crontab sends it too)")
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
@@ -141,6 +144,7 @@ def topology_diagram() -> str:
     lines.append("")
     lines.append(f"{Topic.COMMANDS} ─> [commands agent] ─> {Topic.EVALUATION_SLICES} (one slice per partition)")
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
+    lines.append(f"{Topic.TENANT_RULES} ─> [every worker reads it whole] ─> the tenant rules in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
     lines.append(f"[admin service] ─> {Topic.AUDIT} ─> [read model projector]")

@@ -59,8 +59,13 @@ def output_id(value: BaseModel) -> str:
 
 def comparable(value: BaseModel) -> dict[str, Any]:
     """What must be equal for two outputs with one id to be the same output (not a ledger
-    entry's ``balance``, which follows the order of publication)."""
-    return value.model_dump(exclude={"balance"} if isinstance(value, LedgerEntry) else None)
+    entry's ``balance``, which follows the order of publication, nor the rules version that
+    decided it: the same output under newer rules is not withdrawn and sent again)."""
+    return value.model_dump(exclude=_NOT_COMPARED_LEDGER if isinstance(value, LedgerEntry) else _NOT_COMPARED)
+
+
+_NOT_COMPARED = {"rules_version"}
+_NOT_COMPARED_LEDGER = {"balance", "rules_version"}
 
 
 def retraction(out: Emitted) -> Emitted:

@@ -30,6 +30,11 @@ class Output(BaseModel):
         description="set on a correction: the id of an output published earlier that no longer holds (a late "
                     "event changed the member's history before it). Undo that output; the same id may then be "
                     "published again with its corrected value. A retracted ledger entry's delta is negated here.")
+    rules_version: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="the tenant rules that decided this output: `v<n>` for version n published to `tenant-rules`, "
+                    "`file:<digest>` for rules loaded from the rules directory")
 
 
 class LedgerKind(StrEnum):
@@ -110,6 +115,8 @@ class Notification(Output):
     notification_id: str
     kind: NotificationKind
     message: str
+    channel: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                description="where a campaign's notification goes: `sms` or `in_app`")
     data: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -120,6 +127,7 @@ class DeadLetterReason(StrEnum):
     AMOUNT_OVER_LIMIT = "amount_over_limit"
     REFUND_WITHOUT_ORDER = "refund_without_order"
     INVALID_DEFINITION = "invalid_definition"
+    INVALID_RULES = "invalid_rules"
     PROCESSING_ERROR = "processing_error"
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
