@@ -224,6 +224,27 @@ class TenantRules(Strict):
         return f"v{published}" if published is not None else f"file:{self.fingerprint:016x}"
 
 
+def unknown_tiers(rules: TenantRules) -> list[tuple[str, str]]:
+    """(path, why) of each tier the earning rules name that is not on the ladder.  A rules file may
+    leave such a tier (its rule then never applies: the defaults name the shipped ladder's tiers);
+    a candidate published at run time may not (``memberflow.admin.rules``)."""
+    ladder = [t.id for t in rules.tiers.tiers]
+    earning = rules.points.earning
+    named = [
+        ("points.earning.tier_multipliers.tiers", earning.tier_multipliers.tiers),
+        ("points.earning.tier_threshold_bonus.tiers", earning.tier_threshold_bonus.tiers),
+        ("points.earning.daily_caps.tiers", earning.daily_caps.tiers),
+        *((f"points.earning.price_range_tiers.ranges.{i}.tiers", r.tiers)
+          for i, r in enumerate(earning.price_range_tiers.ranges)),
+    ]
+    problems = []
+    for path, tiers in named:
+        unknown = sorted(set(tiers) - set(ladder))
+        if unknown:
+            problems.append((path, f"unknown tier(s) {unknown}; the ladder is {ladder}"))
+    return problems
+
+
 class RulesError(ValueError):
     """A rules file that does not validate; the message names file, field path and why."""
 

@@ -15,19 +15,28 @@ import uuid
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.deps import Services
 from memberflow.admin.routes import activity, members, reports, tokens
+from memberflow.admin.routes import rules as rules_routes
+from memberflow.admin.rules import RulesPublisher, TenantRulesService
 
 TITLE = "memberflow admin"
 VERSION = "1"
 
 
-def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
+def create_app(engine: sa.Engine, publisher: AuditPublisher, rules: RuleBook | None = None,
+               rules_publisher: RulesPublisher | None = None) -> FastAPI:
+    """``rules``: the rules directory's book (default: the shipped rules); ``rules_publisher`` puts
+    versions on ``tenant-rules`` (without one, publishing answers 500)."""
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
-                  "redemptions, statistics and exports, tenant-scoped, with API tokens and roles.")
+                  "redemptions, statistics and exports, tenant rules at runtime and the expiry-warning "
+                  "campaign, tenant-scoped, with API tokens and roles.")
     app.state.services = Services(engine, AuditLog(engine, publisher))
-    for router in (members.router, activity.router, reports.router, tokens.router):
+    app.state.rules = TenantRulesService(engine, rules or RuleBook.from_path(SHIPPED_RULES_DIR), rules_publisher)
+    for router in (members.router, activity.router, reports.router, tokens.router, rules_routes.router):
         app.include_router(router)
 
     @app.middleware("http")

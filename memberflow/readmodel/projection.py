@@ -14,7 +14,11 @@ or not at all.
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
   it is projected; the member's row is replaced and the gifts it sent are
-  upserted.  A tombstone deletes the member's row.
+  upserted.  A tombstone deletes the member's row.  The row carries the member's next points expiry
+  (``next_expiry_at``, ``next_expiry_points``) for the expiry-warning preview.
+* **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
+  version; the admin service inserts the versions it publishes at once, the same row) and folded into the
+  rules members are summarised with, as on the workers; an invalid one is skipped (a worker dead-letters it).
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
 
 from config.rules import RuleBook
+from config.rules_versions import RulesVersion
+from config.settings import Settings
 from config.topics import Topic
+from engine.published_rules import RulesVersions, parse_version
 from engine.views import member_summary
 from memberflow.readmodel import schema
 from tables.members import SEPARATOR, decode
@@ -38,6 +45,8 @@ from tables.members import SEPARATOR, decode
 MEMBERS_CHANGELOG = "members-changelog"
 
 _KEY_SEPARATOR = SEPARATOR.encode()
+#: the largest tenant-rules value read by default (the workers' default limit)
+MAX_RULES_BYTES = Settings.model_fields["max_payload_bytes"].default
 
 #: topic -> its table and the id field of its values
 TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
@@ -49,7 +58,7 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.AUDIT: (schema.audit, "audit_id"),
 }
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*TOPIC_TABLES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +111,15 @@ def _earliest(existing: Any, new: Any) -> Any:
 class Projection:
     """Applies records to the read model; ``now`` is the clock member summaries are taken by."""
 
-    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.rules = rules
+    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_bytes: int = MAX_RULES_BYTES) -> None:
+        self.versions = RulesVersions(rules)
         self.now = now
+        self.max_bytes = max_bytes
+
+    @property
+    def rules(self) -> RuleBook:
+        return self.versions.book
 
     def apply(self, conn: sa.Connection, records: Iterable[Record]) -> int:
         """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
@@ -116,6 +131,8 @@ class Projection:
             positions[(record.physical, record.partition)] = record.offset + 1
             if record.topic == MEMBERS_CHANGELOG:
                 self._member(record, final)
+            elif record.topic == Topic.TENANT_RULES:
+                self._rules_version(record, final)
             else:
                 self._output(record, final)
         self._write(conn, final)
@@ -137,6 +154,15 @@ class Projection:
             return
         row = _ROWS[topic](value, record)
         final[(table, (row[id_field],))] = row
+
+    # -- tenant rules versions ------------------------------------------------
+
+    def _rules_version(self, record: Record, final: dict) -> None:
+        version = parse_version(record.value, self.max_bytes)
+        if isinstance(version, str):
+            return  # dead-lettered by a worker; the previous version stays in force here too
+        self.versions.offer_version(version)
+        final[(schema.rules_versions, (version.tenant_id, version.version))] = rules_version_row(version)
 
     # -- the member table's changelog ------------------------------------------
 
@@ -163,7 +189,7 @@ class Projection:
             "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
             "joined_at": joined, "last_event_at": last,
             "last_login_at": utc(page["last_login_at"]), "badges": page["badges"], "page": page,
-            "summarised_at": utc(as_of),
+            "summarised_at": utc(as_of), **_next_expiry(state),
         }
         for gift in page["redemptions"]["gifts_sent"]:
             final[(schema.gifts, (tenant_id, gift["gift_id"]))] = {
@@ -185,7 +211,7 @@ class Projection:
                 columns = list(table.primary_key.columns)
                 conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
-            if table is schema.audit:  # written once, never changed
+            if table is schema.audit or table is schema.rules_versions:  # written once, never changed
                 insert_new(conn, table, rows)
             else:
                 upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
@@ -197,6 +223,21 @@ def _first_seen(state: Any) -> datetime | None:
     times += [order.paid_at for order in state.orders.values()]
     times += [t for t in (state.tier_since, state.last_login_at, state.watermark) if t is not None]
     return utc(min(times, key=utc)) if times else None
+
+
+def _next_expiry(state: Any) -> dict[str, Any]:
+    """When the member's next points lot expires, and the points expiring then."""
+    expiring = [lot for lot in state.lots if lot.expires_at is not None]
+    if not expiring:
+        return {"next_expiry_at": None, "next_expiry_points": 0}
+    first = min(lot.expires_at for lot in expiring)
+    return {"next_expiry_at": utc(first),
+            "next_expiry_points": sum(lot.amount for lot in expiring if lot.expires_at == first)}
+
+
+def rules_version_row(v: RulesVersion) -> dict[str, Any]:
+    return {"tenant_id": v.tenant_id, "version": v.version, "published_by": v.published_by, "reason": v.reason,
+            "published_at": utc(v.published_at), "rules": v.rules.model_dump(mode="json")}
 
 
 def _common(value: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from agents.kafka.positions import partitions_of, reached
 from config.rules import RuleBook
 from config.settings import Settings
+from config.topics import Topic
 from memberflow.readmodel.database import positions
 from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Projection, Record
 from tables.members import TABLE_NAME
@@ -45,7 +46,7 @@ class ProjectorMetrics:
 
 def source_topics(settings: Settings) -> dict[str, str]:
     """Physical topic name -> the projection's logical name, for every topic the projector reads."""
-    names = {settings.topic(topic): str(topic) for topic in TOPIC_TABLES}
+    names = {settings.topic(topic): str(topic) for topic in (*TOPIC_TABLES, Topic.TENANT_RULES)}
     names[f"{settings.app_id}-{TABLE_NAME}-changelog"] = MEMBERS_CHANGELOG
     return names
 
@@ -55,7 +56,7 @@ class Projector:
                  metrics: ProjectorMetrics | None = None) -> None:
         self.settings = settings
         self.engine = engine
-        self.projection = Projection(rules)
+        self.projection = Projection(rules, max_bytes=settings.max_payload_bytes)
         self.metrics = metrics or ProjectorMetrics()
         self.topics = source_topics(settings)
         self.applied = 0

@@ -4,7 +4,7 @@ Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
   the topics -- members, ledger entries, grants, gifts, redemptions, tier
-  changes, dead letters, audit records -- and the topic offsets the projector
+  changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
   has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
   from the one stored in ``readmodel_meta``, the projector drops them and
@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -97,12 +97,15 @@ members = Table(
     Column("badges", JSON, nullable=False),
     Column("page", JSON, nullable=False, comment="engine.views.member_summary as of summarised_at"),
     Column("summarised_at", When, nullable=False),
+    Column("next_expiry_at", When, comment="when the member's next points lot expires (null: none expires)"),
+    Column("next_expiry_points", BigInteger, nullable=False, default=0, comment="points expiring then"),
 )
 Index("ix_members_tier", members.c.tenant_id, members.c.tier, members.c.member_id)
 Index("ix_members_status", members.c.tenant_id, members.c.status, members.c.member_id)
 Index("ix_members_balance", members.c.tenant_id, members.c.balance, members.c.member_id)
 Index("ix_members_spend", members.c.tenant_id, members.c.spend_365d, members.c.member_id)
 Index("ix_members_activity", members.c.tenant_id, members.c.last_event_at, members.c.member_id)
+Index("ix_members_expiry", members.c.tenant_id, members.c.next_expiry_at, members.c.member_id)
 
 ledger = _output(
     "ledger_entries", "entry_id",
@@ -198,6 +201,16 @@ audit = Table(
     Column("detail", JSON, nullable=False),
 )
 Index("ix_audit_tenant", audit.c.tenant_id, audit.c.at)
+
+rules_versions = Table(
+    "rules_versions", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("published_by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("published_at", When, nullable=False),
+    Column("rules", JSON, nullable=False, comment="the complete rules document of this version"),
+)
 
 api_tokens = Table(
     "api_tokens", metadata,

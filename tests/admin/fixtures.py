@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from config.rules_versions import RulesVersion
 from memberflow.admin.tokens import create_token
 from memberflow.readmodel.projection import Projection
 from models.admin import AuditRecord, Role
@@ -15,6 +16,16 @@ from tests.readmodel.fixtures import rules, stream
 
 TENANT, FOREIGN = "default", "acme"
 NOW = datetime(2025, 3, 24, tzinfo=UTC)
+
+
+@dataclass
+class KeptVersions:
+    """A rules publisher that keeps what it was given (the versions a topic would carry)."""
+
+    versions: list[RulesVersion] = field(default_factory=list)
+
+    def publish(self, version: RulesVersion) -> None:
+        self.versions.append(version)
 
 
 @dataclass
