@@ -42,6 +42,8 @@ def test_before_any_version_the_rules_directory_s_rules_are_in_force(client, tok
     if shown["version"] is None:
         assert shown["rules_version"].startswith("file:") and shown["published_by"] is None
     assert shown["rules"]["tenant_id"] == TENANT and shown["rules"]["tiers"]["tiers"][0]["id"] == "NORMAL"
+    other = client.get("/tenants/acme/rules", headers=auth(token["platform"])).json()
+    assert other["rules"]["tenant_id"] == "acme" and other["version"] is None  # the default rules, for acme
 
 
 @pytest.mark.parametrize(("candidate", "path", "why"), [

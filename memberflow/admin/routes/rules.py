@@ -84,7 +84,7 @@ def in_force(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesServ
     return RulesInForce(tenant_id=scope.tenant_id, rules_version=current.version,
                         version=row.version if row else None, published_by=row.published_by if row else None,
                         reason=row.reason if row else None, published_at=utc(row.published_at) if row else None,
-                        rules=document(current))
+                        rules={**document(current), "tenant_id": scope.tenant_id})  # a tenant without a file
 
 
 @router.post("/rules/validate", response_model=RulesChecked, summary="validate a candidate (nothing is published)",
