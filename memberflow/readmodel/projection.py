@@ -162,7 +162,8 @@ class Projection:
         if isinstance(version, str):
             return  # dead-lettered by a worker; the previous version stays in force here too
         self.versions.offer_version(version)
-        final[(schema.rules_versions, (version.tenant_id, version.version))] = rules_version_row(version)
+        # a version's number is taken by the first record with it, in a batch as across batches
+        final.setdefault((schema.rules_versions, (version.tenant_id, version.version)), rules_version_row(version))
 
     # -- the member table's changelog ------------------------------------------
 
