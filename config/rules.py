@@ -195,8 +195,9 @@ class TenantRules(Strict):
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
     #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
-    #: the version published to ``tenant-rules`` these rules are, set by engine.published_rules only
+    #: the version published to ``tenant-rules`` these rules are, and its label, set by engine.published_rules only
     _published_version: int | None = PrivateAttr(default=None)
+    _version_label: str | None = PrivateAttr(default=None)
 
     @field_validator("time_zone")
     @classmethod
@@ -220,8 +221,14 @@ class TenantRules(Strict):
     def version(self) -> str:
         """What outputs name as the rules that decided them: ``v<n>`` for a version published to
         ``tenant-rules``, ``file:<fingerprint>`` for rules loaded from the rules directory."""
-        published = self.__pydantic_private__.get("_published_version") if self.__pydantic_private__ else None
-        return f"v{published}" if published is not None else f"file:{self.fingerprint:016x}"
+        private = self.__pydantic_private__
+        assert private is not None
+        label = private["_version_label"]  # read per output: straight from pydantic's private storage
+        if label is None:
+            published = private["_published_version"]
+            label = private["_version_label"] = f"v{published}" if published is not None else \
+                f"file:{self.fingerprint:016x}"
+        return label
 
 
 def unknown_tiers(rules: TenantRules) -> list[tuple[str, str]]:

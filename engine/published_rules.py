@@ -36,6 +36,7 @@ def published(version: RulesVersion) -> TenantRules:
     """The rules of ``version``, naming it as the version that decides outputs."""
     rules = version.rules.model_copy()
     rules._published_version = version.version
+    rules._version_label = f"v{version.version}"
     return rules
 
 
