@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from agents import business_lines, commands, members, tenant_rules
 from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
-from agents.commands import CommandHandler
+from agents.commands import CommandHandler, EvaluationSchedule
 from agents.kafka.consumer import BatchChannel, BatchingTransport
 from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
@@ -101,6 +101,7 @@ class Worker:
     commands_agent: Any
     definitions_agent: Any
     tenant_rules_agent: Any
+    schedule: EvaluationSchedule
 
 
 def create_app(
@@ -127,8 +128,8 @@ def create_app(
     members_agent = members.register(app, member_topics, processor)
 
     # the commands agent: periodic evaluations, fanned out as slices to the members agent
-    commands_agent = commands.register(app, app.topic(settings.topic(Topic.COMMANDS), **RAW),
-                                       CommandHandler(app, settings, metrics), rules.book)
+    commands_agent, schedule = commands.register(app, app.topic(settings.topic(Topic.COMMANDS), **RAW),
+                                                 CommandHandler(app, settings, metrics), rules)
 
     # business-line definitions: every worker reads them whole (app.definitions); one agent dead-letters bad ones
     definitions_agent = business_lines.register(app, app.topic(settings.topic(Topic.BUSINESS_LINES), **RAW),
@@ -145,4 +146,4 @@ def create_app(
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
-                  commands_agent, definitions_agent, tenant_rules_agent)
+                  commands_agent, definitions_agent, tenant_rules_agent, schedule)

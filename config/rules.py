@@ -292,13 +292,9 @@ def load_rules_file(path: Path, default: dict[str, Any] | None = None) -> Tenant
 class RuleBook:
     """Compiled rules of every tenant in a directory; lookups never parse."""
 
-    def __init__(self, default: TenantRules, tenants: dict[str, TenantRules] | None = None,
-                 scheduled: frozenset[str] | None = None) -> None:
+    def __init__(self, default: TenantRules, tenants: dict[str, TenantRules] | None = None) -> None:
         self.default = default
         self.tenants = tenants or {}
-        #: the tenants evaluated on a schedule of their own (their rules files'); every other tenant is
-        #: evaluated by the default schedule's command, including one onboarded at run time
-        self.scheduled = frozenset(self.tenants) if scheduled is None else scheduled
 
     def for_tenant(self, tenant_id: str) -> TenantRules:
         return self.tenants.get(tenant_id, self.default)

@@ -81,7 +81,7 @@ class Topic(StrEnum):
     TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
                     "a tenant's complete rules, versioned (the admin service publishes them)")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
-                "start a periodic evaluation as of a moment (the leader's crontab sends it too)")
+                "start a periodic evaluation as of a moment (the leader sends it on each schedule too)")
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,

@@ -64,11 +64,11 @@ def evaluation_id(tenant_selector: str | None, as_of: datetime) -> str:
 
 
 def rules_for(tenant_id: str, selector: str | None, rulebook: RuleBook) -> TenantRules | None:
-    """The rules to evaluate a member of ``tenant_id`` with, or None when the evaluation (for one
-    tenant, or for every tenant without a schedule of its own) skips it."""
+    """The rules to evaluate a member of ``tenant_id`` with, or None when the
+    evaluation (for one tenant, or for every default-rules tenant) skips it."""
     if selector is not None:
         return rulebook.for_tenant(tenant_id) if tenant_id == selector else None
-    return None if tenant_id in rulebook.scheduled else rulebook.for_tenant(tenant_id)
+    return None if tenant_id in rulebook.tenants else rulebook.default
 
 
 def evaluate_member(

@@ -146,5 +146,4 @@ class PublishedLines:
         self.book = RuleBook(
             with_catalog(self.base.default, catalog),
             {tenant: with_catalog(rules, catalog) for tenant, rules in self.base.tenants.items()},
-            self.base.scheduled,
         )

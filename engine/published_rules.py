@@ -66,7 +66,7 @@ class RulesVersions:
         self.in_force[version.tenant_id] = version
         tenants = dict(self.files.tenants)
         tenants.update((tenant, published(v)) for tenant, v in self.in_force.items())
-        self.book = RuleBook(self.files.default, tenants, self.files.scheduled)
+        self.book = RuleBook(self.files.default, tenants)
         return Offer(Verdict.APPLIED, f"{version.tenant_id}: version {version.version} in force",
                      previous_version=current or None)
 

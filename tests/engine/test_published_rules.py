@@ -115,13 +115,13 @@ def test_the_contract_exports_the_rules_schema():
     assert {"tenant_id", "version", "rules", "published_by", "reason", "published_at"} <= set(schema["required"])
 
 
-def test_a_tenant_onboarded_at_run_time_is_evaluated_by_the_default_schedule_s_command():
+def test_a_tenant_onboarded_at_run_time_is_evaluated_on_its_own_schedule_s_command():
     files = shipped()
     beta = files.default.model_copy(update={"tenant_id": "beta"})
-    live = LiveRules(RuleBook(files.default, {"beta": beta}))  # beta has a rules file: a crontab of its own
+    live = LiveRules(RuleBook(files.default, {"beta": beta}))  # beta has a rules file
     live.offer_rules(version("acme", 1, document(live.book, "acme", points_per_unit=5)), MAX)
     live.offer_rules(version("beta", 1, document(live.book, "beta", points_per_unit=5)), MAX)
     book = live.book
-    assert rules_for("acme", None, book) is book.tenants["acme"]
-    assert rules_for("beta", None, book) is None and rules_for("beta", "beta", book) is book.tenants["beta"]
+    for tenant in ("acme", "beta"):
+        assert rules_for(tenant, None, book) is None and rules_for(tenant, tenant, book) is book.tenants[tenant]
     assert rules_for("other", None, book) is book.default
