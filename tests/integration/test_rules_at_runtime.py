@@ -169,3 +169,38 @@ def test_an_invalid_version_on_the_topic_is_dead_lettered_and_the_previous_one_s
     assert send_orders(cluster) == before
     status, body = call(base, "/tenants/default/rules", token)
     assert json.loads(body)["rules_version"] == in_force  # the read model skipped it too
+
+
+def test_a_published_expiry_warning_campaign_reaches_the_preview_and_the_notifications(cluster, stack):
+    base, token, _, workers = stack
+    members = MEMBERS[:4]
+    send_orders(cluster, members, tenant="acme")  # points that expire at the end of next year: 2028-01-01
+    status, body = call(base, "/tenants/acme/rules", token)
+    rules = json.loads(body)["rules"]
+    rules["points"]["expiry"].update(warn_lead_days=30, warning={
+        "channel": "sms", "template": "{member_id}: {points} points expire on {expires_on}"})
+    before = metric(workers[0], "memberflow_rules_versions_total", verdict="applied")
+    version = publish(base, token, "acme", rules, "e2e-campaign")["version"]
+    applied_everywhere(workers, before + 1)
+    as_of = "2027-12-15T00:00:00+08:00"
+
+    def preview() -> list[dict]:
+        status, body = call(base, "/tenants/acme/campaigns/expiry-warnings/preview", token, {"as_of": as_of})
+        return json.loads(body)["items"] if status == 200 else []
+
+    wait_until(lambda: {i["member_id"] for i in preview()} == set(members), timeout=30)
+    shown = preview()
+    assert [i["expires_at"] for i in shown] == sorted(i["expires_at"] for i in shown)
+    assert all(i["channel"] == "sms" and i["text"] == f"{i['member_id']}: {i['points']} points expire on 2028-01-01"
+               for i in shown)
+
+    cluster.produce([("commands", "acme", {"type": "evaluate", "tenant_id": "acme", "as_of": as_of})])
+
+    def warnings() -> dict[str, dict]:
+        return {v["member_id"]: v for _, v in cluster.consume(["notifications"], idle=0.5)
+                if v["tenant_id"] == "acme" and v["kind"] == "points_expiry_warning"}
+
+    wait_until(lambda: set(warnings()) == set(members), timeout=60)
+    for member, warning in warnings().items():
+        assert warning["channel"] == "sms" and warning["rules_version"] == f"v{version}"
+        assert warning["message"] == f"{member}: {warning['data']['amount']} points expire on 2028-01-01"
