@@ -47,7 +47,10 @@ class RulesReader(WholeTopicReader):
         offer = live.offer_rules(raw, self.settings.max_payload_bytes)
         self.metrics.rules_versions.labels(offer.verdict.value).inc()
         if offer.verdict is Verdict.APPLIED:
-            self.rules.book = live.book
+            book = self.rules.book = live.book
+            for tenant_rules in (book.default, *book.tenants.values()):  # a version may bring business lines
+                for line_id, line in tenant_rules.business_lines.items():
+                    self.metrics.badges.declare(line_id, line.top)
             log.info("tenant rules %s", offer.detail)
         elif offer.verdict is Verdict.IGNORED:
             log.info("tenant rules version ignored: %s", offer.detail)

@@ -9,6 +9,7 @@ import pytest
 from agents.rules_in_force import RulesInForce
 from tests.agents.fixtures import FakeProducer
 from tests.engine.badge_fixtures import shipped
+from tests.engine.test_published_lines import NEW_LINE
 from tests.engine.test_published_rules import document, earned, version
 
 
@@ -53,3 +54,14 @@ def test_the_worker_is_ready_only_once_both_topics_are_read():
     assert not rules.ready.is_set()
     rules.read_to_end("tenant-rules")
     assert rules.ready.is_set()
+
+
+def test_a_version_that_brings_a_business_line_declares_its_badge_series(worker):
+    line = {k: v for k, v in NEW_LINE.items() if k != "line_id"}
+    rules = document(worker.rules.book)
+    rules["business_lines"] = {**rules["business_lines"], "jd_plus": line}
+    assert worker.metrics.registry.get_sample_value("memberflow_badge_members", {"line": "jd_plus", "level": "1"}) \
+        is None
+    worker.app.tenant_rules.apply(version("default", 1, rules))
+    assert worker.metrics.registry.get_sample_value("memberflow_badge_members", {"line": "jd_plus", "level": "1"}) \
+        == 0
