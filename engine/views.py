@@ -8,6 +8,7 @@ from typing import Any
 from config.rules import TenantRules
 from config.tiers import Metric, MetricKind
 from engine.badge_views import badges_summary
+from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
 from engine.redemptions.views import redemptions_summary
 from engine.wallet import held, pending, spendable
@@ -29,6 +30,9 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "tier_since": state.tier_since.isoformat() if state.tier_since else None,
         "qualified_tier": q.tier,
         "protection_until": state.protection_until.isoformat() if state.protection_until else None,
+        "downgrade_at": state.downgrade_at.isoformat() if state.downgrade_at else None,
+        "tier_progress": tier_progress(state, rules.tiers, day),
+        "currency": rules.currency,
         "status": state.status.value,
         "points": {
             "balance": held(state),
@@ -37,6 +41,7 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
             "debt": state.debt,
             "lifetime_earned": state.lifetime_earned,
         },
+        "lots": lots_view(state),
         "growth": state.growth,
         "spend_30d": str(metric_value(state, SPEND_30D, day)),
         "spend_365d": str(metric_value(state, SPEND_365D, day)),

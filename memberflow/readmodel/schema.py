@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 
 metadata = MetaData()
 Money = Numeric(18, 2)
