@@ -1,6 +1,7 @@
 """The admin service: a FastAPI application over the read model, with token auth and an audit trail.
 
-``create_app`` wires it; routers for operator commands, approvals and rules
+``create_app`` wires it, with the browser console under ``/console``
+(``memberflow.admin.console``); routers for operator commands, approvals and rules
 plug in with ``app.include_router`` and the dependencies in ``deps``.  Request
 bodies and query parameters are validated by pydantic: an invalid one is 422
 with ``detail`` listing each error's ``loc`` (the field's path) and ``msg``.
@@ -15,6 +16,7 @@ import uuid
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
+from memberflow.admin import console
 from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.deps import Services
 from memberflow.admin.routes import activity, members, reports, tokens
@@ -29,6 +31,7 @@ def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
     app.state.services = Services(engine, AuditLog(engine, publisher))
     for router in (members.router, activity.router, reports.router, tokens.router):
         app.include_router(router)
+    console.install(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
