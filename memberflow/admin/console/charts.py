@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from html import escape
 
 PALETTE = ("#2f6db5", "#d9822b", "#3a9a5b", "#b8434b", "#7a5bb5", "#5b8a99")
-WIDTH = 640
-ROW = 26
-LABEL_W = 150
+WIDTH = 520
+ROW = 28
+LABEL_W = 120
 LINE_H = 220
 PAD = 36
 
@@ -60,7 +60,7 @@ def lines(days: Sequence[str], series: Sequence[Series], title: str, chart_id: s
     values = [v for s in series for v in s.values]
     low, high = min(min(values), 0), max(max(values), 0)
     span = (high - low) or 1
-    left, right, top, bottom = PAD + 30, WIDTH - 10, 10, LINE_H - PAD
+    left, right, top, bottom = PAD + 30, WIDTH - 24, 10, LINE_H - PAD
     step = (right - left) / max(len(days) - 1, 1)
 
     def x(i: int) -> float:
@@ -79,7 +79,7 @@ def lines(days: Sequence[str], series: Sequence[Series], title: str, chart_id: s
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}">'
                      f'<title>{escape(s.name)}</title></polyline>')
-        lx = left + n * 150
+        lx = left + n * 120
         parts.append(f'<rect x="{lx}" y="{LINE_H - 12}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{lx + 14}" y="{LINE_H - 3}">{escape(s.name)}</text>')
     return _svg(title, LINE_H, "".join(parts), chart_id)
