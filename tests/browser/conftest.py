@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from playwright.sync_api import sync_playwright
 
 from memberflow.admin.app import create_app
 from memberflow.dev.broker import free_port
@@ -62,11 +63,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
     if shutil.which(CHROMIUM) is None:
         pytest.skip(f"{CHROMIUM} is missing and could not be installed here: `make system-deps` "
                     "(scripts/system-deps) installs Debian's chromium where apt-get can")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
             yield launched
