@@ -1,14 +1,11 @@
 """The console in a real browser: Debian's chromium driven by Playwright (Playwright's own browser
 download is not used), against the admin service serving HTTP on 127.0.0.1.
 
-``make test`` installs chromium first (scripts/system-deps); these tests skip,
-saying why, only where it could not be installed.  Screenshots go to
-``tmp/artifacts/`` under the repository.
+Chromium and the screenshots' folder: tests/browser/fixtures.py.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -18,16 +15,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from playwright.sync_api import sync_playwright
 
 from memberflow.admin.app import create_app
 from memberflow.dev.broker import free_port
 from memberflow.readmodel.database import open_database, prepare
 from tests.admin.fixtures import KeptAudit, fill, tokens
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artifacts"
+from tests.browser.fixtures import artifacts_dir, chromium
 
 
 @dataclass(frozen=True)
@@ -63,18 +56,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="module")
 def browser():
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is missing and could not be installed here: `make system-deps` "
-                    "(scripts/system-deps) installs Debian's chromium where apt-get can")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
 def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
+    return artifacts_dir()
