@@ -218,3 +218,24 @@ def test_assets_are_served_by_the_app(app):
     assert client.get("/console/static/console.css").status_code == 200
     page = client.get("/console/sign-in").text
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_an_every_tenant_token_switches_between_the_tenants_the_read_model_knows(filled, audit, token, rows):
+    row = dict(next(iter(rows.values()))._mapping) | {"tenant_id": "acme", "member_id": "acme-1"}
+    with filled.begin() as conn:
+        conn.execute(sa.insert(schema.members).values(row))
+    client = signed_in(create_app(filled, audit), token["platform"])
+    page = client.get(HOME + "/members")
+    assert '<option value="acme" >' in page.text and f'<option value="{TENANT}" selected>' in page.text
+    assert client.get("/console", params={"tenant": "acme"}).headers["location"] == "/console/acme/members"
+    assert member_ids(client.get("/console/acme/members").text.replace("/console/acme/", f"{HOME}/")) == ["acme-1"]
+    one_tenant = signed_in(create_app(filled, audit), token["admin"]).get(HOME + "/members").text
+    assert 'id="tenant-switch"' not in one_tenant
+    assert signed_in(create_app(filled, audit), token["admin"]).get("/console/acme/members").status_code == 404
+
+
+def test_console_pages_forbid_other_origins_and_framing(app):
+    answer = TestClient(app).get("/console/sign-in")
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "content-security-policy" not in TestClient(app).get("/healthz").headers

@@ -31,8 +31,12 @@ def busiest(console) -> str:
 
 
 def sign_in(browser, console, role: str, width: int = 1280):
+    """A new browser context signed in with the role's token; it records every request and console error."""
     context = browser.new_context(viewport={"width": width, "height": 900}, accept_downloads=True)
+    context.requested, context.errors = [], []
+    context.on("request", lambda request: context.requested.append(request.url))
     page = context.new_page()
+    page.on("console", lambda message: context.errors.append(message.text) if message.type == "error" else None)
     page.goto(console.url + "/console")
     assert page.url.endswith("/console/sign-in")
     page.get_by_label("API token").fill(console.tokens[role])
@@ -42,6 +46,10 @@ def sign_in(browser, console, role: str, width: int = 1280):
 
 
 def check_page(page, what: str) -> None:
+    context = page.context
+    assert context.errors == [], f"errors in the browser's console on {what}"
+    origin = page.url.split("/console")[0]
+    assert all(url.startswith(origin + "/") for url in context.requested), f"{what} loads from elsewhere"
     assert page.evaluate(UNLABELLED) == [], f"unlabelled fields on {what}"
     assert page.evaluate(OVERFLOW) <= 0, f"{what} overflows at {page.viewport_size['width']} px"
     assert page.get_by_test_id("tenant").inner_text() == TENANT

@@ -14,7 +14,20 @@ from memberflow.admin.console.web import HERE, render
 ROUTERS = (signin.router, members.router, member.router, dashboard.router, activity.router)
 
 
+#: the console loads nothing from elsewhere and may not be framed (a click on it from another site)
+POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+          "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
 def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def content_policy(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith("/console"):
+            response.headers["Content-Security-Policy"] = POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

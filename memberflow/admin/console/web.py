@@ -9,6 +9,7 @@ may press it): a viewer sees no buttons it may not press.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -79,20 +80,28 @@ def tenant_page(role: Role = Role.VIEWER):
     return check
 
 
-def tenants(engine: sa.Engine, who: Principal) -> list[str]:
-    """The tenants the principal may switch between (an every-tenant token: those the read model knows)."""
+TENANTS_TTL_S = 30.0
+
+
+def tenants(request: Request, who: Principal) -> list[str]:
+    """The tenants the principal may switch between (an every-tenant token: those the read model knows,
+    looked up at most every ``TENANTS_TTL_S`` seconds: it is a scan of the members' key)."""
     if who.tenant_id is not None:
         return [who.tenant_id]
-    with engine.connect() as conn:
-        known = conn.execute(sa.select(schema.members.c.tenant_id).distinct()).scalars().all()
-    return sorted({"default", *known})
+    state = request.app.state
+    cached = getattr(state, "console_tenants", None)
+    if cached is None or time.monotonic() - cached[0] > TENANTS_TTL_S:
+        with state.services.engine.connect() as conn:
+            known = conn.execute(sa.select(schema.members.c.tenant_id).distinct()).scalars().all()
+        cached = state.console_tenants = (time.monotonic(), sorted({"default", *known}))
+    return cached[1]
 
 
 def render(request: Request, name: str, status: int = 200, who: Principal | None = None,
            tenant_id: str | None = None, **context: Any) -> HTMLResponse:
     token = token_of(request)
     nav = [item for item in NAV if who is not None and who.may(item.role)]
-    switch = tenants(request.app.state.services.engine, who) if who is not None else []
+    switch = tenants(request, who) if who is not None else []
     return templates.TemplateResponse(request, name, {
         "who": who, "tenant_id": tenant_id, "nav": nav, "tenants": switch,
         "csrf": csrf_for(token) if token and who is not None else None,
