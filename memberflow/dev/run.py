@@ -111,7 +111,7 @@ def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float,
     say(f"  broker   {broker_url} ({where})")
     say(f"  member   {web}/members/{member_id(0)}   (a heavy spender: {web}/members/{heavy})")
     say(f"  metrics  {web}/metrics")
-    say(f"  console  {console_url(ops)}   (opens signed in as the demo admin)")
+    say(f"  console  {console_url(ops)}   (its sign-in form comes filled in with the demo admin token)")
     say(f"  admin    {ops.admin_url}/docs   (read model: {RUN_DIR / 'readmodel.sqlite'}, OpenAPI: /openapi.json)")
     say(f"           curl -H 'Authorization: Bearer {ops.token}' {ops.admin_url}/tenants/default/members")
     say(f"  logs     {RUN_DIR / 'worker.log'}, {RUN_DIR / 'projector.log'}, {RUN_DIR / 'admin.log'}")

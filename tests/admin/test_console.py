@@ -239,3 +239,24 @@ def test_console_pages_forbid_other_origins_and_framing(app):
     policy = answer.headers["content-security-policy"]
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "content-security-policy" not in TestClient(app).get("/healthz").headers
+
+
+def test_the_member_page_lists_gifts_sent_and_received_that_are_open(as_role, filled, rows):
+    base = dict(rows[sorted(rows)[0]]._mapping)
+    received = {"gift_id": "g-in", "from_member_id": "m0009", "points": 70, "status": "offered",
+                "offered_at": "2025-03-20T00:00:00+00:00", "respond_by": "2025-03-27T00:00:00+00:00",
+                "closed_at": None}
+    page = base["page"] | {"redemptions": {"points_held_for_gifts": 0, "gifts_sent": [], "coupons": [],
+                                           "gifts_received": [received, received | {"gift_id": "g-old",
+                                                                                    "status": "credited"}]}}
+    with filled.begin() as conn:
+        conn.execute(sa.insert(schema.members).values(base | {"member_id": "gift-taker", "page": page}))
+        conn.execute(sa.insert(schema.gifts).values(
+            tenant_id=TENANT, gift_id="g-out", sender_id="gift-taker", receiver_id="m0003", points=55,
+            status="offered", offered_at=datetime(2025, 3, 21, tzinfo=UTC), respond_by=None, closed_at=None,
+            detail={}))
+    html = as_role("viewer").get(f"{HOME}/members/gift-taker").text
+    gifts = html.split('data-testid="open-gifts">')[1].split("</ul>")[0]
+    assert "55 points to" in gifts and "70 points from" in gifts and gifts.count("<li>") == 2
+    lonely = as_role("viewer").get(f"{HOME}/members/{sorted(rows)[1]}").text
+    assert "<li>None.</li>" in lonely.split('data-testid="open-gifts">')[1].split("</ul>")[0]
