@@ -260,3 +260,17 @@ def test_the_member_page_lists_gifts_sent_and_received_that_are_open(as_role, fi
     assert "55 points to" in gifts and "70 points from" in gifts and gifts.count("<li>") == 2
     lonely = as_role("viewer").get(f"{HOME}/members/{sorted(rows)[1]}").text
     assert "<li>None.</li>" in lonely.split('data-testid="open-gifts">')[1].split("</ul>")[0]
+
+
+def test_the_member_s_filtered_ledger_exports_every_entry(as_role, filled, rows):
+    member = max(rows.values(), key=lambda r: r.balance).member_id
+    client = as_role("viewer")
+    page = client.get(f"{HOME}/members/{member}?kind=earn")
+    link = re.search(r'data-testid="ledger-csv" href="([^"]+)"', page.text).group(1).replace("&amp;", "&")
+    exported = list(csv.DictReader(io.StringIO(client.get(link).text)))
+    c = schema.ledger.c
+    with filled.connect() as conn:
+        want = set(conn.execute(sa.select(c.entry_id).where(c.member_id == member, c.kind == "earn")).scalars())
+    assert {r["entry_id"] for r in exported} == want and len(want) > 25  # every entry, not one page
+    assert client.get(link.replace("format=csv", "format=xlsx")).content[:2] == b"PK"
+    assert client.get(f"{HOME}/members/nobody/ledger-export").status_code == 404

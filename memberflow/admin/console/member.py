@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import Field
 
 from memberflow.admin.console.forms import QueryForm, day_end, day_start, parse
 from memberflow.admin.console.session import ConsoleError
 from memberflow.admin.console.web import Page, money, tenant_page
+from memberflow.admin.routes.reports import LEDGER_COLUMNS, export_response, streamed_rows
 from memberflow.readmodel import queries
 from models.outputs import LedgerKind
 
@@ -83,3 +84,19 @@ def member(member_id: str, request: Request, page: Page = Depends(tenant_page())
                        progress=progress_text(progress, currency), share=progress_share(progress),
                        ledger=ledger, next_cursor=cursor, form=form, errors=errors, kinds=list(LedgerKind),
                        grants=grants, gifts=gifts)
+
+
+@router.get("/members/{member_id}/ledger-export")
+def export_ledger(member_id: str, request: Request, format: Literal["csv", "xlsx"] = "csv",
+                  page: Page = Depends(tenant_page())) -> StreamingResponse:
+    """The member's ledger as filtered on the page, every entry of it."""
+    form, errors = parse(LedgerForm, request)
+    if errors:
+        raise ConsoleError(422, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+    with page.engine.connect() as conn:
+        if queries.member(conn, page.tenant_id, member_id) is None:
+            raise ConsoleError(404, f"no member {member_id!r} in {page.tenant_id}")
+    search = form.search(page.tenant_id, member_id)
+    rows = streamed_rows(page.engine, lambda conn: ([getattr(r, c) for c in LEDGER_COLUMNS]
+                                                    for r in queries.iter_ledger(conn, search)))
+    return export_response(format, f"{page.tenant_id}-{member_id}-ledger", LEDGER_COLUMNS, rows)
