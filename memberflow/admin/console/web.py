@@ -4,7 +4,9 @@ sign-out), the tenant and role checks, and the formats of times, money and point
 A screen is a small module with an ``APIRouter`` and its templates; it declares
 its navigation entry with the least role that may open it (``NAV``), and a
 button in a template is shown only ``if can('operator')`` (or whichever role
-may press it): a viewer sees no buttons it may not press.
+may press it): a viewer sees no buttons it may not press.  A form that
+writes posts the page's ``csrf`` as a hidden field, and its route calls
+``session.check_csrf`` before anything else (403 otherwise).
 """
 
 from __future__ import annotations
