@@ -26,6 +26,17 @@ MEMBERS, DAYS, SEED = 12, 10, 3
 START = datetime(2025, 3, 3, tzinfo=CST)
 
 
+def settled_ledger(cluster) -> dict[str, dict]:
+    """The ledger in force on the topic once the worker has published it all: two reads alike."""
+    before: dict[str, dict] | None = None
+    for _ in range(10):
+        now = effective(v for _, v in cluster.consume(["points-ledger"], until=1, idle=3.0, timeout=60))
+        if now and now == before:
+            return now
+        before = now
+    raise AssertionError("the worker's ledger did not settle")
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as launched:
@@ -40,7 +51,7 @@ def run(cluster, tmp_path_factory):
     with ExitStack() as stack:
         ops = start_operators(stack, cluster.env("console"), run_dir, fresh=True)
         cluster.produce(generate(MEMBERS, SEED, START, days=DAYS))
-        ledger = effective(v for _, v in cluster.consume(["points-ledger"], idle=3.0))
+        ledger = settled_ledger(cluster)
         engine = open_database(f"sqlite:///{run_dir / 'readmodel.sqlite'}")
 
         def projected() -> int:
