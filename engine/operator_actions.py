@@ -92,11 +92,13 @@ def apply_tier_override(step: Step, command: TierOverride) -> None:
     previous = state.tier
     state.tier_override_until = command.until
     state.downgrade_at, state.downgrade_warned = None, False
-    if command.tier == previous:
-        return
-    state.tier, state.tier_since = command.tier, step.occurred_at
-    step.tier_change(previous, command.tier, ladder.rank(command.tier) > ladder.rank(previous),
-                     "operator_override", "operator_override", Decimal(0))
+    if command.tier != previous:
+        state.tier, state.tier_since = command.tier, step.occurred_at
+        step.tier_change(previous, command.tier, ladder.rank(command.tier) > ladder.rank(previous),
+                         "operator_override", "operator_override", Decimal(0))
+    step.notify(NotificationKind.TIER_OVERRIDE, f"tier {command.tier} until {command.until.isoformat()}: "
+                f"{command.reason}", tier=command.tier, previous=previous, until=command.until.isoformat(),
+                **_signed(command))
 
 
 def apply_account_action(step: Step, command: AccountAction) -> None:

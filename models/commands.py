@@ -174,6 +174,9 @@ OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
     AccountAction,
 )
 
+#: An operator's command, as the admin service builds it.
+OperatorCommand = Annotated[Union[tuple(OPERATOR_COMMANDS)], Field(discriminator="type")]  # noqa: UP007
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
 COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS]
 

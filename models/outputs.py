@@ -101,6 +101,7 @@ class BenefitGrant(Output):
 
 class NotificationKind(StrEnum):
     ACCOUNT_STATUS = "account_status"
+    TIER_OVERRIDE = "tier_override"
     CLAWBACK_SHORTFALL = "clawback_shortfall"
     DOWNGRADE_WARNING = "downgrade_warning"
     POINTS_EXPIRY_WARNING = "points_expiry_warning"

@@ -14,6 +14,8 @@ from config.settings import Settings
 from config.topics import Topic
 from memberflow.admin.app import create_app, openapi_document
 from memberflow.admin.audit import AuditLog, KafkaAuditPublisher
+from memberflow.admin.commands import KafkaCommandPublisher
+from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import Principal, create_token
 from memberflow.readmodel.database import open_database, prepare
 from models.admin import AuditOutcome, AuditRecord, Role
@@ -28,12 +30,15 @@ def serve() -> int:
     engine = open_database(settings.readmodel_url)
     prepare(engine)
     publisher = _publisher(settings)
+    commands = KafkaCommandPublisher(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
+                                     settings.producer_request_timeout_s)
     print(f"admin service: http://{settings.web_host}:{settings.admin_port}/docs "
           f"(OpenAPI: /openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(engine, publisher), host=settings.web_host, port=settings.admin_port,
-                    log_level=settings.log_level.lower())
+        uvicorn.run(create_app(engine, publisher, commands, Limits.of(settings)), host=settings.web_host,
+                    port=settings.admin_port, log_level=settings.log_level.lower())
     finally:
+        commands.close()
         publisher.close()
     return 0
 

@@ -1,4 +1,4 @@
-"""Helpers of the admin service's tests: an audit publisher that keeps what it was given,
+"""Helpers of the admin service's tests: an audit and a command publisher that keep what they are given,
 tokens of every role, and the read model filled with the projected test stream."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import create_token
 from memberflow.readmodel.projection import Projection
 from models.admin import AuditRecord, Role
+from models.commands import OperatorCommandBase
 from tests.readmodel.fixtures import rules, stream
 
 TENANT, FOREIGN = "default", "acme"
@@ -23,6 +25,20 @@ class KeptAudit:
 
     def publish(self, record: AuditRecord) -> None:
         self.records.append(record)
+
+
+@dataclass
+class KeptCommands:
+    """The admin service's command publisher in tests: keeps what it was given."""
+
+    commands: list[OperatorCommandBase] = field(default_factory=list)
+
+    def publish(self, command: OperatorCommandBase) -> None:
+        self.commands.append(command)
+
+
+#: the limits the admin tests run with: 100 points an adjustment, 250 an operator's day
+LIMITS = Limits(per_adjustment=100, per_operator_day=250)
 
 
 def fill(engine: sa.Engine) -> None:
