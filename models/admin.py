@@ -116,6 +116,9 @@ class LedgerRow(Contract):
     pending_until: datetime | None
     expires_at: datetime | None
     cause_event_id: str
+    operator: str | None = Field(default=None, description="an operator's adjustment: who made it")
+    approver: str | None = Field(default=None, description="who approved it, when it was over a limit")
+    reason: str | None = Field(default=None, description="an operator's adjustment: why")
 
 
 class GrantRow(Contract):

@@ -213,7 +213,7 @@ def _common(value: Any) -> dict[str, Any]:
 def _ledger(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "entry_id": v.entry_id, "kind": str(v.kind), "rule": v.rule, "delta": v.delta,
             "balance": v.balance, "order_id": v.order_id, "pending_until": utc(v.pending_until),
-            "expires_at": utc(v.expires_at)}
+            "expires_at": utc(v.expires_at), "operator": v.operator, "approver": v.approver, "reason": v.reason}
 
 
 def _grant(v: Any, _: Record) -> dict[str, Any]:

@@ -121,6 +121,9 @@ ledger = _output(
     Column("order_id", String(128)),
     Column("pending_until", When),
     Column("expires_at", When),
+    Column("operator", String(160), comment="an operator's adjustment: who made it"),
+    Column("approver", String(160), comment="and who approved it, when it was over a limit"),
+    Column("reason", Text, comment="an operator's adjustment: why"),
     indexes=(("kind",), ("rule",)),
 )
 

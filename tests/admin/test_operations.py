@@ -103,7 +103,8 @@ def test_a_credit_within_the_limits_is_published_and_shows_pending_until_its_ent
     assert (entry.delta, entry.operator, entry.reason) == (40, command.actor, "late parcel")
     assert command_row(client, token["viewer"], request_id)["state"] == "applied"
     ledger = client.get(f"{BASE}/ledger", headers=auth(token["viewer"])).json()["items"]
-    assert entry.entry_id in {e["entry_id"] for e in ledger}
+    (shown,) = [e for e in ledger if e["entry_id"] == entry.entry_id]
+    assert (shown["kind"], shown["operator"], shown["reason"]) == ("adjustment", command.actor, "late parcel")
 
 
 def test_a_retry_gets_the_first_answer_and_another_body_under_the_same_id_is_409(client, token, published):
