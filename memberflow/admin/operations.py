@@ -166,9 +166,13 @@ class Operations:
             row = views.approval(conn, tenant, approval_id)
         if row is None:
             raise HTTPException(404, "unknown approval")
-        if self.audit.find(who, action, decision.request_id) is not None:
+        prior = self.audit.find(who, action, decision.request_id)
+        if prior is not None and prior.outcome == AuditOutcome.DONE:
             return approval_row(row)  # a retry: the decision was taken
         if row.maker_token_id == who.token_id or row.maker.partition(":")[2] == who.name:
+            if prior is None:  # the refusal is audited once
+                self.audit.record(who, tenant, action, row.member_id, decision.reason, decision.request_id,
+                                  AuditOutcome.REFUSED, {"approval_id": approval_id, "why": "the maker's own"})
             raise HTTPException(403, "the maker of a request cannot approve or reject it: a second person must")
         if row.state != "pending":
             raise HTTPException(409, f"the approval is {row.computed_state} already")

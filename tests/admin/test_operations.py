@@ -172,13 +172,14 @@ def test_over_the_limit_a_second_person_approves_and_the_entry_names_both(client
     assert command_row(client, token["viewer"], request_id)["state"] == "applied"
 
 
-def test_the_maker_cannot_approve_their_own(client, token, published):
+def test_the_maker_cannot_approve_their_own(client, token, published, audit):
     answer = post(client, token["approver"], f"{BASE}/credit", {"points": 500, "reason": "mine",
                                                                 "request_id": rid()})
     path = f"/tenants/{TENANT}/approvals/{answer.json()['approval_id']}/approve"
     sent = len(published.commands)
     refused = post(client, token["approver"], path, {"reason": "self", "request_id": rid("d")})
     assert refused.status_code == 403 and "maker" in refused.json()["detail"] and len(published.commands) == sent
+    assert (audit.records[-1].action, audit.records[-1].outcome) == ("approval.approve", "refused")
     rejected = post(client, token["admin"], path.replace("/approve", "/reject"), {"reason": "no",
                                                                                   "request_id": rid("d")})
     assert rejected.status_code == 200 and rejected.json()["state"] == "rejected" and len(published.commands) == sent

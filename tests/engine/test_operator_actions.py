@@ -154,6 +154,8 @@ def test_a_tier_override_holds_the_tier_until_its_end_then_downgrades_resume():
     (change,) = _of(out, TierChange)
     assert (change.from_tier, change.to_tier, change.direction, change.reason) == ("GOLD", "DIAMOND", "up",
                                                                                    "operator_override")
+    (note,) = _of(out, Notification)
+    assert note.kind is NotificationKind.TIER_OVERRIDE and note.data["until"] == "2026-05-01T00:00:00+08:00"
     assert downgrade_due(LookAhead(m.state, m.rules, local("2026-04-01"))) == local("2026-05-01")
     for day in ("2026-04-01", "2026-04-15", "2026-04-30"):
         changed, values = evaluate(m, day)
@@ -162,6 +164,17 @@ def test_a_tier_override_holds_the_tier_until_its_end_then_downgrades_resume():
     assert m.tier == "DIAMOND" and m.state.downgrade_at is None
     changed, values = evaluate(m, "2026-05-01")  # the override is over: short, so a downgrade is scheduled
     assert changed and m.state.downgrade_at is not None
+
+
+def test_an_override_to_the_tier_held_still_holds_it_and_says_so():
+    m = shipped_member()
+    m.pay("o1", 500, "2026-03-02T10:00:00+08:00")  # GOLD
+    out = m.apply(command(TierOverride, "r1", type="tier_override", tier="GOLD", until="2026-05-01T00:00:00+08:00",
+                          at="2026-03-10T10:00:00+08:00"))
+    assert _of(out, TierChange) == [] and [n.kind for n in _of(out, Notification)] == [NotificationKind.TIER_OVERRIDE]
+    _, values = evaluate(m, "2026-04-01")  # short of GOLD, but held
+    assert m.state.downgrade_at is None and not [v for v in values if isinstance(v, TierChange) or isinstance(
+        v, Notification) and v.kind is NotificationKind.DOWNGRADE_WARNING]
 
 
 @pytest.mark.parametrize(("tier", "until", "why"), [("PLATINUM", "2026-05-01T00:00:00+08:00", "unknown tier"),
