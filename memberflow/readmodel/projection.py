@@ -20,6 +20,7 @@ or not at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,6 +133,8 @@ class Projection:
         if record.value is None:
             return
         topic = Topic(record.topic)
+        if topic is Topic.NOTIFICATIONS and _ACCOUNT_CHANGE.search(record.value) is None:
+            return  # most notifications: passed over before they are decoded
         table, id_field = TOPIC_TABLES[topic]
         value = topic.adapter.validate_json(record.value)
         retracts = getattr(value, "retracts", None)
@@ -235,6 +238,7 @@ def _tier_change(v: Any, _: Record) -> dict[str, Any]:
 
 
 ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE})
+_ACCOUNT_CHANGE = re.compile(rb'"kind":\s*"(?:%s)"' % b"|".join(k.value.encode() for k in ACCOUNT_CHANGES))
 
 
 def _account_change(v: Any, _: Record) -> dict[str, Any] | None:
