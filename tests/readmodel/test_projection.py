@@ -92,9 +92,8 @@ def test_account_changes_keep_status_changes_and_tier_overrides_of_the_notificat
     m.apply(TierOverride(type="tier_override", command_id="oc-1", member_id="m1", reason="VIP", request_id="q1",
                          occurred_at=datetime(2026, 3, 3, tzinfo=UTC), actor="t:ann", tier="GOLD",
                          until=datetime(2026, 6, 1, tzinfo=UTC)))
-    other = Notification(tenant_id="default", member_id="m1", occurred_at=NOW,
-                                                 cause_event_id="e9", notification_id="nt-9", message="nudge",
-                                                 kind=NotificationKind.NEXT_TIER_NUDGE)
+    other = Notification(tenant_id="default", member_id="m1", occurred_at=NOW, cause_event_id="e9",
+                         notification_id="nt-9", message="nudge", kind=NotificationKind.NEXT_TIER_NUDGE)
     notes = [*m.notifications, other]
     assert {n.kind for n in m.notifications} == {NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE}
     project(db, [Record("notifications", "notifications", 0, i, b"m1", n.model_dump_json().encode(), 0)
