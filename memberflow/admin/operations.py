@@ -53,7 +53,7 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Request:
+class OperatorRequest:
     """One operator request: the command's type and fields, and the points it moves (signed)."""
 
     member_id: str
@@ -63,7 +63,7 @@ class Request:
     points: int | None = None
 
 
-def _fingerprint(who: Principal, request: Request) -> str:
+def _fingerprint(who: Principal, request: OperatorRequest) -> str:
     text = json.dumps({"token": who.token_id, "member": request.member_id, "type": request.type,
                        "body": request.body.model_dump(mode="json")}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -80,7 +80,7 @@ class Operations:
 
     # -- requests ---------------------------------------------------------------
 
-    def submit(self, scope: Scope, request: Request) -> CommandAnswer:
+    def submit(self, scope: Scope, request: OperatorRequest) -> CommandAnswer:
         who, tenant, body = scope.who, scope.tenant_id, request.body
         fingerprint = _fingerprint(who, request)
         with self.engine.connect() as conn:
@@ -138,7 +138,7 @@ class Operations:
             raise HTTPException(409, f"request id {request_id!r} was used already for another request")
         return CommandAnswer.model_validate(row.answer)
 
-    def _over_limit(self, conn: sa.Connection, who: Principal, tenant: str, request: Request) -> str | None:
+    def _over_limit(self, conn: sa.Connection, who: Principal, tenant: str, request: OperatorRequest) -> str | None:
         """Which limit the request is over, or None."""
         if request.type in ALWAYS_APPROVED:
             return f"a {request.type.replace('_', ' ')} always needs an approver"

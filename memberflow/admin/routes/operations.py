@@ -13,8 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from memberflow.admin.deps import Scope, Services, scoped, services
-from memberflow.admin.operations import Operations, approval_row
-from memberflow.admin.operations import Request as OperatorRequest
+from memberflow.admin.operations import Operations, OperatorRequest, approval_row
 from memberflow.admin.routes.members import Cursor, Limit, paged
 from memberflow.readmodel import commands as views
 from models.admin import (
@@ -27,6 +26,7 @@ from models.admin import (
     Page,
     PointsAdjustment,
     Role,
+    Signed,
     TierOverrideRequest,
 )
 
@@ -40,7 +40,7 @@ def operations(request: Request) -> Operations:
     return request.app.state.operations
 
 
-def _submit(ops: Operations, scope: Scope, member_id: str, type_: str, body, fields: dict,
+def _submit(ops: Operations, scope: Scope, member_id: str, type_: str, body: Signed, fields: dict,
             points: int | None = None) -> CommandAnswer:
     return ops.submit(scope, OperatorRequest(member_id, type_, body, fields, points))
 
