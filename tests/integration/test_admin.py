@@ -142,7 +142,7 @@ def _token(base: str, admin: str, name: str, role: str) -> str:
     return made["token"]
 
 
-def test_an_adjustment_over_the_limit_waits_for_a_second_person_then_is_in_the_ledger_and_statistics(stack):
+def test_an_adjustment_over_the_limit_waits_for_a_second_person_then_is_in_the_ledger_and_statistics(cluster, stack):
     base, admin, engine = stack
     operator, approver = _token(base, admin, "olga", "operator"), _token(base, admin, "anna", "approver")
 
@@ -182,6 +182,16 @@ def test_an_adjustment_over_the_limit_waits_for_a_second_person_then_is_in_the_l
     assert (credited["delta"], credited["rule"], credited["reason"]) == (LIMIT + 10, "operator_credit", "goodwill")
     assert credited["operator"].endswith(":olga") and credited["approver"].endswith(":anna")
     assert command(member, "e2e-credit")["state"] == "applied"
+
+    # the command on the topic, delivered again: nothing changes
+    (sent,) = [v for _, v in cluster.consume(["member-commands"], idle=1.0) if v["command_id"] == answer["command_id"]]
+    assert sent["approver"].endswith(":anna") and sent["points"] == LIMIT + 10
+    worker = next(w for w in cluster.workers if w.name == "adm1")
+    duplicates = consumed_total(worker, "duplicate")
+    cluster.produce([("member-commands", member, sent)])
+    wait_until(lambda: consumed_total(worker, "duplicate") > duplicates, timeout=60)
+    status, body = call(base, f"{path}/ledger", admin, {"kind": "adjustment", "limit": 500})
+    assert [e["cause_event_id"] for e in json.loads(body)["items"]].count(answer["command_id"]) == 1
     status, body = call(base, "/tenants/default/approvals", admin, {"state": "applied"})
     assert answer["approval_id"] in {a["approval_id"] for a in json.loads(body)["items"]}
     status, body = call(base, "/tenants/default/statistics", admin,
