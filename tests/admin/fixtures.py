@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 
+from memberflow.admin.app import create_app
 from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import create_token
 from memberflow.readmodel.projection import Projection
@@ -39,6 +41,11 @@ class KeptCommands:
 
 #: the limits the admin tests run with: 100 points an adjustment, 250 an operator's day
 LIMITS = Limits(per_adjustment=100, per_operator_day=250)
+
+
+def admin_app(engine: sa.Engine, audit: KeptAudit | None) -> FastAPI:
+    """The admin service with publishers that keep what they are given, and ``LIMITS``."""
+    return create_app(engine, audit, KeptCommands(), LIMITS)
 
 
 def fill(engine: sa.Engine) -> None:
