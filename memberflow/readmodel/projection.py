@@ -8,9 +8,10 @@ or not at all.
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
   tier-changes, dead-letters, and the notifications of kind ``account_status``
   and ``tier_override`` into ``account_changes``) and audit records are
-  upserted by their output id: a redelivery writes the same row again.  An output with ``retracts`` set deletes the row
-  of the id it withdraws; the same id published again after it is inserted
-  again.  Within a batch the last operation on an id is the one applied.
+  upserted by their output id: a redelivery writes the same row again.  An
+  output with ``retracts`` set deletes the row of the id it withdraws; the
+  same id published again after it is inserted again.  Within a batch the
+  last operation on an id is the one applied.
 * **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
