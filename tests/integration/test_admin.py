@@ -200,6 +200,10 @@ def test_an_adjustment_over_the_limit_waits_for_a_second_person_then_is_in_the_l
     assert status == 200 and figures["credited"] == LIMIT + 10
     assert ("adjustment", "operator_credit", LIMIT + 10) in {(r["kind"], r["rule"], r["points"])
                                                             for r in figures["by_rule"]}
+    status, body = call(base, "/tenants/default/exports/ledger", admin, {"member_id": member, "format": "csv"})
+    (exported,) = [r for r in csv.DictReader(io.StringIO(body.decode())) if r["entry_id"] == credited["entry_id"]]
+    assert (exported["operator"], exported["approver"], exported["reason"]) == (
+        credited["operator"], credited["approver"], "goodwill")
 
     assert _post(base, f"{path}/lock", operator, {"reason": "fraud check", "request_id": "e2e-lock"})[0] == 202
     wait_until(lambda: page(member)["member"]["status"] == "locked", timeout=60)
