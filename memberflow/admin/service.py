@@ -15,6 +15,8 @@ from config.settings import Settings
 from config.topics import Topic
 from memberflow.admin.app import create_app, openapi_document
 from memberflow.admin.audit import AuditLog, KafkaAuditPublisher
+from memberflow.admin.commands import KafkaCommandPublisher
+from memberflow.admin.operations import Limits
 from memberflow.admin.rules import KafkaRulesPublisher
 from memberflow.admin.tokens import Principal, create_token
 from memberflow.readmodel.database import open_database, prepare
@@ -30,14 +32,18 @@ def serve() -> int:
     engine = open_database(settings.readmodel_url)
     prepare(engine)
     publisher = _publisher(settings)
+    commands = KafkaCommandPublisher(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
+                                     settings.producer_request_timeout_s)
     rules_publisher = KafkaRulesPublisher(settings.bootstrap, settings.topic(Topic.TENANT_RULES),
                                           settings.producer_request_timeout_s)
     print(f"admin service: http://{settings.web_host}:{settings.admin_port}/docs "
           f"(OpenAPI: /openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(engine, publisher, RuleBook.from_path(settings.rules_dir), rules_publisher),
+        uvicorn.run(create_app(engine, publisher, commands, Limits.of(settings), RuleBook.from_path(settings.rules_dir),
+                               rules_publisher),
                     host=settings.web_host, port=settings.admin_port, log_level=settings.log_level.lower())
     finally:
+        commands.close()
         publisher.close()
         rules_publisher.close()
     return 0

@@ -99,6 +99,11 @@ def start_feed(stack: ExitStack, broker_url: str, members: int, rate: float) -> 
 # -- the command -------------------------------------------------------------------
 
 
+def console_url(ops: Operators) -> str:
+    """The console's sign-in page with the demo token in its fragment (never sent to the server, never logged)."""
+    return f"{ops.admin_url}/console/sign-in#token={ops.token}"
+
+
 def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float, ops: Operators) -> None:
     heavy = next((p.member_id for p in personas(members, SEED) if p.heavy), member_id(0))
     where = "embedded Tansu, log run/broker.log" if embedded else "external"
@@ -106,6 +111,7 @@ def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float,
     say(f"  broker   {broker_url} ({where})")
     say(f"  member   {web}/members/{member_id(0)}   (a heavy spender: {web}/members/{heavy})")
     say(f"  metrics  {web}/metrics")
+    say(f"  console  {console_url(ops)}   (its sign-in form comes filled in with the demo admin token)")
     say(f"  admin    {ops.admin_url}/docs   (read model: {RUN_DIR / 'readmodel.sqlite'}, OpenAPI: /openapi.json)")
     say(f"           curl -H 'Authorization: Bearer {ops.token}' {ops.admin_url}/tenants/default/members")
     say(f"  logs     {RUN_DIR / 'worker.log'}, {RUN_DIR / 'projector.log'}, {RUN_DIR / 'admin.log'}")

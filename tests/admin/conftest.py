@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from tests.admin.fixtures import KeptAudit, KeptVersions, fill, tokens
+from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, KeptVersions, fill, tokens
 from tests.readmodel.fixtures import empty_read_model, rules
 
 
@@ -28,13 +28,19 @@ def audit() -> KeptAudit:
 
 
 @pytest.fixture(scope="module")
-def published() -> KeptVersions:
+def published() -> KeptCommands:
+    return KeptCommands()
+
+
+@pytest.fixture(scope="module")
+def rules_published() -> KeptVersions:
     return KeptVersions()
 
 
 @pytest.fixture(scope="module")
-def client(filled: sa.Engine, audit: KeptAudit, published: KeptVersions) -> Iterator[TestClient]:
-    with TestClient(create_app(filled, audit, rules(), published)) as c:
+def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands,
+           rules_published: KeptVersions) -> Iterator[TestClient]:
+    with TestClient(create_app(filled, audit, published, LIMITS, rules(), rules_published)) as c:
         yield c
 
 

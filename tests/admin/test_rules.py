@@ -69,18 +69,18 @@ def test_an_invalid_candidate_is_422_with_the_field_s_path(client, token, candid
     assert len(client.get(f"{RULES}/versions", headers=admin(token)).json()) == published  # nothing published
 
 
-def test_a_valid_candidate_is_shown_complete_and_nothing_is_published(client, token, published):
-    before = len(published.versions)
+def test_a_valid_candidate_is_shown_complete_and_nothing_is_published(client, token, rules_published):
+    before = len(rules_published.versions)
     answer = client.post(f"{RULES}/validate", json={"rules": {"points": {"pending_days": 3}}},
                          headers=auth(token["viewer"]))
     assert answer.status_code == 200
     body = answer.json()
     assert body["valid"] is True and body["rules"]["points"]["pending_days"] == 3
     assert body["rules"]["tiers"]["tiers"]  # merged over the default rules
-    assert len(published.versions) == before
+    assert len(rules_published.versions) == before
 
 
-def test_publish_list_diff_and_roll_back(client, token, published, audit):
+def test_publish_list_diff_and_roll_back(client, token, rules_published, audit):
     document = in_force(client, token)["rules"]
     first = publish(client, token, with_base(document, 2))
     assert first.status_code == 201
@@ -88,12 +88,12 @@ def test_publish_list_diff_and_roll_back(client, token, published, audit):
     second = publish(client, token, with_base(document, 3), request_id="second")
     v2 = second.json()["version"]
     assert v2 == v1 + 1
-    recorded, sent = len(audit.records), len(published.versions)
+    recorded, sent = len(audit.records), len(rules_published.versions)
     assert publish(client, token, with_base(document, 3), request_id="second").json()["version"] == v2  # a retry
     assert publish(client, token, with_base(document, 9), request_id="second").status_code == 409  # other rules
-    assert (len(audit.records), len(published.versions)) == (recorded, sent)  # is neither audited nor sent again
-    assert [v.version for v in published.versions][-2:] == [v1, v2]
-    assert published.versions[-1].rules.points.earning.base.points_per_unit == 3
+    assert (len(audit.records), len(rules_published.versions)) == (recorded, sent)  # is neither audited nor sent again
+    assert [v.version for v in rules_published.versions][-2:] == [v1, v2]
+    assert rules_published.versions[-1].rules.points.earning.base.points_per_unit == 3
 
     shown = in_force(client, token)
     assert (shown["version"], shown["rules_version"]) == (v2, f"v{v2}")
