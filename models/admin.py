@@ -81,6 +81,9 @@ MemberSort = Literal["member_id", "balance", "spend_365d", "spend_30d", "growth"
 class MemberRow(Contract):
     tenant_id: str
     member_id: str
+    name: str | None = Field(default=None, description="from the member's profile or import")
+    phone: str | None = None
+    email: str | None = None
     tier: str
     qualified_tier: str
     status: MemberStatus

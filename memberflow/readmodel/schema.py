@@ -104,6 +104,25 @@ Index("ix_members_balance", members.c.tenant_id, members.c.balance, members.c.me
 Index("ix_members_spend", members.c.tenant_id, members.c.spend_365d, members.c.member_id)
 Index("ix_members_activity", members.c.tenant_id, members.c.last_event_at, members.c.member_id)
 
+#: contact details from ``member-contacts``, merged per field (the latest event time wins); the member search
+#: joins them.  A table of its own: a member's row is replaced from the changelog, its contact details are not.
+member_contacts = Table(
+    "member_contacts", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
+    Column("name", String(200)),
+    Column("name_folded", String(200).with_variant(String(200, collation="C"), "postgresql"),
+           comment="the name case-folded, for a case-insensitive search"),
+    Column("name_at", When),
+    Column("phone", String(40)),
+    Column("phone_at", When),
+    Column("email", String(254)),
+    Column("email_at", When),
+)
+Index("ix_member_contacts_name", member_contacts.c.tenant_id, member_contacts.c.name_folded)
+Index("ix_member_contacts_phone", member_contacts.c.tenant_id, member_contacts.c.phone)
+Index("ix_member_contacts_email", member_contacts.c.tenant_id, member_contacts.c.email)
+
 ledger = _output(
     "ledger_entries", "entry_id",
     Column("kind", String(32), nullable=False),
