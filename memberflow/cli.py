@@ -97,6 +97,12 @@ def cmd_admin(args: argparse.Namespace) -> int:
     return serve()
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from memberflow.admin.service import import_file
+
+    return import_file(Path(args.file), args.tenant, args.format)
+
+
 def cmd_service_token(args: argparse.Namespace) -> int:
     from config.settings import Settings
     from memberflow.web.auth import add_token, new_token, read_tokens, revoke_token
@@ -173,6 +179,12 @@ def parser() -> argparse.ArgumentParser:
     openapi.add_argument("--out", default="docs/openapi.json")
     openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     openapi.set_defaults(fn=cmd_admin)
+    imported = sub.add_parser("import", help="import members (profile, tier, points lots, growth) from a CSV or "
+                              "JSONL file: one import command per good row; bad rows reported by line")
+    imported.add_argument("file")
+    imported.add_argument("--tenant", default="default", help="the tenant the members belong to")
+    imported.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's suffix")
+    imported.set_defaults(fn=cmd_import)
     service = sub.add_parser("service-token", help="the member API's service tokens (MEMBERFLOW_SERVICE_TOKENS_FILE)")
     service_sub = service.add_subparsers(dest="token_command", required=True)
     made = service_sub.add_parser("create", help="add a token to the file and print it once")

@@ -137,6 +137,7 @@ class DeadLetterReason(StrEnum):
     PROCESSING_ERROR = "processing_error"
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
+    MEMBER_EXISTS = "member_exists"
 
 
 class DeadLetter(BaseModel):

@@ -19,17 +19,18 @@ from fastapi import FastAPI, Request
 from memberflow.admin import console
 from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.deps import Services
-from memberflow.admin.routes import activity, members, reports, tokens
+from memberflow.admin.imports import CommandSink
+from memberflow.admin.routes import activity, imports, members, reports, tokens
 
 TITLE = "memberflow admin"
 VERSION = "1"
 
 
-def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
+def create_app(engine: sa.Engine, publisher: AuditPublisher, commands: CommandSink | None = None) -> FastAPI:
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
                   "redemptions, statistics and exports, tenant-scoped, with API tokens and roles.")
-    app.state.services = Services(engine, AuditLog(engine, publisher))
-    for router in (members.router, activity.router, reports.router, tokens.router):
+    app.state.services = Services(engine, AuditLog(engine, publisher), commands)
+    for router in (members.router, activity.router, reports.router, tokens.router, imports.router):
         app.include_router(router)
     console.install(app)
 

@@ -25,6 +25,20 @@ class KeptAudit:
         self.records.append(record)
 
 
+@dataclass
+class KeptCommands:
+    """A command sink that keeps what it was sent (the admin service's imports)."""
+
+    commands: list = field(default_factory=list)
+
+    def send(self, command) -> int:
+        self.commands.append(command)
+        return len(self.commands)
+
+    def wait(self, sent: list) -> None:
+        assert all(1 <= n <= len(self.commands) for n in sent)
+
+
 def fill(engine: sa.Engine) -> None:
     _, records = stream()
     with engine.begin() as conn:
