@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from engine.evaluation import evaluate_member
 from models.commands import ImportMember
 from models.imports import ImportRow, as_of_context, import_command_id
-from models.outputs import ContactChange, LedgerKind
+from models.outputs import ContactChange, LedgerKind, TierChange
 from models.state import copy_state, state_json
 
 AS_OF = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -103,3 +104,14 @@ def test_a_bad_row_is_refused_with_the_path_and_why(change, path, why):
         ImportRow.model_validate({**ROW, **change}, context=as_of_context(AS_OF))
     error = refused.value.errors()[0]
     assert tuple(error["loc"]) == path and why in error["msg"]
+
+
+def test_an_imported_tier_is_not_downgraded_before_its_protection_ends(base_rules, member):
+    m = member(base_rules)
+    m.apply(command({"member_id": "m1", "tier": "GOLD", "protection_until": "2026-09-01T00:00:00+08:00"}))
+    changed, outputs = evaluate_member(m.state, m.rules, datetime(2026, 3, 2, tzinfo=UTC), "ev-1")
+    assert changed and m.state.tier == "GOLD"
+    assert m.state.downgrade_at == datetime.fromisoformat("2026-09-01T00:00:00+08:00")
+    assert not [o for o in outputs if isinstance(o.value, TierChange)]
+    _, outputs = evaluate_member(m.state, m.rules, datetime(2026, 9, 1, tzinfo=UTC), "ev-2")
+    assert [o.value.to_tier for o in outputs if isinstance(o.value, TierChange)] and m.state.tier != "GOLD"

@@ -21,8 +21,10 @@ from memberflow.readmodel.database import open_database
 from tests.integration.fixtures import metric, wait_until
 from tests.integration.test_admin import call
 
-CSV = """member_id,name,phone,email,tier,tier_since,protection_until,growth,lots
-mig-1,Zhang Wei,+86 138 0000 0001,Zhang.Wei@Example.com,GOLD,2025-07-01T00:00:00+08:00,2099-06-30T00:00:00+08:00,1500,120 2025-04-01T10:00:00+08:00 2099-01-01T00:00:00+08:00; 30 2025-09-01T10:00:00+08:00
+TIER_1 = "GOLD,2025-07-01T00:00:00+08:00,2099-06-30T00:00:00+08:00"
+LOTS_1 = "120 2025-04-01T10:00:00+08:00 2099-01-01T00:00:00+08:00; 30 2025-09-01T10:00:00+08:00"
+CSV = f"""member_id,name,phone,email,tier,tier_since,protection_until,growth,lots
+mig-1,Zhang Wei,+86 138 0000 0001,Zhang.Wei@Example.com,{TIER_1},1500,{LOTS_1}
 mig-2,Zhang Min,,,SILVER,,,200,50 2025-05-01T10:00:00+08:00
 mig-3,Li Na,,,,,,-5,10 2025-05-01T10:00:00+08:00
 mig-4,Wang Fang,,,,,,0,
