@@ -20,6 +20,7 @@ the admin endpoints filter and sort on.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Column,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
@@ -120,6 +122,10 @@ member_contacts = Table(
     Column("email_at", When),
 )
 Index("ix_member_contacts_name", member_contacts.c.tenant_id, member_contacts.c.name_folded)
+# a name searched for anywhere in it (``name_match=contains``): a trigram index, on PostgreSQL only
+Index("ix_member_contacts_name_trgm", member_contacts.c.name_folded, postgresql_using="gin",
+      postgresql_ops={"name_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+event.listen(metadata, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 Index("ix_member_contacts_phone", member_contacts.c.tenant_id, member_contacts.c.phone)
 Index("ix_member_contacts_email", member_contacts.c.tenant_id, member_contacts.c.email)
 
