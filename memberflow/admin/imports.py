@@ -4,9 +4,10 @@
 moment and sends every valid one to ``member-commands``, keyed by the member id
 on the member's partition, so the members agent applies it in order with the
 member's events.  A bad row is reported with its line number and why, and
-nothing of it is sent.  The command's id is derived from the tenant, the
-member and the row's content: importing a file again sends the same commands,
-which the engine finds applied already (engine/imports.py).  Used by
+nothing of it is sent (a second row for a member is bad: one row per member).
+The command's id is derived from the tenant, the member and the row's content:
+importing a file again sends the same commands, which the engine finds applied
+already (engine/imports.py).  Used by
 ``memberflow import FILE`` and ``POST /tenants/{tenant_id}/imports``.
 """
 
@@ -70,9 +71,14 @@ def run_import(lines: Iterable[str], fmt: str, tenant_id: str, as_of: datetime, 
     rows = bad_count = 0
     bad: list[BadRow] = []
     sent: list[Any] = []
+    first_line: dict[str, int] = {}  # member id -> the line it was sent from
     for line, fields in READERS[fmt](lines):
         rows += 1
         row = checked_row(fields, tenant_id, as_of) if isinstance(fields, dict) else fields
+        if not isinstance(row, str):
+            seen = first_line.setdefault(row.member_id, line)
+            if seen != line:
+                row = f"member_id: {row.member_id!r} is on line {seen} already (one row per member)"
         if isinstance(row, str):
             bad_count += 1
             if len(bad) < MAX_REPORTED:

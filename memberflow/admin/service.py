@@ -92,7 +92,7 @@ def import_file(path: Path, tenant_id: str, fmt: str | None) -> int:
                             settings.producer_request_timeout_s)
     bar = ProgressBar(total)
     try:
-        with path.open(encoding="utf-8", newline="") as lines:
+        with path.open(encoding="utf-8-sig", newline="") as lines:  # a spreadsheet's byte order mark is dropped
             report = run_import(lines, fmt, tenant_id, datetime.now(UTC), sink, bar)
     finally:
         sink.close()

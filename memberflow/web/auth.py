@@ -84,8 +84,9 @@ def add_token(path: Path, token: ServiceToken) -> None:
 
 def revoke_token(path: Path, token_id: str) -> bool:
     """Remove a token from the file (written whole, then renamed); whether it was there."""
-    kept = [t for t in read_tokens(path) if t.token_id != token_id]
-    if len(kept) == len(read_tokens(path)):
+    tokens = read_tokens(path)
+    kept = [t for t in tokens if t.token_id != token_id]
+    if len(kept) == len(tokens):
         return False
     scratch = path.with_suffix(path.suffix + ".new")
     scratch.write_text("".join(t.model_dump_json() + "\n" for t in kept), encoding="utf-8")

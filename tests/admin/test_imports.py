@@ -64,3 +64,11 @@ def test_a_bad_body_is_422_with_its_path(client, token):
         body = {"format": "csv", "content": CSV, "reason": "r", "request_id": "i6", field: value}
         response = post(client, token, body)
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_a_second_row_for_a_member_and_a_byte_order_mark(client, token, commands):
+    content = "\ufeffmember_id,growth\nimp-d,1\nimp-e,2\nimp-d,3\n"
+    report = post(client, token, {"format": "csv", "content": content, "reason": "r", "request_id": "i7"}).json()
+    assert (report["sent"], report["bad_count"]) == (2, 1)
+    assert report["bad"][0]["line"] == 4 and "line 2 already" in report["bad"][0]["reason"]
+    assert [c.row.growth for c in commands.commands[-2:]] == [1, 2]

@@ -33,7 +33,8 @@ def import_members(body: ImportRequest, scope: Scope = Depends(scoped(Role.ADMIN
         return ImportReport.model_validate(earlier.detail["report"])
     if svc.commands is None:
         raise HTTPException(503, "this admin service sends no commands (no broker)")
-    report = run_import(io.StringIO(body.content, newline=None), body.format, scope.tenant_id, datetime.now(UTC),
+    text = io.StringIO(body.content.removeprefix("\ufeff"), newline=None)  # a spreadsheet's byte order mark
+    report = run_import(text, body.format, scope.tenant_id, datetime.now(UTC),
                         svc.commands)
     svc.audit.record(scope.who, scope.tenant_id, ACTION, None, body.reason, body.request_id, AuditOutcome.DONE,
                      {"body": digest, "report": report.model_dump(mode="json")})
