@@ -96,6 +96,10 @@ class Settings(BaseSettings):
                                "database, a SQLAlchemy URL (`postgresql+psycopg://user:pw@host/db` in production)")
     admin_port: int = Field(6080, ge=1, le=65535, description="port of the admin service (`memberflow admin`, on "
                             "`MEMBERFLOW_WEB_HOST`)")
+    adjustment_limit_points: int = Field(1000, ge=0, description="most points one credit or debit may move "
+                                         "without an approver's approval")
+    operator_daily_limit_points: int = Field(5000, ge=0, description="most points one operator's credits and "
+                                             "debits may move in a UTC day without approval")
     projector_port: int = Field(6068, ge=1, le=65535, description="port of the projector's `/metrics` "
                                 "(on `MEMBERFLOW_WEB_HOST`)")
 

@@ -90,7 +90,7 @@ class Topic(StrEnum):
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,
-                       "gift hand-offs between members; member imports (`memberflow import`)")
+                       "gift hand-offs between members; operator adjustments and account actions; member imports")
     EVALUATION_SLICES = ("evaluation-slices", Role.INTERNAL, "`slice-<partition>`", Reader.MEMBERS, EvaluateSlice,
                          "the next members of one partition to evaluate")
     POINTS_LEDGER = ("points-ledger", Role.OUTPUT, "member id", Reader.DOWNSTREAM, LedgerEntry,

@@ -19,6 +19,7 @@ from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.clock import local_day
 from engine.imports import apply_import
+from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
 from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
@@ -174,6 +175,7 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
 HANDLERS[ImportMember] = apply_import  # member data migration
+HANDLERS.update(OPERATOR_HANDLERS)  # operator adjustments and account actions (engine/operator_actions.py)
 
 #: event type -> fn(state, event) -> outputs sent again when the event is a
 #: duplicate (a retried redemption request gets its first answer again)

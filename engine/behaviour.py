@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.contacts import contact_change
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
+from engine.operator_actions import set_status
 from engine.orders import earned_today, record_earning
 from engine.step import Step
 from engine.tiers import upgrade_if_qualified
@@ -53,7 +54,8 @@ def apply_complaint(step: Step, event: Complaint) -> None:
     if taken:
         step.ledger(LedgerKind.ADJUSTMENT, rule, -taken, held(state))
     if taken < penalty.deduct and penalty.lock_if_insufficient and state.status is MemberStatus.ACTIVE:
-        state.status = MemberStatus.LOCKED
+        set_status(step, MemberStatus.LOCKED, f"complaint {event.complaint_id}: a penalty of {penalty.deduct} "
+                   f"points not covered (an operator's unlock is the appeal)")
         step.notify(
             NotificationKind.ACCOUNT_STATUS,
             f"account locked: complaint {event.complaint_id} penalty of {penalty.deduct} points not covered",

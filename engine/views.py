@@ -33,7 +33,10 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "downgrade_at": state.downgrade_at.isoformat() if state.downgrade_at else None,
         "tier_progress": tier_progress(state, rules.tiers, day),
         "currency": rules.currency,
+        "tier_override_until": state.tier_override_until.isoformat() if state.tier_override_until else None,
         "status": state.status.value,
+        "status_reason": state.status_reason or None,
+        "status_since": state.status_since.isoformat() if state.status_since else None,
         "points": {
             "balance": held(state),
             "spendable": spendable(state, as_of),

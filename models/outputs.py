@@ -53,6 +53,12 @@ class LedgerEntry(Output):
     order_id: str | None = None
     pending_until: datetime | None = None
     expires_at: datetime | None = None
+    operator: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                 description="an operator's adjustment: who made it (`<token id>:<name>`)")
+    approver: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                 description="an operator's adjustment over a limit: who approved it")
+    reason: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                               description="an operator's adjustment: why")
 
 
 class TierDirection(StrEnum):
@@ -97,6 +103,7 @@ class BenefitGrant(Output):
 
 class NotificationKind(StrEnum):
     ACCOUNT_STATUS = "account_status"
+    TIER_OVERRIDE = "tier_override"
     CLAWBACK_SHORTFALL = "clawback_shortfall"
     DOWNGRADE_WARNING = "downgrade_warning"
     POINTS_EXPIRY_WARNING = "points_expiry_warning"
@@ -138,6 +145,8 @@ class DeadLetterReason(StrEnum):
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
     MEMBER_EXISTS = "member_exists"
+    INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
+    INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
 
 
 class DeadLetter(BaseModel):

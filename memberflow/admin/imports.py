@@ -17,11 +17,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
-from kafka import KafkaProducer
-
-from agents.kafka.routing import partition_for
+from memberflow.admin.commands import CommandPublisher
 from models.admin import BadRow, ImportReport
 from models.commands import ImportMember
 from models.imports import READERS, checked_row, import_command_id
@@ -29,43 +27,12 @@ from models.imports import READERS, checked_row, import_command_id
 MAX_REPORTED = 1000
 
 
-class CommandSink(Protocol):
-    def send(self, command: ImportMember) -> Any:
-        """Send ``command``; a handle ``wait`` takes."""
-
-    def wait(self, sent: list[Any]) -> None:
-        """Return once the broker acknowledged every command of ``sent``."""
-
-
-class KafkaCommandSink:
-    """Sends commands to ``member-commands`` on each member's partition."""
-
-    def __init__(self, bootstrap: str, topic: str, partitions: int, timeout_s: float) -> None:
-        wait_ms = int(timeout_s * 1000)
-        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                      request_timeout_ms=wait_ms, max_block_ms=wait_ms)
-        self.topic, self.partitions, self.timeout_s = topic, partitions, timeout_s
-
-    def send(self, command: ImportMember) -> Any:
-        return self.producer.send(self.topic, key=command.member_id.encode(),
-                                  value=command.model_dump_json().encode(),
-                                  partition=partition_for(command.member_id, self.partitions))
-
-    def wait(self, sent: list[Any]) -> None:
-        self.producer.flush(self.timeout_s)
-        for future in sent:
-            future.get(timeout=self.timeout_s)  # raises if one was not acknowledged
-
-    def close(self) -> None:
-        self.producer.close()
-
-
 def command_of(row, as_of: datetime) -> ImportMember:
     return ImportMember(type="import_member", command_id=import_command_id(row), tenant_id=row.tenant_id,
                         member_id=row.member_id, occurred_at=as_of, row=row)
 
 
-def run_import(lines: Iterable[str], fmt: str, tenant_id: str, as_of: datetime, sink: CommandSink,
+def run_import(lines: Iterable[str], fmt: str, tenant_id: str, as_of: datetime, sink: CommandPublisher,
                progress: Callable[[int], None] = lambda line: None) -> ImportReport:
     """Validate and send every row of ``lines`` (a ``csv`` or ``jsonl`` file); the report."""
     rows = bad_count = 0

@@ -15,7 +15,9 @@ from config.settings import Settings
 from config.topics import Topic
 from memberflow.admin.app import create_app, openapi_document
 from memberflow.admin.audit import AuditLog, KafkaAuditPublisher
-from memberflow.admin.imports import KafkaCommandSink, ProgressBar, run_import
+from memberflow.admin.commands import KafkaCommandPublisher
+from memberflow.admin.imports import ProgressBar, run_import
+from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import Principal, create_token
 from memberflow.readmodel.database import open_database, prepare
 from models.admin import AuditOutcome, AuditRecord, Role
@@ -31,16 +33,16 @@ def serve() -> int:
     engine = open_database(settings.readmodel_url)
     prepare(engine)
     publisher = _publisher(settings)
-    commands = KafkaCommandSink(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
-                                settings.producer_request_timeout_s)
+    commands = KafkaCommandPublisher(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
+                                     settings.producer_request_timeout_s)
     print(f"admin service: http://{settings.web_host}:{settings.admin_port}/docs "
           f"(OpenAPI: /openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(engine, publisher, commands), host=settings.web_host, port=settings.admin_port,
-                    log_level=settings.log_level.lower())
+        uvicorn.run(create_app(engine, publisher, commands, Limits.of(settings)), host=settings.web_host,
+                    port=settings.admin_port, log_level=settings.log_level.lower())
     finally:
-        publisher.close()
         commands.close()
+        publisher.close()
     return 0
 
 
@@ -88,8 +90,8 @@ def import_file(path: Path, tenant_id: str, fmt: str | None) -> int:
     except (ValueError, OSError) as exc:
         print(f"memberflow import: {exc}", file=sys.stderr)
         return 2
-    sink = KafkaCommandSink(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
-                            settings.producer_request_timeout_s)
+    sink = KafkaCommandPublisher(settings.bootstrap, settings.topic(Topic.MEMBER_COMMANDS), settings.partitions,
+                                 settings.producer_request_timeout_s)
     bar = ProgressBar(total)
     try:
         with path.open(encoding="utf-8-sig", newline="") as lines:  # a spreadsheet's byte order mark is dropped

@@ -6,10 +6,12 @@ the topics' next offsets are written together, so a batch is applied whole
 or not at all.
 
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
-  tier-changes, dead-letters) and audit records are upserted by their output id: a redelivery
-  writes the same row again.  An output with ``retracts`` set deletes the row
-  of the id it withdraws; the same id published again after it is inserted
-  again.  Within a batch the last operation on an id is the one applied.
+  tier-changes, dead-letters, and the notifications of kind ``account_status``
+  and ``tier_override`` into ``account_changes``) and audit records are
+  upserted by their output id: a redelivery writes the same row again.  An
+  output with ``retracts`` set deletes the row of the id it withdraws; the
+  same id published again after it is inserted again.  Within a batch the
+  last operation on an id is the one applied.
 * **Contact details** (member-contacts) are merged into ``member_contacts``
   field by field: a name, phone or email replaces the stored one only when
   its event time is not older, so the order they are read in does not matter.
@@ -22,6 +24,7 @@ or not at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +38,7 @@ from config.rules import RuleBook
 from config.topics import Topic
 from engine.views import member_summary
 from memberflow.readmodel import schema
+from models.outputs import NotificationKind
 from tables.members import SEPARATOR, decode
 
 #: the logical name the projector gives the member table's changelog
@@ -50,6 +54,7 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.TIER_CHANGES: (schema.tier_changes, "change_id"),
     Topic.DEAD_LETTERS: (schema.dead_letters, "dead_letter_id"),
     Topic.AUDIT: (schema.audit, "audit_id"),
+    Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
 }
 #: the contact details ``member-contacts`` carries, each merged on its own
 CONTACT_FIELDS = ("name", "phone", "email")
@@ -137,6 +142,8 @@ class Projection:
         if topic is Topic.MEMBER_CONTACTS:
             self._contact(Topic.MEMBER_CONTACTS.adapter.validate_json(record.value), final)
             return
+        if topic is Topic.NOTIFICATIONS and _ACCOUNT_CHANGE.search(record.value) is None:
+            return  # most notifications: passed over before they are decoded
         table, id_field = TOPIC_TABLES[topic]
         value = topic.adapter.validate_json(record.value)
         retracts = getattr(value, "retracts", None)
@@ -144,7 +151,8 @@ class Projection:
             final[(table, (retracts,))] = None
             return
         row = _ROWS[topic](value, record)
-        final[(table, (row[id_field],))] = row
+        if row is not None:  # None: a value this table does not keep
+            final[(table, (row[id_field],))] = row
 
     def _contact(self, value: Any, final: dict) -> None:
         key = (schema.member_contacts, (value.tenant_id, value.member_id))
@@ -178,7 +186,9 @@ class Projection:
             "tenant_id": tenant_id, "member_id": member_id,
             "tier": page["tier"], "qualified_tier": page["qualified_tier"],
             "tier_since": utc(page["tier_since"]), "protection_until": utc(page["protection_until"]),
-            "status": page["status"], "balance": points["balance"], "spendable": points["spendable"],
+            "status": page["status"], "status_reason": page["status_reason"],
+            "status_since": utc(page["status_since"]), "tier_override_until": utc(page["tier_override_until"]),
+            "balance": points["balance"], "spendable": points["spendable"],
             "pending": points["pending"], "debt": points["debt"], "lifetime_earned": points["lifetime_earned"],
             "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
             "joined_at": joined, "last_event_at": last,
@@ -250,7 +260,7 @@ def _common(value: Any) -> dict[str, Any]:
 def _ledger(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "entry_id": v.entry_id, "kind": str(v.kind), "rule": v.rule, "delta": v.delta,
             "balance": v.balance, "order_id": v.order_id, "pending_until": utc(v.pending_until),
-            "expires_at": utc(v.expires_at)}
+            "expires_at": utc(v.expires_at), "operator": v.operator, "approver": v.approver, "reason": v.reason}
 
 
 def _grant(v: Any, _: Record) -> dict[str, Any]:
@@ -271,6 +281,20 @@ def _tier_change(v: Any, _: Record) -> dict[str, Any]:
             "direction": str(v.direction), "reason": v.reason}
 
 
+ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE})
+_ACCOUNT_CHANGE = re.compile(rb'"kind":\s*"(?:%s)"' % b"|".join(k.value.encode() for k in ACCOUNT_CHANGES))
+
+
+def _account_change(v: Any, _: Record) -> dict[str, Any] | None:
+    if v.kind not in ACCOUNT_CHANGES:
+        return None
+    data = v.data
+    return {**_common(v), "notification_id": v.notification_id, "kind": str(v.kind), "status": data.get("status"),
+            "tier": data.get("tier"), "until": utc(data.get("until")), "previous": data.get("previous"),
+            "reason": data.get("reason") or v.message, "operator": data.get("operator"),
+            "approver": data.get("approver")}
+
+
 def _dead_letter(v: Any, record: Record) -> dict[str, Any]:
     return {"dead_letter_id": v.dead_letter_id, "tenant_id": v.tenant_id, "member_id": v.member_id,
             "source_topic": v.source_topic, "partition": v.partition, "offset": v.offset, "reason": str(v.reason),
@@ -289,7 +313,8 @@ def audit_row(v: Any, _: Record | None = None) -> dict[str, Any]:
             "outcome": str(v.outcome), "detail": _json(v.detail)}
 
 
-_ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any]]] = {
+_ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any] | None]] = {
     Topic.POINTS_LEDGER: _ledger, Topic.BENEFIT_GRANTS: _grant, Topic.REDEMPTION_RESULTS: _redemption,
     Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter, Topic.AUDIT: audit_row,
+    Topic.NOTIFICATIONS: _account_change,
 }

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from tests.admin.fixtures import KeptAudit, KeptCommands, fill, tokens
+from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, fill, tokens
 from tests.readmodel.fixtures import empty_read_model
 
 
@@ -28,13 +28,13 @@ def audit() -> KeptAudit:
 
 
 @pytest.fixture(scope="module")
-def commands() -> KeptCommands:
+def published() -> KeptCommands:
     return KeptCommands()
 
 
 @pytest.fixture(scope="module")
-def client(filled: sa.Engine, audit: KeptAudit, commands: KeptCommands) -> Iterator[TestClient]:
-    with TestClient(create_app(filled, audit, commands)) as c:
+def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands) -> Iterator[TestClient]:
+    with TestClient(create_app(filled, audit, published, LIMITS)) as c:
         yield c
 
 

@@ -1,4 +1,4 @@
-"""Helpers of the admin service's tests: an audit publisher that keeps what it was given,
+"""Helpers of the admin service's tests: an audit and a command publisher that keep what they are given,
 tokens of every role, and the read model filled with the projected test stream."""
 
 from __future__ import annotations
@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from fastapi import FastAPI
 
+from memberflow.admin.app import create_app
+from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import create_token
 from memberflow.readmodel.projection import Projection
 from models.admin import AuditRecord, Role
+from models.commands import MemberCommandBase
 from tests.readmodel.fixtures import rules, stream
 
 TENANT, FOREIGN = "default", "acme"
@@ -27,16 +31,28 @@ class KeptAudit:
 
 @dataclass
 class KeptCommands:
-    """A command sink that keeps what it was sent (the admin service's imports)."""
+    """The admin service's command publisher in tests: keeps what it was given."""
 
-    commands: list = field(default_factory=list)
+    commands: list[MemberCommandBase] = field(default_factory=list)
 
-    def send(self, command) -> int:
+    def publish(self, command: MemberCommandBase) -> None:
+        self.commands.append(command)
+
+    def send(self, command: MemberCommandBase) -> int:
         self.commands.append(command)
         return len(self.commands)
 
     def wait(self, sent: list) -> None:
         assert all(1 <= n <= len(self.commands) for n in sent)
+
+
+#: the limits the admin tests run with: 100 points an adjustment, 250 an operator's day
+LIMITS = Limits(per_adjustment=100, per_operator_day=250)
+
+
+def admin_app(engine: sa.Engine, audit: KeptAudit | None) -> FastAPI:
+    """The admin service with publishers that keep what they are given, and ``LIMITS``."""
+    return create_app(engine, audit, KeptCommands(), LIMITS)
 
 
 def fill(engine: sa.Engine) -> None:

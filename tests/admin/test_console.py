@@ -14,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from memberflow.admin.app import create_app
 from memberflow.readmodel import schema
 from tests.admin.console_client import csrf_of, fields, signed_in
-from tests.admin.fixtures import TENANT
+from tests.admin.fixtures import TENANT, admin_app
 
 HOME = f"/console/{TENANT}"
 PAGES = ["/members", "/dashboard", "/gifts", "/members?tier=SILVER&sort=balance&order=desc"]
@@ -25,7 +24,7 @@ PAGES = ["/members", "/dashboard", "/gifts", "/members?tier=SILVER&sort=balance&
 
 @pytest.fixture(scope="module")
 def app(filled, audit):
-    return create_app(filled, audit)
+    return admin_app(filled, audit)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +113,7 @@ def test_every_form_field_has_a_label(as_role, rows):
         parsed = fields(client.get(HOME + path).text)
         assert parsed.fields or path == "/audit", path
         assert all(f.get("id") in parsed.labelled for f in parsed.fields), (path, parsed.fields)
-    anonymous = fields(TestClient(create_app(client.app.state.services.engine, None)).get("/console/sign-in").text)
+    anonymous = fields(TestClient(admin_app(client.app.state.services.engine, None)).get("/console/sign-in").text)
     assert [f["id"] for f in anonymous.fields] == ["token"] and "token" in anonymous.labelled
 
 
@@ -224,14 +223,14 @@ def test_an_every_tenant_token_switches_between_the_tenants_the_read_model_knows
     row = dict(next(iter(rows.values()))._mapping) | {"tenant_id": "acme", "member_id": "acme-1"}
     with filled.begin() as conn:
         conn.execute(sa.insert(schema.members).values(row))
-    client = signed_in(create_app(filled, audit), token["platform"])
+    client = signed_in(admin_app(filled, audit), token["platform"])
     page = client.get(HOME + "/members")
     assert '<option value="acme" >' in page.text and f'<option value="{TENANT}" selected>' in page.text
     assert client.get("/console", params={"tenant": "acme"}).headers["location"] == "/console/acme/members"
     assert member_ids(client.get("/console/acme/members").text.replace("/console/acme/", f"{HOME}/")) == ["acme-1"]
-    one_tenant = signed_in(create_app(filled, audit), token["admin"]).get(HOME + "/members").text
+    one_tenant = signed_in(admin_app(filled, audit), token["admin"]).get(HOME + "/members").text
     assert 'id="tenant-switch"' not in one_tenant
-    assert signed_in(create_app(filled, audit), token["admin"]).get("/console/acme/members").status_code == 404
+    assert signed_in(admin_app(filled, audit), token["admin"]).get("/console/acme/members").status_code == 404
 
 
 def test_console_pages_forbid_other_origins_and_framing(app):

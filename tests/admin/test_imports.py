@@ -18,15 +18,15 @@ def post(client, token, body, who="admin"):
     return client.post(f"/tenants/{TENANT}/imports", json=body, headers=auth(token[who]))
 
 
-def test_good_rows_are_sent_bad_ones_reported_by_line(client, token, commands, audit):
-    before = len(commands.commands)
+def test_good_rows_are_sent_bad_ones_reported_by_line(client, token, published, audit):
+    before = len(published.commands)
     body = {"format": "csv", "content": CSV, "reason": "migration", "request_id": "imp-1"}
     response = post(client, token, body)
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["rows"], report["sent"], report["bad_count"]) == (3, 2, 1)
     assert report["bad"][0]["line"] == 3 and "lots" in report["bad"][0]["reason"]
-    sent = commands.commands[before:]
+    sent = published.commands[before:]
     assert [c.member_id for c in sent] == ["imp-a", "imp-c"] and {c.tenant_id for c in sent} == {TENANT}
     assert sent[0].command_id == import_command_id(ImportRow.model_validate(sent[0].row.model_dump()))
     assert sent[0].row.phone == "+8613800000001" and sent[0].row.lots[0].points == 120
@@ -34,17 +34,17 @@ def test_good_rows_are_sent_bad_ones_reported_by_line(client, token, commands, a
     assert (record.action, record.tenant_id, record.reason) == ("member.import", TENANT, "migration")
 
     again = post(client, token, body)  # a retry: the first answer, nothing sent again
-    assert again.json() == report and len(commands.commands) == before + 2
+    assert again.json() == report and len(published.commands) == before + 2
     assert post(client, token, {**body, "content": CSV + "imp-d,Di,,,,,\n"}).status_code == 409
 
 
-def test_the_same_file_twice_sends_the_same_commands(client, token, commands):
+def test_the_same_file_twice_sends_the_same_commands(client, token, published):
     body = {"format": "jsonl", "content": '{"member_id": "imp-x", "growth": 3}\n\n{"member_id": "imp-y"}\n',
             "reason": "migration"}
     first = post(client, token, {**body, "request_id": "imp-2"}).json()
-    ids = [c.command_id for c in commands.commands[-2:]]
+    ids = [c.command_id for c in published.commands[-2:]]
     second = post(client, token, {**body, "request_id": "imp-3"}).json()
-    assert first == second and [c.command_id for c in commands.commands[-2:]] == ids
+    assert first == second and [c.command_id for c in published.commands[-2:]] == ids
 
 
 def test_a_line_that_is_not_json_is_reported(client, token):
@@ -66,9 +66,9 @@ def test_a_bad_body_is_422_with_its_path(client, token):
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", field]
 
 
-def test_a_second_row_for_a_member_and_a_byte_order_mark(client, token, commands):
+def test_a_second_row_for_a_member_and_a_byte_order_mark(client, token, published):
     content = "\ufeffmember_id,growth\nimp-d,1\nimp-e,2\nimp-d,3\n"
     report = post(client, token, {"format": "csv", "content": content, "reason": "r", "request_id": "i7"}).json()
     assert (report["sent"], report["bad_count"]) == (2, 1)
     assert report["bad"][0]["line"] == 4 and "line 2 already" in report["bad"][0]["reason"]
-    assert [c.row.growth for c in commands.commands[-2:]] == [1, 2]
+    assert [c.row.growth for c in published.commands[-2:]] == [1, 2]

@@ -16,10 +16,9 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from memberflow.admin.app import create_app
 from memberflow.dev.broker import free_port
 from memberflow.readmodel.database import open_database, prepare
-from tests.admin.fixtures import KeptAudit, fill, tokens
+from tests.admin.fixtures import KeptAudit, admin_app, fill, tokens
 from tests.browser.fixtures import artifacts_dir, chromium
 
 
@@ -38,7 +37,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     fill(engine)
     made = tokens(engine)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, KeptAudit()), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(admin_app(engine, KeptAudit()), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, name="admin-service", daemon=True)
     thread.start()
