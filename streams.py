@@ -35,6 +35,7 @@ from config.topics import MEMBER_TOPICS, Topic
 from memberflow.web import badges, ledger, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
+from memberflow.web.auth import ServiceTokens
 from tables import ledger as ledger_table
 from tables import members as members_table
 
@@ -138,11 +139,12 @@ def create_app(
     tenant_rules_agent = tenant_rules.register(app, app.topic(settings.topic(Topic.TENANT_RULES), **RAW),
                                                RulesChecker(app, settings, metrics))
 
-    # HTTP views, each routed to the worker that owns the member
-    member_views.register(app, members_state, rules)
-    badges.register(app, members_state, rules)
-    redemptions.register(app, settings, members_state, answers)
-    ledger.register(app, settings, ledger_rows)
+    # HTTP views, each routed to the worker that owns the member, for callers with a service token
+    tokens = ServiceTokens(settings.service_tokens_file)
+    member_views.register(app, members_state, rules, tokens)
+    badges.register(app, members_state, rules, tokens)
+    redemptions.register(app, settings, members_state, answers, tokens)
+    ledger.register(app, settings, ledger_rows, tokens)
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,

@@ -24,7 +24,15 @@ from models.badges import BusinessScores
 from models.commands import MemberCommand
 from models.evaluation import EvaluateCommand, EvaluateSlice
 from models.events import Complaint, Login, OrderEvent, Profile, Review
-from models.outputs import BadgeChange, BenefitGrant, DeadLetter, LedgerEntry, Notification, TierChange
+from models.outputs import (
+    BadgeChange,
+    BenefitGrant,
+    ContactChange,
+    DeadLetter,
+    LedgerEntry,
+    Notification,
+    TierChange,
+)
 from models.redemptions import RedemptionRequest, RedemptionResult
 
 
@@ -71,7 +79,7 @@ class Topic(StrEnum):
     COMPLAINTS = ("complaints", Role.INPUT, "member id", Reader.MEMBERS, Complaint,
                   "a complaint with its verdict: `malicious`, `upheld` or `dismissed`")
     PROFILES = ("profiles", Role.INPUT, "member id", Reader.MEMBERS, Profile,
-                "birthday, time zone, invited tier")
+                "birthday, time zone, invited tier; name, phone, email")
     BUSINESS_SCORES = ("business-scores", Role.INPUT, "member id", Reader.MEMBERS, BusinessScores,
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
@@ -85,7 +93,7 @@ class Topic(StrEnum):
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,
-                       "gift hand-offs between members; operator adjustments and account actions")
+                       "gift hand-offs between members; operator adjustments and account actions; member imports")
     EVALUATION_SLICES = ("evaluation-slices", Role.INTERNAL, "`slice-<partition>`", Reader.MEMBERS, EvaluateSlice,
                          "the next members of one partition to evaluate")
     POINTS_LEDGER = ("points-ledger", Role.OUTPUT, "member id", Reader.DOWNSTREAM, LedgerEntry,
@@ -102,6 +110,8 @@ class Topic(StrEnum):
                           "the answer to every redemption request")
     DEAD_LETTERS = ("dead-letters", Role.OUTPUT, "member id or the input's key", Reader.DOWNSTREAM, DeadLetter,
                     "input that was not applied, with the reason")
+    MEMBER_CONTACTS = ("member-contacts", Role.OUTPUT, "member id", Reader.READ_MODEL, ContactChange,
+                       "name, phone and email as a profile or an import gave them")
     AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
              "every write through the admin service: who, when, what, why, request id, outcome")
 

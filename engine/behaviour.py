@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.contacts import contact_change
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
 from engine.operator_actions import set_status
@@ -70,6 +71,7 @@ def apply_profile(step: Step, event: Profile) -> None:
         state.birthday = event.birthday
     if event.time_zone is not None:
         state.time_zone = event.time_zone
+    contact_change(step, event.name, event.phone, event.email)
     if event.invited_tier is not None:
         state.invited_tier = event.invited_tier
         upgrade_if_qualified(step)

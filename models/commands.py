@@ -34,6 +34,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.fields import EventTime, Ident
+from models.imports import ImportRow
 
 
 class MemberCommandBase(BaseModel):
@@ -177,8 +178,17 @@ OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
 #: An operator's command, as the admin service builds it.
 OperatorCommand = Annotated[Union[tuple(OPERATOR_COMMANDS)], Field(discriminator="type")]  # noqa: UP007
 
+class ImportMember(MemberCommandBase):
+    """Migration: create the member from a row of the previous system (models/imports.py).  Its
+    ``command_id`` comes from the tenant, member and row content (``import_command_id``); applied
+    only to a member with no activity yet (engine/imports.py)."""
+
+    type: Literal["import_member"]
+    row: ImportRow
+
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
-COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS]
+COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS, ImportMember]
 
 #: The contract of ``member-commands``.
 MemberCommand = Annotated[Union[tuple(COMMAND_TYPES)], Field(discriminator="type")]  # noqa: UP007 - built from a list

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from models.fields import Email, PersonName, Phone
+
 
 class Output(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -127,6 +129,18 @@ class Notification(Output):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class ContactChange(Output):
+    """A member's contact details as a profile event or an import set them; a field that is
+    null was not given (the member keeps what it had).  The engine keeps none of them in the
+    member state: the read model's ``member_contacts`` table merges these, the latest event
+    time per field winning."""
+
+    contact_id: str
+    name: PersonName | None = None
+    phone: Phone | None = Field(default=None, description="digits with an optional leading +")
+    email: Email | None = Field(default=None, description="lower-cased")
+
+
 class DeadLetterReason(StrEnum):
     MALFORMED_JSON = "malformed_json"
     INVALID_EVENT = "invalid_event"
@@ -138,6 +152,7 @@ class DeadLetterReason(StrEnum):
     PROCESSING_ERROR = "processing_error"
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
+    MEMBER_EXISTS = "member_exists"
     INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
 

@@ -27,6 +27,7 @@ SHORT: dict[Topic, str] = {
     Topic.BENEFIT_GRANTS: "grant",
     Topic.NOTIFICATIONS: "notify",
     Topic.DEAD_LETTERS: "dead",
+    Topic.MEMBER_CONTACTS: "contact",
 }
 
 
@@ -95,6 +96,11 @@ def _dead(v: dict[str, Any]) -> str:
     return f"{v.get('source_topic', '?'):<6} {v.get('reason', '?')}: {str(v.get('detail', ''))[:100]}"
 
 
+def _contact(v: dict[str, Any]) -> str:
+    given = [name for name in ("name", "phone", "email") if v.get(name)]
+    return f"{v.get('member_id', '?'):<6} {', '.join(given) or 'nothing'} given"
+
+
 FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.POINTS_LEDGER: _ledger,
     Topic.TIER_CHANGES: _tier,
@@ -103,6 +109,7 @@ FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.BENEFIT_GRANTS: _grant,
     Topic.NOTIFICATIONS: _notify,
     Topic.DEAD_LETTERS: _dead,
+    Topic.MEMBER_CONTACTS: _contact,
 }
 
 

@@ -12,6 +12,9 @@ or not at all.
   output with ``retracts`` set deletes the row of the id it withdraws; the
   same id published again after it is inserted again.  Within a batch the
   last operation on an id is the one applied.
+* **Contact details** (member-contacts) are merged into ``member_contacts``
+  field by field: a name, phone or email replaces the stored one only when
+  its event time is not older, so the order they are read in does not matter.
 * **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
@@ -62,8 +65,10 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.AUDIT: (schema.audit, "audit_id"),
     Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
 }
+#: the contact details ``member-contacts`` carries, each merged on its own
+CONTACT_FIELDS = ("name", "phone", "email")
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,9 @@ class Projection:
         if record.value is None:
             return
         topic = Topic(record.topic)
+        if topic is Topic.MEMBER_CONTACTS:
+            self._contact(Topic.MEMBER_CONTACTS.adapter.validate_json(record.value), final)
+            return
         if topic is Topic.NOTIFICATIONS and _ACCOUNT_CHANGE.search(record.value) is None:
             return  # most notifications: passed over before they are decoded
         table, id_field = TOPIC_TABLES[topic]
@@ -162,6 +170,18 @@ class Projection:
         row = _ROWS[topic](value, record)
         if row is not None:  # None: a value this table does not keep
             final[(table, (row[id_field],))] = row
+
+    def _contact(self, value: Any, final: dict) -> None:
+        key = (schema.member_contacts, (value.tenant_id, value.member_id))
+        row = final.get(key) or {"tenant_id": value.tenant_id, "member_id": value.member_id, "name_folded": None,
+                                 **{f: None for f in CONTACT_FIELDS}, **{f"{f}_at": None for f in CONTACT_FIELDS}}
+        at = utc(value.occurred_at)
+        for name in CONTACT_FIELDS:
+            given = getattr(value, name)
+            if given is not None and (row[f"{name}_at"] is None or at >= row[f"{name}_at"]):
+                row[name], row[f"{name}_at"] = given, at
+        row["name_folded"] = fold(row["name"])
+        final[key] = row
 
     # -- tenant rules versions ------------------------------------------------
 
@@ -224,8 +244,31 @@ class Projection:
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
             if table is schema.audit or table is schema.rules_versions:  # written once, never changed
                 insert_new(conn, table, rows)
+            elif table is schema.member_contacts:
+                _merge_contacts(conn, rows)
             else:
                 upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
+
+
+def fold(name: str | None) -> str | None:
+    """A name as the search compares it: case-folded."""
+    return name.casefold() if name is not None else None
+
+
+def _merge_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert contact rows; each field is replaced only by a value at least as recent as the stored one."""
+    table = schema.member_contacts
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    stored, new = table.c, insert.excluded
+    update: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        at, new_at = stored[f"{name}_at"], new[f"{name}_at"]
+        newer = sa.and_(new_at.is_not(None), sa.or_(at.is_(None), new_at >= at))
+        update[name] = sa.case((newer, new[name]), else_=stored[name])
+        update[f"{name}_at"] = sa.case((newer, new_at), else_=at)
+        if name == "name":
+            update["name_folded"] = sa.case((newer, new.name_folded), else_=stored.name_folded)
+    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id", "member_id"], set_=update), rows)
 
 
 def _first_seen(state: Any) -> datetime | None:

@@ -25,9 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from agents.kafka.positions import partitions_of, reached
 from config.rules import RuleBook
 from config.settings import Settings
-from config.topics import Topic
 from memberflow.readmodel.database import positions
-from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Projection, Record
+from memberflow.readmodel.projection import MEMBERS_CHANGELOG, SOURCES, Projection, Record
 from tables.members import TABLE_NAME
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class ProjectorMetrics:
 
 def source_topics(settings: Settings) -> dict[str, str]:
     """Physical topic name -> the projection's logical name, for every topic the projector reads."""
-    names = {settings.topic(topic): str(topic) for topic in (*TOPIC_TABLES, Topic.TENANT_RULES)}
+    names = {settings.topic(topic): str(topic) for topic in SOURCES if topic != MEMBERS_CHANGELOG}
     names[f"{settings.app_id}-{TABLE_NAME}-changelog"] = MEMBERS_CHANGELOG
     return names
 

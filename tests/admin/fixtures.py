@@ -15,7 +15,7 @@ from memberflow.admin.operations import Limits
 from memberflow.admin.tokens import create_token
 from memberflow.readmodel.projection import Projection
 from models.admin import AuditRecord, Role
-from models.commands import OperatorCommandBase
+from models.commands import MemberCommandBase
 from tests.readmodel.fixtures import rules, stream
 
 TENANT, FOREIGN = "default", "acme"
@@ -44,10 +44,17 @@ class KeptAudit:
 class KeptCommands:
     """The admin service's command publisher in tests: keeps what it was given."""
 
-    commands: list[OperatorCommandBase] = field(default_factory=list)
+    commands: list[MemberCommandBase] = field(default_factory=list)
 
-    def publish(self, command: OperatorCommandBase) -> None:
+    def publish(self, command: MemberCommandBase) -> None:
         self.commands.append(command)
+
+    def send(self, command: MemberCommandBase) -> int:
+        self.commands.append(command)
+        return len(self.commands)
+
+    def wait(self, sent: list) -> None:
+        assert all(1 <= n <= len(self.commands) for n in sent)
 
 
 #: the limits the admin tests run with: 100 points an adjustment, 250 an operator's day

@@ -33,12 +33,15 @@ def body(kind: str) -> dict | None:
         return {"rules": {"points": {"pending_days": 3}}}
     if kind == "rollback":
         return {"version": 1, "reason": "matrix", "request_id": f"b{n}"}
+    if kind == "import":
+        return {"format": "jsonl", "content": f'{{"member_id": "imp-{n}", "growth": 5}}\n', "reason": "matrix",
+                "request_id": f"i{n}"}
     return None
 
 
 #: what a role that may gets, by body kind (a read: 200)
 SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202, "rules": 201,
-           "rollback": 201}
+           "rollback": 201, "import": 200}
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -71,6 +74,7 @@ ENDPOINTS = [
     ("GET", f"/tenants/{TENANT}/campaigns/expiry-warnings/preview", None, Role.VIEWER, True),
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
+    ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
 ]
 
 
