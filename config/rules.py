@@ -198,6 +198,8 @@ class TenantRules(Strict):
     #: the version published to ``tenant-rules`` these rules are, and its label, set by engine.published_rules only
     _published_version: int | None = PrivateAttr(default=None)
     _version_label: str | None = PrivateAttr(default=None)
+    #: the merchant membership plans in force (engine.plans.PlanFacts), set by engine.plans only
+    _membership_plans: Any = PrivateAttr(default=None)
 
     @field_validator("time_zone")
     @classmethod

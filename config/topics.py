@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from config.business_lines import LineDefinition
+from config.membership_plans import PlanStep
 from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
@@ -30,6 +31,7 @@ from models.outputs import (
     ContactChange,
     DeadLetter,
     LedgerEntry,
+    MembershipChange,
     Notification,
     TierChange,
 )
@@ -88,6 +90,9 @@ class Topic(StrEnum):
                       "a business line's badge definition, versioned")
     TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
                     "a tenant's complete rules, versioned (the admin service publishes them)")
+    MEMBERSHIP_PLANS = ("membership-plans", Role.INPUT, "tenant/merchant", Reader.EVERY_WORKER, PlanStep,
+                        "a merchant's membership plan steps: merchant, card template, plan and levels, card product, "
+                        "activity, benefit binding, lifecycle")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
                 "start a periodic evaluation as of a moment (the leader sends it on each schedule too)")
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
@@ -104,6 +109,8 @@ class Topic(StrEnum):
                      "business-line badges gained and lost")
     BENEFIT_GRANTS = ("benefit-grants", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitGrant,
                       "upgrade gifts, tier coupons, birthday packs, badge rights")
+    MEMBERSHIP_CHANGES = ("membership-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, MembershipChange,
+                          "memberships of merchants' plans joined, extended, upgraded, expired, revoked")
     NOTIFICATIONS = ("notifications", Role.OUTPUT, "member id", Reader.DOWNSTREAM, Notification,
                      "warnings, nudges, account status, gifts")
     REDEMPTION_RESULTS = ("redemption-results", Role.OUTPUT, "member id", Reader.DOWNSTREAM, RedemptionResult,
@@ -155,6 +162,7 @@ def topology_diagram() -> str:
     lines.append(f"{Topic.COMMANDS} ─> [commands agent] ─> {Topic.EVALUATION_SLICES} (one slice per partition)")
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
     lines.append(f"{Topic.TENANT_RULES} ─> [every worker reads it whole] ─> the tenant rules in force")
+    lines.append(f"{Topic.MEMBERSHIP_PLANS} ─> [every worker reads it whole] ─> the merchants' plans in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
     lines.append(f"[admin service] ─> {Topic.AUDIT} ─> [read model projector]")

@@ -19,8 +19,8 @@ from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.clock import local_day
 from engine.imports import apply_import
+from engine.memberships import apply_order_paid_with_cards, apply_order_refunded_with_cards
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
-from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
 from engine.windows import prune
@@ -165,8 +165,8 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
 #: event type -> handler(step, event).  A handler may raise ``Reject`` before it
 #: changes any state; features register their event types here.
 HANDLERS: dict[type, Callable[[Step, Any], None]] = {
-    OrderPaid: apply_order_paid,
-    OrderRefunded: lambda step, event: apply_order_refunded(step, event, step.state.orders[event.order_id]),
+    OrderPaid: apply_order_paid_with_cards,  # earning, then the membership cards bought (engine/memberships.py)
+    OrderRefunded: apply_order_refunded_with_cards,
     Review: apply_review,
     Login: apply_login,
     Complaint: apply_complaint,

@@ -35,6 +35,8 @@ class OrderItem(BaseModel):
     category: Ident
     unit_price: Money
     quantity: int = Field(ge=1, le=100_000)
+    merchant_id: Ident | None = Field(
+        default=None, description="the merchant selling it; with category membership_card, sku is its card product")
 
 
 class OrderPaid(InputEvent):

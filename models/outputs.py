@@ -106,6 +106,31 @@ class BenefitGrant(Output):
     badge_level: int | None = Field(default=None, description="badge level whose right this is")
 
 
+class MembershipChangeKind(StrEnum):
+    JOINED = "joined"
+    EXTENDED = "extended"
+    UPGRADED = "upgraded"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class MembershipChange(Output):
+    """A member's membership of a merchant's plan began, changed or ended (seed 002)."""
+
+    change_id: str
+    kind: MembershipChangeKind
+    merchant_id: str
+    plan_id: str
+    level_id: str
+    status: str = Field(description="active, expired or revoked, after the change")
+    since: datetime
+    until: datetime | None
+    channel: str
+    card_id: str = Field(description="the card instance (deterministic per member, plan and joining order)")
+    order_id: str | None = Field(default=None, description="the card order that caused it, if any")
+    product_id: str | None = None
+
+
 class NotificationKind(StrEnum):
     ACCOUNT_STATUS = "account_status"
     TIER_OVERRIDE = "tier_override"
@@ -118,6 +143,7 @@ class NotificationKind(StrEnum):
     COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
     GIFT_RETURNED = "gift_returned"
+    MEMBERSHIP_RENEWAL_REMINDER = "membership_renewal_reminder"
 
 
 class Notification(Output):
@@ -155,6 +181,8 @@ class DeadLetterReason(StrEnum):
     MEMBER_EXISTS = "member_exists"
     INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
+    NOT_SELLABLE = "not_sellable"  # a card product that is not on sale (seed 002)
+    MISSING_REFERENCE = "missing_reference"  # a plan step that refers to something not defined (kept, applies later)
 
 
 class DeadLetter(BaseModel):

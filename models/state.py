@@ -59,6 +59,29 @@ class OrderRecord(State):
     growth_clawed: int = 0
 
 
+class MembershipStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Membership(State):
+    """The member's membership of one merchant's plan (seed 002), keyed ``merchant/plan``."""
+
+    merchant_id: str
+    plan_id: str
+    level_id: str
+    since: datetime
+    until: datetime | None
+    channel: str
+    card_id: str  # the card instance, derived from the member, the plan and the order that joined
+    status: MembershipStatus = MembershipStatus.ACTIVE
+    product_id: str | None = None
+    orders: list[str] = field(default_factory=list)  # the card orders that joined, extended or upgraded it
+    remind_at: datetime | None = None  # the renewal reminder's moment, until it is sent
+    changed_at: datetime | None = None
+
+
 class MemberState(State, dict=True):
     """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
     it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
@@ -99,6 +122,9 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
+    # JSON, so a value stored before it existed writes back byte for byte) until the first one
+    memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)

@@ -23,6 +23,7 @@ SHORT: dict[Topic, str] = {
     Topic.POINTS_LEDGER: "ledger",
     Topic.TIER_CHANGES: "tier",
     Topic.BADGE_CHANGES: "badge",
+    Topic.MEMBERSHIP_CHANGES: "card",
     Topic.REDEMPTION_RESULTS: "redeem",
     Topic.BENEFIT_GRANTS: "grant",
     Topic.NOTIFICATIONS: "notify",
@@ -50,6 +51,11 @@ def _tier(v: dict[str, Any]) -> str:
 def _badge(v: dict[str, Any]) -> str:
     return (f"{v.get('member_id', '?'):<6} {v.get('line_id', '?')} L{v.get('from_level', '?')} → "
             f"L{v.get('to_level', '?')} (v{v.get('rule_version', '?')})")
+
+
+def _card(v: dict[str, Any]) -> str:
+    return (f"{v.get('member_id', '?'):<6} {v.get('kind', '?')} {v.get('merchant_id', '?')}/{v.get('plan_id', '?')} "
+            f"{v.get('level_id', '?')} until {v.get('until') or '-'}")
 
 
 def _granted(kind: str, granted: dict[str, Any]) -> str:
@@ -105,6 +111,7 @@ FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.POINTS_LEDGER: _ledger,
     Topic.TIER_CHANGES: _tier,
     Topic.BADGE_CHANGES: _badge,
+    Topic.MEMBERSHIP_CHANGES: _card,
     Topic.REDEMPTION_RESULTS: _redeem,
     Topic.BENEFIT_GRANTS: _grant,
     Topic.NOTIFICATIONS: _notify,

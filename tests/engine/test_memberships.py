@@ -1,0 +1,140 @@
+"""Paid cards of merchants' plans on a member (seed 002): buy, redeliver, extend, upgrade, refund, expire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from config.rules import RuleBook
+from engine.evaluation import evaluate_member, next_due
+from engine.memberships import memberships_view
+from engine.outcome import Applied
+from engine.plans import fold_all, with_facts
+from models.events import OrderItem
+from models.outputs import MembershipChange
+from models.state import MembershipStatus, state_json, state_of_json
+from tests.engine.fixtures import Member, make_rules
+from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
+
+PAID_AT = "2024-06-20T16:38:00+08:00"
+
+
+def rules_with(*steps):
+    return with_facts(RuleBook.single(make_rules()), fold_all(parsed([s for group in steps for s in group]))).default
+
+
+RULES = rules_with(merchant_steps("coffee"), merchant_steps("fruit", price="30.00", days=30))
+
+
+def card(merchant="coffee", product="vip-year", price="88.00") -> OrderItem:
+    return OrderItem.model_validate(card_item(merchant, product, price))
+
+
+def changes(m: Member) -> list[MembershipChange]:
+    return m.of(MembershipChange)
+
+
+@pytest.fixture
+def m() -> Member:
+    return Member(RULES)
+
+
+def test_buying_a_card_joins_and_issues_the_card_and_its_coupons_once(m):
+    m.pay("o1", "88.00", PAID_AT, event_id="e1", items=[card()])
+    held = m.state.memberships["coffee/vip"]
+    assert (held.level_id, held.channel, held.status) == ("gold", "purchase", MembershipStatus.ACTIVE)
+    assert held.until == datetime.fromisoformat("2025-06-20T16:38:00+08:00")
+    assert [c.kind for c in changes(m)] == ["joined"]
+    assert [(g.benefit, g.quantity) for g in m.grants] == [("membership_card", 1), ("free_coffee", 2)]
+    assert m.grants[0].grant_id == held.card_id
+    assert m.ledger[0].delta == 88  # the card's price earns points like any other spend
+    before = len(m.outputs)
+    assert m.pay("o1", "88.00", PAID_AT, event_id="e1", items=[card()]).result is Applied.DUPLICATE
+    assert m.pay("o1", "88.00", PAID_AT, event_id="e1-retry", items=[card()]).result is Applied.DUPLICATE
+    assert len(m.outputs) == before
+
+
+def test_the_membership_survives_the_stored_state_codec(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    assert state_of_json(state_json(m.state)).memberships == m.state.memberships
+
+
+def test_a_second_purchase_extends_and_a_higher_level_upgrades_from_now(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    card_id = m.state.memberships["coffee/vip"].card_id
+    m.pay("o2", "88.00", "2024-07-01T10:00:00+08:00", items=[card()])
+    held = m.state.memberships["coffee/vip"]
+    assert held.until == datetime.fromisoformat("2026-06-20T16:38:00+08:00") and held.card_id == card_id
+    m.pay("o3", "188.00", "2024-08-01T10:00:00+08:00", items=[card(product="vip-black", price="188.00")])
+    assert (held.level_id, held.until) == ("black", datetime.fromisoformat("2025-08-01T10:00:00+08:00"))
+    assert [c.kind for c in changes(m)] == ["joined", "extended", "upgraded"]
+    assert len([g for g in m.grants if g.benefit == "membership_card"]) == 1  # one card instance
+    coupons = [g for g in m.grants if g.benefit == "free_coffee"]
+    assert len({g.grant_id for g in coupons}) == 3  # one per (membership, benefit, period: the card order)
+
+
+def test_a_refund_of_the_card_order_revokes(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    m.refund("o1", "88.00", "2024-06-21T10:00:00+08:00")
+    assert m.state.memberships["coffee/vip"].status is MembershipStatus.REVOKED
+    assert [c.kind for c in changes(m)] == ["joined", "revoked"]
+    assert next_due(m.state, RULES, datetime.fromisoformat("2024-06-22T00:00:00+08:00")) is None
+
+
+def test_two_merchants_plans_on_one_member(m):
+    m.pay("o1", "118.00", PAID_AT, items=[card(), card("fruit", price="30.00")])
+    assert {k: v.until.date().isoformat() for k, v in m.state.memberships.items()} == {
+        "coffee/vip": "2025-06-20", "fruit/vip": "2024-07-20"}
+    assert m.state.memberships["coffee/vip"].card_id != m.state.memberships["fruit/vip"].card_id
+
+
+def test_a_product_of_a_pending_plan_is_rejected_with_its_reason():
+    pending = [s for s in merchant_steps("coffee") if not (s["type"] == "plan_status" and s["status"] == "effective")]
+    m = Member(rules_with(pending))
+    out = m.pay("o1", "88.00", PAID_AT, items=[card()])
+    assert (out.result, out.reason, out.detail) == (
+        Applied.REJECTED, "not_sellable", "items[0]: plan vip of card product vip-year is pending, not effective")
+    assert not m.state.memberships and m.ledger == []
+
+
+def test_a_suspended_merchant_sells_nothing_and_keeps_its_memberships(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    m.rules = rules_with(merchant_steps("coffee"), [{"merchant_id": "coffee", "type": "merchant", "name": "c",
+                                                     "version": 2, "suspended": True}])
+    out = m.pay("o2", "88.00", "2024-07-01T10:00:00+08:00", items=[card()])
+    assert (out.result, out.detail) == (Applied.REJECTED, "items[0]: merchant coffee is suspended: no new sales")
+    assert m.state.memberships["coffee/vip"].status is MembershipStatus.ACTIVE
+
+
+def test_reminded_before_until_then_expired_at_until_once(m):
+    m.pay("o1", "30.00", PAID_AT, items=[card("fruit", price="30.00")])
+    until = m.state.memberships["fruit/vip"].until
+    due = next_due(m.state, RULES, datetime.fromisoformat("2024-06-21T00:00:00+08:00"))
+    assert due == datetime.fromisoformat("2024-07-13T16:38:00+08:00")  # 7 days before
+    changed, outputs = evaluate_member(m.state, RULES, due, "eval-1")
+    assert changed and [o.value.kind for o in outputs] == ["membership_renewal_reminder"]
+    assert evaluate_member(m.state, RULES, due, "eval-1") == (False, [])
+    assert next_due(m.state, RULES, due) == until
+    changed, outputs = evaluate_member(m.state, RULES, until, "eval-2")
+    assert [o.value.kind for o in outputs] == ["expired"]
+    assert m.state.memberships["fruit/vip"].status is MembershipStatus.EXPIRED
+    assert evaluate_member(m.state, RULES, until, "eval-3") == (False, [])
+    # buying again after expiry joins anew, with a new card instance
+    m.pay("o2", "30.00", "2024-08-01T10:00:00+08:00", items=[card("fruit", price="30.00")])
+    assert m.state.memberships["fruit/vip"].status is MembershipStatus.ACTIVE
+    assert len({g.grant_id for g in m.grants if g.benefit == "membership_card"}) == 2
+
+
+def test_a_state_without_memberships_is_stored_as_before(m):
+    m.login("2024-06-20T10:00:00+08:00")
+    assert b"memberships" not in state_json(m.state)
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    assert b'"memberships":{"coffee/vip":' in state_json(m.state)
+
+
+def test_the_members_view_shows_an_ended_membership_as_expired_before_the_evaluation(m):
+    m.pay("o1", "30.00", PAID_AT, items=[card("fruit", price="30.00")])
+    view = memberships_view(m.state, RULES, datetime.fromisoformat("2024-07-21T00:00:00+08:00"))
+    assert [(v["key"], v["status"], v["plan_name"], v["level_name"]) for v in view["memberships"]] == [
+        ("fruit/vip", "expired", "VIP", "Gold")]
