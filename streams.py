@@ -19,20 +19,21 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from agents import business_lines, commands, members, tenant_rules
+from agents import business_lines, commands, members, membership_plans, tenant_rules
 from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
 from agents.commands import CommandHandler, EvaluationSchedule
 from agents.kafka.consumer import BatchChannel, BatchingTransport
 from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
+from agents.membership_plans import PlanChecker, PlanFollower
 from agents.metrics import Metrics
 from agents.rules_in_force import RulesInForce
 from agents.tenant_rules import RulesChecker, RulesReader
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
-from memberflow.web import badges, ledger, redemptions
+from memberflow.web import badges, ledger, memberships, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
 from memberflow.web.auth import ServiceTokens
@@ -45,9 +46,10 @@ RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_s
 class MemberflowApp(faust.App):
     """A Faust app whose consumer hands fetches of the member topics to the members
     agent as batches (``agents.kafka.consumer``), and that reads the published tenant
-    rules and business-line definitions to their end before its consumer and agents start."""
+    rules, business-line definitions and membership plans to their end before its consumer and agents start."""
 
-    def __init__(self, settings: Settings, definitions: DefinitionFollower, tenant_rules: RulesReader) -> None:
+    def __init__(self, settings: Settings, definitions: DefinitionFollower, tenant_rules: RulesReader,
+                 plans: PlanFollower) -> None:
         super().__init__(
             settings.app_id,
             broker=settings.broker_url,
@@ -70,6 +72,7 @@ class MemberflowApp(faust.App):
         )
         self.definitions = definitions
         self.tenant_rules = tenant_rules
+        self.plans = plans
         #: physical topic name -> the channel its fetched batches go to (read by the consumer)
         self.batch_channels: dict[str, BatchChannel] = {}
         #: longest a fetch waits for data (read by the consumer)
@@ -84,6 +87,7 @@ class MemberflowApp(faust.App):
         # agent ever holds events while it waits for the rules in force
         await self.definitions.start(self)
         await self.tenant_rules.start(self)
+        await self.plans.start(self)
         await self.definitions.rules.wait_ready()
 
 
@@ -103,6 +107,7 @@ class Worker:
     definitions_agent: Any
     tenant_rules_agent: Any
     schedule: EvaluationSchedule
+    plans_agent: Any = None
 
 
 def create_app(
@@ -113,8 +118,9 @@ def create_app(
     settings = settings or Settings.from_env()
     rules = RulesInForce(rulebook or RuleBook.from_path(settings.rules_dir))
     metrics = Metrics(registry or CollectorRegistry())
+    plans = PlanFollower(settings, rules)
     app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges),
-                        RulesReader(settings, rules, metrics))
+                        RulesReader(settings, rules, metrics), plans)
 
     # state: one member state per member, and its points history (both changelog-backed RocksDB)
     members_state = members_table.declare(app, settings.partitions)
@@ -139,13 +145,19 @@ def create_app(
     tenant_rules_agent = tenant_rules.register(app, app.topic(settings.topic(Topic.TENANT_RULES), **RAW),
                                                RulesChecker(app, settings, metrics))
 
+    # merchants' membership plans: every worker reads them whole (app.plans); one agent dead-letters what it could
+    # not apply (engine/plans.py)
+    plans_agent = membership_plans.register(app, app.topic(settings.topic(Topic.MEMBERSHIP_PLANS), **RAW),
+                                            PlanChecker(app, settings, metrics, plans))
+
     # HTTP views, each routed to the worker that owns the member, for callers with a service token
     tokens = ServiceTokens(settings.service_tokens_file)
     member_views.register(app, members_state, rules, tokens)
     badges.register(app, members_state, rules, tokens)
+    memberships.register(app, members_state, rules, tokens)
     redemptions.register(app, settings, members_state, answers, tokens)
     ledger.register(app, settings, ledger_rows, tokens)
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
-                  commands_agent, definitions_agent, tenant_rules_agent, schedule)
+                  commands_agent, definitions_agent, tenant_rules_agent, schedule, plans_agent)

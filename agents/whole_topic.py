@@ -42,6 +42,10 @@ class WholeTopicReader:
     def apply(self, raw: bytes | None) -> None:
         raise NotImplementedError
 
+    def apply_at(self, raw: bytes | None, partition: int, offset: int) -> None:
+        """``apply``, for readers that also need where the value was (``agents.membership_plans``)."""
+        self.apply(raw)
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -82,7 +86,7 @@ class WholeTopicReader:
                 batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=500)
                 for tp, messages in batches.items():
                     for message in messages:
-                        self.apply(message.value)
+                        self.apply_at(message.value, tp.partition, message.offset)
                         self.positions[tp.partition] = message.offset + 1
                 if not batches and not self.read_to_end and await reached(consumer, ends):
                     log.info("%s read: %s", self.topic, self.describe())

@@ -48,11 +48,13 @@ def test_the_reader_swaps_the_book_and_keeps_it_on_stale_or_invalid_versions(wor
     assert reader.describe() == "default=v3"
 
 
-def test_the_worker_is_ready_only_once_both_topics_are_read():
+def test_the_worker_is_ready_only_once_every_topic_is_read():
     rules = RulesInForce(shipped())
     rules.read_to_end("business-lines")
     assert not rules.ready.is_set()
     rules.read_to_end("tenant-rules")
+    assert not rules.ready.is_set()
+    rules.read_to_end("membership-plans")
     assert rules.ready.is_set()
 
 
