@@ -135,8 +135,13 @@ class Activity(Versioned):
     effective: bool = False
 
 
+class Cadence(StrEnum):
+    ONCE = "once"  # with each card bought: joining, extending, upgrading
+    MONTHLY = "monthly"  # in every calendar month (tenant time zone) the membership is active, from the joining one
+
+
 class BenefitBinding(Versioned):
-    """A benefit of a plan, given with the card when it is bought (to every level unless ``levels`` says)."""
+    """A benefit of a plan (to every level unless ``levels`` says), given on its ``cadence``."""
 
     type: Literal["benefit"] = "benefit"
     benefit_id: DefId
@@ -147,6 +152,7 @@ class BenefitBinding(Versioned):
                                   allow_inf_nan=False, description="face value in money")
     quantity: int = Field(default=1, ge=1, le=100)
     levels: list[DefId] = Field(default_factory=list, max_length=20, description="none: every level")
+    cadence: Cadence = Cadence.ONCE
 
 
 class PlanStatus(Step):

@@ -21,12 +21,13 @@ the plan's ``renewal_reminder_days`` before ``until`` and expires it at ``until`
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from config.membership_plans import CARD_CATEGORY, JoinChannel
+from config.membership_plans import CARD_CATEGORY, Cadence, JoinChannel
 from config.rules import TenantRules
 from config.topics import Topic
+from engine.clock import local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.ids import derive_id
 from engine.orders import apply_order_paid, apply_order_refunded
@@ -141,13 +142,28 @@ def _issue(step: Step, membership: Membership, order_id: str) -> None:
                  "level_id": membership.level_id, "card_id": membership.card_id, "order_id": order_id},
         **step._common()))
     _grant_benefits(step, membership, order_id)
+    membership.month = month_of(step.local_time.date())
+    _grant_benefits(step, membership, membership.month, Cadence.MONTHLY)
 
 
-def _grant_benefits(step: Step, membership: Membership, period: str) -> None:
-    """The bound benefits for one period of the membership; ids per (membership, benefit, period)."""
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _month_after(month: str, rules: TenantRules) -> datetime:
+    year, number = int(month[:4]), int(month[5:])
+    first = date(year + number // 12, number % 12 + 1, 1)
+    return start_of_day(first, rules.tz)
+
+
+def _grant_benefits(step: Step, membership: Membership, period: str, cadence: Cadence = Cadence.ONCE) -> None:
+    """The bound benefits of ``cadence`` for one period of the membership (a card order, or a
+    month); ids per (membership, benefit, period), so a period's benefit is never given twice."""
     state = step.state
     for binding in benefits_of(facts_of(step.rules), state.tenant_id, membership.merchant_id,
                                membership.plan_id, membership.level_id):
+        if binding.cadence is not cadence:
+            continue
         step.emit(Topic.BENEFIT_GRANTS, BenefitGrant(
             grant_id=derive_id("bg", state.tenant_id, state.member_id, membership.card_id, binding.benefit_id, period),
             benefit=binding.coupon_template, value=binding.value, quantity=binding.quantity,
@@ -174,8 +190,9 @@ def apply_order_refunded_with_cards(step: Step, event: OrderRefunded) -> None:
 
 
 def expire_memberships(step: Step, as_of: datetime) -> bool:
-    """Renewal reminders due, and memberships past ``until`` expired."""
+    """Memberships past ``until`` expired; for the others a new month's benefits and the renewal reminder."""
     changed = False
+    month = month_of(local_day(as_of, step.rules.tz))
     for membership in memberships_of(step.state).values():
         if membership.status is not MembershipStatus.ACTIVE or membership.until is None:
             continue
@@ -185,7 +202,12 @@ def expire_memberships(step: Step, as_of: datetime) -> bool:
             membership.changed_at = membership.until
             _change(step, MembershipChangeKind.EXPIRED, membership, None)
             changed = True
-        elif membership.remind_at is not None and membership.remind_at <= as_of:
+            continue
+        if membership.month is not None and month > membership.month:
+            membership.month = month
+            _grant_benefits(step, membership, month, Cadence.MONTHLY)
+            changed = True
+        if membership.remind_at is not None and membership.remind_at <= as_of:
             step.notify(NotificationKind.MEMBERSHIP_RENEWAL_REMINDER,
                         f"your membership of {membership.plan_id} ends at {membership.until.isoformat()}",
                         ordinal=f"{membership.card_id}/{membership.until.isoformat()}",
@@ -201,7 +223,8 @@ def memberships_due(ahead: LookAhead) -> datetime | None:
     for membership in memberships_of(ahead.state).values():
         if membership.status is not MembershipStatus.ACTIVE or membership.until is None:
             continue
-        for moment in (membership.remind_at, membership.until):
+        next_month = _month_after(membership.month, ahead.rules) if membership.month is not None else None
+        for moment in (membership.remind_at, membership.until, next_month):
             if moment is not None and (due is None or moment < due):
                 due = moment
     return max(due, ahead.since) if due is not None else None

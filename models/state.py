@@ -79,6 +79,7 @@ class Membership(State):
     product_id: str | None = None
     orders: list[str] = field(default_factory=list)  # the card orders that joined, extended or upgraded it
     remind_at: datetime | None = None  # the renewal reminder's moment, until it is sent
+    month: str | None = None  # the latest month (YYYY-MM, tenant's zone) whose monthly benefits were given
     changed_at: datetime | None = None
 
 

@@ -110,7 +110,10 @@ def test_a_suspended_merchant_sells_nothing_and_keeps_its_memberships(m):
 def test_reminded_before_until_then_expired_at_until_once(m):
     m.pay("o1", "30.00", PAID_AT, items=[card("fruit", price="30.00")])
     until = m.state.memberships["fruit/vip"].until
-    due = next_due(m.state, RULES, datetime.fromisoformat("2024-06-21T00:00:00+08:00"))
+    july = next_due(m.state, RULES, datetime.fromisoformat("2024-06-21T00:00:00+08:00"))
+    assert july == datetime.fromisoformat("2024-07-01T00:00:00+08:00")  # a new month (no monthly benefits here)
+    assert evaluate_member(m.state, RULES, july, "eval-0") == (True, [])
+    due = next_due(m.state, RULES, july)
     assert due == datetime.fromisoformat("2024-07-13T16:38:00+08:00")  # 7 days before
     changed, outputs = evaluate_member(m.state, RULES, due, "eval-1")
     assert changed and [o.value.kind for o in outputs] == ["membership_renewal_reminder"]
@@ -138,3 +141,29 @@ def test_the_members_view_shows_an_ended_membership_as_expired_before_the_evalua
     view = memberships_view(m.state, RULES, datetime.fromisoformat("2024-07-21T00:00:00+08:00"))
     assert [(v["key"], v["status"], v["plan_name"], v["level_name"]) for v in view["memberships"]] == [
         ("fruit/vip", "expired", "VIP", "Gold")]
+
+
+MONTHLY = {"merchant_id": "coffee", "type": "benefit", "benefit_id": "monthly-cake", "plan_id": "vip",
+           "activity_id": "welcome-coupons", "coupon_template": "cake_coupon", "value": "20.00", "cadence": "monthly"}
+
+
+def test_monthly_benefits_from_the_joining_month_once_per_month_while_active():
+    rules = rules_with(merchant_steps("coffee", days=45), [MONTHLY])
+    m = Member(rules)
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    cakes = lambda: [g for g in m.grants if g.benefit == "cake_coupon"]  # noqa: E731
+    assert [g.details["period"] for g in cakes()] == ["2024-06"]
+    july = next_due(m.state, rules, datetime.fromisoformat("2024-06-21T00:00:00+08:00"))
+    assert july == datetime.fromisoformat("2024-07-01T00:00:00+08:00")
+    changed, outputs = evaluate_member(m.state, rules, july, "eval-july")
+    m.outputs.extend(outputs)
+    assert changed and [g.details["period"] for g in cakes()] == ["2024-06", "2024-07"]
+    assert evaluate_member(m.state, rules, july, "eval-july-again") == (False, [])
+    # the membership ends 2024-08-04: August's first evaluation gives August's, then it expires
+    _, outputs = evaluate_member(m.state, rules, datetime.fromisoformat("2024-08-01T00:00:00+08:00"), "eval-aug")
+    m.outputs.extend(outputs)
+    _, outputs = evaluate_member(m.state, rules, datetime.fromisoformat("2024-09-01T00:00:00+08:00"), "eval-sep")
+    m.outputs.extend(outputs)
+    assert [g.details["period"] for g in cakes()] == ["2024-06", "2024-07", "2024-08"]
+    assert len({g.grant_id for g in cakes()}) == 3
+    assert m.state.memberships["coffee/vip"].status is MembershipStatus.EXPIRED

@@ -11,6 +11,8 @@ from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
 from tests.integration.fixtures import metric, wait_until
 
 KEY = "default/coffee"
+MONTHLY_FRUIT = {"merchant_id": "fruit", "type": "benefit", "benefit_id": "monthly-basket", "plan_id": "vip",
+                 "activity_id": "welcome-coupons", "coupon_template": "fruit_basket", "cadence": "monthly"}
 AT = "2026-03-05T10:00:00+08:00"
 
 
@@ -42,8 +44,8 @@ def plans_of(worker, merchant: str) -> dict | None:
 @pytest.fixture(scope="module")
 def worker(cluster):
     w = cluster.add_worker("w1")
-    cluster.produce([("membership-plans", "default/fruit", s) for s in merchant_steps("fruit", price="30.00",
-                                                                                      days=30)])
+    fruit = [*merchant_steps("fruit", price="30.00", days=30), MONTHLY_FRUIT]
+    cluster.produce([("membership-plans", "default/fruit", s) for s in fruit])
     return w
 
 
@@ -99,9 +101,13 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
     assert status == 200
     assert {m["key"]: (m["status"], m["until"]) for m in body["memberships"]} == {
         "coffee/vip": ("active", "2027-03-05T10:00:00+08:00"), "fruit/vip": ("active", "2026-04-04T10:00:00+08:00")}
-    cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-03-30T00:00:00+08:00"})])
+    baskets = lambda: sorted(g["details"]["period"] for g in outputs(cluster, "benefit-grants", "c2")  # noqa: E731
+                             if g["benefit"] == "fruit_basket")
+    assert baskets() == ["2026-03"]  # the joining month's at once
+    cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-01T00:00:00+08:00"})])
     wait_until(lambda: any(n["kind"] == "membership_renewal_reminder"
                            for n in outputs(cluster, "notifications", "c2")), timeout=60)
+    wait_until(lambda: baskets() == ["2026-03", "2026-04"], timeout=30)
     [reminder] = [n for n in outputs(cluster, "notifications", "c2") if n["kind"] == "membership_renewal_reminder"]
     assert reminder["data"]["plan_id"] == "vip" and reminder["data"]["merchant_id"] == "fruit"
     cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-05T00:00:00+08:00"})])
@@ -131,3 +137,10 @@ def test_a_pending_plans_product_and_a_suspended_merchants_are_refused_with_the_
     # the suspended merchant's existing memberships are kept
     status, body = worker.get_json("/members/c4/memberships?as_of=2026-03-06T00:00:00%2B08:00")
     assert [(m["key"], m["status"]) for m in body["memberships"]] == [("fruit/vip", "active")]
+
+
+def test_a_worker_started_later_reads_the_same_plans(cluster, worker):
+    late = cluster.add_worker("w2")
+    wait_until(lambda: plans_of(late, "coffee") is not None, timeout=30)
+    for merchant in ("coffee", "fruit", "tea"):
+        assert plans_of(late, merchant) == plans_of(worker, merchant)
