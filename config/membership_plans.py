@@ -177,3 +177,17 @@ PlanStep = Annotated[
 
 #: the order item category that sells a card product (``sku`` is the product id)
 CARD_CATEGORY = "membership_card"
+
+
+class PlanStepRequest(Strict):
+    """An operator's merchant-side step through the admin service (published to ``membership-plans``)."""
+
+    step: PlanStep
+    reason: str = Field(min_length=1, max_length=500, description="why, for the audit trail")
+    request_id: str = Field(min_length=1, max_length=128, description="idempotency key: a retry gets 409")
+
+
+class PlanStepPublished(Strict):
+    key: str = Field(description="the Kafka key it was published under: tenant/merchant")
+    type: str
+    request_id: str

@@ -13,9 +13,9 @@ the one held extends it too, and keeps the level); buying a higher level
 upgrades from the payment on.  Joining issues a card instance (its id derived
 from the member, the plan and the joining order) and every benefit bound to
 the plan's level whose activity is effective, as ``benefit-grants`` with ids per
-(membership, benefit, period) -- the period being the card order.  A refund of
-a card order (once the refunds reach the card's price) revokes the membership
-it joined or extended.  The periodic evaluation sends the renewal reminder
+(membership, benefit, period) -- the period being the card order, or the month
+for monthly benefits.  A refund of a card order (any refund of it) revokes the
+membership it joined, extended or upgraded.  The periodic evaluation sends the renewal reminder
 the plan's ``renewal_reminder_days`` before ``until`` and expires it at ``until``.
 """
 

@@ -19,6 +19,7 @@ from memberflow.admin.audit import AuditLog, KafkaAuditPublisher
 from memberflow.admin.commands import KafkaCommandPublisher
 from memberflow.admin.imports import ProgressBar, run_import
 from memberflow.admin.operations import Limits
+from memberflow.admin.plan_steps import KafkaPlanStepPublisher
 from memberflow.admin.rules import KafkaRulesPublisher
 from memberflow.admin.tokens import Principal, create_token
 from memberflow.readmodel.database import open_database, prepare
@@ -39,13 +40,17 @@ def serve() -> int:
                                      settings.producer_request_timeout_s)
     rules_publisher = KafkaRulesPublisher(settings.bootstrap, settings.topic(Topic.TENANT_RULES),
                                           settings.producer_request_timeout_s)
+    plan_steps = KafkaPlanStepPublisher(settings.bootstrap, settings.topic(Topic.MEMBERSHIP_PLANS),
+                                        settings.producer_request_timeout_s)
     print(f"admin service: http://{settings.web_host}:{settings.admin_port}/docs "
           f"(OpenAPI: /openapi.json)", flush=True)
     try:
-        uvicorn.run(create_app(engine, publisher, commands, Limits.of(settings), RuleBook.from_path(settings.rules_dir),
-                               rules_publisher),
-                    host=settings.web_host, port=settings.admin_port, log_level=settings.log_level.lower())
+        app = create_app(engine, publisher, commands, Limits.of(settings), RuleBook.from_path(settings.rules_dir),
+                         rules_publisher)
+        app.state.plan_steps = plan_steps
+        uvicorn.run(app, host=settings.web_host, port=settings.admin_port, log_level=settings.log_level.lower())
     finally:
+        plan_steps.close()
         commands.close()
         publisher.close()
         rules_publisher.close()
