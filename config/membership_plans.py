@@ -124,6 +124,8 @@ class CardProduct(Versioned):
     level_id: DefId
     price: Money
     duration_days: int = Field(ge=1, le=3660)
+    auto_renew: bool = Field(default=False, description="a subscription: the renewal reminder's moment asks the "
+                             "billing system to renew it instead (a membership_renewal_request notification)")
 
 
 class Activity(Versioned):

@@ -108,7 +108,9 @@ def buy(step: Step, sold: Sale, order_id: str) -> None:
     memberships = _held(state)
     held = memberships.get(key)
     term = timedelta(days=product.duration_days)
-    if held is None or held.status is not MembershipStatus.ACTIVE or (held.until is not None and held.until <= now):
+    if held is not None and held.status is MembershipStatus.ACTIVE and held.until is not None and held.until <= now:
+        _expire(step, held)  # ended before the evaluation recorded it: recorded now, before joining anew
+    if held is None or held.status is not MembershipStatus.ACTIVE:
         kind = MembershipChangeKind.JOINED
         held = Membership(
             merchant_id=product.merchant_id, plan_id=plan.plan_id, level_id=level.level_id, since=now,
@@ -126,6 +128,7 @@ def buy(step: Step, sold: Sale, order_id: str) -> None:
             kind = MembershipChangeKind.EXTENDED
             held.until = (held.until or now) + term
     held.orders.append(order_id)
+    held.auto_renew = product.auto_renew
     held.remind_at = _remind_at(held.until, plan.renewal_reminder_days)
     held.changed_at = now
     _change(step, kind, held, order_id)
@@ -189,6 +192,13 @@ def apply_order_refunded_with_cards(step: Step, event: OrderRefunded) -> None:
 # -- periodic evaluation --------------------------------------------------------
 
 
+def _expire(step: Step, membership: Membership) -> None:
+    membership.status = MembershipStatus.EXPIRED
+    membership.remind_at = None
+    membership.changed_at = membership.until
+    _change(step, MembershipChangeKind.EXPIRED, membership, None)
+
+
 def expire_memberships(step: Step, as_of: datetime) -> bool:
     """Memberships past ``until`` expired; for the others a new month's benefits and the renewal reminder."""
     changed = False
@@ -197,10 +207,7 @@ def expire_memberships(step: Step, as_of: datetime) -> bool:
         if membership.status is not MembershipStatus.ACTIVE or membership.until is None:
             continue
         if membership.until <= as_of:
-            membership.status = MembershipStatus.EXPIRED
-            membership.remind_at = None
-            membership.changed_at = membership.until
-            _change(step, MembershipChangeKind.EXPIRED, membership, None)
+            _expire(step, membership)
             changed = True
             continue
         if membership.month is not None and month > membership.month:
@@ -208,14 +215,26 @@ def expire_memberships(step: Step, as_of: datetime) -> bool:
             _grant_benefits(step, membership, month, Cadence.MONTHLY)
             changed = True
         if membership.remind_at is not None and membership.remind_at <= as_of:
-            step.notify(NotificationKind.MEMBERSHIP_RENEWAL_REMINDER,
-                        f"your membership of {membership.plan_id} ends at {membership.until.isoformat()}",
-                        ordinal=f"{membership.card_id}/{membership.until.isoformat()}",
-                        merchant_id=membership.merchant_id, plan_id=membership.plan_id,
-                        level_id=membership.level_id, until=membership.until.isoformat())
+            _renewal_notice(step, membership)
             membership.remind_at = None
             changed = True
     return changed
+
+
+def _renewal_notice(step: Step, membership: Membership) -> None:
+    """The member's reminder, or for an auto-renewing card the billing system's renewal request
+    (it renews by charging the card product again: an ``order_paid`` that extends)."""
+    until = membership.until.isoformat() if membership.until is not None else None
+    common = {"merchant_id": membership.merchant_id, "plan_id": membership.plan_id, "level_id": membership.level_id,
+              "until": until, "card_id": membership.card_id, "product_id": membership.product_id}
+    if membership.auto_renew:
+        step.notify(NotificationKind.MEMBERSHIP_RENEWAL_REQUEST,
+                    f"renew card product {membership.product_id} of {membership.merchant_id} before {until}",
+                    ordinal=f"{membership.card_id}/{until}", **common)
+    else:
+        step.notify(NotificationKind.MEMBERSHIP_RENEWAL_REMINDER,
+                    f"your membership of {membership.plan_id} ends at {until}",
+                    ordinal=f"{membership.card_id}/{until}", **common)
 
 
 def memberships_due(ahead: LookAhead) -> datetime | None:

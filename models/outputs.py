@@ -144,6 +144,7 @@ class NotificationKind(StrEnum):
     GIFT_RECEIVED = "gift_received"
     GIFT_RETURNED = "gift_returned"
     MEMBERSHIP_RENEWAL_REMINDER = "membership_renewal_reminder"
+    MEMBERSHIP_RENEWAL_REQUEST = "membership_renewal_request"  # for the billing system: renew an auto-renewing card
 
 
 class Notification(Output):

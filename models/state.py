@@ -80,6 +80,7 @@ class Membership(State):
     orders: list[str] = field(default_factory=list)  # the card orders that joined, extended or upgraded it
     remind_at: datetime | None = None  # the renewal reminder's moment, until it is sent
     month: str | None = None  # the latest month (YYYY-MM, tenant's zone) whose monthly benefits were given
+    auto_renew: bool = False  # bought as a subscription: billing is asked to renew it before ``until``
     changed_at: datetime | None = None
 
 

@@ -167,3 +167,28 @@ def test_monthly_benefits_from_the_joining_month_once_per_month_while_active():
     assert [g.details["period"] for g in cakes()] == ["2024-06", "2024-07", "2024-08"]
     assert len({g.grant_id for g in cakes()}) == 3
     assert m.state.memberships["coffee/vip"].status is MembershipStatus.EXPIRED
+
+
+def test_an_auto_renewing_card_asks_billing_to_renew_and_its_payment_extends():
+    steps = merchant_steps("fruit", price="30.00", days=30)
+    auto = [{**s, "auto_renew": True} if s["type"] == "product" else s for s in steps]
+    rules = rules_with(auto)
+    m = Member(rules)
+    m.pay("o1", "30.00", PAID_AT, items=[card("fruit", price="30.00")])
+    remind = m.state.memberships["fruit/vip"].remind_at
+    _, outputs = evaluate_member(m.state, rules, remind, "eval-r")
+    [request] = [o.value for o in outputs]
+    assert request.kind == "membership_renewal_request"
+    assert (request.data["product_id"], request.data["until"]) == ("vip-year", "2024-07-20T16:38:00+08:00")
+    m.pay("o2", "30.00", "2024-07-14T09:00:00+08:00", items=[card("fruit", price="30.00")])  # billing charged it
+    assert m.state.memberships["fruit/vip"].until == datetime.fromisoformat("2024-08-19T16:38:00+08:00")
+    assert [c.kind for c in changes(m)] == ["joined", "extended"]
+
+
+def test_buying_again_after_until_before_the_evaluation_records_the_expiry_then_joins(m):
+    m.pay("o1", "30.00", PAID_AT, items=[card("fruit", price="30.00")])
+    first = m.state.memberships["fruit/vip"].card_id
+    m.pay("o2", "30.00", "2024-07-25T10:00:00+08:00", items=[card("fruit", price="30.00")])
+    assert [(c.kind, c.card_id == first) for c in changes(m)] == [("joined", True), ("expired", True),
+                                                                  ("joined", False)]
+    assert m.state.memberships["fruit/vip"].since == datetime.fromisoformat("2024-07-25T10:00:00+08:00")

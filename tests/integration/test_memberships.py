@@ -46,6 +46,9 @@ def worker(cluster):
     w = cluster.add_worker("w1")
     fruit = [*merchant_steps("fruit", price="30.00", days=30), MONTHLY_FRUIT]
     cluster.produce([("membership-plans", "default/fruit", s) for s in fruit])
+    gym = [{**s, "auto_renew": True} if s["type"] == "product" else s
+           for s in merchant_steps("gym", price="50.00", days=30)]
+    cluster.produce([("membership-plans", "default/gym", s) for s in gym])
     return w
 
 
@@ -101,6 +104,8 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
     assert status == 200
     assert {m["key"]: (m["status"], m["until"]) for m in body["memberships"]} == {
         "coffee/vip": ("active", "2027-03-05T10:00:00+08:00"), "fruit/vip": ("active", "2026-04-04T10:00:00+08:00")}
+    cluster.produce([order("c5", "o7", card_item("gym", price="50.00"))])  # an auto-renewing card
+    wait_until(lambda: len(outputs(cluster, "membership-changes", "c5")) == 1, timeout=60)
     baskets = lambda: sorted(g["details"]["period"] for g in outputs(cluster, "benefit-grants", "c2")  # noqa: E731
                              if g["benefit"] == "fruit_basket")
     assert baskets() == ["2026-03"]  # the joining month's at once
@@ -110,6 +115,10 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
     wait_until(lambda: baskets() == ["2026-03", "2026-04"], timeout=30)
     [reminder] = [n for n in outputs(cluster, "notifications", "c2") if n["kind"] == "membership_renewal_reminder"]
     assert reminder["data"]["plan_id"] == "vip" and reminder["data"]["merchant_id"] == "fruit"
+    wait_until(lambda: [n["kind"] for n in outputs(cluster, "notifications", "c5")] == ["membership_renewal_request"],
+               timeout=30)
+    [request] = outputs(cluster, "notifications", "c5")
+    assert (request["data"]["product_id"], request["data"]["until"]) == ("vip-year", "2026-04-04T10:00:00+08:00")
     cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-05T00:00:00+08:00"})])
     wait_until(lambda: any(c["kind"] == "expired" for c in outputs(cluster, "membership-changes", "c2")),
                timeout=60)
