@@ -36,8 +36,9 @@ from models.outputs import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
-#: longest the checker waits for its worker's follower to read a record it was handed
-FOLLOW_WAIT_SECONDS = 30.0
+#: how often the checker looks whether its worker's reader has read a record it was handed, and when it says it waits
+POLL_SECONDS = 0.05
+SLOW_SECONDS = 30.0
 
 
 class PlanFollower(WholeTopicReader):
@@ -73,11 +74,16 @@ class PlanFollower(WholeTopicReader):
         return f"{len(self.facts.definitions)} definitions, {len(self.facts.statuses)} lifecycle statuses"
 
     async def problem_of(self, partition: int, offset: int) -> tuple[DeadLetterReason, str] | None:
-        """Why the step at ``offset`` was not applicable, once this follower has read it."""
+        """Why the step at ``offset`` was not applicable, once this follower has read it (it reads the
+        same topic on the same worker, so it gets there; a warning says when it is slow)."""
         waited = 0.0
-        while self.positions.get(partition, 0) <= offset and waited < FOLLOW_WAIT_SECONDS:
-            await asyncio.sleep(0.05)
-            waited += 0.05
+        while self.positions.get(partition, 0) <= offset:
+            await asyncio.sleep(POLL_SECONDS)
+            waited += POLL_SECONDS
+            if waited >= SLOW_SECONDS:
+                log.warning("the membership-plans reader is %.0f s behind the checker at %d/%d", waited, partition,
+                            offset)
+                waited = 0.0
         return self.problems.get((partition, offset))
 
 

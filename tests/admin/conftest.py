@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, KeptVersions, fill, tokens
+from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, KeptSteps, KeptVersions, fill, tokens
 from tests.readmodel.fixtures import empty_read_model, rules
 
 
@@ -40,7 +40,9 @@ def rules_published() -> KeptVersions:
 @pytest.fixture(scope="module")
 def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands,
            rules_published: KeptVersions) -> Iterator[TestClient]:
-    with TestClient(create_app(filled, audit, published, LIMITS, rules(), rules_published)) as c:
+    app = create_app(filled, audit, published, LIMITS, rules(), rules_published)
+    app.state.plan_steps = KeptSteps()
+    with TestClient(app) as c:
         yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -55,6 +56,16 @@ class KeptCommands:
 
     def wait(self, sent: list) -> None:
         assert all(1 <= n <= len(self.commands) for n in sent)
+
+
+@dataclass
+class KeptSteps:
+    """The admin service's membership-plan step publisher in tests: keeps (key, step) as given."""
+
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+
+    def publish(self, key: str, step: Any) -> None:
+        self.steps.append((key, step))
 
 
 #: the limits the admin tests run with: 100 points an adjustment, 250 an operator's day

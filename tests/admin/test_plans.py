@@ -4,23 +4,13 @@ the step's tenant and merchant those of the path, idempotent by request id, audi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.admin.fixtures import KeptAudit, admin_app, auth, tokens
+from tests.admin.fixtures import KeptAudit, KeptSteps, admin_app, auth, tokens
 from tests.engine.plan_fixtures import merchant_steps
 from tests.readmodel.fixtures import empty_read_model
-
-
-@dataclass
-class KeptSteps:
-    steps: list[tuple[str, Any]] = field(default_factory=list)
-
-    def publish(self, key: str, step: Any) -> None:
-        self.steps.append((key, step))
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,9 @@ def body(kind: str) -> dict | None:
         return {"rules": {"points": {"pending_days": 3}}}
     if kind == "rollback":
         return {"version": 1, "reason": "matrix", "request_id": f"b{n}"}
+    if kind == "plan_step":
+        return {"step": {"tenant_id": TENANT, "merchant_id": "coffee", "type": "merchant", "name": f"coffee {n}"},
+                "reason": "matrix", "request_id": f"s{n}"}
     if kind == "import":
         return {"format": "jsonl", "content": f'{{"member_id": "imp-{n}", "growth": 5}}\n', "reason": "matrix",
                 "request_id": f"i{n}"}
@@ -41,7 +44,7 @@ def body(kind: str) -> dict | None:
 
 #: what a role that may gets, by body kind (a read: 200)
 SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202, "rules": 201,
-           "rollback": 201, "import": 200}
+           "rollback": 201, "import": 200, "plan_step": 202}
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -75,6 +78,7 @@ ENDPOINTS = [
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
     ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
+    ("POST", f"/tenants/{TENANT}/merchants/coffee/plan-steps", "plan_step", Role.ADMIN, True),
 ]
 
 
@@ -82,7 +86,8 @@ def test_the_matrix_covers_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(m.upper(), path) for path, ops in paths.items() for m in ops if path != "/healthz"}
     covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
-                .replace("/versions/1", "/versions/{version}")) for m, p, *_ in ENDPOINTS}
+                .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}"))
+               for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
     covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...
                 for decision in ("approve", "reject")}

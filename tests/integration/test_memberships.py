@@ -4,6 +4,9 @@ reminder, two merchants on one member, a pending plan's and a suspended merchant
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
 import pytest
 
 from engine.plans import catalogue, fold_all
@@ -58,14 +61,18 @@ def test_merchant_steps_out_of_order_and_one_twice_end_in_the_same_effective_pla
     published = [*reversed(steps), steps[2]]
     cluster.produce([("membership-plans", KEY, s) for s in published])
     expected = catalogue(fold_all(parsed(steps)), "default", "coffee")
-    wait_until(lambda: plans_of(worker, "coffee") == expected, timeout=60)
+    wait_until(lambda: plans_of(worker, "coffee") == expected, timeout=120)
     assert [lv["products"][0]["product_id"] for lv in expected["plans"][0]["levels"]] == ["vip-year", "vip-black"]
-    wait_until(lambda: len(letters(cluster, "missing_reference", KEY)) >= len(steps) - 1, timeout=60)
+    wait_until(lambda: len(letters(cluster, "missing_reference", KEY)) >= len(steps) - 1, timeout=120)
     found = letters(cluster, "missing_reference", KEY)
     assert len(found) == len(steps) - 1  # once each, the repeated plan step (after the merchant) not at all
     assert {f["detail"] for f in found} == {"merchant coffee of tenant default is not defined"}
     assert letters(cluster, "missing_reference", "default/fruit") == []
     assert plans_of(worker, "nobody") is None
+    for path in ("/merchants/coffee/plans", "/members/c1/memberships"):  # service tokens only
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(worker.url + path, timeout=10)
+        assert refused.value.code == 401
 
 
 def test_buying_the_card_issues_one_card_and_its_coupons_once_even_when_redelivered(cluster, worker):
