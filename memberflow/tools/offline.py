@@ -1,0 +1,138 @@
+"""The engine offline: input lines through the agents' record processing, members in a dict.
+
+One place for what ``memberflow replay`` and ``memberflow simulate`` run.  A line
+is ``{"topic": ..., "key": ..., "value": {...}}`` (``value`` may also be a string
+holding the raw payload; optional ``partition``/``offset``, and ``timestamp``,
+when the broker received it, in milliseconds since the epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterator
+
+from pydantic import ValidationError
+
+from agents.records import Record, dead_letter, offer_record, process
+from config.rules import RuleBook
+from config.settings import Settings
+from config.topics import Topic
+from engine.clock import micros
+from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
+from engine.outcome import Emitted
+from engine.published_lines import PublishedLines
+from models.evaluation import EvaluateCommand
+from models.journal import MemberRecord
+from models.outputs import DeadLetterReason
+from models.state import MemberState
+from tables.members import SEPARATOR, DueMark
+
+
+class MemoryStore:
+    """Member records in a dict; ``get`` hands out a copy so a failed apply changes nothing.
+    ``marks`` holds the due mark the last evaluation left (``tables.members.DueMark``); an
+    event's ``put`` drops it, as the members agent does."""
+
+    def __init__(self) -> None:
+        self.records: dict[bytes, MemberRecord] = {}
+        self.marks: dict[bytes, DueMark] = {}
+
+    def get(self, key: bytes) -> MemberRecord | None:
+        record = self.records.get(key)
+        return record.copy() if record is not None else None
+
+    def put(self, key: bytes, record: MemberRecord) -> None:
+        self.records[key] = record
+        self.marks.pop(key, None)
+
+    @property
+    def states(self) -> dict[bytes, MemberState]:
+        """Every member's state, by key."""
+        return {key: record.state for key, record in self.records.items()}
+
+
+def to_record(line: dict) -> Record:
+    value = line.get("value")
+    raw = value.encode() if isinstance(value, str) else json.dumps(value).encode()
+    key = line.get("key")
+    return Record(line["topic"], raw, key.encode() if key is not None else None, line.get("partition"),
+                  line.get("offset"), line.get("timestamp"))
+
+
+def command_line(out: Emitted) -> dict:
+    """A member command the engine emitted, as the line a worker would read back."""
+    return {"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())}
+
+
+class OfflineEngine:
+    """The members agent and the commands agent over one in-memory member table.
+
+    With ``feedback`` the member commands the engine emits (gift hand-offs) are
+    applied after the line that caused them, in the order emitted, as the workers
+    would read them back from ``member-commands``; without it they are only output."""
+
+    def __init__(self, rulebook: RuleBook, max_bytes: int | None = None, store: MemoryStore | None = None,
+                 feedback: bool = False) -> None:
+        self.store = store if store is not None else MemoryStore()
+        self.limit = max_bytes or Settings.model_fields["max_payload_bytes"].default
+        self.live = PublishedLines(rulebook)
+        self.rulebook = rulebook
+        self.feedback = feedback
+
+    def feed(self, line: dict) -> Iterator[Emitted]:
+        """The outputs of one input line (and, with feedback, of the commands it caused)."""
+        if not self.feedback:
+            yield from self._one(line)
+            return
+        pending = deque([line])
+        while pending:
+            for out in self._one(pending.popleft()):
+                if out.topic == Topic.MEMBER_COMMANDS:
+                    pending.append(command_line(out))
+                yield out
+
+    def evaluate(self, command: EvaluateCommand) -> Iterator[Emitted]:
+        """A periodic evaluation: every member in key order, like the workers' slices, passing
+        over a member whose due mark says it has nothing to do (as the workers do)."""
+        cause = evaluation_id(command.tenant_id, command.as_of)
+        as_of = micros(command.as_of)
+        store = self.store
+        commands: list[dict] = []
+        for key in sorted(store.records):
+            rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), command.tenant_id, self.rulebook)
+            if rules is None:
+                continue
+            mark = store.marks.get(key)
+            if mark is not None and mark.rules == rules.fingerprint and mark.since <= as_of < mark.due:
+                continue
+            record = store.get(key)
+            assert record is not None
+            changed, outputs = evaluate_record(record, rules, command.as_of, cause)
+            if changed:
+                store.put(key, record)
+            state = record.state
+            since = command.as_of if state.watermark is None else max(command.as_of, state.watermark)
+            store.marks[key] = DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
+            for out in outputs:
+                if self.feedback and out.topic == Topic.MEMBER_COMMANDS:
+                    commands.append(command_line(out))
+                yield out
+        for line in commands:
+            yield from self.feed(line)
+
+    def _one(self, line: dict) -> Iterator[Emitted]:
+        topic = line["topic"]
+        if topic == Topic.BUSINESS_LINES:  # definitions apply to what follows, as on every worker
+            yield from offer_record(to_record(line), self.live, self.limit)[1]
+            self.rulebook = self.live.book
+        elif topic == Topic.COMMANDS:
+            record = to_record(line)
+            try:
+                command = EvaluateCommand.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                yield dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
+                return
+            yield from self.evaluate(command)
+        else:
+            yield from process(to_record(line), self.store, self.rulebook, self.limit).outputs
