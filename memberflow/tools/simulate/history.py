@@ -1,0 +1,108 @@
+"""The recorded history: the input topics read from the broker by time, as the simulation's JSONL lines.
+
+Every partition of the member input topics is read from the first record at
+or after ``since`` (``offsets_for_times``) up to the first at or after
+``until``; business-line definitions from the start of their topic, since
+those published before ``since`` are still in force.  Each partition goes to a
+spool file first, then the partitions are merged by broker timestamp: memory
+stays flat however long the range.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from config.settings import Settings
+from config.topics import MEMBER_INPUTS, Topic
+
+TOPICS: tuple[Topic, ...] = (*MEMBER_INPUTS, Topic.BUSINESS_LINES)
+POLL_MS = 500
+
+
+def _value(raw: bytes | None) -> Any:
+    """The payload as a JSON object when it is one, else its text (dead-lettered as it was)."""
+    text = (raw or b"").decode("utf-8", errors="replace")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
+def _ranges(consumer: KafkaConsumer, settings: Settings, since: int, until: int) -> dict[TopicPartition, tuple[
+        int, int]]:
+    """[first, end) offsets to read per partition."""
+    logical = {settings.topic(t): t for t in TOPICS}
+    partitions = [TopicPartition(name, p) for name in logical
+                  for p in sorted(consumer.partitions_for_topic(name) or ())]
+    firsts = consumer.offsets_for_times({tp: since for tp in partitions})
+    lasts = consumer.offsets_for_times({tp: until for tp in partitions})
+    ends = consumer.end_offsets(partitions)
+    begins = consumer.beginning_offsets(partitions)
+    out = {}
+    for tp in partitions:
+        end = lasts[tp].offset if lasts.get(tp) is not None else ends[tp]
+        if logical[tp.topic] == Topic.BUSINESS_LINES:
+            first = begins[tp]
+        elif firsts.get(tp) is None:
+            continue
+        else:
+            first = firsts[tp].offset
+        if first < end:
+            out[tp] = (first, end)
+    return out
+
+
+def _spool(consumer: KafkaConsumer, tp: TopicPartition, first: int, end: int, topic: str, path: Path) -> int:
+    consumer.assign([tp])
+    consumer.seek(tp, first)
+    count = 0
+    with path.open("w", encoding="utf-8") as fh:
+        while consumer.position(tp) < end:
+            for message in consumer.poll(POLL_MS).get(tp, []):
+                if message.offset >= end:
+                    break
+                key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
+                fh.write(json.dumps({"topic": topic, "key": key, "value": _value(message.value),
+                                     "partition": tp.partition, "offset": message.offset,
+                                     "timestamp": message.timestamp}) + "\n")
+                count += 1
+    return count
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str, int, int, str]]:
+    with path.open(encoding="utf-8") as fh:
+        for text in fh:
+            line = json.loads(text)
+            yield line["timestamp"], line["topic"], line["partition"], line["offset"], text
+
+
+def record_history(settings: Settings, since: datetime, until: datetime, out: Path) -> int:
+    """Write the input records of [since, until) to ``out``, merged by timestamp; returns how many."""
+    since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+                             client_id="memberflow-simulate")
+    logical = {settings.topic(t): str(t) for t in TOPICS}
+    with tempfile.TemporaryDirectory(prefix="history-") as spool:
+        files = []
+        try:
+            for tp, (first, end) in sorted(_ranges(consumer, settings, since_ms, until_ms).items()):
+                path = Path(spool) / f"{tp.topic}-{tp.partition}.jsonl"
+                _spool(consumer, tp, first, end, logical[tp.topic], path)
+                files.append(path)
+        finally:
+            consumer.close()
+        count = 0
+        with out.open("w", encoding="utf-8") as fh:
+            for *_, text in heapq.merge(*(_lines(path) for path in files)):
+                fh.write(text)
+                count += 1
+    return count
