@@ -1,11 +1,16 @@
 """The recorded history: the input topics read from the broker by time, as the simulation's JSONL lines.
 
-Every partition of the member input topics is read from the first record at
-or after ``since`` (``offsets_for_times``) up to the first at or after
-``until``; business-line definitions from the start of their topic, since
+Every partition of the member input topics is read from where the broker's
+time index puts ``since`` (``offsets_for_times``) to the partition's end as
+the reading starts, keeping the records whose timestamp is in [since, until):
+a broker may index by append time, or by batch (the embedded Tansu broker
+does both), so the index only says where to start.  The end is read through
+the whole batch it falls in (Tansu reports the first offset of the last batch
++ 1; see ``agents.kafka.consumer``).  Business-line
+definitions are read from the start of their topic up to ``until``, since
 those published before ``since`` are still in force.  Each partition goes to a
-spool file first, then the partitions are merged by broker timestamp: memory
-stays flat however long the range.
+spool file first, then the partitions are merged by timestamp: memory stays
+flat however long the range.
 """
 
 from __future__ import annotations
@@ -37,39 +42,40 @@ def _value(raw: bytes | None) -> Any:
     return value if isinstance(value, dict) else text
 
 
-def _ranges(consumer: KafkaConsumer, settings: Settings, since: int, until: int) -> dict[TopicPartition, tuple[
-        int, int]]:
+def _ranges(consumer: KafkaConsumer, settings: Settings, since: int) -> dict[TopicPartition, tuple[int, int]]:
     """[first, end) offsets to read per partition."""
     logical = {settings.topic(t): t for t in TOPICS}
     partitions = [TopicPartition(name, p) for name in logical
                   for p in sorted(consumer.partitions_for_topic(name) or ())]
     firsts = consumer.offsets_for_times({tp: since for tp in partitions})
-    lasts = consumer.offsets_for_times({tp: until for tp in partitions})
     ends = consumer.end_offsets(partitions)
     begins = consumer.beginning_offsets(partitions)
     out = {}
     for tp in partitions:
-        end = lasts[tp].offset if lasts.get(tp) is not None else ends[tp]
         if logical[tp.topic] == Topic.BUSINESS_LINES:
             first = begins[tp]
         elif firsts.get(tp) is None:
             continue
         else:
             first = firsts[tp].offset
-        if first < end:
-            out[tp] = (first, end)
+        if first < ends[tp]:
+            out[tp] = (first, ends[tp])
     return out
 
 
-def _spool(consumer: KafkaConsumer, tp: TopicPartition, first: int, end: int, topic: str, path: Path) -> int:
+def _spool(consumer: KafkaConsumer, tp: TopicPartition, span: tuple[int, int], topic: str,
+           times: tuple[int, int], path: Path) -> int:
+    """The partition's records of [first, end) whose timestamp is in ``times`` (from ``times[0]``: every
+    one before ``times[1]`` for business-line definitions), as lines in ``path``."""
+    (first, end), (since, until) = span, times
     consumer.assign([tp])
     consumer.seek(tp, first)
     count = 0
     with path.open("w", encoding="utf-8") as fh:
         while consumer.position(tp) < end:
-            for message in consumer.poll(POLL_MS).get(tp, []):
-                if message.offset >= end:
-                    break
+            for message in consumer.poll(POLL_MS).get(tp, []):  # whole batches, those past ``end`` too
+                if not since <= message.timestamp < until:
+                    continue
                 key = message.key.decode("utf-8", errors="replace") if message.key is not None else None
                 fh.write(json.dumps({"topic": topic, "key": key, "value": _value(message.value),
                                      "partition": tp.partition, "offset": message.offset,
@@ -94,9 +100,11 @@ def record_history(settings: Settings, since: datetime, until: datetime, out: Pa
     with tempfile.TemporaryDirectory(prefix="history-") as spool:
         files = []
         try:
-            for tp, (first, end) in sorted(_ranges(consumer, settings, since_ms, until_ms).items()):
+            for tp, span in sorted(_ranges(consumer, settings, since_ms).items()):
                 path = Path(spool) / f"{tp.topic}-{tp.partition}.jsonl"
-                _spool(consumer, tp, first, end, logical[tp.topic], path)
+                topic = logical[tp.topic]
+                times = (-2**63 if topic == Topic.BUSINESS_LINES else since_ms, until_ms)
+                _spool(consumer, tp, span, topic, times, path)
                 files.append(path)
         finally:
             consumer.close()
