@@ -23,9 +23,9 @@ from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_fo
 from engine.outcome import Emitted
 from engine.published_lines import PublishedLines
 from models.evaluation import EvaluateCommand
-from models.journal import MemberRecord
+from models.journal import Journal, MemberRecord
 from models.outputs import DeadLetterReason
-from models.state import MemberState
+from models.state import MemberState, state_json, state_of_json
 from tables.members import SEPARATOR, DueMark
 
 
@@ -51,6 +51,34 @@ class MemoryStore:
         """Every member's state, by key."""
         return {key: record.state for key, record in self.records.items()}
 
+    def restore(self) -> None:
+        """After an engine failure: nothing to do, the failed apply changed a copy."""
+
+
+class LentStore(MemoryStore):
+    """Hands out the stored record itself, having kept its state's JSON and its journal;
+    ``restore`` puts them back after an engine failure.  Cheaper than a copy: the JSON is
+    kept with the record (``stored_json``), which the journal takes as its base."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lent: tuple[bytes, bytes, Journal] | None = None
+
+    def get(self, key: bytes) -> MemberRecord | None:
+        record = self.records.get(key)
+        if record is None:
+            self.lent = None
+            return None
+        if record.stored_json is None:
+            record.stored_json = state_json(record.state)
+        self.lent = (key, record.stored_json, record.journal.copy())
+        return record
+
+    def restore(self) -> None:
+        if self.lent is not None:
+            key, raw, journal = self.lent
+            self.records[key] = MemberRecord(state_of_json(raw), journal, raw)
+
 
 def to_record(line: dict) -> Record:
     value = line.get("value")
@@ -74,7 +102,7 @@ class OfflineEngine:
 
     def __init__(self, rulebook: RuleBook, max_bytes: int | None = None, store: MemoryStore | None = None,
                  feedback: bool = False) -> None:
-        self.store = store if store is not None else MemoryStore()
+        self.store = store if store is not None else LentStore()
         self.limit = max_bytes or Settings.model_fields["max_payload_bytes"].default
         self.live = PublishedLines(rulebook)
         self.rulebook = rulebook
@@ -106,8 +134,7 @@ class OfflineEngine:
             mark = store.marks.get(key)
             if mark is not None and mark.rules == rules.fingerprint and mark.since <= as_of < mark.due:
                 continue
-            record = store.get(key)
-            assert record is not None
+            record = store.records[key]  # changed in place: an evaluation that fails ends the run
             changed, outputs = evaluate_record(record, rules, command.as_of, cause)
             if changed:
                 store.put(key, record)
@@ -135,4 +162,7 @@ class OfflineEngine:
                 return
             yield from self.evaluate(command)
         else:
-            yield from process(to_record(line), self.store, self.rulebook, self.limit).outputs
+            result = process(to_record(line), self.store, self.rulebook, self.limit)
+            if result.reason is DeadLetterReason.PROCESSING_ERROR:
+                self.store.restore()
+            yield from result.outputs
