@@ -4,6 +4,7 @@ report with its charts, the same figures in several processes, and invalid rules
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from memberflow.cli import main
+from memberflow.tools.simulate.progress import WIDTH, Progress
 from memberflow.tools.simulate.report import compare, html
 from memberflow.tools.simulate.run import Job, run_shard, simulate
 from models.outputs import BenefitGrant, LedgerEntry, LedgerKind, TierChange
@@ -93,7 +95,8 @@ def test_the_reports_figures_are_sums_over_the_simulated_outputs(demo, tmp_path)
         figures = run_shard(Job(rules, demo), observe=outputs.append)
         summary, sums = figures.summary(), _sums(outputs)
         assert summary["points_by_rule"] == {r: p for r, p in sums["points_by_rule"].items()}
-        assert summary["points_issued"] == sum(sums["points_by_rule"].values())
+        assert summary["points_issued"] == sum(p for r, p in sums["points_by_rule"].items() if r != "gift")
+        assert sums["points_by_rule"]["gift"] > 0  # a gift's credit moves points: earned, not issued
         assert summary["liability"] == sums["liability"] == list(summary["liability_by_day"].values())[-1]
         assert (summary["upgrades"], summary["downgrades"]) == (sums["upgrades"], sums["downgrades"])
         assert summary["upgrades"] > 0
@@ -144,3 +147,18 @@ def test_an_invalid_candidate_is_refused_with_its_file_and_field_path(demo, tmp_
     err = capsys.readouterr().err
     assert f"{bad}: limits.max_items:" in err
     assert not out.exists()
+
+
+def test_the_progress_bar_draws_on_a_terminal_only(tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown, hidden = Terminal(), io.StringIO()
+    for stream in (shown, hidden):
+        bar = Progress(200, 2, stream)
+        bar.update(0, 100)
+        bar.update(1, 100)
+        bar.close()
+    assert "100.0%" in shown.getvalue() and "#" * WIDTH in shown.getvalue()
+    assert hidden.getvalue() == ""

@@ -18,6 +18,9 @@ from config.topics import Topic
 from engine.outcome import Emitted
 from models.outputs import BenefitGrant, DeadLetter, LedgerEntry, LedgerKind, TierChange
 
+#: earn rules that move points between members (a gift's credit): earned, but not issued
+TRANSFERS = frozenset({"gift"})
+
 
 class Figures:
     def __init__(self, tz: tzinfo) -> None:
@@ -33,7 +36,7 @@ class Figures:
         self.grant_value: defaultdict[str, Decimal] = defaultdict(Decimal)
         self.dead_letters: Counter[str] = Counter()
         self.tiers_over_time: defaultdict[str, Counter[str]] = defaultdict(Counter)  # as_of -> tier -> members
-        self.member_points: Counter[str] = Counter()  # "tenant/member" -> points earned
+        self.member_points: Counter[str] = Counter()  # "tenant/member" -> points issued to the member
         self.member_tier: dict[str, str] = {}
 
     def _day(self, moment: datetime) -> str:
@@ -47,7 +50,8 @@ class Figures:
             self.liability_by_day[self._day(value.occurred_at)] += value.delta
             if value.kind is LedgerKind.EARN:
                 self.points_by_rule[value.rule] += value.delta
-                self.member_points[f"{value.tenant_id}/{value.member_id}"] += value.delta
+                if value.rule not in TRANSFERS:
+                    self.member_points[f"{value.tenant_id}/{value.member_id}"] += value.delta
         elif out.topic == Topic.TIER_CHANGES and isinstance(value, TierChange):
             sign = -1 if value.retracts else 1
             self.tier_changes[self._day(value.occurred_at)][value.direction.value] += sign
@@ -90,7 +94,7 @@ class Figures:
             "events": self.events,
             "members": len(self.member_tier),
             "outputs": dict(sorted(self.outputs.items())),
-            "points_issued": sum(self.points_by_rule.values()),
+            "points_issued": sum(p for rule, p in self.points_by_rule.items() if rule not in TRANSFERS),
             "points_by_rule": dict(sorted(self.points_by_rule.items())),
             "points_by_kind": dict(sorted(self.points_by_kind.items())),
             "liability": held,

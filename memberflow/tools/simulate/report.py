@@ -101,7 +101,7 @@ def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("Grants: face value by benefit", bar_chart("grants", "Face value by benefit", benefits, grant_value)),
         ("Members whose tier would differ", bar_chart("tier-differs", "Members by base -> candidate tier",
                                                       list(differ), {"members": [float(v) for v in differ.values()]})),
-        ("Top members by difference in points earned", bar_chart(
+        ("Top members by difference in points issued", bar_chart(
             "top-members", "Candidate minus base points", [t["member"] for t in top],
             {"difference": [float(t["difference"]) for t in top]})),
     ]
