@@ -82,8 +82,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from config.settings import Settings
     from memberflow.tools.simulate.command import simulate_command
 
+    tune_gc(Settings.from_env().gc_threshold)
     return simulate_command(args)
 
 
