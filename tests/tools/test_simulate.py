@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from memberflow import cli
 from memberflow.cli import main
 from memberflow.tools.simulate.progress import WIDTH, Progress
 from memberflow.tools.simulate.report import compare, html
@@ -28,6 +29,13 @@ from tests.tools.simulate_fixtures import (
     rules_file,
     write_lines,
 )
+
+
+@pytest.fixture(autouse=True)
+def _gc_as_it_is(monkeypatch):
+    """``memberflow simulate`` tunes the collector for its process; not the test run's."""
+    monkeypatch.setattr(cli, "tune_gc", lambda threshold: None)
+
 
 CHARTS = ["points-by-rule", "liability", "members-per-tier", "tier-changes", "grants", "tier-differs", "top-members"]
 
