@@ -16,6 +16,11 @@ Gift hand-offs (sender A, receiver B; see engine/redemptions/gifts.py)::
     A: <------------------------------gift_transfer-- ... --> B: credit (ledger earn, rule gift)
     B: gift_respond(reject) / expiry -gift_rejected--> A: points back (ledger adjustment)
     A: expiry, or an acceptance after it --gift_expired--> B: offer void
+
+Registrations (member M on device D, invited by I; see engine/registration.py)::
+
+    M: registration --device-activity--> device agent (D): count, decide
+    device agent --device_verdict--> M: allowed: +registration points; --invitation_accepted--> I: +invite growth
 """
 
 from __future__ import annotations
@@ -107,8 +112,28 @@ GIFT_COMMANDS: tuple[type[MemberCommandBase], ...] = (
     GiftExpired,
 )
 
+class DeviceVerdict(MemberCommandBase):
+    """From the device agent to a registered member: whether its registration earns rewards
+    (``allowed`` false: beyond ``limit`` registrations on ``device_id`` within ``window``)."""
+
+    type: Literal["device_verdict"]
+    device_id: Ident
+    registration_event_id: Ident
+    allowed: bool
+    registrations: int = Field(ge=1, description="registrations on the device within the window, this one included")
+    limit: int = Field(ge=1)
+
+
+class InvitationAccepted(MemberCommandBase):
+    """To the inviter: ``invitee_id`` registered with this member as ``invited_by``, and the
+    device agent allowed the registration."""
+
+    type: Literal["invitation_accepted"]
+    invitee_id: Ident
+
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
-COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS]
+COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, DeviceVerdict, InvitationAccepted]
 
 #: The contract of ``member-commands``.
 MemberCommand = Annotated[Union[tuple(COMMAND_TYPES)], Field(discriminator="type")]  # noqa: UP007 - built from a list

@@ -57,6 +57,17 @@ class OrderRecord(State):
     growth_clawed: int = 0
 
 
+class MemberRegistration(State):
+    """The member's registration; ``allowed`` is the device agent's verdict (None: not yet heard)."""
+
+    event_id: str
+    registered_at: datetime
+    channel: str
+    device_id: str
+    invited_by: str | None = None
+    allowed: bool | None = None
+
+
 class MemberState(State, dict=True):
     """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
     it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
@@ -92,6 +103,9 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # registration and verifications (engine/registration.py): each rewarded or penalised once
+    registration: MemberRegistration | None = None
+    verifications: list[str] = field(default_factory=list)  # "<kind>:<result>" already applied
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)

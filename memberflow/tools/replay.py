@@ -15,6 +15,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
+from agents.devices import judge
 from agents.records import Record, dead_letter, offer_record, process
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
@@ -22,6 +23,7 @@ from config.topics import Topic
 from engine.evaluation import evaluate_record, evaluation_id, rules_for
 from engine.outcome import Emitted
 from engine.published_lines import PublishedLines
+from models.devices import DeviceState
 from models.evaluation import EvaluateCommand
 from models.journal import MemberRecord
 from models.outputs import DeadLetterReason
@@ -34,6 +36,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.records: dict[bytes, MemberRecord] = {}
+        #: the device agent's states (``device-activity`` lines), by key
+        self.devices: dict[bytes, DeviceState] = {}
 
     def get(self, key: bytes) -> MemberRecord | None:
         record = self.records.get(key)
@@ -74,6 +78,11 @@ def replay(
             continue
         if line["topic"] == Topic.COMMANDS:
             yield from evaluate_all(to_record(line, offset), store, rulebook)
+        elif line["topic"] == Topic.DEVICE_ACTIVITY:  # the device agent's part
+            judged = judge(to_record(line, offset), store.devices.get, rulebook)
+            if judged.key is not None and judged.state is not None:
+                store.devices[judged.key] = judged.state
+            yield from judged.outputs
         else:
             yield from process(to_record(line, offset), store, rulebook, limit).outputs
 
