@@ -26,7 +26,10 @@ def report_device(step: Step, kind: str, device_id: str) -> None:
 
 
 def report_login(step: Step, device_id: str) -> None:
-    """A login's report, once per member, device and local day (the device agent keeps the latest)."""
+    """A login's report, once per member, device and local day (the device agent keeps the latest);
+    none when no rule watches logins (``risk.logins_per_device`` null)."""
+    if step.rules.risk.logins_per_device is None:
+        return
     seen = f"device:{device_id}"
     if step.counter(seen) == 0:
         report_device(step, "login", device_id)
