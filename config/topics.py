@@ -18,13 +18,22 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from config.business_lines import LineDefinition
+from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
 from models.commands import MemberCommand
 from models.devices import DeviceActivity, RiskFlag
 from models.evaluation import EvaluateCommand, EvaluateSlice
 from models.events import Complaint, Login, OrderEvent, Profile, Registration, Review, Verification
-from models.outputs import BadgeChange, BenefitGrant, DeadLetter, LedgerEntry, Notification, TierChange
+from models.outputs import (
+    BadgeChange,
+    BenefitGrant,
+    ContactChange,
+    DeadLetter,
+    LedgerEntry,
+    Notification,
+    TierChange,
+)
 from models.redemptions import RedemptionRequest, RedemptionResult
 
 
@@ -72,7 +81,7 @@ class Topic(StrEnum):
     COMPLAINTS = ("complaints", Role.INPUT, "member id", Reader.MEMBERS, Complaint,
                   "a complaint with its verdict: `malicious`, `upheld` or `dismissed`")
     PROFILES = ("profiles", Role.INPUT, "member id", Reader.MEMBERS, Profile,
-                "birthday, time zone, invited tier")
+                "birthday, time zone, invited tier; name, phone, email")
     BUSINESS_SCORES = ("business-scores", Role.INPUT, "member id", Reader.MEMBERS, BusinessScores,
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
@@ -83,12 +92,15 @@ class Topic(StrEnum):
                      "an e-mail, phone or real-name check: `verified` or `false_information`")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,
                       "a business line's badge definition, versioned")
+    TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
+                    "a tenant's complete rules, versioned (the admin service publishes them)")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
-                "start a periodic evaluation as of a moment (the leader's crontab sends it too)")
+                "start a periodic evaluation as of a moment (the leader sends it on each schedule too)")
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,
-                       "gift hand-offs between members, device verdicts, accepted invitations")
+                       "gift hand-offs between members; operator adjustments and account actions; member imports; "
+                       "device verdicts, accepted invitations")
     DEVICE_ACTIVITY = ("device-activity", Role.INTERNAL, "tenant/device", Reader.DEVICES, DeviceActivity,
                        "registrations and logins re-keyed by device, from the members agent")
     EVALUATION_SLICES = ("evaluation-slices", Role.INTERNAL, "`slice-<partition>`", Reader.MEMBERS, EvaluateSlice,
@@ -109,6 +121,8 @@ class Topic(StrEnum):
                     "input that was not applied, with the reason")
     RISK_FLAGS = ("risk-flags", Role.OUTPUT, "tenant/device", Reader.DOWNSTREAM, RiskFlag,
                   "a risk rule tripped: the device, the members it counted, the rule")
+    MEMBER_CONTACTS = ("member-contacts", Role.OUTPUT, "member id", Reader.READ_MODEL, ContactChange,
+                       "name, phone and email as a profile or an import gave them")
     AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
              "every write through the admin service: who, when, what, why, request id, outcome")
 
@@ -154,6 +168,7 @@ def topology_diagram() -> str:
     lines.append("")
     lines.append(f"{Topic.COMMANDS} ─> [commands agent] ─> {Topic.EVALUATION_SLICES} (one slice per partition)")
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
+    lines.append(f"{Topic.TENANT_RULES} ─> [every worker reads it whole] ─> the tenant rules in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
     lines.append(f"[members agent] ─> {Topic.DEVICE_ACTIVITY} ─> [device agent] ─> {Topic.MEMBER_COMMANDS}, "

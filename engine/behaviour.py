@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from engine.contacts import contact_change
 from engine.device_reports import report_login
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
+from engine.operator_actions import set_status
 from engine.orders import earned_today, record_earning
 from engine.penalties import penalise
 from engine.step import Step
@@ -61,7 +63,8 @@ def apply_complaint(step: Step, event: Complaint) -> None:
     if taken:
         step.ledger(LedgerKind.ADJUSTMENT, rule, -taken, held(state))
     if taken < penalty.deduct and penalty.lock_if_insufficient and state.status is MemberStatus.ACTIVE:
-        state.status = MemberStatus.LOCKED
+        set_status(step, MemberStatus.LOCKED, f"complaint {event.complaint_id}: a penalty of {penalty.deduct} "
+                   f"points not covered (an operator's unlock is the appeal)")
         step.notify(
             NotificationKind.ACCOUNT_STATUS,
             f"account locked: complaint {event.complaint_id} penalty of {penalty.deduct} points not covered",
@@ -77,6 +80,7 @@ def apply_profile(step: Step, event: Profile) -> None:
         state.birthday = event.birthday
     if event.time_zone is not None:
         state.time_zone = event.time_zone
+    contact_change(step, event.name, event.phone, event.email)
     if event.invited_tier is not None:
         state.invited_tier = event.invited_tier
         upgrade_if_qualified(step)

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.fields import EventTime, Ident, Money
+from models.fields import Email, EventTime, Ident, Money, PersonName, Phone
 
 
 class InputEvent(BaseModel):
@@ -92,12 +92,17 @@ class Complaint(InputEvent):
 
 
 class Profile(InputEvent):
-    """Profile facts the engine needs: birthday, time zone, invited tier."""
+    """Profile facts: birthday, time zone and invited tier (the engine's), and the contact
+    details operators search members by (name, phone, email).  A field left out or null
+    leaves what the member has; the latest profile in event time wins."""
 
     type: Literal["profile"] = "profile"
     birthday: date | None = None
     time_zone: str | None = Field(default=None, max_length=64)
     invited_tier: Ident | None = None
+    name: PersonName | None = None
+    phone: Phone | None = Field(default=None, description="stored as digits with an optional leading +")
+    email: Email | None = Field(default=None, description="stored lower-cased")
 
 
 class Registration(InputEvent):

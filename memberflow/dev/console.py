@@ -28,6 +28,7 @@ SHORT: dict[Topic, str] = {
     Topic.NOTIFICATIONS: "notify",
     Topic.DEAD_LETTERS: "dead",
     Topic.RISK_FLAGS: "risk",
+    Topic.MEMBER_CONTACTS: "contact",
 }
 
 
@@ -102,6 +103,11 @@ def _dead(v: dict[str, Any]) -> str:
     return f"{v.get('source_topic', '?'):<6} {v.get('reason', '?')}: {str(v.get('detail', ''))[:100]}"
 
 
+def _contact(v: dict[str, Any]) -> str:
+    given = [name for name in ("name", "phone", "email") if v.get(name)]
+    return f"{v.get('member_id', '?'):<6} {', '.join(given) or 'nothing'} given"
+
+
 FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.POINTS_LEDGER: _ledger,
     Topic.TIER_CHANGES: _tier,
@@ -111,6 +117,7 @@ FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.NOTIFICATIONS: _notify,
     Topic.DEAD_LETTERS: _dead,
     Topic.RISK_FLAGS: _risk,
+    Topic.MEMBER_CONTACTS: _contact,
 }
 
 

@@ -16,13 +16,13 @@ from typing import IO
 from pydantic import ValidationError
 
 from agents.devices import judge
-from agents.records import Record, dead_letter, offer_record, process
+from agents.records import Record, dead_letter, offer_record, offer_rules_record, process
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
 from config.topics import Topic
 from engine.evaluation import evaluate_record, evaluation_id, rules_for
 from engine.outcome import Emitted
-from engine.published_lines import PublishedLines
+from engine.published_rules import LiveRules
 from models.devices import DeviceState
 from models.evaluation import EvaluateCommand
 from models.journal import MemberRecord
@@ -70,10 +70,14 @@ def replay(
     """Outputs of the lines in order; pass ``store`` to look at the final states."""
     store = store if store is not None else MemoryStore()
     limit = max_bytes or Settings.model_fields["max_payload_bytes"].default
-    live = PublishedLines(rulebook)
+    live = LiveRules(rulebook)
     for offset, line in enumerate(lines):
         if line["topic"] == Topic.BUSINESS_LINES:  # definitions apply to what follows, as on every worker
             yield from offer_record(to_record(line, offset), live, limit)[1]
+            rulebook = live.book
+            continue
+        if line["topic"] == Topic.TENANT_RULES:  # so do published tenant rules
+            yield from offer_rules_record(to_record(line, offset), live, limit)[1]
             rulebook = live.book
             continue
         if line["topic"] == Topic.COMMANDS:
