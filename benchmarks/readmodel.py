@@ -2,7 +2,8 @@
 
 1. Search: fills the ``members`` table of a throwaway PostgreSQL (started on
    loopback, ``memberflow.dev.postgres``) with BENCH_RM_MEMBERS members
-   (default 1,000,000) of one tenant, with the schema's own indexes, then runs
+   (default 1,000,000) of one tenant, and ``member_contacts`` with a name, phone
+   and email for each, with the schema's own indexes, then runs
    each filter kind of the admin service's member search (the query
    ``memberflow.readmodel.queries.search_members`` builds, first page of 50)
    BENCH_RM_QUERIES times with random bounds and prints p50 and p95 in ms.
@@ -38,6 +39,16 @@ TENANT = "default"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 TIERS = ["NORMAL"] * 60 + ["SILVER"] * 25 + ["GOLD"] * 10 + ["DIAMOND"] * 4 + ["BLACK_GOLD"]
 STATUSES = ["active"] * 98 + ["locked", "frozen"]
+SURNAMES = ["Zhang", "Wang", "Li", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Müller", "Schmidt",
+            "García", "Martin", "Smith", "Jones", "Nguyen", "Kim", "Sato", "Suzuki", "Rossi", "Silva", "Novak"]
+GIVEN = ["Wei", "Fang", "Min", "Jing", "Lei", "Na", "Anna", "Jan", "Maria", "Luca", "Yuki", "Ana", "Tom", "Eva",
+         "Hui", "Jun", "Ming", "Xin", "Yan", "Ying", "Bo", "Chao", "Dan", "Hao", "Kai", "Ling", "Mei", "Ping"]
+
+
+def name_of(i: int) -> str:
+    """A name per member: a surname, a given name and a two-letter tail, so names repeat like real ones."""
+    tail = chr(97 + i % 26) + chr(97 + i // 26 % 26)
+    return f"{SURNAMES[i * 7 % len(SURNAMES)]} {GIVEN[i * 11 % len(GIVEN)]}{tail}"
 
 
 def fill(engine: sa.Engine, rng: random.Random) -> float:
@@ -61,9 +72,28 @@ def fill(engine: sa.Engine, rng: random.Random) -> float:
         raw.commit()
     finally:
         raw.close()
+    fill_contacts(engine)
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE members"))
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        auto.execute(sa.text("ANALYZE members"))
+        auto.execute(sa.text("ANALYZE member_contacts"))
     return time.perf_counter() - started
+
+
+def fill_contacts(engine: sa.Engine) -> None:
+    columns = [c.name for c in schema.member_contacts.columns]
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur, cur.copy(f"COPY member_contacts ({', '.join(columns)}) FROM STDIN") as copy:
+            for i in range(MEMBERS):
+                name = name_of(i)
+                row = {"tenant_id": TENANT, "member_id": f"m{i:07d}", "name": name, "name_folded": name.casefold(),
+                       "name_at": NOW, "phone": f"+86138{i:08d}", "phone_at": NOW,
+                       "email": f"member{i}@example.com", "email_at": NOW}
+                copy.write_row([row[c] for c in columns])
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def searches(rng: random.Random) -> dict[str, callable]:
@@ -84,6 +114,12 @@ def searches(rng: random.Random) -> dict[str, callable]:
         "tier, by spend (sorted)": lambda: queries.MemberSearch(TENANT, tier="GOLD", sort="spend_365d",
                                                                 descending=True),
         "most recent activity (sorted)": lambda: queries.MemberSearch(TENANT, sort="last_event_at", descending=True),
+        "name prefix": lambda: queries.MemberSearch(TENANT, name=name_of(rng.randrange(MEMBERS))[:-1]),
+        "name contains": lambda: queries.MemberSearch(TENANT, name=name_of(rng.randrange(MEMBERS)).split()[1],
+                                                      name_match="contains"),
+        "name contains, rare": lambda: queries.MemberSearch(TENANT, name="zzz", name_match="contains"),
+        "phone": lambda: queries.MemberSearch(TENANT, phone=f"+86138{rng.randrange(MEMBERS):08d}"),
+        "email": lambda: queries.MemberSearch(TENANT, email=f"member{rng.randrange(MEMBERS)}@example.com"),
     }
 
 

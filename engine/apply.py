@@ -18,12 +18,26 @@ from engine import redemptions
 from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.clock import local_day
+from engine.imports import apply_import
+from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
 from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
+from engine.registration import apply_registration, apply_verification, on_device_verdict, on_invitation_accepted
 from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
-from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
+from models.commands import DeviceVerdict, ImportMember, InvitationAccepted
+from models.events import (
+    Complaint,
+    Login,
+    MemberEvent,
+    OrderPaid,
+    OrderRefunded,
+    Profile,
+    Registration,
+    Review,
+    Verification,
+)
 from models.outputs import DeadLetterReason
 from models.state import MemberState
 
@@ -169,8 +183,14 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Complaint: apply_complaint,
     Profile: apply_profile,
     BusinessScores: apply_business_scores,
+    Registration: apply_registration,
+    Verification: apply_verification,
+    DeviceVerdict: on_device_verdict,
+    InvitationAccepted: on_invitation_accepted,
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
+HANDLERS[ImportMember] = apply_import  # member data migration
+HANDLERS.update(OPERATOR_HANDLERS)  # operator adjustments and account actions (engine/operator_actions.py)
 
 #: event type -> fn(state, event) -> outputs sent again when the event is a
 #: duplicate (a retried redemption request gets its first answer again)

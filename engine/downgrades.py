@@ -5,7 +5,8 @@ scheduled ``max(protection_days of the tier, downgrade_warning_days)`` after
 the first evaluation that finds them short, a ``downgrade_warning`` goes out
 ``downgrade_warning_days`` before it takes effect, and qualifying again in the
 meantime cancels it.  ``one_down`` drops one tier at a time; ``to_qualified``
-drops straight to the tier the member qualifies for.
+drops straight to the tier the member qualifies for.  An operator's tier
+override holds the tier until its end: no downgrade is scheduled before then.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from engine.clock import local_day
 from engine.due_moments import LookAhead
 from engine.step import Step
 from models.outputs import NotificationKind
+from models.state import MemberState
 
 
 def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     """Returns True when the state changed."""
     state, ladder = step.state, step.rules.tiers
+    if overridden(state, as_of):
+        return False
     q = step.qualification()
     current = ladder.rank(state.tier)
     if q.rank >= current:
@@ -35,7 +39,9 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     changed = False
     if state.downgrade_at is None:
         wait = max(tier.protection_days, ladder.downgrade_warning_days)
-        state.downgrade_at, state.downgrade_warned = as_of + timedelta(days=wait), False
+        # a tier given with a protection (an import's ``protection_until``) is not taken before it ends
+        protected = state.protection_until if state.protection_until is not None else as_of
+        state.downgrade_at, state.downgrade_warned = max(as_of + timedelta(days=wait), protected), False
         changed = True
     warn_from = state.downgrade_at - timedelta(days=ladder.downgrade_warning_days)
     if ladder.downgrade_warning_days and not state.downgrade_warned and as_of >= warn_from:
@@ -59,11 +65,19 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     return changed
 
 
+def overridden(state: MemberState, as_of: datetime) -> bool:
+    """An operator's tier override holds the tier until its end (engine/operator_actions.py)."""
+    until = state.tier_override_until
+    return bool(until) and as_of < until
+
+
 def downgrade_due(ahead: LookAhead) -> datetime | None:
     """When ``evaluate_downgrade`` next has work: once the member may no longer
     qualify for its tier; with a downgrade pending, at its warning and at the
     downgrade itself (at once if the member may qualify again, which calls it off)."""
     state, ladder = ahead.state, ahead.rules.tiers
+    if overridden(state, ahead.since):
+        return state.tier_override_until
     current = ladder.rank(state.tier)
     if state.downgrade_at is None:
         return ahead.qualifies_until(current) if current > 0 else None

@@ -56,6 +56,7 @@ class Step:
             "member_id": self.state.member_id,
             "occurred_at": self.occurred_at,
             "cause_event_id": self.cause_id,
+            "rules_version": self.rules.version,
         }
 
     def emit(self, topic: Topic, value: Any) -> None:
@@ -130,13 +131,15 @@ class Step:
         )
         self.emit(Topic.BENEFIT_GRANTS, BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common()))
 
-    def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, **data: Any) -> None:
+    def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, channel: str | None = None,
+               **data: Any) -> None:
         self.emit(
             Topic.NOTIFICATIONS,
             Notification(
                 notification_id=self._id("nt", kind.value, ordinal),
                 kind=kind,
                 message=message,
+                channel=channel,
                 data=data,
                 **self._common(),
             ),

@@ -8,6 +8,7 @@ from typing import Any
 from config.rules import TenantRules
 from config.tiers import Metric, MetricKind
 from engine.badge_views import badges_summary
+from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
 from engine.redemptions.views import redemptions_summary
 from engine.wallet import held, pending, spendable
@@ -29,7 +30,13 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "tier_since": state.tier_since.isoformat() if state.tier_since else None,
         "qualified_tier": q.tier,
         "protection_until": state.protection_until.isoformat() if state.protection_until else None,
+        "downgrade_at": state.downgrade_at.isoformat() if state.downgrade_at else None,
+        "tier_progress": tier_progress(state, rules.tiers, day),
+        "currency": rules.currency,
+        "tier_override_until": state.tier_override_until.isoformat() if state.tier_override_until else None,
         "status": state.status.value,
+        "status_reason": state.status_reason or None,
+        "status_since": state.status_since.isoformat() if state.status_since else None,
         "points": {
             "balance": held(state),
             "spendable": spendable(state, as_of),
@@ -37,6 +44,7 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
             "debt": state.debt,
             "lifetime_earned": state.lifetime_earned,
         },
+        "lots": lots_view(state),
         "growth": state.growth,
         "spend_30d": str(metric_value(state, SPEND_30D, day)),
         "spend_365d": str(metric_value(state, SPEND_365D, day)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -81,9 +81,16 @@ MemberSort = Literal["member_id", "balance", "spend_365d", "spend_30d", "growth"
 class MemberRow(Contract):
     tenant_id: str
     member_id: str
+    name: str | None = Field(default=None, description="from the member's profile or import")
+    phone: str | None = None
+    email: str | None = None
     tier: str
     qualified_tier: str
     status: MemberStatus
+    status_reason: str | None = Field(default=None, description="why the status is what it is (a lock's reason)")
+    status_since: datetime | None = Field(default=None, description="since when (event time)")
+    tier_override_until: datetime | None = Field(default=None, description="an operator's tier override holds "
+                                                 "the tier against downgrades until then")
     balance: int = Field(description="points held: spendable + pending")
     spendable: int
     pending: int
@@ -112,6 +119,9 @@ class LedgerRow(Contract):
     pending_until: datetime | None
     expires_at: datetime | None
     cause_event_id: str
+    operator: str | None = Field(default=None, description="an operator's adjustment: who made it")
+    approver: str | None = Field(default=None, description="who approved it, when it was over a limit")
+    reason: str | None = Field(default=None, description="an operator's adjustment: why")
 
 
 class GrantRow(Contract):
@@ -155,6 +165,47 @@ class RedemptionRow(Contract):
     granted: dict[str, Any] | None
 
 
+class AccountChangeRow(Contract):
+    """A change of the account's status (kind `account_status`) or an operator's tier override (`tier_override`)."""
+
+    notification_id: str
+    occurred_at: datetime
+    kind: Literal["account_status", "tier_override"]
+    status: MemberStatus | None
+    tier: str | None
+    until: datetime | None
+    previous: str | None
+    reason: str
+    operator: str | None
+    approver: str | None
+    cause_event_id: str
+
+
+class CommandState(StrEnum):
+    """Where an operator's command is: waiting for an approver, published and not applied yet, applied,
+    refused by the engine (e.g. a debit that would overdraw), or rejected by an approver."""
+
+    PENDING_APPROVAL = "pending_approval"
+    PENDING = "pending"
+    APPLIED = "applied"
+    REFUSED = "refused"
+    REJECTED = "rejected"
+
+
+class OperatorCommandRow(Contract):
+    request_id: str
+    command_id: str
+    member_id: str
+    action: str
+    points: int | None = Field(description="a credit's or debit's points, signed")
+    actor: str
+    reason: str
+    requested_at: datetime
+    approval_id: str | None
+    state: CommandState
+    refusal: str | None = Field(description="why the engine refused it (state `refused`)")
+
+
 class MemberPage(Contract):
     """What an operator's member page shows."""
 
@@ -165,6 +216,92 @@ class MemberPage(Contract):
     recent_ledger: list[LedgerRow] = Field(description="the newest ledger entries, newest first")
     grants: list[GrantRow] = Field(description="benefits granted, newest first")
     open_gifts: list[GiftRow] = Field(description="gifts sent and not yet settled")
+    operator_commands: list[OperatorCommandRow] = Field(
+        default_factory=list, description="operators' recent adjustments and account actions, newest first: a "
+                                          "credit or debit is `pending` until its ledger entry is in")
+    account_changes: list[AccountChangeRow] = Field(
+        default_factory=list, description="the account's recent status changes and tier overrides, newest first")
+
+
+# -- operators' commands: adjustments and account actions ---------------------------
+
+#: a reason: mandatory, and not blank
+Reason = Annotated[str, Field(min_length=1, max_length=1000, pattern=r"\S", description="why (mandatory)")]
+RequestId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$",
+                                 description="the caller's id of this request: a retry with the same id gets the "
+                                             "first answer; the same id with another body is 409")]
+
+
+class Signed(Contract):
+    reason: Reason
+    request_id: RequestId
+
+
+class PointsAdjustment(Signed):
+    points: int = Field(ge=1, le=1_000_000_000, description="points to credit or debit (positive)")
+
+
+class BenefitGrantRequest(Signed):
+    benefit: str = Field(min_length=1, max_length=96, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    value: Decimal | None = Field(default=None, ge=0, le=1_000_000_000, decimal_places=2)
+    quantity: int = Field(default=1, ge=1, le=1000)
+    valid_until: AwareDatetime | None = None
+
+
+class TierOverrideRequest(Signed):
+    tier: str = Field(min_length=1, max_length=64)
+    until: AwareDatetime = Field(description="the tier holds against downgrades until then")
+
+
+class AccountActionRequest(Signed):
+    """Lock, unlock, freeze or unfreeze: a reason and a request id."""
+
+
+class AnswerState(StrEnum):
+    PUBLISHED = "published"  # on its way to the member's partition
+    PENDING_APPROVAL = "pending_approval"  # over a limit: waits for an approver
+
+
+class CommandAnswer(Contract):
+    request_id: str
+    command_id: str = Field(description="the command's id: the ledger entry or dead letter it causes names it as "
+                                        "`cause_event_id`")
+    member_id: str
+    action: str
+    state: AnswerState
+    approval_id: str | None = None
+    detail: str
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"  # published, not applied yet
+    REJECTED = "rejected"
+    APPLIED = "applied"  # its output is in the read model
+    REFUSED = "refused"  # approved, and refused by the engine (e.g. a debit that would overdraw)
+
+
+class ApprovalRow(Contract):
+    approval_id: str
+    tenant_id: str
+    member_id: str
+    request_id: str
+    command_id: str
+    action: str
+    points: int | None
+    maker: str
+    reason: str
+    why: str = Field(description="the limit it is over")
+    requested_at: datetime
+    state: ApprovalState
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    refusal: str | None = Field(description="why the engine refused it (state `refused`)")
+
+
+class ApprovalDecision(Signed):
+    """An approver's approval or rejection: why, and a request id."""
 
 
 # -- tokens ---------------------------------------------------------------------------
@@ -251,3 +388,27 @@ class Statistics(Contract):
     upgrades: int
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
+
+
+# -- import -------------------------------------------------------------------------
+
+
+class ImportRequest(Contract):
+    """A file of members to import (models/imports.py describes the rows), as text."""
+
+    format: Literal["csv", "jsonl"]
+    content: str = Field(min_length=1, max_length=20_000_000, description="the file's text; CSV with a header")
+    reason: str = Field(min_length=1, max_length=1000)
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class BadRow(Contract):
+    line: int = Field(description="the row's line in the file (1: the first line, a CSV file's header)")
+    reason: str = Field(description="`field.path: why`; nothing of the row was sent")
+
+
+class ImportReport(Contract):
+    rows: int = Field(description="data rows read")
+    sent: int = Field(description="rows sent as import commands; a member imported before is left as it is")
+    bad: list[BadRow] = Field(description="rows refused, in file order (the first 1,000)")
+    bad_count: int

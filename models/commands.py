@@ -16,16 +16,30 @@ Gift hand-offs (sender A, receiver B; see engine/redemptions/gifts.py)::
     A: <------------------------------gift_transfer-- ... --> B: credit (ledger earn, rule gift)
     B: gift_respond(reject) / expiry -gift_rejected--> A: points back (ledger adjustment)
     A: expiry, or an acceptance after it --gift_expired--> B: offer void
+
+Registrations (member M on device D, invited by I; see engine/registration.py)::
+
+    M: registration --device-activity--> device agent (D): count, decide
+    device agent --device_verdict--> M: allowed: +registration points; --invitation_accepted--> I: +invite growth
+
+Operator commands (``OPERATOR_COMMANDS``) are published by the admin service,
+keyed by the member id, with a ``command_id`` derived from the tenant and the
+operator's request id (and the approval, when one was needed; see
+engine/operator_actions.py): points credit and debit, a benefit grant, a tier
+override until a date, and the account actions lock, unlock, freeze, unfreeze.
 """
+
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.fields import EventTime, Ident
+from models.imports import ImportRow
 
 
 class MemberCommandBase(BaseModel):
@@ -107,8 +121,101 @@ GIFT_COMMANDS: tuple[type[MemberCommandBase], ...] = (
     GiftExpired,
 )
 
+class OperatorCommandBase(MemberCommandBase):
+    """What every operator command carries: who asked, who approved (if anyone), why, the request."""
+
+    actor: Ident = Field(description="the operator who asked: `<token id>:<name>`")
+    approver: Ident | None = Field(default=None, description="who approved it, when it was over a limit")
+    reason: str = Field(min_length=1, max_length=1000)
+    request_id: Ident
+
+
+class PointsCredit(OperatorCommandBase):
+    """Give the member ``points`` (they expire as earned points do)."""
+
+    type: Literal["points_credit"]
+    points: int = Field(ge=1)
+
+
+class PointsDebit(OperatorCommandBase):
+    """Take ``points`` from the member's spendable points; refused if they would overdraw
+    (unless the tenant's rules keep a negative balance as debt)."""
+
+    type: Literal["points_debit"]
+    points: int = Field(ge=1)
+
+
+class BenefitGrantCommand(OperatorCommandBase):
+    """Grant the member a benefit."""
+
+    type: Literal["benefit_grant"]
+    benefit: Ident
+    value: Decimal | None = Field(default=None, ge=0, decimal_places=2)
+    quantity: int = Field(default=1, ge=1, le=1000)
+    valid_until: AwareDatetime | None = None
+
+
+class TierOverride(OperatorCommandBase):
+    """Set the member's tier and hold it against downgrades until ``until``."""
+
+    type: Literal["tier_override"]
+    tier: Ident
+    until: AwareDatetime
+
+
+AccountActionType = Literal["account_lock", "account_unlock", "account_freeze", "account_unfreeze"]
+
+
+class AccountAction(OperatorCommandBase):
+    """Lock, unlock (the appeal path: it clears a complaint's lock too), freeze or unfreeze an account."""
+
+    type: AccountActionType
+
+
+OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
+    PointsCredit,
+    PointsDebit,
+    BenefitGrantCommand,
+    TierOverride,
+    AccountAction,
+)
+
+#: An operator's command, as the admin service builds it.
+OperatorCommand = Annotated[Union[tuple(OPERATOR_COMMANDS)], Field(discriminator="type")]  # noqa: UP007
+
+
+class ImportMember(MemberCommandBase):
+    """Migration: create the member from a row of the previous system (models/imports.py).  Its
+    ``command_id`` comes from the tenant, member and row content (``import_command_id``); applied
+    only to a member with no activity yet (engine/imports.py)."""
+
+    type: Literal["import_member"]
+    row: ImportRow
+
+
+class DeviceVerdict(MemberCommandBase):
+    """From the device agent to a registered member: whether its registration earns rewards
+    (``allowed`` false: beyond ``limit`` registrations on ``device_id`` within ``window``)."""
+
+    type: Literal["device_verdict"]
+    device_id: Ident
+    registration_event_id: Ident
+    allowed: bool
+    registrations: int = Field(ge=1, description="registrations on the device within the window, this one included")
+    limit: int = Field(ge=1)
+
+
+class InvitationAccepted(MemberCommandBase):
+    """To the inviter: ``invitee_id`` registered with this member as ``invited_by``, and the
+    device agent allowed the registration."""
+
+    type: Literal["invitation_accepted"]
+    invitee_id: Ident
+
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
-COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS]
+COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS, ImportMember, DeviceVerdict,
+                                                InvitationAccepted]
 
 #: The contract of ``member-commands``.
 MemberCommand = Annotated[Union[tuple(COMMAND_TYPES)], Field(discriminator="type")]  # noqa: UP007 - built from a list

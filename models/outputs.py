@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from models.fields import Email, PersonName, Phone
+
 
 class Output(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -30,6 +32,11 @@ class Output(BaseModel):
         description="set on a correction: the id of an output published earlier that no longer holds (a late "
                     "event changed the member's history before it). Undo that output; the same id may then be "
                     "published again with its corrected value. A retracted ledger entry's delta is negated here.")
+    rules_version: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="the tenant rules that decided this output: `v<n>` for version n published to `tenant-rules`, "
+                    "`file:<digest>` for rules loaded from the rules directory")
 
 
 class LedgerKind(StrEnum):
@@ -51,6 +58,12 @@ class LedgerEntry(Output):
     order_id: str | None = None
     pending_until: datetime | None = None
     expires_at: datetime | None = None
+    operator: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                 description="an operator's adjustment: who made it (`<token id>:<name>`)")
+    approver: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                 description="an operator's adjustment over a limit: who approved it")
+    reason: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                               description="an operator's adjustment: why")
 
 
 class TierDirection(StrEnum):
@@ -95,6 +108,7 @@ class BenefitGrant(Output):
 
 class NotificationKind(StrEnum):
     ACCOUNT_STATUS = "account_status"
+    TIER_OVERRIDE = "tier_override"
     CLAWBACK_SHORTFALL = "clawback_shortfall"
     DOWNGRADE_WARNING = "downgrade_warning"
     POINTS_EXPIRY_WARNING = "points_expiry_warning"
@@ -110,7 +124,21 @@ class Notification(Output):
     notification_id: str
     kind: NotificationKind
     message: str
+    channel: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                description="where a campaign's notification goes: `sms` or `in_app`")
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactChange(Output):
+    """A member's contact details as a profile event or an import set them; a field that is
+    null was not given (the member keeps what it had).  The engine keeps none of them in the
+    member state: the read model's ``member_contacts`` table merges these, the latest event
+    time per field winning."""
+
+    contact_id: str
+    name: PersonName | None = None
+    phone: Phone | None = Field(default=None, description="digits with an optional leading +")
+    email: Email | None = Field(default=None, description="lower-cased")
 
 
 class DeadLetterReason(StrEnum):
@@ -120,9 +148,13 @@ class DeadLetterReason(StrEnum):
     AMOUNT_OVER_LIMIT = "amount_over_limit"
     REFUND_WITHOUT_ORDER = "refund_without_order"
     INVALID_DEFINITION = "invalid_definition"
+    INVALID_RULES = "invalid_rules"
     PROCESSING_ERROR = "processing_error"
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
+    MEMBER_EXISTS = "member_exists"
+    INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
+    INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
 
 
 class DeadLetter(BaseModel):

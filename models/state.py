@@ -7,7 +7,9 @@ the balances it protects, so a redelivered event can never be applied twice.
 The state is not a contract: it is decoded, changed and encoded on every
 event, so it is a msgspec Struct (no validation on construction or
 assignment).  Its JSON is what the pydantic model it replaced wrote, field for
-field (``STATE_JSON`` reads and writes it).
+field (``STATE_JSON`` reads and writes it); fields added since default to
+``UNSET``, which msgspec leaves out of the JSON, so a value stored before them
+still writes back byte for byte.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
-from msgspec import field
+from msgspec import UNSET, UnsetType, field
 
 from models.badges import BadgeState
 from models.redemption_state import RedemptionState
@@ -57,6 +59,17 @@ class OrderRecord(State):
     growth_clawed: int = 0
 
 
+class MemberRegistration(State):
+    """The member's registration; ``allowed`` is the device agent's verdict (None: not yet heard)."""
+
+    event_id: str
+    registered_at: datetime
+    channel: str
+    device_id: str
+    invited_by: str | None = None
+    allowed: bool | None = None
+
+
 class MemberState(State, dict=True):
     """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
     it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
@@ -73,7 +86,12 @@ class MemberState(State, dict=True):
     tier_since: datetime | None = None
     protection_until: datetime | None = None
     invited_tier: str | None = None
+    # an operator's tier override holds the tier against downgrades until then (engine/operator_actions.py)
+    tier_override_until: datetime | UnsetType = UNSET
     status: MemberStatus = MemberStatus.ACTIVE
+    # why and since when the status is what it is (UNSET: never changed -- omitted from the JSON)
+    status_reason: str | UnsetType = UNSET
+    status_since: datetime | UnsetType = UNSET
     points_days: dict[date, int] = field(default_factory=dict)  # points earned per local day
     counters: dict[date, dict[str, int]] = field(default_factory=dict)  # per local day counters for caps
     recent_event_ids: list[str] = field(default_factory=list)
@@ -92,6 +110,9 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # registration and verifications (engine/registration.py): each rewarded or penalised once
+    registration: MemberRegistration | None = None
+    verifications: list[str] = field(default_factory=list)  # "<kind>:<result>" already applied
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)

@@ -1,7 +1,8 @@
 """The admin service: a FastAPI application over the read model, with token auth and an audit trail.
 
-``create_app`` wires it; routers for operator commands, approvals and rules
-plug in with ``app.include_router`` and the dependencies in ``deps``.  Request
+``create_app`` wires it, with the browser console under ``/console``
+(``memberflow.admin.console``); routers plug in with ``app.include_router`` and
+the dependencies in ``deps``; operators' commands go through ``operations``.  Request
 bodies and query parameters are validated by pydantic: an invalid one is 422
 with ``detail`` listing each error's ``loc`` (the field's path) and ``msg``.
 Every response carries ``X-Request-ID`` (the request's, or a new one).
@@ -15,20 +16,37 @@ import uuid
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
+from memberflow.admin import console
 from memberflow.admin.audit import AuditLog, AuditPublisher
+from memberflow.admin.commands import CommandPublisher
 from memberflow.admin.deps import Services
-from memberflow.admin.routes import activity, members, reports, tokens
+from memberflow.admin.operations import Limits, Operations
+from memberflow.admin.routes import activity, imports, members, operations, reports, tokens
+from memberflow.admin.routes import rules as rules_routes
+from memberflow.admin.rules import RulesPublisher, TenantRulesService
 
 TITLE = "memberflow admin"
 VERSION = "1"
 
 
-def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
+def create_app(engine: sa.Engine, publisher: AuditPublisher, commands: CommandPublisher, limits: Limits,
+               rules: RuleBook | None = None, rules_publisher: RulesPublisher | None = None) -> FastAPI:
+    """The service over ``engine``: audit records go to ``publisher``, member commands to ``commands``;
+    ``rules`` is the rules directory's book (default: the shipped rules), ``rules_publisher`` puts versions on
+    ``tenant-rules`` (without one, publishing answers 500)."""
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
-                  "redemptions, statistics and exports, tenant-scoped, with API tokens and roles.")
-    app.state.services = Services(engine, AuditLog(engine, publisher))
-    for router in (members.router, activity.router, reports.router, tokens.router):
+                  "redemptions, statistics and exports, adjustments, account actions and approvals, tenant "
+                  "rules at runtime and the expiry-warning campaign, imports, tenant-scoped, with API tokens "
+                  "and roles.")
+    app.state.services = Services(engine, AuditLog(engine, publisher), commands)
+    app.state.operations = Operations(engine, app.state.services.audit, commands, limits)
+    app.state.rules = TenantRulesService(engine, rules or RuleBook.from_path(SHIPPED_RULES_DIR), rules_publisher)
+    for router in (members.router, activity.router, reports.router, tokens.router, operations.router,
+                   rules_routes.router, imports.router):
         app.include_router(router)
+    console.install(app)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -45,12 +63,12 @@ def create_app(engine: sa.Engine, publisher: AuditPublisher) -> FastAPI:
     return app
 
 
-class _NoAudit:
+class _NoPublishing:
     def publish(self, record) -> None:
         raise RuntimeError("the OpenAPI document's app serves no requests")
 
 
 def openapi_document() -> str:
     """The OpenAPI document as checked into docs/openapi.json."""
-    app = create_app(sa.create_engine("sqlite://"), _NoAudit())
+    app = create_app(sa.create_engine("sqlite://"), _NoPublishing(), _NoPublishing(), Limits(0, 0))
     return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -6,19 +6,29 @@ the topics' next offsets are written together, so a batch is applied whole
 or not at all.
 
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
-  tier-changes, dead-letters) and audit records are upserted by their output id: a redelivery
-  writes the same row again.  An output with ``retracts`` set deletes the row
-  of the id it withdraws; the same id published again after it is inserted
-  again.  Within a batch the last operation on an id is the one applied.
+  tier-changes, dead-letters, and the notifications of kind ``account_status``
+  and ``tier_override`` into ``account_changes``) and audit records are
+  upserted by their output id: a redelivery writes the same row again.  An
+  output with ``retracts`` set deletes the row of the id it withdraws; the
+  same id published again after it is inserted again.  Within a batch the
+  last operation on an id is the one applied.
+* **Contact details** (member-contacts) are merged into ``member_contacts``
+  field by field: a name, phone or email replaces the stored one only when
+  its event time is not older, so the order they are read in does not matter.
 * **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
   it is projected; the member's row is replaced and the gifts it sent are
-  upserted.  A tombstone deletes the member's row.
+  upserted.  A tombstone deletes the member's row.  The row carries the member's next points expiry
+  (``next_expiry_at``, ``next_expiry_points``) for the expiry-warning preview.
+* **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
+  version; the admin service inserts the versions it publishes at once, the same row) and folded into the
+  rules members are summarised with, as on the workers; an invalid one is skipped (a worker dead-letters it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,15 +39,21 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
 
 from config.rules import RuleBook
+from config.rules_versions import RulesVersion
+from config.settings import Settings
 from config.topics import Topic
+from engine.published_rules import RulesVersions, parse_version
 from engine.views import member_summary
 from memberflow.readmodel import schema
+from models.outputs import NotificationKind
 from tables.members import SEPARATOR, decode
 
 #: the logical name the projector gives the member table's changelog
 MEMBERS_CHANGELOG = "members-changelog"
 
 _KEY_SEPARATOR = SEPARATOR.encode()
+#: the largest tenant-rules value read by default (the workers' default limit)
+MAX_RULES_BYTES = Settings.model_fields["max_payload_bytes"].default
 
 #: topic -> its table and the id field of its values
 TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
@@ -47,9 +63,12 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.TIER_CHANGES: (schema.tier_changes, "change_id"),
     Topic.DEAD_LETTERS: (schema.dead_letters, "dead_letter_id"),
     Topic.AUDIT: (schema.audit, "audit_id"),
+    Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
 }
+#: the contact details ``member-contacts`` carries, each merged on its own
+CONTACT_FIELDS = ("name", "phone", "email")
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*TOPIC_TABLES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +121,15 @@ def _earliest(existing: Any, new: Any) -> Any:
 class Projection:
     """Applies records to the read model; ``now`` is the clock member summaries are taken by."""
 
-    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.rules = rules
+    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_bytes: int = MAX_RULES_BYTES) -> None:
+        self.versions = RulesVersions(rules)
         self.now = now
+        self.max_bytes = max_bytes
+
+    @property
+    def rules(self) -> RuleBook:
+        return self.versions.book
 
     def apply(self, conn: sa.Connection, records: Iterable[Record]) -> int:
         """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
@@ -116,6 +141,8 @@ class Projection:
             positions[(record.physical, record.partition)] = record.offset + 1
             if record.topic == MEMBERS_CHANGELOG:
                 self._member(record, final)
+            elif record.topic == Topic.TENANT_RULES:
+                self._rules_version(record, final)
             else:
                 self._output(record, final)
         self._write(conn, final)
@@ -129,6 +156,11 @@ class Projection:
         if record.value is None:
             return
         topic = Topic(record.topic)
+        if topic is Topic.MEMBER_CONTACTS:
+            self._contact(Topic.MEMBER_CONTACTS.adapter.validate_json(record.value), final)
+            return
+        if topic is Topic.NOTIFICATIONS and _ACCOUNT_CHANGE.search(record.value) is None:
+            return  # most notifications: passed over before they are decoded
         table, id_field = TOPIC_TABLES[topic]
         value = topic.adapter.validate_json(record.value)
         retracts = getattr(value, "retracts", None)
@@ -136,7 +168,30 @@ class Projection:
             final[(table, (retracts,))] = None
             return
         row = _ROWS[topic](value, record)
-        final[(table, (row[id_field],))] = row
+        if row is not None:  # None: a value this table does not keep
+            final[(table, (row[id_field],))] = row
+
+    def _contact(self, value: Any, final: dict) -> None:
+        key = (schema.member_contacts, (value.tenant_id, value.member_id))
+        row = final.get(key) or {"tenant_id": value.tenant_id, "member_id": value.member_id, "name_folded": None,
+                                 **{f: None for f in CONTACT_FIELDS}, **{f"{f}_at": None for f in CONTACT_FIELDS}}
+        at = utc(value.occurred_at)
+        for name in CONTACT_FIELDS:
+            given = getattr(value, name)
+            if given is not None and (row[f"{name}_at"] is None or at >= row[f"{name}_at"]):
+                row[name], row[f"{name}_at"] = given, at
+        row["name_folded"] = fold(row["name"])
+        final[key] = row
+
+    # -- tenant rules versions ------------------------------------------------
+
+    def _rules_version(self, record: Record, final: dict) -> None:
+        version = parse_version(record.value, self.max_bytes)
+        if isinstance(version, str):
+            return  # dead-lettered by a worker; the previous version stays in force here too
+        self.versions.offer_version(version)
+        # a version's number is taken by the first record with it, in a batch as across batches
+        final.setdefault((schema.rules_versions, (version.tenant_id, version.version)), rules_version_row(version))
 
     # -- the member table's changelog ------------------------------------------
 
@@ -158,12 +213,14 @@ class Projection:
             "tenant_id": tenant_id, "member_id": member_id,
             "tier": page["tier"], "qualified_tier": page["qualified_tier"],
             "tier_since": utc(page["tier_since"]), "protection_until": utc(page["protection_until"]),
-            "status": page["status"], "balance": points["balance"], "spendable": points["spendable"],
+            "status": page["status"], "status_reason": page["status_reason"],
+            "status_since": utc(page["status_since"]), "tier_override_until": utc(page["tier_override_until"]),
+            "balance": points["balance"], "spendable": points["spendable"],
             "pending": points["pending"], "debt": points["debt"], "lifetime_earned": points["lifetime_earned"],
             "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
             "joined_at": joined, "last_event_at": last,
             "last_login_at": utc(page["last_login_at"]), "badges": page["badges"], "page": page,
-            "summarised_at": utc(as_of),
+            "summarised_at": utc(as_of), **_next_expiry(state),
         }
         for gift in page["redemptions"]["gifts_sent"]:
             final[(schema.gifts, (tenant_id, gift["gift_id"]))] = {
@@ -185,10 +242,33 @@ class Projection:
                 columns = list(table.primary_key.columns)
                 conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
-            if table is schema.audit:  # written once, never changed
+            if table is schema.audit or table is schema.rules_versions:  # written once, never changed
                 insert_new(conn, table, rows)
+            elif table is schema.member_contacts:
+                _merge_contacts(conn, rows)
             else:
                 upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
+
+
+def fold(name: str | None) -> str | None:
+    """A name as the search compares it: case-folded."""
+    return name.casefold() if name is not None else None
+
+
+def _merge_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert contact rows; each field is replaced only by a value at least as recent as the stored one."""
+    table = schema.member_contacts
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    stored, new = table.c, insert.excluded
+    update: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        at, new_at = stored[f"{name}_at"], new[f"{name}_at"]
+        newer = sa.and_(new_at.is_not(None), sa.or_(at.is_(None), new_at >= at))
+        update[name] = sa.case((newer, new[name]), else_=stored[name])
+        update[f"{name}_at"] = sa.case((newer, new_at), else_=at)
+        if name == "name":
+            update["name_folded"] = sa.case((newer, new.name_folded), else_=stored.name_folded)
+    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id", "member_id"], set_=update), rows)
 
 
 def _first_seen(state: Any) -> datetime | None:
@@ -199,6 +279,21 @@ def _first_seen(state: Any) -> datetime | None:
     return utc(min(times, key=utc)) if times else None
 
 
+def _next_expiry(state: Any) -> dict[str, Any]:
+    """When the member's next points lot expires, and the points expiring then."""
+    expiring = [lot for lot in state.lots if lot.expires_at is not None]
+    if not expiring:
+        return {"next_expiry_at": None, "next_expiry_points": 0}
+    first = min(lot.expires_at for lot in expiring)
+    return {"next_expiry_at": utc(first),
+            "next_expiry_points": sum(lot.amount for lot in expiring if lot.expires_at == first)}
+
+
+def rules_version_row(v: RulesVersion) -> dict[str, Any]:
+    return {"tenant_id": v.tenant_id, "version": v.version, "published_by": v.published_by, "reason": v.reason,
+            "published_at": utc(v.published_at), "rules": v.rules.model_dump(mode="json")}
+
+
 def _common(value: Any) -> dict[str, Any]:
     return {"tenant_id": value.tenant_id, "member_id": value.member_id, "occurred_at": utc(value.occurred_at),
             "cause_event_id": value.cause_event_id}
@@ -207,7 +302,7 @@ def _common(value: Any) -> dict[str, Any]:
 def _ledger(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "entry_id": v.entry_id, "kind": str(v.kind), "rule": v.rule, "delta": v.delta,
             "balance": v.balance, "order_id": v.order_id, "pending_until": utc(v.pending_until),
-            "expires_at": utc(v.expires_at)}
+            "expires_at": utc(v.expires_at), "operator": v.operator, "approver": v.approver, "reason": v.reason}
 
 
 def _grant(v: Any, _: Record) -> dict[str, Any]:
@@ -228,6 +323,20 @@ def _tier_change(v: Any, _: Record) -> dict[str, Any]:
             "direction": str(v.direction), "reason": v.reason}
 
 
+ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE})
+_ACCOUNT_CHANGE = re.compile(rb'"kind":\s*"(?:%s)"' % b"|".join(k.value.encode() for k in ACCOUNT_CHANGES))
+
+
+def _account_change(v: Any, _: Record) -> dict[str, Any] | None:
+    if v.kind not in ACCOUNT_CHANGES:
+        return None
+    data = v.data
+    return {**_common(v), "notification_id": v.notification_id, "kind": str(v.kind), "status": data.get("status"),
+            "tier": data.get("tier"), "until": utc(data.get("until")), "previous": data.get("previous"),
+            "reason": data.get("reason") or v.message, "operator": data.get("operator"),
+            "approver": data.get("approver")}
+
+
 def _dead_letter(v: Any, record: Record) -> dict[str, Any]:
     return {"dead_letter_id": v.dead_letter_id, "tenant_id": v.tenant_id, "member_id": v.member_id,
             "source_topic": v.source_topic, "partition": v.partition, "offset": v.offset, "reason": str(v.reason),
@@ -246,7 +355,8 @@ def audit_row(v: Any, _: Record | None = None) -> dict[str, Any]:
             "outcome": str(v.outcome), "detail": _json(v.detail)}
 
 
-_ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any]]] = {
+_ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any] | None]] = {
     Topic.POINTS_LEDGER: _ledger, Topic.BENEFIT_GRANTS: _grant, Topic.REDEMPTION_RESULTS: _redemption,
     Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter, Topic.AUDIT: audit_row,
+    Topic.NOTIFICATIONS: _account_change,
 }

@@ -4,14 +4,18 @@ Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
   the topics -- members, ledger entries, grants, gifts, redemptions, tier
-  changes, dead letters, audit records -- and the topic offsets the projector
+  changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
   has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
   from the one stored in ``readmodel_meta``, the projector drops them and
   rebuilds them from the start of the topics (schema changes are
   rebuild-from-topics, no migrations).
-* **Service tables** (``SERVICE``): the admin service's API tokens.  Nothing
-  derives them from topics, so a rebuild leaves them alone.
+* **Service tables** (``SERVICE``): the admin service's API tokens, the
+  operators' requests (adjustments and account actions, kept for their first
+  answer and the daily limits) and the approvals of those over a limit.
+  Nothing derives them from topics, so a rebuild leaves them alone.  Whether
+  an operator's command was applied is read from the projection: the outputs
+  and dead letters whose ``cause_event_id`` is the command's id.
 
 Money is ``Numeric(18, 2)``; times are timezone-aware.  The indexes are those
 the admin endpoints filter and sort on.
@@ -20,6 +24,7 @@ the admin endpoints filter and sort on.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Column,
@@ -31,10 +36,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 4
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -56,6 +62,7 @@ def _output(name: str, id_column: str, *columns: Column, indexes: tuple[tuple[st
     )
     Index(f"ix_{name}_member", table.c.tenant_id, table.c.member_id, table.c.occurred_at)
     Index(f"ix_{name}_time", table.c.tenant_id, table.c.occurred_at)
+    Index(f"ix_{name}_cause", table.c.cause_event_id)  # an operator's command -> what it did
     for cols in indexes:
         Index(f"ix_{name}_{'_'.join(cols)}", table.c.tenant_id, *(table.c[c] for c in cols), table.c.occurred_at)
     return table
@@ -83,6 +90,9 @@ members = Table(
     Column("tier_since", When),
     Column("protection_until", When),
     Column("status", String(32), nullable=False),
+    Column("status_reason", Text),
+    Column("status_since", When),
+    Column("tier_override_until", When),
     Column("balance", BigInteger, nullable=False),
     Column("spendable", BigInteger, nullable=False),
     Column("pending", BigInteger, nullable=False),
@@ -97,12 +107,38 @@ members = Table(
     Column("badges", JSON, nullable=False),
     Column("page", JSON, nullable=False, comment="engine.views.member_summary as of summarised_at"),
     Column("summarised_at", When, nullable=False),
+    Column("next_expiry_at", When, comment="when the member's next points lot expires (null: none expires)"),
+    Column("next_expiry_points", BigInteger, nullable=False, default=0, comment="points expiring then"),
 )
 Index("ix_members_tier", members.c.tenant_id, members.c.tier, members.c.member_id)
 Index("ix_members_status", members.c.tenant_id, members.c.status, members.c.member_id)
 Index("ix_members_balance", members.c.tenant_id, members.c.balance, members.c.member_id)
 Index("ix_members_spend", members.c.tenant_id, members.c.spend_365d, members.c.member_id)
 Index("ix_members_activity", members.c.tenant_id, members.c.last_event_at, members.c.member_id)
+Index("ix_members_expiry", members.c.tenant_id, members.c.next_expiry_at, members.c.member_id)
+
+#: contact details from ``member-contacts``, merged per field (the latest event time wins); the member search
+#: joins them.  A table of its own: a member's row is replaced from the changelog, its contact details are not.
+member_contacts = Table(
+    "member_contacts", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
+    Column("name", String(200)),
+    Column("name_folded", String(200).with_variant(String(200, collation="C"), "postgresql"),
+           comment="the name case-folded, for a case-insensitive search"),
+    Column("name_at", When),
+    Column("phone", String(40)),
+    Column("phone_at", When),
+    Column("email", String(254)),
+    Column("email_at", When),
+)
+Index("ix_member_contacts_name", member_contacts.c.tenant_id, member_contacts.c.name_folded)
+# a name searched for anywhere in it (``name_match=contains``): a trigram index, on PostgreSQL only
+Index("ix_member_contacts_name_trgm", member_contacts.c.name_folded, postgresql_using="gin",
+      postgresql_ops={"name_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+event.listen(metadata, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
+Index("ix_member_contacts_phone", member_contacts.c.tenant_id, member_contacts.c.phone)
+Index("ix_member_contacts_email", member_contacts.c.tenant_id, member_contacts.c.email)
 
 ledger = _output(
     "ledger_entries", "entry_id",
@@ -113,6 +149,9 @@ ledger = _output(
     Column("order_id", String(128)),
     Column("pending_until", When),
     Column("expires_at", When),
+    Column("operator", String(160), comment="an operator's adjustment: who made it"),
+    Column("approver", String(160), comment="and who approved it, when it was over a limit"),
+    Column("reason", Text, comment="an operator's adjustment: why"),
     indexes=(("kind",), ("rule",)),
 )
 
@@ -151,6 +190,19 @@ tier_changes = _output(
     indexes=(("direction",),),
 )
 
+#: the notifications of an account's status changes and operators' tier overrides
+account_changes = _output(
+    "account_changes", "notification_id",
+    Column("kind", String(32), nullable=False),
+    Column("status", String(32), comment="the status set (kind account_status)"),
+    Column("tier", String(64), comment="the tier set (kind tier_override)"),
+    Column("until", When, comment="the override's end (kind tier_override)"),
+    Column("previous", String(64), comment="the status or tier before"),
+    Column("reason", Text, nullable=False),
+    Column("operator", String(128)),
+    Column("approver", String(128)),
+)
+
 gifts = Table(
     "gifts", metadata,
     Column("tenant_id", String(64), primary_key=True),
@@ -182,6 +234,7 @@ dead_letters = Table(
     Column("recorded_at", When, nullable=False, comment="when the dead letter was published"),
 )
 Index("ix_dead_letters_tenant", dead_letters.c.tenant_id, dead_letters.c.recorded_at)
+Index("ix_dead_letters_cause", dead_letters.c.cause_event_id)
 
 audit = Table(
     "audit", metadata,
@@ -199,6 +252,16 @@ audit = Table(
 )
 Index("ix_audit_tenant", audit.c.tenant_id, audit.c.at)
 
+rules_versions = Table(
+    "rules_versions", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("published_by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("published_at", When, nullable=False),
+    Column("rules", JSON, nullable=False, comment="the complete rules document of this version"),
+)
+
 api_tokens = Table(
     "api_tokens", metadata,
     Column("token_id", String(32), primary_key=True),
@@ -210,5 +273,48 @@ api_tokens = Table(
     Column("revoked_at", When),
 )
 
-SERVICE: tuple[Table, ...] = (api_tokens,)
+operator_requests = Table(
+    "operator_requests", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("command_id", String(96), nullable=False),
+    Column("member_id", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("points", BigInteger, comment="a credit's or debit's points (signed); null otherwise"),
+    Column("token_id", String(32), nullable=False),
+    Column("actor", String(160), nullable=False),
+    Column("fingerprint", String(64), nullable=False, comment="sha256 of the action, member, body and token"),
+    Column("reason", Text, nullable=False),
+    Column("requested_at", When, nullable=False),
+    Column("approval_id", String(96), comment="set when the request waits for an approver"),
+    Column("answer", JSON, nullable=False, comment="the first answer, given again to a retry"),
+)
+Index("ix_operator_requests_actor", operator_requests.c.tenant_id, operator_requests.c.token_id,
+      operator_requests.c.requested_at)
+Index("ix_operator_requests_member", operator_requests.c.tenant_id, operator_requests.c.member_id,
+      operator_requests.c.requested_at)
+
+approvals = Table(
+    "approvals", metadata,
+    Column("approval_id", String(96), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("member_id", String(128), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("command_id", String(96), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("points", BigInteger),
+    Column("maker", String(160), nullable=False),
+    Column("maker_token_id", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("why", Text, nullable=False, comment="which limit it is over"),
+    Column("requested_at", When, nullable=False),
+    Column("command", JSON, nullable=False, comment="the command published once approved (approver filled in then)"),
+    Column("state", String(16), nullable=False, comment="pending, approved or rejected"),
+    Column("decided_by", String(160)),
+    Column("decided_at", When),
+    Column("decision_reason", Text),
+)
+Index("ix_approvals_state", approvals.c.tenant_id, approvals.c.state, approvals.c.requested_at)
+
+SERVICE: tuple[Table, ...] = (api_tokens, operator_requests, approvals)
 PROJECTION: tuple[Table, ...] = tuple(t for t in metadata.sorted_tables if t not in SERVICE)

@@ -14,14 +14,16 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from agents.records import Record, dead_letter, offer_record, process
+from agents.devices import judge
+from agents.records import Record, dead_letter, offer_record, offer_rules_record, process
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import Topic
 from engine.clock import micros
 from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
 from engine.outcome import Emitted
-from engine.published_lines import PublishedLines
+from engine.published_rules import LiveRules
+from models.devices import DeviceState
 from models.evaluation import EvaluateCommand
 from models.journal import Journal, MemberRecord
 from models.outputs import DeadLetterReason
@@ -37,6 +39,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self.records: dict[bytes, MemberRecord] = {}
         self.marks: dict[bytes, DueMark] = {}
+        #: the device agent's states (``device-activity`` lines), by key
+        self.devices: dict[bytes, DeviceState] = {}
 
     def get(self, key: bytes) -> MemberRecord | None:
         record = self.records.get(key)
@@ -88,6 +92,10 @@ def to_record(line: dict) -> Record:
                   line.get("offset"), line.get("timestamp"))
 
 
+#: the internal topics the workers read back what they wrote to
+FED_BACK = frozenset({Topic.MEMBER_COMMANDS, Topic.DEVICE_ACTIVITY})
+
+
 def command_line(out: Emitted) -> dict:
     """A member command the engine emitted, as the line a worker would read back."""
     return {"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())}
@@ -96,15 +104,16 @@ def command_line(out: Emitted) -> dict:
 class OfflineEngine:
     """The members agent and the commands agent over one in-memory member table.
 
-    With ``feedback`` the member commands the engine emits (gift hand-offs) are
-    applied after the line that caused them, in the order emitted, as the workers
-    would read them back from ``member-commands``; without it they are only output."""
+    With ``feedback`` the member commands the engine emits (gift hand-offs, device
+    verdicts) and its device reports are applied after the line that caused them, in
+    the order emitted, as the workers would read them back from ``member-commands``
+    and ``device-activity``; without it they are only output."""
 
     def __init__(self, rulebook: RuleBook, max_bytes: int | None = None, store: MemoryStore | None = None,
                  feedback: bool = False) -> None:
         self.store = store if store is not None else LentStore()
         self.limit = max_bytes or Settings.model_fields["max_payload_bytes"].default
-        self.live = PublishedLines(rulebook)
+        self.live = LiveRules(rulebook)
         self.rulebook = rulebook
         self.feedback = feedback
 
@@ -116,7 +125,7 @@ class OfflineEngine:
         pending = deque([line])
         while pending:
             for out in self._one(pending.popleft()):
-                if out.topic == Topic.MEMBER_COMMANDS:
+                if out.topic in FED_BACK:
                     pending.append(command_line(out))
                 yield out
 
@@ -142,7 +151,7 @@ class OfflineEngine:
             since = command.as_of if state.watermark is None else max(command.as_of, state.watermark)
             store.marks[key] = DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
             for out in outputs:
-                if self.feedback and out.topic == Topic.MEMBER_COMMANDS:
+                if self.feedback and out.topic in FED_BACK:
                     commands.append(command_line(out))
                 yield out
         for line in commands:
@@ -153,6 +162,14 @@ class OfflineEngine:
         if topic == Topic.BUSINESS_LINES:  # definitions apply to what follows, as on every worker
             yield from offer_record(to_record(line), self.live, self.limit)[1]
             self.rulebook = self.live.book
+        elif topic == Topic.TENANT_RULES:  # so do published tenant rules
+            yield from offer_rules_record(to_record(line), self.live, self.limit)[1]
+            self.rulebook = self.live.book
+        elif topic == Topic.DEVICE_ACTIVITY:  # the device agent's part
+            judged = judge(to_record(line), self.store.devices.get, self.rulebook)
+            if judged.key is not None and judged.state is not None:
+                self.store.devices[judged.key] = judged.state
+            yield from judged.outputs
         elif topic == Topic.COMMANDS:
             record = to_record(line)
             try:

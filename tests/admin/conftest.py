@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from tests.admin.fixtures import KeptAudit, fill, tokens
-from tests.readmodel.fixtures import empty_read_model
+from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, KeptVersions, fill, tokens
+from tests.readmodel.fixtures import empty_read_model, rules
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -28,8 +28,19 @@ def audit() -> KeptAudit:
 
 
 @pytest.fixture(scope="module")
-def client(filled: sa.Engine, audit: KeptAudit) -> Iterator[TestClient]:
-    with TestClient(create_app(filled, audit)) as c:
+def published() -> KeptCommands:
+    return KeptCommands()
+
+
+@pytest.fixture(scope="module")
+def rules_published() -> KeptVersions:
+    return KeptVersions()
+
+
+@pytest.fixture(scope="module")
+def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands,
+           rules_published: KeptVersions) -> Iterator[TestClient]:
+    with TestClient(create_app(filled, audit, published, LIMITS, rules(), rules_published)) as c:
         yield c
 
 

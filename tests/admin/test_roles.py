@@ -19,9 +19,29 @@ def body(kind: str) -> dict | None:
     n = next(_ids)
     if kind == "token":
         return {"name": f"made-{n}", "role": "viewer", "tenant_id": TENANT, "reason": "matrix", "request_id": f"q{n}"}
-    if kind == "revoke":
+    if kind in ("revoke", "account", "decide"):
         return {"reason": "matrix", "request_id": f"r{n}"}
+    if kind == "points":
+        return {"points": 5, "reason": "matrix", "request_id": f"p{n}"}
+    if kind == "benefit":
+        return {"benefit": "free_shipping", "reason": "matrix", "request_id": f"b{n}"}
+    if kind == "tier":
+        return {"tier": "GOLD", "until": "2026-06-01T00:00:00+08:00", "reason": "matrix", "request_id": f"t{n}"}
+    if kind == "rules":
+        return {"rules": {"points": {"pending_days": n % 30}}, "reason": "matrix", "request_id": f"v{n}"}
+    if kind == "candidate":
+        return {"rules": {"points": {"pending_days": 3}}}
+    if kind == "rollback":
+        return {"version": 1, "reason": "matrix", "request_id": f"b{n}"}
+    if kind == "import":
+        return {"format": "jsonl", "content": f'{{"member_id": "imp-{n}", "growth": 5}}\n', "reason": "matrix",
+                "request_id": f"i{n}"}
     return None
+
+
+#: what a role that may gets, by body kind (a read: 200)
+SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202, "rules": 201,
+           "rollback": 201, "import": 200}
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -37,18 +57,43 @@ ENDPOINTS = [
     ("GET", f"/tenants/{TENANT}/exports/members?format=csv", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/exports/ledger?format=xlsx", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/exports/statistics?{RANGE}", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/approvals", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/members/{MEMBER}/credit", "points", Role.OPERATOR, True),
+    ("POST", f"/tenants/{TENANT}/members/{MEMBER}/debit", "points", Role.OPERATOR, True),
+    ("POST", f"/tenants/{TENANT}/members/{MEMBER}/benefits", "benefit", Role.OPERATOR, True),
+    ("POST", f"/tenants/{TENANT}/members/{MEMBER}/tier-override", "tier", Role.OPERATOR, True),
+    *[("POST", f"/tenants/{TENANT}/members/{MEMBER}/{action}", "account", Role.OPERATOR, True)
+      for action in ("lock", "unlock", "freeze", "unfreeze")],
+    ("GET", f"/tenants/{TENANT}/rules", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/validate", "candidate", Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/versions", "rules", Role.ADMIN, True),
+    ("GET", f"/tenants/{TENANT}/rules/versions", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/rules/versions/1", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/rules/diff?from=1&to=1", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/rollback", "rollback", Role.ADMIN, True),
+    ("GET", f"/tenants/{TENANT}/campaigns/expiry-warnings/preview", None, Role.VIEWER, True),
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
+    ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
 ]
 
 
 def test_the_matrix_covers_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(m.upper(), path) for path, ops in paths.items() for m in ops if path != "/healthz"}
-    covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}"))
-               for m, p, *_ in ENDPOINTS}
+    covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
+                .replace("/versions/1", "/versions/{version}")) for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
+    covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...
+                for decision in ("approve", "reject")}
     assert routes == covered
+
+
+@pytest.fixture(scope="module", autouse=True)
+def first_version(client, token) -> None:
+    """Version 1 of the tenant's rules, for the endpoints that read or restore one."""
+    made = client.post(f"/tenants/{TENANT}/rules/versions", json=body("rules"), headers=auth(token["admin"]))
+    assert made.status_code == 201 and made.json()["version"] == 1
 
 
 @pytest.mark.parametrize(("method", "path", "kind", "least", "scoped"), ENDPOINTS)
@@ -61,8 +106,8 @@ def test_every_endpoint_with_every_token(client, token, method, path, kind, leas
     assert call({"Authorization": "Basic eDp5"}) == 401
     for role in Role:
         status = call(auth(token[role.value]))
-        assert status == (201 if method == "POST" else 200) if role.rank >= least.rank else status == 403, role
-    assert call(auth(token["platform"])) in (200, 201)
+        assert status == SUCCESS.get(kind, 200) if role.rank >= least.rank else status == 403, role
+    assert call(auth(token["platform"])) == SUCCESS.get(kind, 200)
     foreign = call(auth(token["foreign"]))
     if scoped:
         assert foreign == 404
@@ -91,3 +136,25 @@ def test_revoking_needs_an_admin_of_the_token_s_tenant(client, token):
     revoked = client.post(f"/tokens/{token_id}/revoke", json=body("revoke"), headers=auth(token["admin"]))
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert client.get(f"/tenants/{TENANT}/members", headers=auth(secret)).status_code == 401
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_deciding_needs_an_approver_who_is_not_the_maker(client, token, decision):
+    def pending() -> str:
+        made = client.post(f"/tenants/{TENANT}/members/{MEMBER}/benefits", json=body("benefit"),
+                           headers=auth(token["operator"]))
+        assert made.status_code == 202 and made.json()["state"] == "pending_approval"
+        return made.json()["approval_id"]
+
+    approval = pending()
+    path = f"/tenants/{TENANT}/approvals/{approval}/{decision}"
+    assert client.post(path, json=body("decide")).status_code == 401
+    assert client.post(path, json=body("decide"), headers=auth("mf_nope_nope")).status_code == 401
+    for name in ("viewer", "operator"):
+        assert client.post(path, json=body("decide"), headers=auth(token[name])).status_code == 403
+    assert client.post(path, json=body("decide"), headers=auth(token["foreign"])).status_code == 404
+    for name in ("approver", "admin", "platform"):
+        fresh = f"/tenants/{TENANT}/approvals/{pending()}/{decision}"
+        decided = client.post(fresh, json=body("decide"), headers=auth(token[name]))
+        assert decided.status_code == 200, name
+        assert decided.json()["state"] == ("approved" if decision == "approve" else "rejected")

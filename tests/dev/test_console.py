@@ -30,3 +30,8 @@ def test_console_lines() -> None:
         "REDEEM   m0042  coupon accepted -200 pts (1×20 yuan)")
     assert describe("redemption-results", json.dumps(refused).encode()) == (
         "REDEEM   m0042  merchandise rejected insufficient_points")
+
+
+def test_a_contact_change_says_what_was_given_not_the_details() -> None:
+    contact = {"member_id": "m0042", "name": "Ann Lee", "email": "ann@example.com", "phone": None}
+    assert describe("member-contacts", json.dumps(contact).encode()) == "CONTACT  m0042  name, email given"

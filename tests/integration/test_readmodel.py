@@ -19,6 +19,7 @@ from config.rules import RuleBook
 from memberflow.dev.postgres import free_port
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database, prepare
+from memberflow.readmodel.projection import SOURCES
 from memberflow.readmodel.projector import Projector
 from tests.integration.fixtures import consumed_total, effective, mixed_events, wait_until
 
@@ -86,7 +87,7 @@ def test_memberflow_readmodel_run_follows_and_its_lag_returns_to_zero(cluster, s
             except OSError:
                 return None
             values = re.findall(r'^memberflow_readmodel_lag_records\{topic="[^"]+"\} (\S+)$', text, re.M)
-            return sum(map(float, values)) if len(values) == 7 else None
+            return sum(map(float, values)) if len(values) == len(SOURCES) else None
 
         wait_until(lambda: lag() == 0.0, timeout=30)
     finally:

@@ -13,6 +13,9 @@ from engine.corrections import retraction
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import VERSION_KEY, positions, prepare
 from memberflow.readmodel.projection import Projection, Record
+from models.commands import TierOverride
+from models.outputs import Notification, NotificationKind
+from tests.engine.fixtures import Member
 from tests.readmodel.fixtures import CHANGELOG, changelog, dump, in_force, rules, stream
 
 NOW = datetime(2025, 3, 24, tzinfo=UTC)
@@ -80,6 +83,27 @@ def test_each_output_table_holds_the_outputs_in_force(db):
             ids = set(conn.scalars(sa.select(table.c[id_column])))
             assert ids == set(in_force(topic)), topic
             assert ids, topic
+
+
+def test_account_changes_keep_status_changes_and_tier_overrides_of_the_notifications(db):
+    m = Member(rules().default)
+    m.complain("malicious", "2026-03-01T12:00:00+08:00")  # no points to cover it: locked
+    m.pay("o1", "30", "2026-03-02T12:00:00+08:00")
+    m.apply(TierOverride(type="tier_override", command_id="oc-1", member_id="m1", reason="VIP", request_id="q1",
+                         occurred_at=datetime(2026, 3, 3, tzinfo=UTC), actor="t:ann", tier="GOLD",
+                         until=datetime(2026, 6, 1, tzinfo=UTC)))
+    other = Notification(tenant_id="default", member_id="m1", occurred_at=NOW, cause_event_id="e9",
+                         notification_id="nt-9", message="nudge", kind=NotificationKind.NEXT_TIER_NUDGE)
+    notes = [*m.notifications, other]
+    assert {n.kind for n in m.notifications} == {NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE}
+    project(db, [Record("notifications", "notifications", 0, i, b"m1", n.model_dump_json().encode(), 0)
+                 for i, n in enumerate(notes)])
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(schema.account_changes).order_by(schema.account_changes.c.kind)).all()
+    assert [(r.kind, r.status, r.tier, r.previous) for r in rows] == [
+        ("account_status", "locked", None, None), ("tier_override", None, "GOLD", "NORMAL")]
+    assert rows[0].reason.startswith("account locked: complaint") and rows[1].operator == "t:ann"
+    assert other.notification_id not in {r.notification_id for r in rows}
 
 
 def test_a_redelivery_or_a_batch_at_a_time_changes_nothing(db):

@@ -10,8 +10,21 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 
 from memberflow.admin.deps import Scope, Services, scoped, services
 from memberflow.admin.rows import as_model, as_models
+from memberflow.readmodel import commands as operator_views
 from memberflow.readmodel import queries
-from models.admin import GiftRow, GrantRow, LedgerRow, MemberPage, MemberRow, MemberSort, Page, Role
+from models.admin import (
+    AccountChangeRow,
+    GiftRow,
+    GrantRow,
+    LedgerRow,
+    MemberPage,
+    MemberRow,
+    MemberSort,
+    OperatorCommandRow,
+    Page,
+    Role,
+)
+from models.fields import Email, Phone
 from models.outputs import LedgerKind
 from models.state import MemberStatus
 
@@ -37,12 +50,18 @@ class MemberFilters:
         spend_max: Annotated[Decimal | None, Query(description="365-day spend, at most")] = None,
         active_from: Annotated[datetime | None, Query(description="last event at or after")] = None,
         active_to: Annotated[datetime | None, Query(description="last event at or before")] = None,
+        name: Annotated[str | None, Query(min_length=1, max_length=200, description="the member's name, "
+                                          "case-insensitive: starting so, or containing it with name_match")] = None,
+        name_match: Literal["prefix", "contains"] = "prefix",
+        phone: Annotated[Phone | None, Query(description="the phone number (separators ignored)")] = None,
+        email: Annotated[Email | None, Query(description="the email address (case ignored)")] = None,
         sort: MemberSort = "member_id",
         order: Literal["asc", "desc"] = "asc",
     ) -> None:
         self.values = dict(id_prefix=id_prefix, tier=tier, status=status.value if status else None,
                            points_min=points_min, points_max=points_max, spend_min=spend_min, spend_max=spend_max,
-                           active_from=active_from, active_to=active_to, sort=sort, descending=order == "desc")
+                           active_from=active_from, active_to=active_to, name=name, name_match=name_match,
+                           phone=phone, email=email, sort=sort, descending=order == "desc")
 
     def search(self, tenant_id: str) -> queries.MemberSearch:
         return queries.MemberSearch(tenant_id=tenant_id, **self.values)
@@ -63,12 +82,15 @@ class LedgerFilters:
         return queries.LedgerSearch(tenant_id=tenant_id, member_id=member_id, **self.values)
 
 
-def paged(fetch, model):
+def paged(fetch, model, convert=None):
+    """A page of ``model`` from ``fetch() -> (rows, cursor)``; ``convert(row)`` makes an item when the row's
+    columns are not the model's fields."""
     try:
         rows, cursor = fetch()
     except queries.BadCursor as exc:
         raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
-    return Page[model](items=as_models(model, rows), next_cursor=cursor)
+    items = [convert(row) for row in rows] if convert is not None else as_models(model, rows)
+    return Page[model](items=items, next_cursor=cursor)
 
 
 @router.get("/members", response_model=Page[MemberRow], summary="search members")
@@ -88,8 +110,12 @@ def member_page(member_id: str, scope: Scope = Depends(scoped(Role.VIEWER)), svc
         ledger, _ = queries.search_ledger(conn, queries.LedgerSearch(scope.tenant_id, member_id), None, RECENT_LEDGER)
         grants = queries.member_grants(conn, scope.tenant_id, member_id)
         gifts = queries.open_gifts(conn, scope.tenant_id, member_id)
+        commands = operator_views.member_commands(conn, scope.tenant_id, member_id)
+        changes = operator_views.account_changes(conn, scope.tenant_id, member_id)
     return MemberPage(member=as_model(MemberRow, row), summary=row.page, recent_ledger=as_models(LedgerRow, ledger),
-                      grants=as_models(GrantRow, grants), open_gifts=as_models(GiftRow, gifts))
+                      grants=as_models(GrantRow, grants), open_gifts=as_models(GiftRow, gifts),
+                      operator_commands=as_models(OperatorCommandRow, commands),
+                      account_changes=as_models(AccountChangeRow, changes))
 
 
 @router.get("/members/{member_id}/ledger", response_model=Page[LedgerRow], summary="a member's ledger, newest first",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
@@ -39,7 +40,7 @@ def get_statistics(start: Start, end: End, scope: Scope = Depends(scoped(Role.VI
         return statistics(conn, scope.tenant_id, start, end)
 
 
-def _respond(fmt: str, name: str, header: list[str], rows: Iterator) -> StreamingResponse:
+def export_response(fmt: str, name: str, header: list[str], rows: Iterator) -> StreamingResponse:
     filename = f"{name}.{fmt}"
     if fmt == "csv":
         body = export.csv_chunks(header, rows)
@@ -49,8 +50,9 @@ def _respond(fmt: str, name: str, header: list[str], rows: Iterator) -> Streamin
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _streamed(svc: Services, rows_of) -> Iterator:
-    with svc.engine.connect() as conn:
+def streamed_rows(engine: sa.Engine, rows_of) -> Iterator:
+    """``rows_of(conn)``'s rows, read on a connection held while the response streams."""
+    with engine.connect() as conn:
         yield from rows_of(conn)
 
 
@@ -62,9 +64,9 @@ LEDGER_COLUMNS = [c.name for c in schema.ledger.columns]
 def export_members(filters: Annotated[MemberFilters, Depends()], format: ExportFormat = "csv",
                    scope: Scope = Depends(scoped(Role.VIEWER)), svc: Services = Depends(services)):
     search = filters.search(scope.tenant_id)
-    rows = _streamed(svc, lambda conn: ([getattr(r, c) for c in MEMBER_COLUMNS]
+    rows = streamed_rows(svc.engine, lambda conn: ([getattr(r, c) for c in MEMBER_COLUMNS]
                                         for r in queries.iter_members(conn, search)))
-    return _respond(format, f"{scope.tenant_id}-members", MEMBER_COLUMNS, rows)
+    return export_response(format, f"{scope.tenant_id}-members", MEMBER_COLUMNS, rows)
 
 
 @router.get("/exports/ledger", response_class=StreamingResponse, responses=EXPORT, summary="export ledger entries")
@@ -73,9 +75,9 @@ def export_ledger(filters: Annotated[LedgerFilters, Depends()],
                   format: ExportFormat = "csv", scope: Scope = Depends(scoped(Role.VIEWER)),
                   svc: Services = Depends(services)):
     search = filters.search(scope.tenant_id, member_id)
-    rows = _streamed(svc, lambda conn: ([getattr(r, c) for c in LEDGER_COLUMNS]
+    rows = streamed_rows(svc.engine, lambda conn: ([getattr(r, c) for c in LEDGER_COLUMNS]
                                         for r in queries.iter_ledger(conn, search)))
-    return _respond(format, f"{scope.tenant_id}-ledger", LEDGER_COLUMNS, rows)
+    return export_response(format, f"{scope.tenant_id}-ledger", LEDGER_COLUMNS, rows)
 
 
 def statistics_rows(figures: Statistics) -> Iterator[list]:
@@ -103,4 +105,5 @@ def export_statistics(start: Start, end: End, format: ExportFormat = "csv",
     _range(start, end)
     with svc.engine.connect() as conn:
         figures = statistics(conn, scope.tenant_id, start, end)
-    return _respond(format, f"{scope.tenant_id}-statistics", ["section", "key", "value"], statistics_rows(figures))
+    return export_response(format, f"{scope.tenant_id}-statistics", ["section", "key", "value"],
+                           statistics_rows(figures))

@@ -1,0 +1,241 @@
+"""Adjustments, account actions and approvals through the admin service: the commands it
+publishes, limits and maker-checker, retries and bad input -- and, with the published commands
+applied by the engine and projected (as a worker and the projector would), what the member's
+page and the approval queue show."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import sqlalchemy as sa
+
+from agents.records import Record as InputRecord
+from agents.records import process
+from engine.operator_actions import operator_command_id
+from memberflow.readmodel.projection import TOPIC_TABLES, Projection, Record
+from memberflow.tools.replay import MemoryStore
+from models.commands import PointsCredit
+from tables.members import decode_record, encode, state_key
+from tests.admin.fixtures import LIMITS, NOW, TENANT, auth
+from tests.readmodel.fixtures import CHANGELOG, rules, stream
+
+MEMBER = "m0006"
+BASE = f"/tenants/{TENANT}/members/{MEMBER}"
+_ids = itertools.count()
+
+
+def rid(prefix: str = "q") -> str:
+    return f"{prefix}{next(_ids)}"
+
+
+class Worker:
+    """Applies the published commands as the members agent would, and projects what they did."""
+
+    def __init__(self, engine: sa.Engine, published) -> None:
+        self.engine, self.published, self.offset = engine, published, 1_000_000
+        self.done = len(published.commands)  # the commands of the other database's run are not this one's
+        self.store = MemoryStore()
+        for record in stream()[1]:
+            if record.physical == CHANGELOG and record.value is not None:
+                self.store.records[record.key] = decode_record(record.value)
+
+    def run(self) -> list:
+        commands = self.published.commands[self.done:]
+        self.done = len(self.published.commands)
+        records, touched, outputs = [], set(), []
+        for command in commands:
+            result = process(InputRecord("member-commands", command.model_dump_json().encode(),
+                                         command.member_id.encode()), self.store, rules(), 65536)
+            touched.add(state_key(command.tenant_id, command.member_id))
+            outputs += result.outputs
+        for out in outputs:
+            if out.topic in TOPIC_TABLES:
+                records.append(self._record(out.topic, out.topic, out.key.encode(),
+                                            out.value.model_dump_json().encode()))
+        records += [self._record("members-changelog", CHANGELOG, key, encode(self.store.records[key]))
+                    for key in touched]
+        with self.engine.begin() as conn:
+            Projection(rules(), now=lambda: NOW).apply(conn, records)
+        return outputs
+
+    def _record(self, topic: str, physical: str, key: bytes, value: bytes) -> Record:
+        self.offset += 1
+        return Record(topic, physical, 0, self.offset, key, value, 1_700_000_000_000)
+
+
+@pytest.fixture(scope="module")
+def worker(filled, published) -> Worker:
+    return Worker(filled, published)
+
+
+def post(client, token, path, body):
+    return client.post(path, json=body, headers=auth(token))
+
+
+def page(client, token) -> dict:
+    answer = client.get(BASE, headers=auth(token))
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def command_row(client, token, request_id: str) -> dict:
+    return next(c for c in page(client, token)["operator_commands"] if c["request_id"] == request_id)
+
+
+def test_a_credit_within_the_limits_is_published_and_shows_pending_until_its_entry_is_in(
+        client, token, published, worker, audit):
+    request_id = rid()
+    answer = post(client, token["operator"], f"{BASE}/credit", {"points": 40, "reason": "late parcel",
+                                                                "request_id": request_id})
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["state"] == "published" and body["approval_id"] is None
+    assert body["command_id"] == operator_command_id(TENANT, request_id)
+    command = published.commands[-1]
+    assert isinstance(command, PointsCredit) and command.model_dump(include={"command_id", "points", "reason"}) == {
+        "command_id": body["command_id"], "points": 40, "reason": "late parcel"}
+    assert command.actor.endswith(":t-operator") and command.approver is None and command.member_id == MEMBER
+    assert audit.records[-1].action == "member.points_credit" and audit.records[-1].request_id == request_id
+    assert command_row(client, token["viewer"], request_id)["state"] == "pending"
+
+    (entry,) = [o.value for o in worker.run() if o.topic == "points-ledger"]
+    assert (entry.delta, entry.operator, entry.reason) == (40, command.actor, "late parcel")
+    assert command_row(client, token["viewer"], request_id)["state"] == "applied"
+    ledger = client.get(f"{BASE}/ledger", headers=auth(token["viewer"])).json()["items"]
+    (shown,) = [e for e in ledger if e["entry_id"] == entry.entry_id]
+    assert (shown["kind"], shown["operator"], shown["reason"]) == ("adjustment", command.actor, "late parcel")
+
+
+def test_a_retry_gets_the_first_answer_and_another_body_under_the_same_id_is_409(client, token, published):
+    body = {"points": 3, "reason": "retry", "request_id": rid()}
+    first = post(client, token["operator"], f"{BASE}/credit", body)
+    sent = len(published.commands)
+    again = post(client, token["operator"], f"{BASE}/credit", body)
+    assert again.status_code == 202 and again.json() == first.json() and len(published.commands) == sent
+    assert post(client, token["operator"], f"{BASE}/credit", {**body, "points": 4}).status_code == 409
+    assert post(client, token["operator"], f"{BASE}/debit", body).status_code == 409
+    assert post(client, token["approver"], f"{BASE}/credit", body).status_code == 409  # someone else's id
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("credit", {"points": 0, "reason": "x"}, "points"),
+    ("debit", {"points": -5, "reason": "x"}, "points"),
+    ("credit", {"points": 5, "reason": "   "}, "reason"),
+    ("credit", {"points": 5}, "reason"),
+    ("lock", {"reason": ""}, "reason"),
+    ("tier-override", {"tier": "GOLD", "until": "2026-06-01T00:00:00", "reason": "x"}, "until"),
+])
+def test_bad_input_is_422_with_the_field_path(client, token, path, body, field):
+    answer = post(client, token["operator"], f"{BASE}/{path}", {"request_id": rid(), **body})
+    assert answer.status_code == 422
+    assert ["body", field] in [e["loc"] for e in answer.json()["detail"]]
+
+
+def test_an_unknown_member_is_404(client, token, published):
+    sent = len(published.commands)
+    answer = post(client, token["operator"], f"/tenants/{TENANT}/members/nobody/credit",
+                  {"points": 5, "reason": "x", "request_id": rid()})
+    assert answer.status_code == 404 and len(published.commands) == sent
+
+
+def test_over_the_limit_a_second_person_approves_and_the_entry_names_both(client, token, published, worker, audit):
+    request_id = rid()
+    answer = post(client, token["operator"], f"{BASE}/credit", {"points": LIMITS.per_adjustment + 1,
+                                                                "reason": "big goodwill", "request_id": request_id})
+    assert answer.status_code == 202 and answer.json()["state"] == "pending_approval"
+    approval_id = answer.json()["approval_id"]
+    sent = len(published.commands)
+    queue = client.get(f"/tenants/{TENANT}/approvals", params={"state": "pending"}, headers=auth(token["viewer"]))
+    (row,) = [a for a in queue.json()["items"] if a["approval_id"] == approval_id]
+    assert (row["points"], row["maker"].endswith(":t-operator"), row["state"]) == (101, True, "pending")
+    assert "over the 100 points" in row["why"]
+    assert command_row(client, token["viewer"], request_id)["state"] == "pending_approval"
+    assert audit.records[-1].outcome == "pending"
+
+    decision = {"reason": "checked the parcel", "request_id": rid("d")}
+    path = f"/tenants/{TENANT}/approvals/{approval_id}/approve"
+    assert post(client, token["operator"], path, decision).status_code == 403  # not an approver
+    approved = post(client, token["approver"], path, decision)
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
+    assert post(client, token["approver"], path, decision).json() == approved.json()  # a retry
+    assert post(client, token["admin"], path, {**decision, "request_id": rid("d")}).status_code == 409
+    (command,) = published.commands[sent:]
+    assert command.approver.endswith(":t-approver") and command.command_id == answer.json()["command_id"]
+
+    (entry,) = [o.value for o in worker.run()
+                if o.topic == "points-ledger" and o.value.cause_event_id == command.command_id]
+    assert (entry.delta, entry.operator, entry.approver) == (101, command.actor, command.approver)
+    row = client.get(f"/tenants/{TENANT}/approvals", params={"state": "applied"},
+                     headers=auth(token["viewer"])).json()["items"]
+    assert approval_id in {a["approval_id"] for a in row}
+    assert command_row(client, token["viewer"], request_id)["state"] == "applied"
+
+
+def test_the_maker_cannot_approve_their_own(client, token, published, audit):
+    answer = post(client, token["approver"], f"{BASE}/credit", {"points": 500, "reason": "mine",
+                                                                "request_id": rid()})
+    path = f"/tenants/{TENANT}/approvals/{answer.json()['approval_id']}/approve"
+    sent = len(published.commands)
+    refused = post(client, token["approver"], path, {"reason": "self", "request_id": rid("d")})
+    assert refused.status_code == 403 and "maker" in refused.json()["detail"] and len(published.commands) == sent
+    assert (audit.records[-1].action, audit.records[-1].outcome) == ("approval.approve", "refused")
+    rejected = post(client, token["admin"], path.replace("/approve", "/reject"), {"reason": "no",
+                                                                                  "request_id": rid("d")})
+    assert rejected.status_code == 200 and rejected.json()["state"] == "rejected" and len(published.commands) == sent
+
+
+def test_an_operator_s_day_is_limited_too(client, filled, token):
+    made = [post(client, token["admin"], f"{BASE}/credit", {"points": 100, "reason": "day", "request_id": rid()})
+            for _ in range(3)]
+    assert [a.json()["state"] for a in made] == ["published", "published", "pending_approval"]
+    assert "today is over the 250 points" in made[-1].json()["detail"]
+
+
+def test_a_debit_that_would_overdraw_is_refused_and_the_operator_sees_why(client, token, worker):
+    worker.run()  # what earlier tests published
+    spendable = page(client, token["viewer"])["member"]["spendable"]
+    request_id = rid()
+    answer = post(client, token["operator"], f"{BASE}/debit", {"points": spendable + 1, "reason": "too much",
+                                                               "request_id": request_id}).json()
+    if answer["state"] == "pending_approval":  # over the limit: approved, and still refused by the engine
+        post(client, token["approver"], f"/tenants/{TENANT}/approvals/{answer['approval_id']}/approve",
+             {"reason": "ok", "request_id": rid("d")})
+    (letter,) = [o.value for o in worker.run() if o.topic == "dead-letters"]
+    assert letter.reason == "insufficient_points" and letter.cause_event_id == answer["command_id"]
+    row = command_row(client, token["viewer"], request_id)
+    assert row["state"] == "refused" and "would overdraw" in row["refusal"]
+    assert page(client, token["viewer"])["member"]["spendable"] == spendable
+
+
+def test_lock_then_unlock_shows_why_and_since_when(client, token, worker):
+    locked = post(client, token["operator"], f"{BASE}/lock", {"reason": "card fraud suspected", "request_id": rid()})
+    assert locked.status_code == 202
+    worker.run()
+    shown = page(client, token["viewer"])
+    assert (shown["member"]["status"], shown["member"]["status_reason"]) == ("locked", "card fraud suspected")
+    assert shown["member"]["status_since"] and shown["summary"]["status_reason"] == "card fraud suspected"
+    assert shown["account_changes"][0]["status"] == "locked"
+    post(client, token["operator"], f"{BASE}/unlock", {"reason": "appeal upheld", "request_id": rid()})
+    worker.run()
+    shown = page(client, token["viewer"])
+    assert (shown["member"]["status"], shown["member"]["status_reason"]) == ("active", "appeal upheld")
+    assert [c["status"] for c in shown["account_changes"][:2]] == ["active", "locked"]
+    assert shown["operator_commands"][0]["state"] == "applied"
+
+
+def test_a_tier_override_and_a_benefit_wait_for_an_approver_then_apply(client, token, worker):
+    override = post(client, token["operator"], f"{BASE}/tier-override",
+                    {"tier": "DIAMOND", "until": "2027-06-01T00:00:00+08:00", "reason": "VIP", "request_id": rid()})
+    grant = post(client, token["operator"], f"{BASE}/benefits",
+                 {"benefit": "free_shipping", "value": "12.50", "reason": "VIP", "request_id": rid()})
+    for answer in (override, grant):
+        assert answer.json()["state"] == "pending_approval"
+        post(client, token["approver"], f"/tenants/{TENANT}/approvals/{answer.json()['approval_id']}/approve",
+             {"reason": "ok", "request_id": rid("d")})
+    worker.run()
+    shown = page(client, token["viewer"])
+    assert shown["member"]["tier"] == "DIAMOND" and shown["member"]["tier_override_until"]
+    assert "free_shipping" in {g["benefit"] for g in shown["grants"]}
+    states = {c["action"]: c["state"] for c in shown["operator_commands"]}
+    assert states["tier_override"] == states["benefit_grant"] == "applied", (states, shown["member"])
