@@ -19,7 +19,7 @@ from memberflow.tools.offline import OfflineEngine
 from memberflow.tools.simulate.figures import Figures
 from memberflow.tools.simulate.progress import Progress
 from memberflow.tools.simulate.schedule import Schedule
-from memberflow.tools.simulate.shards import GiftLinks, member_of, shard_of
+from memberflow.tools.simulate.shards import MemberLinks, member_of, shard_of
 
 #: lines the simulation does not apply: the schedule issues the evaluations, and the
 #: engine's own member commands come from the simulated engine, not the recording
@@ -36,7 +36,7 @@ class Job:
     daily: bool = False
     shard: int = 0
     shards: int = 1
-    links: GiftLinks | None = None
+    links: MemberLinks | None = None
     until: datetime | None = None
 
 
@@ -61,7 +61,7 @@ def run_shard(job: Job, progress: Callable[[int], None] | None = None,
     engine = OfflineEngine(rulebook, feedback=True)
     schedule = Schedule(rulebook, job.daily)
     figures = Figures(rulebook.default.tz)
-    links = job.links or GiftLinks()
+    links = job.links or MemberLinks()
     add = figures.add if observe is None else lambda out: (observe(out), figures.add(out))
 
     def evaluate(until: datetime) -> None:
@@ -145,7 +145,7 @@ def simulate(base: Path, candidate: Path, events: Path, *, daily: bool = False, 
     links = None
     if processes > 1:
         with events.open(encoding="utf-8") as fh:
-            links = GiftLinks.of_lines(fh)
+            links = MemberLinks.of_lines(fh)
     jobs = [Job(rules, events, daily, shard, processes, links, until)
             for rules in (base, candidate) for shard in range(processes)]
     bar = Progress(len(jobs) * events.stat().st_size, len(jobs), stderr)

@@ -1,9 +1,10 @@
 """Which process simulates which members (``--processes``).
 
-Members are split by a hash of their member id.  Members that hand each other
-gifts exchange member commands, so they must be simulated by one process: a pass
-over the history links every gift's giver and receiver (``GiftLinks``), and a
-linked member's shard is that of the smallest member id it is linked with.
+Members are split by a hash of their member id.  Members that interact must be
+simulated by one process: gift givers and receivers and inviters and invitees
+exchange member commands, and the members of one device are counted together by
+the device agent.  A pass over the history links them (``MemberLinks``), and a
+linked member's shard is that of the smallest id in its group.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def member_of(line: dict) -> str | None:
     return key if isinstance(key, str) else None
 
 
-class GiftLinks:
-    """Union-find over the members gifts connect; only they are held."""
+class MemberLinks:
+    """Union-find over the members gifts, invitations and shared devices connect; only they are held.
+    A device is a node of its own (``\x00device:<tenant>/<device id>``)."""
 
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
@@ -50,21 +52,28 @@ class GiftLinks:
 
     def observe(self, line: dict) -> None:
         value = line.get("value")
-        if line.get("topic") == Topic.REDEMPTIONS and isinstance(value, dict) and value.get("kind") == "gift":
-            giver, receiver = value.get("member_id"), value.get("to_member_id")
-            if isinstance(giver, str) and isinstance(receiver, str):
-                self.link(giver, receiver)
+        if not isinstance(value, dict) or not isinstance(member := value.get("member_id"), str):
+            return
+        topic = line.get("topic")
+        if topic == Topic.REDEMPTIONS and value.get("kind") == "gift":
+            if isinstance(receiver := value.get("to_member_id"), str):
+                self.link(member, receiver)
+        elif topic in (Topic.REGISTRATIONS, Topic.LOGINS):
+            if isinstance(inviter := value.get("invited_by"), str):
+                self.link(member, inviter)
+            if isinstance(device := value.get("device_id"), str):
+                self.link(member, f"\x00device:{value.get('tenant_id', 'default')}/{device}")
 
     @classmethod
-    def of_lines(cls, texts: Iterable[str]) -> GiftLinks:
+    def of_lines(cls, texts: Iterable[str]) -> MemberLinks:
         links = cls()
         for text in texts:
-            if '"gift"' in text:  # most lines are not gifts: skip their parse
+            if '"gift"' in text or '"device_id"' in text:  # most lines link nothing: skip their parse
                 links.observe(json.loads(text))
         return links
 
 
-def shard_of(member: str | None, links: GiftLinks, shards: int) -> int:
+def shard_of(member: str | None, links: MemberLinks, shards: int) -> int:
     if shards == 1 or member is None:
         return 0
     return zlib.crc32(links.root(member).encode()) % shards
