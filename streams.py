@@ -3,8 +3,8 @@
 Every topic is declared once in ``config.topics`` (the README's table and
 diagram are drawn from it).  Reading ``create_app`` from top to bottom is
 reading the topology: which topics the members agent reads as one
-co-partitioned subscription, the two tables it writes, the commands and
-business-line agents, the definitions every worker reads whole before its
+co-partitioned subscription, the two tables it writes, the commands,
+device and business-line agents, the definitions every worker reads whole before its
 agents start, and the HTTP views.  Each agent gets the collaborators it
 calls, so one event's path can be followed by reading calls:
 ``agents.members`` -> ``agents.member_processor`` -> ``agents.records`` ->
@@ -19,10 +19,11 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from agents import business_lines, commands, members, membership_plans, tenant_rules
+from agents import business_lines, commands, devices, members, membership_plans, tenant_rules
 from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
 from agents.commands import CommandHandler, EvaluationSchedule
+from agents.devices import DeviceHandler
 from agents.kafka.consumer import BatchChannel, BatchingTransport
 from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
@@ -37,6 +38,7 @@ from memberflow.web import badges, ledger, memberships, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
 from memberflow.web.auth import ServiceTokens
+from tables import devices as devices_table
 from tables import ledger as ledger_table
 from tables import members as members_table
 
@@ -107,6 +109,8 @@ class Worker:
     definitions_agent: Any
     tenant_rules_agent: Any
     schedule: EvaluationSchedule
+    devices: faust.Table
+    devices_agent: Any
     plans_agent: Any = None
 
 
@@ -150,6 +154,12 @@ def create_app(
     plans_agent = membership_plans.register(app, app.topic(settings.topic(Topic.MEMBERSHIP_PLANS), **RAW),
                                             PlanChecker(app, settings, metrics, plans))
 
+    # the device agent: registrations and logins re-keyed by device (from the members agent), one state per
+    # device in its own table; verdicts go back to the members as commands, risk flags out
+    device_states = devices_table.declare(app, settings.partitions)
+    devices_agent = devices.register(app, app.topic(settings.topic(Topic.DEVICE_ACTIVITY), **RAW),
+                                     DeviceHandler(app, settings, rules, device_states, metrics))
+
     # HTTP views, each routed to the worker that owns the member, for callers with a service token
     tokens = ServiceTokens(settings.service_tokens_file)
     member_views.register(app, members_state, rules, tokens)
@@ -160,4 +170,5 @@ def create_app(
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
-                  commands_agent, definitions_agent, tenant_rules_agent, schedule, plans_agent)
+                  commands_agent, definitions_agent, tenant_rules_agent, schedule, device_states, devices_agent,
+                  plans_agent)

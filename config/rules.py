@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, Field, PrivateAttr, ValidationError, field_v
 from config.business_lines import BusinessLine
 from config.earning.schema import EarningRules
 from config.redemptions import RedemptionRules
+from config.risk import RiskRules
 from config.strict import Strict
 from config.tiers import TierRules
 from models.fields import LineId
@@ -187,6 +188,7 @@ class TenantRules(Strict):
     growth: GrowthRules = GrowthRules()
     tiers: TierRules
     complaints: ComplaintRules = ComplaintRules()
+    risk: RiskRules = RiskRules()
     retention: Retention = Retention()
     evaluation: EvaluationRules = EvaluationRules()
     redemptions: RedemptionRules = RedemptionRules()

@@ -23,8 +23,9 @@ from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
 from models.commands import MemberCommand
+from models.devices import DeviceActivity, RiskFlag
 from models.evaluation import EvaluateCommand, EvaluateSlice
-from models.events import Complaint, Login, OrderEvent, Profile, Review
+from models.events import Complaint, Login, OrderEvent, Profile, Registration, Review, Verification
 from models.outputs import (
     BadgeChange,
     BenefitGrant,
@@ -48,6 +49,7 @@ class Role(StrEnum):
 class Reader(StrEnum):
     MEMBERS = "members agent"  # co-partitioned on the member id, one writer per member
     COMMANDS = "commands agent"
+    DEVICES = "device agent"  # co-partitioned on the tenant and device id
     EVERY_WORKER = "every worker"  # read whole by each worker, no consumer group
     DOWNSTREAM = "downstream"  # consumers outside memberflow
     READ_MODEL = "read model, downstream"  # the read model's projector, and consumers outside memberflow
@@ -86,6 +88,10 @@ class Topic(StrEnum):
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
                    "spend points: coupons, points + cash, merchandise, gifts and gift answers")
+    REGISTRATIONS = ("registrations", Role.INPUT, "member id", Reader.MEMBERS, Registration,
+                     "a sign-up: channel, device id, the inviting member")
+    VERIFICATIONS = ("verifications", Role.INPUT, "member id", Reader.MEMBERS, Verification,
+                     "an e-mail, phone or real-name check: `verified` or `false_information`")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,
                       "a business line's badge definition, versioned")
     TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
@@ -98,7 +104,10 @@ class Topic(StrEnum):
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,
-                       "gift hand-offs between members; operator adjustments and account actions; member imports")
+                       "gift hand-offs between members; operator adjustments and account actions; member imports; "
+                       "device verdicts, accepted invitations")
+    DEVICE_ACTIVITY = ("device-activity", Role.INTERNAL, "tenant/device", Reader.DEVICES, DeviceActivity,
+                       "registrations and logins re-keyed by device, from the members agent")
     EVALUATION_SLICES = ("evaluation-slices", Role.INTERNAL, "`slice-<partition>`", Reader.MEMBERS, EvaluateSlice,
                          "the next members of one partition to evaluate")
     POINTS_LEDGER = ("points-ledger", Role.OUTPUT, "member id", Reader.DOWNSTREAM, LedgerEntry,
@@ -117,6 +126,8 @@ class Topic(StrEnum):
                           "the answer to every redemption request")
     DEAD_LETTERS = ("dead-letters", Role.OUTPUT, "member id or the input's key", Reader.DOWNSTREAM, DeadLetter,
                     "input that was not applied, with the reason")
+    RISK_FLAGS = ("risk-flags", Role.OUTPUT, "tenant/device", Reader.DOWNSTREAM, RiskFlag,
+                  "a risk rule tripped: the device, the members it counted, the rule")
     MEMBER_CONTACTS = ("member-contacts", Role.OUTPUT, "member id", Reader.READ_MODEL, ContactChange,
                        "name, phone and email as a profile or an import gave them")
     AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
@@ -128,6 +139,8 @@ MEMBER_INPUTS: tuple[Topic, ...] = tuple(t for t in MEMBER_TOPICS if t.role is R
 #: topics whose every value is one member's event, applied by the engine (``engine.intake``)
 MEMBER_EVENTS: tuple[Topic, ...] = (*MEMBER_INPUTS, Topic.MEMBER_COMMANDS)
 OUTPUTS: tuple[Topic, ...] = tuple(t for t in Topic if t.role is Role.OUTPUT)
+#: outputs of the device agent (the rest come from the members agent)
+DEVICE_OUTPUTS: tuple[Topic, ...] = (Topic.RISK_FLAGS,)
 
 
 def topic_table() -> str:
@@ -142,20 +155,21 @@ def topology_diagram() -> str:
     inputs = [t for t in MEMBER_TOPICS if t.role is Role.INPUT]
     internal = [t for t in MEMBER_TOPICS if t.role is Role.INTERNAL]
     left = [*inputs, *internal]
+    outputs = [t for t in OUTPUTS if t not in DEVICE_OUTPUTS]
     width = max(len(t) for t in left)
-    middle = len(left) // 2
+    middle = min(len(left), len(outputs)) // 2
     agent = " [members agent] "
     lines = []
-    for i in range(max(len(left), len(OUTPUTS))):
+    for i in range(max(len(left), len(outputs))):
         if i < len(left):
             joint = "┐" if i == 0 else "┘" if i == len(left) - 1 else "┼" if i == middle else "┤"
             name = f"{left[i]:<{width}} ─{joint}"
         else:
             name = " " * (width + 2)
         gap = f"─{agent}─" if i == middle else " " * (len(agent) + 2)
-        if i < len(OUTPUTS):
-            joint = "┌" if i == 0 else "└" if i == len(OUTPUTS) - 1 else "┼" if i == middle else "├"
-            lines.append(f"{name}{gap}{joint}─> {OUTPUTS[i]}")
+        if i < len(outputs):
+            joint = "┌" if i == 0 else "└" if i == len(outputs) - 1 else "┼" if i == middle else "├"
+            lines.append(f"{name}{gap}{joint}─> {outputs[i]}")
         else:
             lines.append(f"{name}{gap}".rstrip())
     lines.append("")
@@ -165,5 +179,7 @@ def topology_diagram() -> str:
     lines.append(f"{Topic.MEMBERSHIP_PLANS} ─> [every worker reads it whole] ─> the merchants' plans in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
+    lines.append(f"[members agent] ─> {Topic.DEVICE_ACTIVITY} ─> [device agent] ─> {Topic.MEMBER_COMMANDS}, "
+                 f"{', '.join(DEVICE_OUTPUTS)}")
     lines.append(f"[admin service] ─> {Topic.AUDIT} ─> [read model projector]")
     return "\n".join(lines)

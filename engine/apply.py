@@ -22,11 +22,22 @@ from engine.imports import apply_import
 from engine.memberships import apply_order_paid_with_cards, apply_order_refunded_with_cards
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
 from engine.outcome import Applied, Outcome, Reject
+from engine.registration import apply_registration, apply_verification, on_device_verdict, on_invitation_accepted
 from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
-from models.commands import ImportMember
-from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
+from models.commands import DeviceVerdict, ImportMember, InvitationAccepted
+from models.events import (
+    Complaint,
+    Login,
+    MemberEvent,
+    OrderPaid,
+    OrderRefunded,
+    Profile,
+    Registration,
+    Review,
+    Verification,
+)
 from models.outputs import DeadLetterReason
 from models.state import MemberState
 
@@ -172,6 +183,10 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Complaint: apply_complaint,
     Profile: apply_profile,
     BusinessScores: apply_business_scores,
+    Registration: apply_registration,
+    Verification: apply_verification,
+    DeviceVerdict: on_device_verdict,
+    InvitationAccepted: on_invitation_accepted,
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
 HANDLERS[ImportMember] = apply_import  # member data migration

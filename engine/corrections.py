@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from config.topics import Topic
 from engine.ids import derive_id
 from engine.outcome import Emitted
+from models.devices import DeviceActivity
 from models.outputs import BadgeChange, BenefitGrant, ContactChange, DeadLetter, LedgerEntry, Notification, TierChange
 from models.redemptions import RedemptionResult
 
@@ -44,14 +45,15 @@ ID_FIELDS: dict[type, str] = {
     Notification: "notification_id",
     RedemptionResult: "result_id",
     DeadLetter: "dead_letter_id",
+    DeviceActivity: "activity_id",
     ContactChange: "contact_id",
 }
 #: topics whose outputs a replay may retract and restate
 CORRECTED = frozenset({Topic.POINTS_LEDGER, Topic.TIER_CHANGES, Topic.BADGE_CHANGES, Topic.BENEFIT_GRANTS,
                        Topic.NOTIFICATIONS})
-#: topics whose outputs a replay only adds (a dead letter it finds, a late profile's contact details, which
-#: depend on nothing before them); never withdrawn or sent again
-ADDED_ONLY = frozenset({Topic.DEAD_LETTERS, Topic.MEMBER_CONTACTS})
+#: topics whose outputs a replay only adds (a dead letter it finds, a late event's device report, a late
+#: profile's contact details, which depend on nothing before them); never withdrawn or sent again
+ADDED_ONLY = frozenset({Topic.DEAD_LETTERS, Topic.DEVICE_ACTIVITY, Topic.MEMBER_CONTACTS})
 
 
 def output_id(value: BaseModel) -> str:

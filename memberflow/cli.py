@@ -81,6 +81,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay_file(Path(args.events), Path(args.rules) if args.rules else None, sys.stdout)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from config.settings import Settings
+    from memberflow.tools.simulate.command import simulate_command
+
+    tune_gc(Settings.from_env().gc_threshold)
+    return simulate_command(args)
+
+
 def cmd_readmodel(args: argparse.Namespace) -> int:
     from memberflow.readmodel.service import rebuild, run_projector
 
@@ -158,6 +166,21 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--rules", help="rules file or directory (default: the shipped rules)")
     replay.add_argument("events")
     replay.set_defaults(fn=cmd_replay)
+    simulate = sub.add_parser("simulate", help="what-if: the recorded history under base and candidate rules, "
+                              "and a report of the difference (HTML + JSON)")
+    simulate.add_argument("--base", required=True, help="rules file or directory in force")
+    simulate.add_argument("--candidate", required=True, help="rules file or directory to try")
+    source = simulate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--events", help="the history as JSONL (the replay's input lines)")
+    source.add_argument("--from-topics", action="store_true",
+                        help="read the input topics from MEMBERFLOW_BROKER_URL by time (--since, --until)")
+    simulate.add_argument("--since", help="with --from-topics: from this moment (ISO 8601 with offset)")
+    simulate.add_argument("--until", help="with --from-topics: up to this moment (ISO 8601 with offset)")
+    simulate.add_argument("--evaluate", choices=["schedule", "daily"], default="schedule",
+                          help="periodic evaluation at each rule set's schedule (default) or every local midnight")
+    simulate.add_argument("--out", default="simulation", help="directory for report.html and report.json")
+    simulate.add_argument("--processes", type=int, default=1, help="processes, members split among them by hash")
+    simulate.set_defaults(fn=cmd_simulate)
     readmodel = sub.add_parser("readmodel", help="the operators' read model (MEMBERFLOW_READMODEL_URL)")
     rm = readmodel.add_subparsers(dest="readmodel_command", required=True)
     rm.add_parser("run", help="follow the output topics and the member changelog into the read model").set_defaults(

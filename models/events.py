@@ -59,10 +59,19 @@ class OrderRefunded(InputEvent):
 OrderEvent = Annotated[OrderPaid | OrderRefunded, Field(discriminator="type")]
 
 
+class Moderation(StrEnum):
+    APPROVED = "approved"
+    MALICIOUS = "malicious"
+
+
 class Review(InputEvent):
+    """A review; ``moderation: malicious`` (the platform's verdict on it) earns nothing and costs
+    ``risk.malicious_review`` points."""
+
     type: Literal["review"] = "review"
     review_id: Ident
     order_id: Ident | None = None
+    moderation: Moderation | None = None
 
 
 class Login(InputEvent):
@@ -98,4 +107,36 @@ class Profile(InputEvent):
     email: Email | None = Field(default=None, description="stored lower-cased")
 
 
-MemberEvent = OrderPaid | OrderRefunded | Review | Login | Complaint | Profile
+class Registration(InputEvent):
+    """The member signed up, on ``device_id``, invited by ``invited_by`` (another member) if set.
+
+    An accepted invitation is this field: the inviter's growth follows the
+    registration once the device agent allowed it (``engine.registration``)."""
+
+    type: Literal["registration"] = "registration"
+    channel: Ident
+    device_id: Ident
+    invited_by: Ident | None = None
+
+
+class VerificationKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    REAL_NAME = "real_name"
+
+
+class VerificationResult(StrEnum):
+    VERIFIED = "verified"
+    FALSE_INFORMATION = "false_information"  # the registration information proved false
+
+
+class Verification(InputEvent):
+    """The outcome of checking one kind of the member's registration information."""
+
+    type: Literal["verification"] = "verification"
+    verification_id: Ident
+    kind: VerificationKind
+    result: VerificationResult
+
+
+MemberEvent = OrderPaid | OrderRefunded | Review | Login | Complaint | Profile | Registration | Verification

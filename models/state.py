@@ -84,6 +84,17 @@ class Membership(State):
     changed_at: datetime | None = None
 
 
+class MemberRegistration(State):
+    """The member's registration; ``allowed`` is the device agent's verdict (None: not yet heard)."""
+
+    event_id: str
+    registered_at: datetime
+    channel: str
+    device_id: str
+    invited_by: str | None = None
+    allowed: bool | None = None
+
+
 class MemberState(State, dict=True):
     """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
     it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
@@ -124,6 +135,9 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # registration and verifications (engine/registration.py): each rewarded or penalised once
+    registration: MemberRegistration | None = None
+    verifications: list[str] = field(default_factory=list)  # "<kind>:<result>" already applied
     # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
     # JSON, so a value stored before it existed writes back byte for byte) until the first one
     memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET

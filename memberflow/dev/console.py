@@ -28,6 +28,7 @@ SHORT: dict[Topic, str] = {
     Topic.BENEFIT_GRANTS: "grant",
     Topic.NOTIFICATIONS: "notify",
     Topic.DEAD_LETTERS: "dead",
+    Topic.RISK_FLAGS: "risk",
     Topic.MEMBER_CONTACTS: "contact",
 }
 
@@ -98,6 +99,12 @@ def _notify(v: dict[str, Any]) -> str:
     return f"{v.get('member_id', '?'):<6} {v.get('kind', '?')}: {v.get('message', '')}"
 
 
+def _risk(v: dict[str, Any]) -> str:
+    members = v.get("members") or []
+    return (f"{v.get('member_id', '?'):<6} {v.get('rule', '?')} on device {v.get('device_id', '?')}: "
+            f"{len(members)} members > {v.get('limit', '?')} ({v.get('action', '?')})")
+
+
 def _dead(v: dict[str, Any]) -> str:
     return f"{v.get('source_topic', '?'):<6} {v.get('reason', '?')}: {str(v.get('detail', ''))[:100]}"
 
@@ -116,6 +123,7 @@ FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.BENEFIT_GRANTS: _grant,
     Topic.NOTIFICATIONS: _notify,
     Topic.DEAD_LETTERS: _dead,
+    Topic.RISK_FLAGS: _risk,
     Topic.MEMBER_CONTACTS: _contact,
 }
 
