@@ -7,7 +7,7 @@ a decimal string.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -375,6 +375,20 @@ class CouponFigures(Contract):
     average_held: Decimal = Field(description="valid_at_end / members, to two places")
 
 
+class DailyCount(Contract):
+    key: str
+    counts: list[int] = Field(description="one per day of `days`")
+
+
+class MembersByDay(Contract):
+    """Members at the end of each UTC day of the range (the next midnight, or the range's end on the last day):
+    a member counts from the day it joined, with its tier and status then (docs/operations.md)."""
+
+    days: list[date]
+    members_per_tier: list[DailyCount]
+    members_per_status: list[DailyCount]
+
+
 class Statistics(Contract):
     tenant_id: str
     start: AwareDatetime = Field(description="inclusive")
@@ -388,6 +402,7 @@ class Statistics(Contract):
     upgrades: int
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
+    by_day: MembersByDay
 
 
 # -- import -------------------------------------------------------------------------

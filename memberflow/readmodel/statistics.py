@@ -3,7 +3,8 @@
 Ranges are ``[start, end)`` in event time (``occurred_at``).  Every points
 figure is a sum over ``ledger_entries`` (so it agrees with the ledger to the
 point); ``outstanding_at_end`` is every delta before ``end``.  Members per
-tier and status are as the read model holds them now.
+tier and status are as the read model holds them now, and at the end of each
+day of the range (``members_by_day``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import sqlalchemy as sa
 
 from memberflow.readmodel import schema
+from memberflow.readmodel.members_by_day import members_by_day
 from memberflow.readmodel.projection import utc
-from models.admin import Count, CouponFigures, PointsByRule, PointsFigures, Statistics
+from models.admin import (
+    Count,
+    CouponFigures,
+    DailyCount,
+    MembersByDay,
+    PointsByRule,
+    PointsFigures,
+    Statistics,
+)
 
 CENT = Decimal("0.01")
 
@@ -66,6 +76,13 @@ def coupons(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime,
                          average_held=_average(valid, members))
 
 
+def by_day(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> MembersByDay:
+    counted = members_by_day(conn, tenant_id, start, end)
+    return MembersByDay(days=counted.days,
+                        members_per_tier=[DailyCount(key=k, counts=v) for k, v in counted.tiers.items()],
+                        members_per_status=[DailyCount(key=k, counts=v) for k, v in counted.statuses.items()])
+
+
 def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> Statistics:
     start, end = utc(start), utc(end)
     figures = points(conn, tenant_id, start, end)
@@ -86,4 +103,5 @@ def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: dateti
         members_per_status=statuses, coupons=coupons(conn, tenant_id, start, end, figures.members),
         grants_by_benefit=grants, gifts_by_status=gifts,
         upgrades=sum(n for d, _, n in changes if d == "up"), downgrades=sum(n for d, _, n in changes if d == "down"),
-        tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes])
+        tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes],
+        by_day=by_day(conn, tenant_id, start, end))

@@ -13,7 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from memberflow.readmodel import schema
+from memberflow.readmodel.daily import days_between
 from tests.admin.fixtures import TENANT, auth
+from tests.readmodel.test_members_by_day import brute_force
 
 BASE = f"/tenants/{TENANT}"
 RANGES = [("2025-03-01T00:00:00+08:00", "2025-04-01T00:00:00+08:00"),
@@ -40,7 +42,7 @@ def table(filled):
 
 
 @pytest.mark.parametrize(("start", "end"), RANGES)
-def test_statistics_agree_with_the_ledger_to_the_point(get, table, start, end):
+def test_statistics_agree_with_the_ledger_to_the_point(get, table, filled, start, end):
     got = get("/statistics", **{"from": start, "to": end}).json()
     lo, hi = datetime.fromisoformat(start), datetime.fromisoformat(end)
     entries = table(schema.ledger)
@@ -68,6 +70,10 @@ def test_statistics_agree_with_the_ledger_to_the_point(get, table, start, end):
     assert got["downgrades"] == sum(c.direction == "down" for c in changes)
     members = table(schema.members)
     assert {c["key"]: c["count"] for c in got["members_per_tier"]} == Counter(m.tier for m in members)
+    tiers, statuses = brute_force(filled, lo, hi, TENANT)
+    assert got["by_day"]["days"] == days_between(lo, hi)
+    assert {c["key"]: c["counts"] for c in got["by_day"]["members_per_tier"] if any(c["counts"])} == tiers
+    assert {c["key"]: c["counts"] for c in got["by_day"]["members_per_status"] if any(c["counts"])} == statuses
     coupons = [r for r in table(schema.redemptions) if r.kind == "coupon" and r.status == "accepted"]
     assert got["coupons"]["issued"] == sum(r.granted["quantity"] for r in coupons
                                            if lo <= aware(r.occurred_at) < hi)
@@ -130,12 +136,18 @@ def test_a_statistics_export_holds_the_figures(get):
         assert found[("points", "earned")] == str(figures["points"]["earned"])
         assert found[("points", "outstanding_at_end")] == str(figures["points"]["outstanding_at_end"])
         assert found[("tiers", "upgrades")] == str(figures["upgrades"])
+        last = figures["by_day"]["days"][-1]
+        by_tier = {c["key"]: c["counts"][-1] for c in figures["by_day"]["members_per_tier"]}
+        assert {k.split(":")[1]: int(v) for (section, k), v in found.items()
+                if section == "members_per_tier_by_day" and k.startswith(last)} == by_tier
+        assert sum(by_tier.values()) > 0
 
 
 @pytest.mark.parametrize(("path", "params", "loc"), [
     ("/statistics", {"from": "2025-03-01T00:00:00", "to": "2025-04-01T00:00:00+08:00"}, ["query", "from"]),
     ("/statistics", {"from": "2025-03-02T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, ["query", "to"]),
     ("/statistics", {"to": "2025-03-01T00:00:00Z"}, ["query", "from"]),
+    ("/exports/statistics", {"from": "2005-03-01T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, ["query", "to"]),
     ("/exports/ledger", {"format": "pdf"}, ["query", "format"]),
     ("/exports/members", {"points_max": "lots"}, ["query", "points_max"]),
 ])

@@ -53,14 +53,14 @@ def _fill(engine: sa.Engine, seed: int) -> None:
             conn.execute(schema.account_changes.insert(), statuses)
 
 
-def _brute_force(engine: sa.Engine, start: datetime, end: datetime) -> tuple[dict, dict]:
+def brute_force(engine: sa.Engine, start: datetime, end: datetime, tenant: str = TENANT) -> tuple[dict, dict]:
     """For every day's end and every member, the definition read off the rows one by one."""
     with engine.connect() as conn:
-        members = conn.execute(sa.select(schema.members).where(schema.members.c.tenant_id == TENANT)).all()
+        members = conn.execute(sa.select(schema.members).where(schema.members.c.tenant_id == tenant)).all()
         tier_rows = conn.execute(sa.select(schema.tier_changes)
-                                 .where(schema.tier_changes.c.tenant_id == TENANT)).all()
+                                 .where(schema.tier_changes.c.tenant_id == tenant)).all()
         status_rows = conn.execute(sa.select(schema.account_changes).where(
-            schema.account_changes.c.tenant_id == TENANT, schema.account_changes.c.kind == "account_status")).all()
+            schema.account_changes.c.tenant_id == tenant, schema.account_changes.c.kind == "account_status")).all()
 
     def at(moment, member, rows, order_id, value, before, default, now):
         mine = sorted((r for r in rows if r.member_id == member.member_id),
@@ -97,7 +97,7 @@ def test_members_per_tier_and_status_by_day_agree_with_brute_force(db):
                        (BASE + timedelta(days=5, hours=7), BASE + timedelta(days=12, hours=3))):
         with db.connect() as conn:
             result = members_by_day(conn, TENANT, start, end)
-        tiers, statuses = _brute_force(db, start, end)
+        tiers, statuses = brute_force(db, start, end)
         assert len(result.days) == len(day_ends(start, end))
         assert {k: v for k, v in result.tiers.items() if any(v)} == tiers
         assert {k: v for k, v in result.statuses.items() if any(v)} == statuses

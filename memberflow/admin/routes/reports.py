@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -21,6 +21,8 @@ router = APIRouter(prefix="/tenants/{tenant_id}", tags=["reports"])
 Start = Annotated[datetime, Query(alias="from", description="start of the range, inclusive")]
 End = Annotated[datetime, Query(alias="to", description="end of the range, exclusive")]
 ExportFormat = Annotated[export.Format, Query(description="`csv` or `xlsx`")]
+#: the longest range: its figures hold a count per day (``by_day``)
+MAX_RANGE = timedelta(days=3660)
 EXPORT = {200: {"content": {m: {} for m in export.MEDIA.values()}, "description": "the rows, streamed"}}
 
 
@@ -30,6 +32,9 @@ def _range(start: datetime, end: datetime) -> None:
             raise HTTPException(422, [{"loc": ["query", name], "msg": "must carry an offset", "type": "value_error"}])
     if end <= start:
         raise HTTPException(422, [{"loc": ["query", "to"], "msg": "must be after from", "type": "value_error"}])
+    if end - start > MAX_RANGE:
+        raise HTTPException(422, [{"loc": ["query", "to"], "msg": f"at most {MAX_RANGE.days} days after from",
+                                   "type": "value_error"}])
 
 
 @router.get("/statistics", response_model=Statistics, summary="figures for a time range")
@@ -81,7 +86,8 @@ def export_ledger(filters: Annotated[LedgerFilters, Depends()],
 
 
 def statistics_rows(figures: Statistics) -> Iterator[list]:
-    """The statistics as (section, key, value) rows."""
+    """The statistics as (section, key, value) rows; members by day as ``members_per_tier_by_day``,
+    ``YYYY-MM-DD:tier``."""
     points = figures.points
     for name in ("earned", "spent", "expired", "deducted", "credited", "net", "outstanding_at_end", "members",
                  "average_per_member"):
@@ -96,6 +102,12 @@ def statistics_rows(figures: Statistics) -> Iterator[list]:
         yield ["coupons", name, value]
     yield ["tiers", "upgrades", figures.upgrades]
     yield ["tiers", "downgrades", figures.downgrades]
+    days = figures.by_day
+    for section, counts in (("members_per_tier_by_day", days.members_per_tier),
+                            ("members_per_status_by_day", days.members_per_status)):
+        for count in counts:
+            for day, n in zip(days.days, count.counts, strict=True):
+                yield [section, f"{day.isoformat()}:{count.key}", n]
 
 
 @router.get("/exports/statistics", response_class=StreamingResponse, responses=EXPORT,
