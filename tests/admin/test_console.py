@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.readmodel import schema
+from memberflow.readmodel.daily import daily
+from memberflow.readmodel.statistics import statistics
 from tests.admin.console_client import csrf_of, fields, signed_in
 from tests.admin.fixtures import TENANT, admin_app
 
@@ -190,9 +192,32 @@ def test_the_member_page_shows_points_lots_tier_and_the_filtered_ledger(as_role,
 def test_the_dashboard_draws_its_charts(as_role):
     page = as_role("viewer").get(f"{HOME}/dashboard")
     assert page.status_code == 200
-    assert page.text.count('<svg class="chart"') == 6 and "no data in this range" not in page.text
+    assert page.text.count('<svg class="chart"') == 8 and "no data in this range" not in page.text
     bad = as_role("viewer").get(f"{HOME}/dashboard?start=2025-03-20&end=2025-03-01")
     assert bad.status_code == 422 and "on or after" in bad.text
+
+
+def test_the_dashboard_draws_members_per_tier_by_day_and_the_tier_moves(as_role, filled):
+    first, last = "2025-03-01", "2025-03-20"
+    page = as_role("viewer").get(f"{HOME}/dashboard?start={first}&end={last}").text
+    with filled.connect() as conn:
+        figures = statistics(conn, TENANT, datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 21, tzinfo=UTC))
+        moves = daily(conn, TENANT, datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 21, tzinfo=UTC))
+    tiers = figures.by_day.members_per_tier
+    assert len(tiers) >= 2 and sum(c.counts[-1] for c in tiers) > 0
+    chart = page.split('aria-labelledby="c-tiers-by-day"')[1].split("</svg>")[0]
+    assert [re.search(r"<title>(.*?)</title>", line).group(1) for line in chart.split("<polyline")[1:]] == [
+        c.key for c in tiers]
+    table = page.split("<tbody>")[-1].split("</tbody>")[0]
+    header = re.findall(r'<th scope="col">(.*?)</th>', page.split("The figures by day")[1])
+    last_row = re.findall(r"<td[^>]*>(.*?)</td>", table.split("<tr>")[-1])
+    assert last_row[0] == last
+    for c in tiers:
+        assert last_row[header.index(f"tier {c.key}")] == f"{c.counts[-1]:,}"
+    assert sum(moves.series["upgrades"]) > 0
+    moved = page.split('aria-labelledby="c-moves"')[1].split("</svg>")[0]
+    assert "<title>upgrades</title>" in moved and "<title>downgrades</title>" in moved
+    assert last_row[header.index("upgrades")] == f"{moves.series['upgrades'][-1]:,}"
 
 
 def test_the_gifts_page_filters_by_status(as_role, filled):

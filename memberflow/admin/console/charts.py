@@ -79,7 +79,7 @@ def lines(days: Sequence[str], series: Sequence[Series], title: str, chart_id: s
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}">'
                      f'<title>{escape(s.name)}</title></polyline>')
-        lx = left + n * 120
+        lx = left + n * min(120, (right - left) // len(series))
         parts.append(f'<rect x="{lx}" y="{LINE_H - 12}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{lx + 14}" y="{LINE_H - 3}">{escape(s.name)}</text>')
     return _svg(title, LINE_H, "".join(parts), chart_id)

@@ -1,5 +1,5 @@
-"""The dashboard: members per tier and status now; points, coupons and tier changes over a range of
-days (event time), as SVG charts with their figures beside them."""
+"""The dashboard: members per tier and status now and at each day's end; points, coupons and tier
+changes over a range of days (event time), as SVG charts with their figures beside them."""
 
 from __future__ import annotations
 
@@ -43,10 +43,17 @@ def dashboard(request: Request, page: Page = Depends(tenant_page())):
         by_day = daily(conn, page.tenant_id, start, end)
     s = by_day.series
     coupons = figures.coupons
+    members = figures.by_day
+    per_day = {**s, **{f"tier {c.key}": c.counts for c in members.members_per_tier},
+               **{f"status {c.key}": c.counts for c in members.members_per_status}}
     charts_ = {
         "tiers": charts.bars([(c.key, c.count) for c in figures.members_per_tier], "Members per tier, now", "c-tier"),
         "status": charts.bars([(c.key, c.count) for c in figures.members_per_status], "Members per status, now",
                               "c-status"),
+        "tiers_by_day": charts.lines(by_day.days, [Series(c.key, c.counts) for c in members.members_per_tier],
+                                     "Members per tier at each day's end", "c-tiers-by-day"),
+        "status_by_day": charts.lines(by_day.days, [Series(c.key, c.counts) for c in members.members_per_status],
+                                      "Members per status at each day's end", "c-status-by-day"),
         "points": charts.lines(by_day.days, [Series("earned", s["earned"]), Series("spent", s["spent"]),
                                              Series("expired", s["expired"])], "Points by day", "c-points"),
         "outstanding": charts.lines(by_day.days, [Series("outstanding", s["outstanding"])],
@@ -58,4 +65,4 @@ def dashboard(request: Request, page: Page = Depends(tenant_page())):
                                 ("expired by end", coupons.expired_at_end)], "Coupons in the range", "c-coupons"),
     }
     return page.render("dashboard.html", 422 if errors else 200, form=form, errors=errors, first=first, last=last,
-                       figures=figures, charts=charts_, days=by_day)
+                       figures=figures, charts=charts_, days=by_day.days, per_day=per_day)
