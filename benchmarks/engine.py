@@ -12,6 +12,12 @@ all in one run so the ratios hold on a noisy machine:
   the same stream at the same rate through a bare aiokafka echo that answers
   the orders (the transport's latency floor: consume, answer, wait for the ack)
 - peak RSS of the worker, RocksDB bytes per member
+- the read-model projector over what the worker produced from the burst (every
+  output topic and the member table's changelog, read from the start once the
+  worker has consumed the burst: the projector's whole backlog as lag), into
+  SQLite in a temporary directory and into a throwaway PostgreSQL on loopback
+  (BENCH_PROJECTOR_DB, default ``sqlite,postgresql``): its records/s beside the
+  engine's events/s, the ratio, and the seconds until its lag is back to zero
 - the engine's own CPU ceiling: the members agent's classes over the same
   events with no broker (``benchmarks.engine_cpu``, one round, alone on the
   machine); the worker's rate over it says how much of the gap to 5,000
@@ -23,22 +29,28 @@ Prints a table and writes bench-results/engine.json.  Sizes: BENCH_EVENTS
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from config.rules import RuleBook
 from memberflow.dev.cluster import LocalCluster, WorkerProcess
 from memberflow.dev.demo.formats import encode
 from memberflow.dev.demo.stream import generate
+from memberflow.dev.postgres import local_postgres
+from memberflow.readmodel.database import open_database, prepare
+from memberflow.readmodel.projector import Projector
 
-INPUTS = ("orders", "reviews", "logins", "complaints", "profiles", "business-scores", "redemptions")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -67,9 +79,10 @@ def reported(kind: str, out: subprocess.CompletedProcess) -> dict:
     return json.loads(found[-1])
 
 
-def ceiling(kind: str, cluster: LocalCluster, n: int) -> dict:
+def ceiling(kind: str, cluster: LocalCluster, n: int, inputs: list[str]) -> dict:
+    """A reference consumer over the ``inputs`` topics, until it has read ``n`` events."""
     assert cluster.broker is not None
-    topics = ",".join(cluster.settings().topic(t) for t in INPUTS)
+    topics = ",".join(cluster.settings().topic(t) for t in inputs)
     datadir = cluster.workdir / f"ceiling-{kind}"
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.ceilings", kind, cluster.broker.bootstrap, topics, str(n), str(datadir)],
@@ -171,6 +184,39 @@ def echo_latency(cluster: LocalCluster, rate: float, seconds: float, members: in
         echo.wait(10)
 
 
+@contextmanager
+def read_model_url(kind: str):
+    """A fresh, empty read model's URL: SQLite in a temporary directory or PostgreSQL on loopback."""
+    if kind == "postgresql":
+        with local_postgres("bench") as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-readmodel-") as tmp:
+            yield f"sqlite:///{tmp}/readmodel.db"
+
+
+def projector_rate(cluster: LocalCluster, kind: str, events: int, engine_events_per_s: float) -> dict:
+    """The projector reads what the worker wrote for the burst, from the start to the ends the topics have
+    now, into an empty read model: the seconds until its lag is zero, records/s, and the input events/s
+    that is (the burst's events over those seconds) beside the engine's."""
+    settings = cluster.settings()
+    with read_model_url(kind) as url:
+        engine = open_database(url)
+        try:
+            prepare(engine)
+            projector = Projector(settings, engine, RuleBook.from_path(settings.rules_dir))
+            started = time.monotonic()
+            records = asyncio.run(projector.catch_up())
+            seconds = time.monotonic() - started
+            lag = sum(s.value for m in projector.metrics.lag.collect() for s in m.samples)
+        finally:
+            engine.dispose()
+    return {"kind": f"projector ({kind})", "records": records, "records_per_input_event": round(records / events, 2),
+            "seconds_to_zero_lag": round(seconds, 1), "lag_at_end": int(lag), "records_per_s": round(records / seconds),
+            "input_events_per_s": round(events / seconds),
+            "input_events_per_s/engine_events_per_s": round(events / seconds / engine_events_per_s, 2)}
+
+
 def cpu_ceiling(n: int, members: int) -> dict:
     """``make bench-cpu`` over the same events in one round, in a process of its own."""
     out = subprocess.run(
@@ -212,6 +258,7 @@ def main() -> int:
             events.append(event)
             if len(events) >= n:
                 break
+        inputs = sorted({str(topic) for topic, _, _ in events})  # every topic the demo stream writes
         t0 = time.monotonic()
         cluster.produce(events)
         results["publish_events_per_s"] = round(n / (time.monotonic() - t0))
@@ -219,13 +266,18 @@ def main() -> int:
         rows = []
         for kind in ("bare", "count", "naive"):
             print(f"running the {kind} reference consumer ...", flush=True)
-            rows.append(ceiling(kind, cluster, n))
+            rows.append(ceiling(kind, cluster, n, inputs))
             print("   ", rows[-1], flush=True)
         print("running the memberflow worker ...", flush=True)
         engine, worker = engine_rate(cluster, n)
         rows.append(engine)
         print("   ", engine, flush=True)
         results["throughput"] = rows
+        results["projector"] = []
+        for kind in os.environ.get("BENCH_PROJECTOR_DB", "sqlite,postgresql").split(","):
+            print(f"running the read-model projector over the worker's outputs into {kind} ...", flush=True)
+            results["projector"].append(projector_rate(cluster, kind.strip(), n, engine["events_per_s"]))
+            print("   ", results["projector"][-1], flush=True)
         before = processing_buckets(worker)
         results["latency"] = latency(cluster, engine["events_per_s"] / 2, 20, members)
         results["worker_processing"] = processing_quantiles(before, processing_buckets(worker))
@@ -248,6 +300,12 @@ def main() -> int:
     for label, kind in (("bare aiokafka (transport)", "bare"), ("Faust count-only (framework)", "count"),
                         ("Faust naive table (baseline)", "naive"), ("memberflow engine", "engine")):
         print(f"{label:<28}{by[kind]:>12,}")
+    for p in results["projector"]:
+        label = p["kind"]
+        results["ratios"][f"{label} input events/engine"] = p["input_events_per_s/engine_events_per_s"]
+        print(f"{label:<28}{p['records_per_s']:>12,} records/s = {p['input_events_per_s']:,} input events/s, "
+              f"{p['input_events_per_s/engine_events_per_s']}x the engine's ({p['records_per_input_event']} records "
+              f"per event); lag back to zero {p['seconds_to_zero_lag']} s after the burst")
     print(f"ratios: {results['ratios']}")
     lat = results["latency"]
     print(f"latency at {lat.get('rate')} ev/s (half the engine's rate, mixed events): p50 {lat.get('p50_ms')} ms, "
