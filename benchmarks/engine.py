@@ -209,12 +209,15 @@ def projector_rate(cluster: LocalCluster, kind: str, events: int, engine_events_
             records = asyncio.run(projector.catch_up())
             seconds = time.monotonic() - started
             lag = sum(s.value for m in projector.metrics.lag.collect() for s in m.samples)
+            by_topic = {s.labels["topic"]: int(s.value) for m in projector.metrics.records.collect()
+                        for s in m.samples if s.name.endswith("_total")}
         finally:
             engine.dispose()
     return {"kind": f"projector ({kind})", "records": records, "records_per_input_event": round(records / events, 2),
             "seconds_to_zero_lag": round(seconds, 1), "lag_at_end": int(lag), "records_per_s": round(records / seconds),
             "input_events_per_s": round(events / seconds),
-            "input_events_per_s/engine_events_per_s": round(events / seconds / engine_events_per_s, 2)}
+            "input_events_per_s/engine_events_per_s": round(events / seconds / engine_events_per_s, 2),
+            "records_by_topic": by_topic}
 
 
 def cpu_ceiling(n: int, members: int) -> dict:

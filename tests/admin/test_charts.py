@@ -56,3 +56,12 @@ def test_negative_values_go_below_the_zero_line():
 def test_no_data_says_so():
     for markup in (bars([], "t", "c6"), lines([], [Series("a", [])], "t", "c7"), lines(["2025-03-01"], [], "t", "c8")):
         assert re.search(r">no data in this range<", markup) and parsed(markup).get("role") == "img"
+
+
+def test_legend_keys_leave_room_for_the_label_before_them():
+    names = ["BLACK_GOLD", "DIAMOND", "GOLD", "NORMAL", "SILVER"]
+    svg = parsed(lines(["2025-03-01", "2025-03-02"], [Series(n, [1, 2]) for n in names], "tiers", "c9"))
+    keys = [float(r.get("x")) for r in svg.iter(f"{SVG}rect")]
+    assert len(keys) == len(names) and keys[-1] < WIDTH
+    for (x, name), following in zip(zip(keys, names, strict=True), keys[1:], strict=False):
+        assert following - x >= 14 + 7 * len(name)

@@ -102,7 +102,7 @@ def test_an_operator_searches_opens_a_member_and_exports(browser, console, busie
 
     page.get_by_role("link", name="Dashboard").click()
     page.wait_for_url("**/dashboard")
-    assert page.locator("svg.chart").count() == 6
+    assert page.locator("svg.chart").count() == 8
     check_page(page, "the dashboard")
     page.screenshot(path=artifacts / "console-dashboard.png", full_page=True)
     context.close()

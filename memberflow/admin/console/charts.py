@@ -14,6 +14,7 @@ ROW = 28
 LABEL_W = 120
 LINE_H = 220
 PAD = 36
+LEGEND_CHAR_W = 8.5  # a legend label's width per character (capitals), at the stylesheet's chart font size
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,13 @@ def lines(days: Sequence[str], series: Sequence[Series], title: str, chart_id: s
              f'<text x="{left - 6}" y="{bottom + 4}" text-anchor="end">{_num(low)}</text>']
     for i in sorted({0, len(days) // 2, len(days) - 1}):
         parts.append(f'<text x="{x(i):.1f}" y="{bottom + 18}" text-anchor="middle">{escape(days[i][5:])}</text>')
+    lx = float(left)
     for n, s in enumerate(series):
         color = PALETTE[n % len(PALETTE)]
         points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(s.values))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}">'
                      f'<title>{escape(s.name)}</title></polyline>')
-        lx = left + n * min(120, (right - left) // len(series))
         parts.append(f'<rect x="{lx}" y="{LINE_H - 12}" width="10" height="10" fill="{color}"/>'
                      f'<text x="{lx + 14}" y="{LINE_H - 3}">{escape(s.name)}</text>')
+        lx += 14 + LEGEND_CHAR_W * len(s.name) + 14  # the next key after this one's label
     return _svg(title, LINE_H, "".join(parts), chart_id)
