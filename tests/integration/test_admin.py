@@ -26,6 +26,7 @@ from memberflow.dev.processes import stop_process
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database
 from tests.integration.fixtures import consumed_total, effective, mixed_events, wait_until
+from tests.readmodel.test_members_by_day import brute_force
 
 MEMBERS = 20
 LIMIT = 50  # MEMBERFLOW_ADJUSTMENT_LIMIT_POINTS of the admin service
@@ -225,3 +226,27 @@ def test_an_adjustment_over_the_limit_waits_for_a_second_person_then_is_in_the_l
     wait_until(lambda: command(member, "e2e-debit")["state"] == "refused", timeout=60)
     assert "would overdraw" in command(member, "e2e-debit")["refusal"]
     assert page(member)["member"]["spendable"] == spendable
+
+
+def test_members_per_tier_and_status_by_day_agree_with_the_rows_and_end_on_the_members_now(stack):
+    """After every event (the stream's and the operators' commands above): the statistics' last day
+    counts every member with its tier and status now, and each day agrees with a reading of every row."""
+    base, token, engine = stack
+    with engine.connect() as conn:
+        first = conn.scalar(sa.select(sa.func.min(schema.members.c.joined_at)))
+        now_tiers = dict(conn.execute(sa.select(schema.members.c.tier, sa.func.count())
+                                      .group_by(schema.members.c.tier)).all())
+        now_statuses = dict(conn.execute(sa.select(schema.members.c.status, sa.func.count())
+                                         .group_by(schema.members.c.status)).all())
+    start = first.astimezone(UTC) - timedelta(days=1)
+    end = datetime.now(UTC) + timedelta(days=1)
+    status, body = call(base, "/tenants/default/statistics", token, {"from": start.isoformat(), "to": end.isoformat()})
+    assert status == 200, body
+    by_day = json.loads(body)["by_day"]
+    tiers, statuses = brute_force(engine, start, end, "default")
+    assert {c["key"]: c["counts"] for c in by_day["members_per_tier"] if any(c["counts"])} == tiers
+    assert {c["key"]: c["counts"] for c in by_day["members_per_status"] if any(c["counts"])} == statuses
+    assert {c["key"]: c["counts"][-1] for c in by_day["members_per_tier"] if c["counts"][-1]} == now_tiers
+    assert {c["key"]: c["counts"][-1] for c in by_day["members_per_status"] if c["counts"][-1]} == now_statuses
+    assert len(now_tiers) >= 2 and sum(now_tiers.values()) > 0
+    assert {c["key"]: c["counts"][0] for c in by_day["members_per_tier"]} == dict.fromkeys(tiers, 0)
