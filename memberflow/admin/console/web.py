@@ -46,6 +46,7 @@ NAV: list[NavItem] = [
     NavItem("Members", "/members", Role.VIEWER),
     NavItem("Dashboard", "/dashboard", Role.VIEWER),
     NavItem("Gifts", "/gifts", Role.VIEWER),
+    NavItem("Approvals", "/approvals", Role.VIEWER),
     NavItem("Audit", "/audit", Role.ADMIN),
 ]
 
