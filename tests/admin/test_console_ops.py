@@ -201,10 +201,10 @@ def test_over_the_limit_an_approver_other_than_the_maker_approves_from_the_queue
     assert command_row(page, mine).endswith("waits for an approver")
 
     queue = approver.get(f"{HOME}/approvals").text
-    rows = dict(re.findall(r'<tr data-approval="([^"]+)">(.*?)</tr>', queue, re.S))
+    rows = dict(re.findall(r'<tbody data-approval="([^"]+)">(.*?)</tbody>', queue, re.S))
     own = next(a for a, row in rows.items() if "my own big credit" in row)
     other = next(a for a, row in rows.items() if "big goodwill" in row)
-    assert "Approve" not in rows[own] and "your own request" in rows[own]  # not offered to the maker
+    assert "Approve" not in rows[own] and "Your own request" in rows[own]  # not offered to the maker
     assert "Approve" in rows[other] and "Reject" in rows[other]
     operator_queue = as_role("operator").get(f"{HOME}/approvals").text
     assert "big goodwill" in operator_queue and ">Approve<" not in operator_queue  # an operator may not decide

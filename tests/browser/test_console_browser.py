@@ -148,7 +148,7 @@ def test_a_viewer_sees_no_adjust_button_and_a_forged_adjustment_is_403(browser, 
     context.close()
 
 
-def test_an_operator_s_credit_over_the_limit_waits_and_an_approver_approves_it(browser, console, busiest):
+def test_an_operator_s_credit_over_the_limit_waits_and_an_approver_approves_it(browser, console, busiest, artifacts):
     context, page = sign_in(browser, console, "operator")
     page.goto(f"{console.url}/console/{TENANT}/members/{busiest}")
     form = page.get_by_test_id("form-points")
@@ -162,9 +162,10 @@ def test_an_operator_s_credit_over_the_limit_waits_and_an_approver_approves_it(b
 
     context, page = sign_in(browser, console, "approver")
     page.get_by_role("link", name="Approvals").click()
-    row = page.get_by_test_id("approvals").locator("tr", has_text="a browser's goodwill")
+    row = page.get_by_test_id("approvals").locator("tbody", has_text="a browser's goodwill")
     check_page(page, "the approvals")
-    row.get_by_label("Reason").fill("looked at the order")
+    page.screenshot(path=artifacts / "console-approvals.png", full_page=True)
+    row.get_by_label("Reason for the decision").fill("looked at the order")
     row.get_by_role("button", name="Approve").click()
     page.wait_for_url("**decided=**")
     page.goto(f"{console.url}/console/{TENANT}/members/{busiest}")

@@ -172,8 +172,8 @@ def test_a_credit_over_the_limit_is_approved_by_a_second_person_and_shows_in_the
 
     context, page = signed_in(browser, ops, approver)
     page.get_by_role("link", name="Approvals").click()
-    row = page.get_by_test_id("approvals").locator("tr", has_text="welcome back")
-    row.get_by_label("Reason").fill("the member's complaint checked")
+    row = page.get_by_test_id("approvals").locator("tbody", has_text="welcome back")
+    row.get_by_label("Reason for the decision").fill("the member's complaint checked")
     row.get_by_role("button", name="Approve").click()
     page.wait_for_url("**decided=**")
     page.goto(f"{ops.admin_url}/console/default/members/{member}")
