@@ -92,19 +92,21 @@ def test_every_rendering_makes_new_request_ids(as_role):
     assert len(set(first.values())) == len(FORMS) and not set(first.values()) & set(second.values())
 
 
-def test_a_forged_post_is_403_and_a_viewer_s_post_too(as_role, published):
-    before = len(published.commands)
+VALID = {"points": {"direction": "credit", "points": "5"}, "benefit": {"benefit": "lounge"},
+         "tier-override": {"tier": "GOLD", "until": "2025-12-31"}, "account": {"action": "lock"}}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_a_forged_post_is_403_and_a_viewer_s_post_too(as_role, published, audit, form):
+    before, audited = len(published.commands), len(audit.records)
+    body = {**VALID[form], "reason": "forged", "request_id": f"forged-{form}"}
     operator = as_role("operator")
-    body = {"direction": "credit", "points": "5", "reason": "forged", "request_id": "forged-1"}
-    assert operator.post(f"{PAGE}/points", data=body).status_code == 403
-    assert operator.post(f"{PAGE}/points", data={**body, "csrf": "x" * 64}).status_code == 403
+    assert operator.post(f"{PAGE}/{form}", data=body).status_code == 403
+    assert operator.post(f"{PAGE}/{form}", data={**body, "csrf": "x" * 64}).status_code == 403
     viewer = as_role("viewer")
-    csrf = csrf_of(viewer.get(PAGE).text)
-    answer = viewer.post(f"{PAGE}/points", data={**body, "csrf": csrf})
+    answer = viewer.post(f"{PAGE}/{form}", data={**body, "csrf": csrf_of(viewer.get(PAGE).text)})
     assert answer.status_code == 403 and "needs operator" in answer.text
-    assert viewer.post(f"{PAGE}/account", data={"action": "lock", "reason": "x", "request_id": "f2",
-                                                "csrf": csrf}).status_code == 403
-    assert len(published.commands) == before
+    assert (len(published.commands), len(audit.records)) == (before, audited)
 
 
 @pytest.mark.parametrize(("form", "data", "field", "message"), [
