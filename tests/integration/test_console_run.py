@@ -4,7 +4,8 @@ opens the console as the demo admin, and an operator searches a member of the de
 it, sees its newest ledger entries as the topic has them, and exports the search as CSV and XLSX; then the
 path of a credit over the limit: an operator sends it from the member page, a viewer sees no adjust button
 and a forged POST of it is 403, an approver approves it in the queue, and the member page shows the
-worker's ledger entry, as the topic has it, and the request applied."""
+worker's ledger entry, as the topic has it, and the request applied; and an admin imports a CSV file,
+sees its bad row by line, confirms, and watches the members arrive."""
 
 from __future__ import annotations
 
@@ -192,4 +193,45 @@ def test_a_credit_over_the_limit_is_approved_by_a_second_person_and_shows_in_the
     assert len(on_topic) == 1 and on_topic[0]["delta"] == CREDIT and on_topic[0]["reason"] == "welcome back"
     assert re.search(r":olga$", on_topic[0]["operator"]) and re.search(r":anna$", on_topic[0]["approver"])
     page.screenshot(path=artifacts_dir() / "run-console-approved.png", full_page=True)
+    context.close()
+
+
+IMPORTED = """member_id,name,tier,lots
+mig-001,Ann Lee,GOLD,300 2025-01-05T10:00:00+08:00
+mig-002,Bo Chen,,75 2025-02-01T09:00:00+08:00
+mig-003,Cy,,-5 2025-02-01T09:00:00+08:00
+"""
+
+
+def test_an_admin_imports_a_csv_and_watches_the_members_arrive(browser, run, tmp_path):
+    ops, engine, _ = run
+    path = tmp_path / "members.csv"
+    path.write_text(IMPORTED, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(console_url(ops))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/default/members")
+    page.get_by_role("link", name="Import").click()
+    page.get_by_label("File", exact=True).set_input_files(path)
+    page.get_by_role("button", name="Check").click()
+    assert page.get_by_test_id("to-send").inner_text() == "2"
+    bad = page.get_by_test_id("bad-rows").locator("tbody tr td").all_inner_texts()
+    assert bad[0] == "4" and bad[1].startswith("lots")
+    page.get_by_label("Reason").fill("migration")
+    page.get_by_role("button", name="Import 2 members").click()
+    assert page.get_by_test_id("to-send").inner_text() == "2"
+
+    def arrived() -> bool:
+        page.get_by_role("button", name="Refresh progress").click()
+        return page.get_by_test_id("progress").inner_text().startswith("2 of 2 members in the read model")
+
+    wait_until(arrived, timeout=90)
+    page.goto(f"{ops.admin_url}/console/default/members/mig-001")
+    assert page.get_by_test_id("tier").inner_text() == "GOLD"
+    assert page.get_by_test_id("balance").inner_text() == "300"
+    with engine.connect() as conn:
+        audited = conn.scalar(sa.select(sa.func.count()).select_from(schema.audit)
+                              .where(schema.audit.c.action == "member.import"))
+    assert audited == 1  # the refreshes sent nothing again
     context.close()
