@@ -47,6 +47,7 @@ NAV: list[NavItem] = [
     NavItem("Dashboard", "/dashboard", Role.VIEWER),
     NavItem("Gifts", "/gifts", Role.VIEWER),
     NavItem("Approvals", "/approvals", Role.VIEWER),
+    NavItem("Rules", "/rules", Role.VIEWER),
     NavItem("Import", "/import", Role.ADMIN),
     NavItem("Audit", "/audit", Role.ADMIN),
 ]
