@@ -5,7 +5,8 @@ it, sees its newest ledger entries as the topic has them, and exports the search
 path of a credit over the limit: an operator sends it from the member page, a viewer sees no adjust button
 and a forged POST of it is 403, an approver approves it in the queue, and the member page shows the
 worker's ledger entry, as the topic has it, and the request applied; and an admin imports a CSV file,
-sees its bad row by line, confirms, and watches the members arrive."""
+sees its bad row by line, confirms, and watches the members arrive; and an admin checks a rules candidate
+(an error at its field path, then the changes) and publishes it on the tenant-rules topic."""
 
 from __future__ import annotations
 
@@ -234,4 +235,31 @@ def test_an_admin_imports_a_csv_and_watches_the_members_arrive(browser, run, tmp
         audited = conn.scalar(sa.select(sa.func.count()).select_from(schema.audit)
                               .where(schema.audit.c.action == "member.import"))
     assert audited == 1  # the refreshes sent nothing again
+    context.close()
+
+
+def test_an_admin_checks_and_publishes_a_rules_candidate_on_the_topic(browser, run, cluster):
+    ops, _, _ = run
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(console_url(ops))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/default/members")
+    page.get_by_role("link", name="Rules").click()
+    assert page.get_by_test_id("rules-version").inner_text().startswith("file:")
+    page.get_by_label("Candidate (YAML)").fill("tiers: {downgrade_warning_days: -1}")
+    page.get_by_role("button", name="Check").click()
+    assert page.get_by_test_id("problems").inner_text().startswith("tiers.downgrade_warning_days:")
+    page.get_by_label("Candidate (YAML)").fill("tiers: {downgrade_warning_days: 9}")
+    page.get_by_role("button", name="Check").click()
+    changed = page.get_by_test_id("changes").locator("tbody tr td").all_inner_texts()
+    assert changed[:2] == ["tiers.downgrade_warning_days", "changed"]
+    page.get_by_label("Reason to publish").fill("warn earlier")
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_url("**published=1**")
+    assert page.get_by_test_id("rules-version").inner_text() == "v1"
+    on_topic = [v for _, v in cluster.consume(["tenant-rules"], until=1, idle=1.0, timeout=30)]
+    assert [(v["tenant_id"], v["version"], v["reason"]) for v in on_topic] == [("default", 1, "warn earlier")]
+    assert on_topic[0]["rules"]["tiers"]["downgrade_warning_days"] == 9
+    page.screenshot(path=artifacts_dir() / "run-console-rules.png", full_page=True)
     context.close()
