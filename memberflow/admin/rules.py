@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -28,10 +28,10 @@ from config.rules_versions import RulesVersion, version_of
 from engine.published_lines import error_path
 from engine.published_rules import published
 from memberflow.admin.deps import Scope, Services
-from memberflow.readmodel import schema
+from memberflow.readmodel import queries, schema
 from memberflow.readmodel.projection import rules_version_row, utc
 from models.admin import AuditOutcome
-from models.admin_rules import RulesChange, RulesVersionDetail
+from models.admin_rules import ExpiryWarningPreview, RulesChange, RulesVersionDetail
 
 
 class RulesPublisher(Protocol):
@@ -231,3 +231,28 @@ def publish_audited(rules: TenantRulesService, svc: Services, scope: Scope, acti
     svc.audit.record(scope.who, scope.tenant_id, action, f"rules/v{version.version}", reason, request_id,
                      AuditOutcome.DONE, {**detail, "version": version.version})
     return _answer(version)
+
+
+def expiry_preview(rules: TenantRulesService, engine: sa.Engine, tenant_id: str, start: datetime,
+                   cursor: str | None, limit: int) -> tuple[list[ExpiryWarningPreview], str | None]:
+    """The members the expiry-warning campaign in force would warn at ``start`` (their next points expire
+    within its lead time), soonest expiry first, with the text each would get (``queries.BadCursor``)."""
+    current, _ = rules.in_force(tenant_id)
+    policy = current.points.expiry
+    m = schema.members.c
+    query = sa.select(m.member_id, m.next_expiry_at, m.next_expiry_points).where(
+        m.tenant_id == tenant_id, m.next_expiry_at > start,
+        m.next_expiry_at <= start + timedelta(days=policy.warn_lead_days))
+    order = queries.Sorted(m.next_expiry_at, m.member_id, False, queries.when)
+    with engine.connect() as conn:
+        rows, next_cursor = queries.page(conn, query, order, cursor, limit, "member_id")
+    items = []
+    for row in rows:
+        expires_at = utc(row.next_expiry_at)
+        day = expires_at.astimezone(current.tz).date().isoformat()
+        text = policy.warning.render(member_id=row.member_id, tenant_id=tenant_id, points=row.next_expiry_points,
+                                     expires_on=day, first_points=row.next_expiry_points, until=day)
+        items.append(ExpiryWarningPreview(member_id=row.member_id, expires_at=expires_at,
+                                          points=row.next_expiry_points, channel=policy.warning.channel.value,
+                                          text=text))
+    return items, next_cursor

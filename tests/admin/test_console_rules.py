@@ -110,3 +110,21 @@ def test_check_shows_the_changes_then_publish_and_roll_back(admin, rules_publish
     assert rules_published.versions[-1].rules.tiers.downgrade_warning_days == 9
     assert (audit.records[-1].action, audit.records[-1].detail["restores"]) == ("rules.rollback", 1)
     assert in_force(admin.get(PAGE).text) == "v3"
+
+
+def test_the_expiry_warnings_show_the_campaign_and_the_same_members_as_the_api(app, token):
+    viewer = signed_in(app, token["viewer"])
+    page = viewer.get(f"/console/{TENANT}/expiry-warnings?as_of=2026-12-05")
+    assert page.status_code == 200
+    campaign = re.sub(r"<[^>]+>|\s+", " ", re.search(r'data-testid="campaign">(.*?)</dl>', page.text, re.S).group(1))
+    assert "in_app" in campaign and "30 days before points expire" in campaign and "every 7 days" in campaign
+    shown = re.findall(r'<tr><td><a href="[^"]+">([^<]+)</a></td><td>([^<]+)</td>\s*<td class="num">([^<]+)</td>',
+                       page.text)
+    api = TestClient(app).get(f"/tenants/{TENANT}/campaigns/expiry-warnings/preview",
+                              params={"as_of": "2026-12-05T00:00:00+00:00", "limit": 25},
+                              headers={"Authorization": f"Bearer {token['viewer']}"}).json()["items"]
+    assert shown and [s[0] for s in shown] == [i["member_id"] for i in api]
+    assert all(html.unescape(i["text"]) in html.unescape(page.text) for i in api)
+    none = viewer.get(f"/console/{TENANT}/expiry-warnings?as_of=2026-11-01").text
+    assert "No member would be warned then." in none  # 61 days ahead: beyond the lead time
+    assert viewer.get(f"/console/{TENANT}/expiry-warnings?as_of=someday").status_code == 422

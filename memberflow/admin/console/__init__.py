@@ -11,6 +11,7 @@ from memberflow.admin.console import (
     activity,
     adjust,
     approvals,
+    campaigns,
     dashboard,
     imports,
     member,
@@ -22,7 +23,7 @@ from memberflow.admin.console.session import ConsoleError, SignInRequired, signe
 from memberflow.admin.console.web import HERE, render
 
 ROUTERS = (signin.router, members.router, member.router, adjust.router, approvals.router, dashboard.router,
-           activity.router, imports.router, rules.router)
+           activity.router, imports.router, rules.router, campaigns.router)
 
 
 #: the console loads nothing from elsewhere and may not be framed (a click on it from another site)

@@ -9,7 +9,7 @@ earning rules name must be on the ladder.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -27,7 +27,8 @@ from memberflow.admin.rules import (
     text_diff,
     version_detail,
 )
-from memberflow.readmodel import queries, schema
+from memberflow.admin.rules import expiry_preview as members_to_warn
+from memberflow.readmodel import queries
 from memberflow.readmodel.projection import utc
 from models.admin import Page, Role
 from models.admin_rules import (
@@ -134,26 +135,9 @@ def expiry_preview(as_of: datetime | None = Query(default=None, description="def
                    rules: TenantRulesService = Depends(rules_service), svc: Services = Depends(services)):
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(422, [{"loc": ["query", "as_of"], "msg": "needs a UTC offset", "type": "value_error"}])
-    current, _ = rules.in_force(scope.tenant_id)
-    policy = current.points.expiry
-    start = utc(as_of or datetime.now(UTC))
-    m = schema.members.c
-    query = sa.select(m.member_id, m.next_expiry_at, m.next_expiry_points).where(
-        m.tenant_id == scope.tenant_id, m.next_expiry_at > start,
-        m.next_expiry_at <= start + timedelta(days=policy.warn_lead_days))
-    order = queries.Sorted(m.next_expiry_at, m.member_id, False, queries.when)
-    with svc.engine.connect() as conn:
-        try:
-            rows, next_cursor = queries.page(conn, query, order, cursor, limit, "member_id")
-        except queries.BadCursor as exc:
-            raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
-    items = []
-    for row in rows:
-        expires_at = utc(row.next_expiry_at)
-        day = expires_at.astimezone(current.tz).date().isoformat()
-        text = policy.warning.render(member_id=row.member_id, tenant_id=scope.tenant_id, points=row.next_expiry_points,
-                                     expires_on=day, first_points=row.next_expiry_points, until=day)
-        items.append(ExpiryWarningPreview(member_id=row.member_id, expires_at=expires_at,
-                                          points=row.next_expiry_points, channel=policy.warning.channel.value,
-                                          text=text))
+    try:
+        items, next_cursor = members_to_warn(rules, svc.engine, scope.tenant_id, utc(as_of or datetime.now(UTC)),
+                                            cursor, limit)
+    except queries.BadCursor as exc:
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
     return Page[ExpiryWarningPreview](items=items, next_cursor=next_cursor)
