@@ -20,6 +20,7 @@ from pydantic import TypeAdapter
 from config.business_lines import LineDefinition
 from models.admin import AuditRecord
 from models.badges import BusinessScores
+from models.benefits import BenefitChange, BenefitUsage
 from models.commands import MemberCommand
 from models.evaluation import EvaluateCommand, EvaluateSlice
 from models.events import Complaint, Login, OrderEvent, Profile, Review
@@ -75,6 +76,8 @@ class Topic(StrEnum):
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
                    "spend points: coupons, points + cash, merchandise, gifts and gift answers")
+    BENEFIT_USAGE = ("benefit-usage", Role.INPUT, "member id", Reader.MEMBERS, BenefitUsage,
+                     "a benefit `used` on an order, `voided`, or `restored` after the order's refund")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,
                       "a business line's badge definition, versioned")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
@@ -93,6 +96,8 @@ class Topic(StrEnum):
                      "business-line badges gained and lost")
     BENEFIT_GRANTS = ("benefit-grants", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitGrant,
                       "upgrade gifts, tier coupons, birthday packs, badge rights")
+    BENEFIT_CHANGES = ("benefit-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitChange,
+                       "benefit instances used, restored, voided or expired")
     NOTIFICATIONS = ("notifications", Role.OUTPUT, "member id", Reader.DOWNSTREAM, Notification,
                      "warnings, nudges, account status, gifts")
     REDEMPTION_RESULTS = ("redemption-results", Role.OUTPUT, "member id", Reader.DOWNSTREAM, RedemptionResult,

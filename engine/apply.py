@@ -17,6 +17,7 @@ from config.rules import TenantRules
 from engine import redemptions
 from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
+from engine.benefit_usage import apply_usage
 from engine.clock import local_day
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
 from engine.orders import apply_order_paid, apply_order_refunded
@@ -24,6 +25,7 @@ from engine.outcome import Applied, Outcome, Reject
 from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
+from models.benefits import BenefitUsage
 from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
 from models.outputs import DeadLetterReason
 from models.state import MemberState
@@ -170,6 +172,7 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Complaint: apply_complaint,
     Profile: apply_profile,
     BusinessScores: apply_business_scores,
+    BenefitUsage: apply_usage,  # benefit instances used, voided, restored (engine/benefit_usage.py)
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
 HANDLERS.update(OPERATOR_HANDLERS)  # operator adjustments and account actions (engine/operator_actions.py)

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from models.conditions import Conditions
+
 
 class Output(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -97,6 +99,8 @@ class BenefitGrant(Output):
     details: dict[str, Any] = Field(default_factory=dict)
     line_id: str | None = Field(default=None, description="business line, for the rights of a badge level")
     badge_level: int | None = Field(default=None, description="badge level whose right this is")
+    conditions: Conditions | None = Field(default=None, exclude_if=lambda value: value is None,
+                                          description="what an order must be for it to apply (none: any order)")
 
 
 class NotificationKind(StrEnum):
@@ -109,6 +113,7 @@ class NotificationKind(StrEnum):
     RETENTION_OFFER = "retention_offer"
     CHURN_WARNING = "churn_warning"
     COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
+    BENEFIT_EXPIRY_REMINDER = "benefit_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
     GIFT_RETURNED = "gift_returned"
 
@@ -132,6 +137,8 @@ class DeadLetterReason(StrEnum):
     IMPLAUSIBLE_TIME = "implausible_time"
     INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
+    UNKNOWN_BENEFIT = "unknown_benefit"  # a usage report of a benefit this member does not hold
+    BENEFIT_NOT_USABLE = "benefit_not_usable"  # a usage report of a benefit expired, voided or used up
 
 
 class DeadLetter(BaseModel):

@@ -22,6 +22,7 @@ import msgspec
 from msgspec import UNSET, UnsetType, field
 
 from models.badges import BadgeState
+from models.benefit_state import BenefitInstance
 from models.redemption_state import RedemptionState
 
 
@@ -99,6 +100,8 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # benefit instances by grant id, oldest first (models/benefit_state.py; UNSET: none granted since they came)
+    benefits: dict[str, BenefitInstance] | UnsetType = UNSET
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)
