@@ -31,7 +31,7 @@ from agents.rules_in_force import RulesInForce
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
-from memberflow.web import badges, entitlements, ledger, redemptions
+from memberflow.web import badges, entitlements, ledger, quote, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
 from tables import ledger as ledger_table
@@ -132,6 +132,7 @@ def create_app(
     member_views.register(app, members_state, rules)
     badges.register(app, members_state, rules)
     entitlements.register(app, members_state, rules)
+    quote.register(app, members_state, rules)
     redemptions.register(app, settings, members_state, answers)
     ledger.register(app, settings, ledger_rows)
     metrics_view.register(app, metrics.registry)

@@ -118,6 +118,19 @@ class BenefitRules(Strict):
                                description="instances kept per member; the oldest settled go first")
 
 
+class Rounding(StrEnum):
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+
+
+class CheckoutRules(Strict):
+    """The checkout quote (``engine/quote.py``): how the member price is rounded."""
+
+    rounding: Rounding = Field(default=Rounding.HALF_UP,
+                               description="rounding of each line's member price to the cent")
+
+
 class Limits(Strict):
     max_amount: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_items: int = Field(default=500, ge=1)
@@ -164,6 +177,7 @@ class TenantRules(Strict):
     evaluation: EvaluationRules = EvaluationRules()
     redemptions: RedemptionRules = RedemptionRules()
     benefits: BenefitRules = BenefitRules()
+    checkout: CheckoutRules = CheckoutRules()
     #: seed 000's business lines (badges), version 1 unless stated; newer versions
     #: published to `business-lines` supersede them per tenant (engine/lines.py)
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)

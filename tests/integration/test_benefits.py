@@ -2,9 +2,14 @@
 system reports it used on ``benefit-usage``, no expiry reminder follows while a member who kept
 theirs unused is reminded, a refund restores it, a gift used after its end is dead-lettered, a
 repeat report changes nothing, another member's benefit is refused; the entitlements endpoint and
-the usage metrics agree."""
+the usage metrics agree; a quote for a GOLD cart shows 95 % prices, free shipping and the points the
+real order then earns."""
 
 from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -92,3 +97,41 @@ def test_an_upgrade_gift_used_restored_expired_and_reported_again(cluster, worke
                   action="used") == 1
     assert metric(worker, "memberflow_benefits_issued_total", benefit="upgrade_gift", tier="GOLD") == 2
     assert metric(worker, "memberflow_dead_letters_total", reason="benefit_not_usable") == 1
+
+
+def post_quote(worker, member: str, cart: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(f"{worker.url}/members/{member}/quote", data=json.dumps(cart).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+def test_the_quote_of_a_gold_cart_is_what_the_order_then_earns(cluster, worker):
+    member = "bf-quote"
+    cluster.produce([("orders", member, {"event_id": "pay-q", "member_id": member, "occurred_at": PAID_AT,
+                                         "type": "order_paid", "order_id": "o-q", "amount": "500.00"})])
+    wait_until(lambda: of(cluster, "benefit-grants", member, benefit="upgrade_gift"))
+    (gift,) = of(cluster, "benefit-grants", member, benefit="upgrade_gift")
+    items = [{"sku": "apple", "category": "fresh", "unit_price": "10.00", "quantity": 2},
+             {"sku": "tv", "category": "general", "unit_price": "1200.00", "quantity": 1}]
+    at = "2026-03-06T10:00:00+08:00"
+    status, quoted = post_quote(worker, member, {"items": items, "shipping_fee": "6", "at": at,
+                                                 "coupons": [gift["grant_id"]]})
+    assert status == 200, quoted
+    assert (quoted["tier"], quoted["member_total"], quoted["shipping"], quoted["goods_to_pay"]) == (
+        "GOLD", "1159.00", "0", "1139.00")
+    assert quoted["coupons"] == [{"benefit_id": gift["grant_id"], "applies": True, "saving": "20", "reason": None}]
+    assert post_quote(worker, member, {"items": []})[0] == 422
+    assert post_quote(worker, "bf-nobody", {"items": items})[0] == 404
+
+    cluster.produce([("orders", member, {"event_id": "pay-q2", "member_id": member, "occurred_at": at,
+                                         "type": "order_paid", "order_id": "o-q2",
+                                         "amount": quoted["goods_to_pay"], "items": items})])
+    wait_until(lambda: of(cluster, "points-ledger", member, order_id="o-q2"))
+    earned: dict[str, int] = {}
+    for entry in of(cluster, "points-ledger", member, order_id="o-q2", kind="earn"):
+        earned[entry["rule"]] = earned.get(entry["rule"], 0) + entry["delta"]
+    assert earned == quoted["points_by_rule"] and sum(earned.values()) == quoted["points"] > 0
