@@ -112,7 +112,7 @@ class BenefitRules(Strict):
         default=3, ge=0, le=365,
         description="one reminder this many days before an unused benefit expires; 0 = none (redeemed points "
                     "coupons have their own reminders: redemptions.coupons)")
-    keep_settled_days: int = Field(default=90, ge=1, le=3650,
+    keep_settled_days: int = Field(default=30, ge=1, le=3650,
                                    description="used, expired and voided instances are kept this long")
     max_instances: int = Field(default=200, ge=1, le=10_000,
                                description="instances kept per member; the oldest settled go first")
