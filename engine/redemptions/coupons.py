@@ -132,8 +132,11 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
 
 
 def _settled(step: Step, coupon: IssuedCoupon) -> bool:
-    inst = instances(step.state).get(coupon.grant_id) if coupon.grant_id else None
-    return inst is not None and inst.settled
+    """Reported used or voided: its instance is settled, or settled so long ago that it was forgotten."""
+    if not coupon.grant_id:
+        return False  # issued before benefit instances were kept
+    inst = instances(step.state).get(coupon.grant_id)
+    return inst is None or inst.settled
 
 
 def reminders_due(ahead: LookAhead) -> datetime | None:

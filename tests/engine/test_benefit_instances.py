@@ -12,7 +12,9 @@ from config.settings import SHIPPED_RULES_DIR
 from engine.evaluation import evaluate_member, evaluation_id, next_due
 from engine.outcome import Applied
 from models.benefits import BenefitChange, BenefitStatus, BenefitUsage
+from models.commands import BenefitGrantCommand
 from models.outputs import BenefitGrant, DeadLetterReason, Notification, NotificationKind
+from models.redemptions import CouponRequest
 from models.state import state_json, state_of_json
 from tests.engine.fixtures import Member
 
@@ -155,3 +157,30 @@ def test_instances_stay_bounded_oldest_settled_first():
     m.pay("o2", 300, "2026-03-02T12:00:00+08:00")  # GOLD gift
     m.pay("o3", 500, "2026-03-02T13:00:00+08:00")  # DIAMOND gift: the used SILVER gift goes
     assert list(m.state.benefits) == [g.grant_id for g in m.grants[-2:]]
+
+
+def test_an_operators_grant_and_a_points_coupon_are_instances_too():
+    m, _ = gold()
+    m.apply(BenefitGrantCommand(command_id="cmd-1", member_id="m1", occurred_at=at("2026-03-03T10:00:00+08:00"),
+                                type="benefit_grant", benefit="goodwill_voucher", value=Decimal(15), quantity=2,
+                                valid_until=at("2026-04-03T10:00:00+08:00"), actor="t1:ann", reason="late delivery",
+                                request_id="r1"))
+    grant = m.grants[-1]
+    inst = m.state.benefits[grant.grant_id]
+    assert (inst.benefit, inst.value, inst.quantity, inst.tier) == ("goodwill_voucher", Decimal(15), 2, "GOLD")
+    first = report(m, grant.grant_id, "used", "2026-03-04T10:00:00+08:00", "shop-1", "15")
+    assert changes(first) == [("used", "issued", 1)]  # one of two used
+    assert changes(report(m, grant.grant_id, "used", "2026-03-04T11:00:00+08:00", "shop-2", "15")) == [
+        ("used", "used", 2)]
+
+    m.apply(CouponRequest(request_id="rq-1", member_id="m1", occurred_at=at("2026-03-05T10:00:00+08:00"),
+                          kind="coupon", denomination=Decimal(10)))
+    coupon = m.grants[-1]
+    assert coupon.benefit == "points_coupon" and m.state.redemption.coupons[-1].grant_id == coupon.grant_id
+    m.apply(CouponRequest(request_id="rq-2", member_id="m1", occurred_at=at("2026-03-05T11:00:00+08:00"),
+                          kind="coupon", denomination=Decimal(10)))
+    unused = m.state.redemption.coupons[-1]
+    report(m, coupon.grant_id, "used", "2026-03-06T10:00:00+08:00", "shop-3", "10")
+    reminders = [v for v in evaluate(m, "2026-08-10T10:00:00+08:00")  # inside the month before their end
+                 if isinstance(v, Notification) and v.kind is NotificationKind.COUPON_EXPIRY_REMINDER]
+    assert [r.data["coupon_id"] for r in reminders] == [unused.coupon_id]  # the used one is not reminded of
