@@ -49,8 +49,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 memberflow \
  && useradd --system --uid 10001 --gid memberflow --home-dir /app \
         --shell /usr/sbin/nologin memberflow \
- && mkdir -p /app /data \
- && chown memberflow:memberflow /app /data
+ && mkdir -p /app /data /tokens \
+ && chown memberflow:memberflow /app /data /tokens
 
 COPY --from=builder /opt/venv /opt/venv
 # Rule files read at run time from MEMBERFLOW_RULES_DIR.

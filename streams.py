@@ -3,8 +3,8 @@
 Every topic is declared once in ``config.topics`` (the README's table and
 diagram are drawn from it).  Reading ``create_app`` from top to bottom is
 reading the topology: which topics the members agent reads as one
-co-partitioned subscription, the two tables it writes, the commands and
-business-line agents, the definitions every worker reads whole before its
+co-partitioned subscription, the two tables it writes, the commands,
+device and business-line agents, the definitions every worker reads whole before its
 agents start, and the HTTP views.  Each agent gets the collaborators it
 calls, so one event's path can be followed by reading calls:
 ``agents.members`` -> ``agents.member_processor`` -> ``agents.records`` ->
@@ -19,21 +19,26 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
-from agents import business_lines, commands, members
+from agents import business_lines, commands, devices, members, membership_plans, tenant_rules
 from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
-from agents.commands import CommandHandler
+from agents.commands import CommandHandler, EvaluationSchedule
+from agents.devices import DeviceHandler
 from agents.kafka.consumer import BatchChannel, BatchingTransport
 from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
+from agents.membership_plans import PlanChecker, PlanFollower
 from agents.metrics import Metrics
 from agents.rules_in_force import RulesInForce
+from agents.tenant_rules import RulesChecker, RulesReader
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
-from memberflow.web import badges, entitlements, ledger, quote, redemptions
+from memberflow.web import badges, entitlements, ledger, memberships, quote, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
+from memberflow.web.auth import ServiceTokens
+from tables import devices as devices_table
 from tables import ledger as ledger_table
 from tables import members as members_table
 
@@ -42,10 +47,11 @@ RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_s
 
 class MemberflowApp(faust.App):
     """A Faust app whose consumer hands fetches of the member topics to the members
-    agent as batches (``agents.kafka.consumer``), and that reads the business-line
-    definitions to their end before its consumer and agents start."""
+    agent as batches (``agents.kafka.consumer``), and that reads the published tenant
+    rules, business-line definitions and membership plans to their end before its consumer and agents start."""
 
-    def __init__(self, settings: Settings, definitions: DefinitionFollower) -> None:
+    def __init__(self, settings: Settings, definitions: DefinitionFollower, tenant_rules: RulesReader,
+                 plans: PlanFollower) -> None:
         super().__init__(
             settings.app_id,
             broker=settings.broker_url,
@@ -67,6 +73,8 @@ class MemberflowApp(faust.App):
             web_in_thread=False,
         )
         self.definitions = definitions
+        self.tenant_rules = tenant_rules
+        self.plans = plans
         #: physical topic name -> the channel its fetched batches go to (read by the consumer)
         self.batch_channels: dict[str, BatchChannel] = {}
         #: longest a fetch waits for data (read by the consumer)
@@ -78,8 +86,11 @@ class MemberflowApp(faust.App):
     async def on_first_start(self) -> None:
         await super().on_first_start()
         # before the consumer and agents start (mode starts them after this), so no
-        # agent ever holds events while it waits for the definitions
+        # agent ever holds events while it waits for the rules in force
         await self.definitions.start(self)
+        await self.tenant_rules.start(self)
+        await self.plans.start(self)
+        await self.definitions.rules.wait_ready()
 
 
 @dataclass
@@ -96,6 +107,11 @@ class Worker:
     members_agent: Any
     commands_agent: Any
     definitions_agent: Any
+    tenant_rules_agent: Any
+    schedule: EvaluationSchedule
+    devices: faust.Table
+    devices_agent: Any
+    plans_agent: Any = None
 
 
 def create_app(
@@ -106,7 +122,9 @@ def create_app(
     settings = settings or Settings.from_env()
     rules = RulesInForce(rulebook or RuleBook.from_path(settings.rules_dir))
     metrics = Metrics(registry or CollectorRegistry())
-    app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges))
+    plans = PlanFollower(settings, rules)
+    app = MemberflowApp(settings, DefinitionFollower(settings, rules, metrics.badges),
+                        RulesReader(settings, rules, metrics), plans)
 
     # state: one member state per member, and its points history (both changelog-backed RocksDB)
     members_state = members_table.declare(app, settings.partitions)
@@ -121,21 +139,38 @@ def create_app(
     members_agent = members.register(app, member_topics, processor)
 
     # the commands agent: periodic evaluations, fanned out as slices to the members agent
-    commands_agent = commands.register(app, app.topic(settings.topic(Topic.COMMANDS), **RAW),
-                                       CommandHandler(app, settings, metrics), rules.book)
+    commands_agent, schedule = commands.register(app, app.topic(settings.topic(Topic.COMMANDS), **RAW),
+                                                 CommandHandler(app, settings, metrics), rules)
 
     # business-line definitions: every worker reads them whole (app.definitions); one agent dead-letters bad ones
     definitions_agent = business_lines.register(app, app.topic(settings.topic(Topic.BUSINESS_LINES), **RAW),
                                                 DefinitionChecker(app, settings, metrics))
+    # tenant rules published at run time: every worker reads them whole too; one agent dead-letters bad ones
+    tenant_rules_agent = tenant_rules.register(app, app.topic(settings.topic(Topic.TENANT_RULES), **RAW),
+                                               RulesChecker(app, settings, metrics))
 
-    # HTTP views, each routed to the worker that owns the member
-    member_views.register(app, members_state, rules)
-    badges.register(app, members_state, rules)
-    entitlements.register(app, members_state, rules)
-    quote.register(app, members_state, rules)
-    redemptions.register(app, settings, members_state, answers)
-    ledger.register(app, settings, ledger_rows)
+    # merchants' membership plans: every worker reads them whole (app.plans); one agent dead-letters what it could
+    # not apply (engine/plans.py)
+    plans_agent = membership_plans.register(app, app.topic(settings.topic(Topic.MEMBERSHIP_PLANS), **RAW),
+                                            PlanChecker(app, settings, metrics, plans))
+
+    # the device agent: registrations and logins re-keyed by device (from the members agent), one state per
+    # device in its own table; verdicts go back to the members as commands, risk flags out
+    device_states = devices_table.declare(app, settings.partitions)
+    devices_agent = devices.register(app, app.topic(settings.topic(Topic.DEVICE_ACTIVITY), **RAW),
+                                     DeviceHandler(app, settings, rules, device_states, metrics))
+
+    # HTTP views, each routed to the worker that owns the member, for callers with a service token
+    tokens = ServiceTokens(settings.service_tokens_file)
+    member_views.register(app, members_state, rules, tokens)
+    badges.register(app, members_state, rules, tokens)
+    memberships.register(app, members_state, rules, tokens)
+    entitlements.register(app, members_state, rules, tokens)
+    quote.register(app, members_state, rules, tokens)
+    redemptions.register(app, settings, members_state, answers, tokens)
+    ledger.register(app, settings, ledger_rows, tokens)
     metrics_view.register(app, metrics.registry)
 
     return Worker(app, settings, rules, metrics, members_state, ledger_rows, processor, members_agent,
-                  commands_agent, definitions_agent)
+                  commands_agent, definitions_agent, tenant_rules_agent, schedule, device_states, devices_agent,
+                  plans_agent)

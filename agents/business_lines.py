@@ -15,8 +15,7 @@ consumed the record, and its start-up recovery, to end with the same fold.
 
 Start-up: the app's first start (``streams.MemberflowApp.on_first_start``)
 waits, before its consumer and agents start, until the follower has read the
-topic up to its end as of start-up (the end offsets, then one fetch that
-returns nothing -- Tansu under-reports end offsets), so a worker that starts
+topic up to its end as of start-up (``agents.whole_topic``), so a worker that starts
 later evaluates with the current definitions; the members agent also checks
 ``RulesInForce.ready`` before each batch (then a no-op).  Afterwards a new definition applies from the next batch on; a
 snapshot evaluated just before it names the older version in its badge change.
@@ -28,90 +27,37 @@ so one worker writes each (at-least-once: a redelivery repeats the same
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import faust
-from aiokafka import AIOKafkaConsumer
 
-from agents.kafka.positions import partitions_of, reached
 from agents.metrics import BadgeMetrics, Metrics
 from agents.records import Record, check_definition
 from agents.rules_in_force import RulesInForce
+from agents.whole_topic import WholeTopicReader
 from config.settings import Settings
 from config.topics import Topic
-from engine.published_lines import PublishedLines, Verdict
+from engine.published_lines import Verdict
 from models.outputs import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 500
-RETRY_SECONDS = 2.0
 
-
-class DefinitionFollower:
+class DefinitionFollower(WholeTopicReader):
     """This worker's reader of the whole ``business-lines`` topic."""
 
+    topic = Topic.BUSINESS_LINES
+
     def __init__(self, settings: Settings, rules: RulesInForce, metrics: BadgeMetrics) -> None:
-        self.settings = settings
-        self.rules = rules
-        self.live = PublishedLines(rules.book)
+        super().__init__(settings, rules)
+        self.live = rules.live
         self.metrics = metrics
-        #: partition -> next offset to read, so a reconnect resumes where it was
-        self.positions: dict[int, int] = {}
-        self._future: asyncio.Future | None = None
         for tenant_rules in (rules.book.default, *rules.book.tenants.values()):
             for line_id, line in tenant_rules.business_lines.items():
                 metrics.declare(line_id, line.top)
 
-    async def start(self, app: faust.App) -> None:
-        """Follow the topic from now on, and return once it is read up to its end."""
-        if self._future is None:
-            self._future = app.add_future(self.run())
-        await self.rules.wait_ready()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self._follow()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("business-lines reader failed; reconnecting")
-                await asyncio.sleep(RETRY_SECONDS)
-
-    async def _follow(self) -> None:
-        settings = self.settings
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id=f"{settings.app_id}-business-lines",
-        )
-        await consumer.start()
-        try:
-            partitions = await partitions_of(consumer, [settings.topic(Topic.BUSINESS_LINES)], RETRY_SECONDS)
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            for tp in partitions:
-                if tp.partition in self.positions:
-                    consumer.seek(tp, self.positions[tp.partition])
-            ends = await consumer.end_offsets(partitions)
-            while True:
-                batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=500)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        self.apply(message.value)
-                        self.positions[tp.partition] = message.offset + 1
-                if not batches and not self.rules.ready.is_set() and await reached(consumer, ends):
-                    log.info("business-line definitions read: %s", self.describe())
-                    self.rules.ready.set()
-        finally:
-            await consumer.stop()
-
     def apply(self, raw: bytes | None) -> None:
-        offer = self.live.offer(raw, self.settings.max_payload_bytes)
+        offer = self.live.offer_lines(raw, self.settings.max_payload_bytes)
         self.metrics.definitions.labels(offer.verdict.value).inc()
         if offer.verdict is Verdict.APPLIED:
             assert offer.definition is not None
@@ -124,7 +70,7 @@ class DefinitionFollower:
             log.warning("invalid business line definition (the previous version stays): %s", offer.detail)
 
     def describe(self) -> str:
-        return ", ".join(f"{tenant}/{line}=v{d.version}" for tenant, lines in sorted(self.live.published.items())
+        return ", ".join(f"{tenant}/{line}=v{d.version}" for tenant, lines in sorted(self.live.lines.published.items())
                          for line, d in sorted(lines.items())) or "none published"
 
 

@@ -75,6 +75,14 @@ class Metrics:
             "Members the periodic evaluation passed over: their stored due mark says it has nothing to do",
             registry=registry,
         )
+        self.rules_versions = Counter(
+            "memberflow_rules_versions",
+            "Tenant rules versions this worker read from tenant-rules, by verdict (applied, ignored, invalid)",
+            ["verdict"],
+            registry=registry,
+        )
+        for verdict in ("applied", "ignored", "invalid"):
+            self.rules_versions.labels(verdict)
         for topic in MEMBER_INPUTS:
             for outcome in OUTCOMES:
                 self.events_consumed.labels(topic, outcome)

@@ -18,7 +18,8 @@ from engine.event_time import Arrival, apply_in_time
 from engine.ids import derive_id
 from engine.intake import Invalid, parse_event
 from engine.outcome import Applied, Emitted
-from engine.published_lines import Offer, PublishedLines, Verdict, parse_definition
+from engine.published_lines import Offer, Verdict, parse_definition
+from engine.published_rules import LiveRules
 from models.events import MemberEvent
 from models.journal import MemberRecord
 from models.outputs import DeadLetter, DeadLetterReason
@@ -128,7 +129,17 @@ def check_definition(record: Record, max_bytes: int) -> Emitted | None:
     return invalid_definition(record, parsed) if isinstance(parsed, str) else None
 
 
-def offer_record(record: Record, live: PublishedLines, max_bytes: int) -> tuple[Offer, list[Emitted]]:
-    """Fold one record into ``live``; the outputs are its dead letter, if any."""
-    offer = live.offer(record.value, max_bytes)
+def offer_record(record: Record, live: LiveRules, max_bytes: int) -> tuple[Offer, list[Emitted]]:
+    """Fold one definition record into ``live``; the outputs are its dead letter, if any."""
+    offer = live.offer_lines(record.value, max_bytes)
     return offer, [invalid_definition(record, offer.detail)] if offer.verdict is Verdict.INVALID else []
+
+
+# -- tenant rules versions (read whole by every worker) --
+
+
+def offer_rules_record(record: Record, live: LiveRules, max_bytes: int) -> tuple[Offer, list[Emitted]]:
+    """Fold one ``tenant-rules`` record into ``live``; the outputs are its dead letter, if any."""
+    offer = live.offer_rules(record.value, max_bytes)
+    letter = dead_letter(record, DeadLetterReason.INVALID_RULES, offer.detail)
+    return offer, [letter] if offer.verdict is Verdict.INVALID else []

@@ -14,6 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from hashlib import blake2b
 from pathlib import Path
+from string import Formatter
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,7 @@ from pydantic import AwareDatetime, Field, PrivateAttr, ValidationError, field_v
 from config.business_lines import BusinessLine
 from config.earning.schema import EarningRules
 from config.redemptions import RedemptionRules
+from config.risk import RiskRules
 from config.strict import Strict
 from config.tiers import TierRules
 from models.fields import LineId
@@ -49,11 +51,50 @@ class ExpiryMode(StrEnum):
     END_OF_NEXT_YEAR = "end_of_next_year"
 
 
+class Channel(StrEnum):
+    SMS = "sms"
+    IN_APP = "in_app"
+
+
+#: what an expiry warning's template may name
+WARNING_PLACEHOLDERS = frozenset({"member_id", "tenant_id", "points", "expires_on", "first_points", "until"})
+
+
+class ExpiryWarning(Strict):
+    """The expiry-warning campaign: how a warning reads and where it goes (lead time and cadence
+    are ``warn_lead_days`` and ``warn_every_days``)."""
+
+    channel: Channel = Channel.IN_APP
+    template: str = Field(
+        default="{points} points expire by {until} (first {first_points} on {expires_on})", min_length=1,
+        max_length=500,
+        description="placeholders: {points} expiring within the lead time, {expires_on} the first expiry date, "
+                    "{first_points} expiring on it, {until} the last date within the lead time, {member_id}, "
+                    "{tenant_id}")
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            names = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a template: {exc}") from None
+        unknown = sorted(names - WARNING_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(f"unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
+                             f"known: {', '.join(sorted(WARNING_PLACEHOLDERS))}")
+        return value
+
+    def render(self, **values: object) -> str:
+        return self.template.format_map(values)
+
+
 class ExpiryRules(Strict):
     mode: ExpiryMode = ExpiryMode.END_OF_NEXT_YEAR
     months: int = Field(default=12, ge=1, le=240)
-    warn_lead_days: int = Field(default=30, ge=0)
-    warn_every_days: int = Field(default=7, ge=1)
+    warn_lead_days: int = Field(default=30, ge=0, description="warn this many days before points expire (0: never)")
+    warn_every_days: int = Field(default=7, ge=1, description="at most one warning per this many days")
+    warning: ExpiryWarning = ExpiryWarning()
 
 
 class ClawbackPolicy(StrEnum):
@@ -173,6 +214,7 @@ class TenantRules(Strict):
     growth: GrowthRules = GrowthRules()
     tiers: TierRules
     complaints: ComplaintRules = ComplaintRules()
+    risk: RiskRules = RiskRules()
     retention: Retention = Retention()
     evaluation: EvaluationRules = EvaluationRules()
     redemptions: RedemptionRules = RedemptionRules()
@@ -183,6 +225,11 @@ class TenantRules(Strict):
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
     #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
+    #: the version published to ``tenant-rules`` these rules are, and its label, set by engine.published_rules only
+    _published_version: int | None = PrivateAttr(default=None)
+    _version_label: str | None = PrivateAttr(default=None)
+    #: the merchant membership plans in force (engine.plans.PlanFacts), set by engine.plans only
+    _membership_plans: Any = PrivateAttr(default=None)
 
     @field_validator("time_zone")
     @classmethod
@@ -201,6 +248,40 @@ class TenantRules(Strict):
     def fingerprint(self) -> int:
         """A digest of these rules: stored due marks hold only under the rules they were computed with."""
         return int.from_bytes(blake2b(self.model_dump_json().encode(), digest_size=8).digest(), "big")
+
+    @property
+    def version(self) -> str:
+        """What outputs name as the rules that decided them: ``v<n>`` for a version published to
+        ``tenant-rules``, ``file:<fingerprint>`` for rules loaded from the rules directory."""
+        private = self.__pydantic_private__
+        assert private is not None
+        label = private["_version_label"]  # read per output: straight from pydantic's private storage
+        if label is None:
+            published = private["_published_version"]
+            label = private["_version_label"] = f"v{published}" if published is not None else \
+                f"file:{self.fingerprint:016x}"
+        return label
+
+
+def unknown_tiers(rules: TenantRules) -> list[tuple[str, str]]:
+    """(path, why) of each tier the earning rules name that is not on the ladder.  A rules file may
+    leave such a tier (its rule then never applies: the defaults name the shipped ladder's tiers);
+    a candidate published at run time may not (``memberflow.admin.rules``)."""
+    ladder = [t.id for t in rules.tiers.tiers]
+    earning = rules.points.earning
+    named = [
+        ("points.earning.tier_multipliers.tiers", earning.tier_multipliers.tiers),
+        ("points.earning.tier_threshold_bonus.tiers", earning.tier_threshold_bonus.tiers),
+        ("points.earning.daily_caps.tiers", earning.daily_caps.tiers),
+        *((f"points.earning.price_range_tiers.ranges.{i}.tiers", r.tiers)
+          for i, r in enumerate(earning.price_range_tiers.ranges)),
+    ]
+    problems = []
+    for path, tiers in named:
+        unknown = sorted(set(tiers) - set(ladder))
+        if unknown:
+            problems.append((path, f"unknown tier(s) {unknown}; the ladder is {ladder}"))
+    return problems
 
 
 class RulesError(ValueError):

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
                               "(Python's default is 700; `0` keeps it); start-up objects are frozen out of them")
     redemption_timeout_ms: int = Field(10000, ge=1, description="how long `POST …/redemptions` waits for its "
                                        "answer before a 504")
+    service_tokens_file: Path = Field(Path("run/service-tokens.jsonl"), description="the hashed service tokens "
+                                      "the member API accepts (`memberflow service-token create` adds one); "
+                                      "read again when it changes, none valid while it is missing")
     readmodel_url: str = Field("sqlite:///run/readmodel.sqlite", min_length=1, description="the read model's "
                                "database, a SQLAlchemy URL (`postgresql+psycopg://user:pw@host/db` in production)")
     admin_port: int = Field(6080, ge=1, le=65535, description="port of the admin service (`memberflow admin`, on "

@@ -18,13 +18,25 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from config.business_lines import LineDefinition
+from config.membership_plans import PlanStep
+from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
 from models.benefits import BenefitChange, BenefitUsage
 from models.commands import MemberCommand
+from models.devices import DeviceActivity, RiskFlag
 from models.evaluation import EvaluateCommand, EvaluateSlice
-from models.events import Complaint, Login, OrderEvent, Profile, Review
-from models.outputs import BadgeChange, BenefitGrant, DeadLetter, LedgerEntry, Notification, TierChange
+from models.events import Complaint, Login, OrderEvent, Profile, Registration, Review, Verification
+from models.outputs import (
+    BadgeChange,
+    BenefitGrant,
+    ContactChange,
+    DeadLetter,
+    LedgerEntry,
+    MembershipChange,
+    Notification,
+    TierChange,
+)
 from models.redemptions import RedemptionRequest, RedemptionResult
 
 
@@ -38,6 +50,7 @@ class Role(StrEnum):
 class Reader(StrEnum):
     MEMBERS = "members agent"  # co-partitioned on the member id, one writer per member
     COMMANDS = "commands agent"
+    DEVICES = "device agent"  # co-partitioned on the tenant and device id
     EVERY_WORKER = "every worker"  # read whole by each worker, no consumer group
     DOWNSTREAM = "downstream"  # consumers outside memberflow
     READ_MODEL = "read model, downstream"  # the read model's projector, and consumers outside memberflow
@@ -71,21 +84,33 @@ class Topic(StrEnum):
     COMPLAINTS = ("complaints", Role.INPUT, "member id", Reader.MEMBERS, Complaint,
                   "a complaint with its verdict: `malicious`, `upheld` or `dismissed`")
     PROFILES = ("profiles", Role.INPUT, "member id", Reader.MEMBERS, Profile,
-                "birthday, time zone, invited tier")
+                "birthday, time zone, invited tier; name, phone, email")
     BUSINESS_SCORES = ("business-scores", Role.INPUT, "member id", Reader.MEMBERS, BusinessScores,
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
                    "spend points: coupons, points + cash, merchandise, gifts and gift answers")
     BENEFIT_USAGE = ("benefit-usage", Role.INPUT, "member id", Reader.MEMBERS, BenefitUsage,
                      "a benefit `used` on an order, `voided`, or `restored` after the order's refund")
+    REGISTRATIONS = ("registrations", Role.INPUT, "member id", Reader.MEMBERS, Registration,
+                     "a sign-up: channel, device id, the inviting member")
+    VERIFICATIONS = ("verifications", Role.INPUT, "member id", Reader.MEMBERS, Verification,
+                     "an e-mail, phone or real-name check: `verified` or `false_information`")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,
                       "a business line's badge definition, versioned")
+    TENANT_RULES = ("tenant-rules", Role.INPUT, "tenant id", Reader.EVERY_WORKER, RulesVersion,
+                    "a tenant's complete rules, versioned (the admin service publishes them)")
+    MEMBERSHIP_PLANS = ("membership-plans", Role.INPUT, "tenant/merchant", Reader.EVERY_WORKER, PlanStep,
+                        "a merchant's membership plan steps: merchant, card template, plan and levels, card product, "
+                        "activity, benefit binding, lifecycle")
     COMMANDS = ("commands", Role.INPUT, "tenant or `*`", Reader.COMMANDS, EvaluateCommand,
-                "start a periodic evaluation as of a moment (the leader's crontab sends it too)")
+                "start a periodic evaluation as of a moment (the leader sends it on each schedule too)")
     MEMBER_REKEY = ("member-rekey", Role.INTERNAL, "member id", Reader.MEMBERS, None,
                     "an input that arrived keyed otherwise, forwarded to its member's partition")
     MEMBER_COMMANDS = ("member-commands", Role.INTERNAL, "member id", Reader.MEMBERS, MemberCommand,
-                       "gift hand-offs between members; operator adjustments and account actions")
+                       "gift hand-offs between members; operator adjustments and account actions; member imports; "
+                       "device verdicts, accepted invitations")
+    DEVICE_ACTIVITY = ("device-activity", Role.INTERNAL, "tenant/device", Reader.DEVICES, DeviceActivity,
+                       "registrations and logins re-keyed by device, from the members agent")
     EVALUATION_SLICES = ("evaluation-slices", Role.INTERNAL, "`slice-<partition>`", Reader.MEMBERS, EvaluateSlice,
                          "the next members of one partition to evaluate")
     POINTS_LEDGER = ("points-ledger", Role.OUTPUT, "member id", Reader.DOWNSTREAM, LedgerEntry,
@@ -98,12 +123,18 @@ class Topic(StrEnum):
                       "upgrade gifts, tier coupons, birthday packs, badge rights")
     BENEFIT_CHANGES = ("benefit-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitChange,
                        "benefit instances used, restored, voided or expired")
+    MEMBERSHIP_CHANGES = ("membership-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, MembershipChange,
+                          "memberships of merchants' plans joined, extended, upgraded, expired, revoked")
     NOTIFICATIONS = ("notifications", Role.OUTPUT, "member id", Reader.DOWNSTREAM, Notification,
                      "warnings, nudges, account status, gifts")
     REDEMPTION_RESULTS = ("redemption-results", Role.OUTPUT, "member id", Reader.DOWNSTREAM, RedemptionResult,
                           "the answer to every redemption request")
     DEAD_LETTERS = ("dead-letters", Role.OUTPUT, "member id or the input's key", Reader.DOWNSTREAM, DeadLetter,
                     "input that was not applied, with the reason")
+    RISK_FLAGS = ("risk-flags", Role.OUTPUT, "tenant/device", Reader.DOWNSTREAM, RiskFlag,
+                  "a risk rule tripped: the device, the members it counted, the rule")
+    MEMBER_CONTACTS = ("member-contacts", Role.OUTPUT, "member id", Reader.READ_MODEL, ContactChange,
+                       "name, phone and email as a profile or an import gave them")
     AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
              "every write through the admin service: who, when, what, why, request id, outcome")
 
@@ -113,6 +144,8 @@ MEMBER_INPUTS: tuple[Topic, ...] = tuple(t for t in MEMBER_TOPICS if t.role is R
 #: topics whose every value is one member's event, applied by the engine (``engine.intake``)
 MEMBER_EVENTS: tuple[Topic, ...] = (*MEMBER_INPUTS, Topic.MEMBER_COMMANDS)
 OUTPUTS: tuple[Topic, ...] = tuple(t for t in Topic if t.role is Role.OUTPUT)
+#: outputs of the device agent (the rest come from the members agent)
+DEVICE_OUTPUTS: tuple[Topic, ...] = (Topic.RISK_FLAGS,)
 
 
 def topic_table() -> str:
@@ -127,26 +160,31 @@ def topology_diagram() -> str:
     inputs = [t for t in MEMBER_TOPICS if t.role is Role.INPUT]
     internal = [t for t in MEMBER_TOPICS if t.role is Role.INTERNAL]
     left = [*inputs, *internal]
+    outputs = [t for t in OUTPUTS if t not in DEVICE_OUTPUTS]
     width = max(len(t) for t in left)
-    middle = len(left) // 2
+    middle = min(len(left), len(outputs)) // 2
     agent = " [members agent] "
     lines = []
-    for i in range(max(len(left), len(OUTPUTS))):
+    for i in range(max(len(left), len(outputs))):
         if i < len(left):
             joint = "┐" if i == 0 else "┘" if i == len(left) - 1 else "┼" if i == middle else "┤"
             name = f"{left[i]:<{width}} ─{joint}"
         else:
             name = " " * (width + 2)
         gap = f"─{agent}─" if i == middle else " " * (len(agent) + 2)
-        if i < len(OUTPUTS):
-            joint = "┌" if i == 0 else "└" if i == len(OUTPUTS) - 1 else "┼" if i == middle else "├"
-            lines.append(f"{name}{gap}{joint}─> {OUTPUTS[i]}")
+        if i < len(outputs):
+            joint = "┌" if i == 0 else "└" if i == len(outputs) - 1 else "┼" if i == middle else "├"
+            lines.append(f"{name}{gap}{joint}─> {outputs[i]}")
         else:
             lines.append(f"{name}{gap}".rstrip())
     lines.append("")
     lines.append(f"{Topic.COMMANDS} ─> [commands agent] ─> {Topic.EVALUATION_SLICES} (one slice per partition)")
     lines.append(f"{Topic.BUSINESS_LINES} ─> [every worker reads it whole] ─> the badge definitions in force")
+    lines.append(f"{Topic.TENANT_RULES} ─> [every worker reads it whole] ─> the tenant rules in force")
+    lines.append(f"{Topic.MEMBERSHIP_PLANS} ─> [every worker reads it whole] ─> the merchants' plans in force")
     lines.append(f"[members agent] ─> {Topic.MEMBER_COMMANDS}, {Topic.EVALUATION_SLICES}, {Topic.MEMBER_REKEY}"
                  " (back to itself, on the member's partition)")
+    lines.append(f"[members agent] ─> {Topic.DEVICE_ACTIVITY} ─> [device agent] ─> {Topic.MEMBER_COMMANDS}, "
+                 f"{', '.join(DEVICE_OUTPUTS)}")
     lines.append(f"[admin service] ─> {Topic.AUDIT} ─> [read model projector]")
     return "\n".join(lines)

@@ -19,14 +19,27 @@ from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.benefit_usage import apply_usage
 from engine.clock import local_day
+from engine.imports import apply_import
+from engine.memberships import apply_order_paid_with_cards, apply_order_refunded_with_cards
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
-from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Applied, Outcome, Reject
+from engine.registration import apply_registration, apply_verification, on_device_verdict, on_invitation_accepted
 from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
 from models.benefits import BenefitUsage
-from models.events import Complaint, Login, MemberEvent, OrderPaid, OrderRefunded, Profile, Review
+from models.commands import DeviceVerdict, ImportMember, InvitationAccepted
+from models.events import (
+    Complaint,
+    Login,
+    MemberEvent,
+    OrderPaid,
+    OrderRefunded,
+    Profile,
+    Registration,
+    Review,
+    Verification,
+)
 from models.outputs import DeadLetterReason
 from models.state import MemberState
 
@@ -165,16 +178,21 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
 #: event type -> handler(step, event).  A handler may raise ``Reject`` before it
 #: changes any state; features register their event types here.
 HANDLERS: dict[type, Callable[[Step, Any], None]] = {
-    OrderPaid: apply_order_paid,
-    OrderRefunded: lambda step, event: apply_order_refunded(step, event, step.state.orders[event.order_id]),
+    OrderPaid: apply_order_paid_with_cards,  # earning, then the membership cards bought (engine/memberships.py)
+    OrderRefunded: apply_order_refunded_with_cards,
     Review: apply_review,
     Login: apply_login,
     Complaint: apply_complaint,
     Profile: apply_profile,
     BusinessScores: apply_business_scores,
     BenefitUsage: apply_usage,  # benefit instances used, voided, restored (engine/benefit_usage.py)
+    Registration: apply_registration,
+    Verification: apply_verification,
+    DeviceVerdict: on_device_verdict,
+    InvitationAccepted: on_invitation_accepted,
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
+HANDLERS[ImportMember] = apply_import  # member data migration
 HANDLERS.update(OPERATOR_HANDLERS)  # operator adjustments and account actions (engine/operator_actions.py)
 
 #: event type -> fn(state, event) -> outputs sent again when the event is a

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from engine.contacts import contact_change
+from engine.device_reports import report_login
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
 from engine.operator_actions import set_status
 from engine.orders import earned_today, record_earning
+from engine.penalties import penalise
 from engine.step import Step
 from engine.tiers import upgrade_if_qualified
 from engine.wallet import held, take
-from models.events import Complaint, Login, Profile, Review
+from models.events import Complaint, Login, Moderation, Profile, Review
 from models.outputs import LedgerKind, NotificationKind
 from models.state import MemberStatus
 
 
-def _behaviour_points(step: Step, action: str) -> None:
+def earn_behaviour_points(step: Step, action: str) -> None:
+    """The flat points of ``behaviour:<action>``, within the daily caps."""
     if step.beyond_counters:
         return  # too late to know what that day already earned
     lines = behaviour_points(
@@ -28,8 +32,12 @@ def _behaviour_points(step: Step, action: str) -> None:
 
 
 def apply_review(step: Step, event: Review) -> None:
+    if event.moderation is Moderation.MALICIOUS:
+        penalise(step, step.rules.risk.malicious_review, "malicious_review",
+                 f"review {event.review_id} was judged malicious", review_id=event.review_id)
+        return
     behaviour_growth(step, "review", step.rules.growth.review)
-    _behaviour_points(step, "review")
+    earn_behaviour_points(step, "review")
     upgrade_if_qualified(step)
 
 
@@ -38,8 +46,10 @@ def apply_login(step: Step, event: Login) -> None:
     if state.last_login_at is None or event.occurred_at > state.last_login_at:
         state.last_login_at = event.occurred_at
     if step.counter("login") == 0:
-        _behaviour_points(step, "login")
+        earn_behaviour_points(step, "login")
     step.bump("login")
+    if event.device_id is not None:
+        report_login(step, event.device_id)
 
 
 def apply_complaint(step: Step, event: Complaint) -> None:
@@ -70,6 +80,7 @@ def apply_profile(step: Step, event: Profile) -> None:
         state.birthday = event.birthday
     if event.time_zone is not None:
         state.time_zone = event.time_zone
+    contact_change(step, event.name, event.phone, event.email)
     if event.invited_tier is not None:
         state.invited_tier = event.invited_tier
         upgrade_if_qualified(step)

@@ -32,7 +32,8 @@ from pydantic import BaseModel
 from config.topics import Topic
 from engine.ids import derive_id
 from engine.outcome import Emitted
-from models.outputs import BadgeChange, BenefitGrant, DeadLetter, LedgerEntry, Notification, TierChange
+from models.devices import DeviceActivity
+from models.outputs import BadgeChange, BenefitGrant, ContactChange, DeadLetter, LedgerEntry, Notification, TierChange
 from models.redemptions import RedemptionResult
 
 #: output type -> the field holding its id
@@ -44,12 +45,15 @@ ID_FIELDS: dict[type, str] = {
     Notification: "notification_id",
     RedemptionResult: "result_id",
     DeadLetter: "dead_letter_id",
+    DeviceActivity: "activity_id",
+    ContactChange: "contact_id",
 }
 #: topics whose outputs a replay may retract and restate
 CORRECTED = frozenset({Topic.POINTS_LEDGER, Topic.TIER_CHANGES, Topic.BADGE_CHANGES, Topic.BENEFIT_GRANTS,
                        Topic.NOTIFICATIONS})
-#: topics whose outputs a replay only adds (a dead letter it finds); never withdrawn or sent again
-ADDED_ONLY = frozenset({Topic.DEAD_LETTERS})
+#: topics whose outputs a replay only adds (a dead letter it finds, a late event's device report, a late
+#: profile's contact details, which depend on nothing before them); never withdrawn or sent again
+ADDED_ONLY = frozenset({Topic.DEAD_LETTERS, Topic.DEVICE_ACTIVITY, Topic.MEMBER_CONTACTS})
 
 
 def output_id(value: BaseModel) -> str:
@@ -59,8 +63,13 @@ def output_id(value: BaseModel) -> str:
 
 def comparable(value: BaseModel) -> dict[str, Any]:
     """What must be equal for two outputs with one id to be the same output (not a ledger
-    entry's ``balance``, which follows the order of publication)."""
-    return value.model_dump(exclude={"balance"} if isinstance(value, LedgerEntry) else None)
+    entry's ``balance``, which follows the order of publication, nor the rules version that
+    decided it: the same output under newer rules is not withdrawn and sent again)."""
+    return value.model_dump(exclude=_NOT_COMPARED_LEDGER if isinstance(value, LedgerEntry) else _NOT_COMPARED)
+
+
+_NOT_COMPARED = {"rules_version"}
+_NOT_COMPARED_LEDGER = {"balance", "rules_version"}
 
 
 def retraction(out: Emitted) -> Emitted:

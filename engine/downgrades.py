@@ -39,7 +39,9 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     changed = False
     if state.downgrade_at is None:
         wait = max(tier.protection_days, ladder.downgrade_warning_days)
-        state.downgrade_at, state.downgrade_warned = as_of + timedelta(days=wait), False
+        # a tier given with a protection (an import's ``protection_until``) is not taken before it ends
+        protected = state.protection_until if state.protection_until is not None else as_of
+        state.downgrade_at, state.downgrade_warned = max(as_of + timedelta(days=wait), protected), False
         changed = True
     warn_from = state.downgrade_at - timedelta(days=ladder.downgrade_warning_days)
     if ladder.downgrade_warning_days and not state.downgrade_warned and as_of >= warn_from:

@@ -23,6 +23,7 @@ from engine.due_moments import LookAhead
 from engine.event_time import fix_history, fold
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
+from engine.memberships import expire_memberships, memberships_due
 from engine.nudges import nudges_due, send_nudges
 from engine.outcome import Emitted
 from engine.redemptions.coupons import coupon_reminders, reminders_due
@@ -57,6 +58,7 @@ EVALUATION_HOOKS: list[Periodic] = [
     Periodic(coupon_reminders, reminders_due),  # redeemed coupons nearing expiry (engine/redemptions/coupons.py)
     Periodic(send_nudges, nudges_due),
     Periodic(evaluate_badges, badges_due),  # business-line badge downgrades (engine/badges.py)
+    Periodic(expire_memberships, memberships_due),  # plans' renewal reminders, expiry (engine/memberships.py)
 ]
 
 

@@ -16,7 +16,8 @@ applies an event as of its own ``occurred_at``:
 
 Arrival-ordered, by design: redemption requests and gift answers (answered
 against the balance at the moment they are processed, as a checkout would),
-the engine's gift hand-offs, and the lock decision of a malicious complaint.
+the engine's member commands (gift hand-offs, device verdicts, accepted invitations), and
+the lock decisions: a malicious complaint, a malicious review, false registration information.
 Each is applied when it arrives and fixes the member's history up to it
 (``fix_history``), as does a periodic evaluation that acts on the member: an
 event older than such a moment that arrives after it is applied after it.
@@ -38,7 +39,7 @@ from engine.intake import Invalid, parse_event
 from engine.outcome import Applied, Emitted, Outcome
 from engine.wallet import held
 from models.commands import MemberCommandBase
-from models.events import Complaint, MemberEvent, Verdict
+from models.events import Complaint, MemberEvent, Moderation, Review, Verdict, Verification, VerificationResult
 from models.journal import NEW_MEMBER, Journal, Key, MemberRecord, frame, read_frame
 from models.outputs import DeadLetterReason
 from models.redemptions import RedemptionBase
@@ -69,14 +70,18 @@ class Arrival:
     received_ms: int | None = None
 
 
-#: event types applied in the order they arrive (a complaint only when its verdict is malicious)
+#: event types applied in the order they arrive (a complaint only when its verdict is malicious, a
+#: review only when moderated malicious, a verification only when it found false information)
 ARRIVAL_ORDERED: frozenset[type] = frozenset(
     t for base in (RedemptionBase, MemberCommandBase) for t in _subclasses(base))
 
 
 def arrival_ordered(event: MemberEvent) -> bool:
     kind = type(event)
-    return kind in ARRIVAL_ORDERED or (kind is Complaint and event.verdict is Verdict.MALICIOUS)
+    return kind in ARRIVAL_ORDERED or (
+        (kind is Complaint and event.verdict is Verdict.MALICIOUS)
+        or (kind is Review and event.moderation is Moderation.MALICIOUS)
+        or (kind is Verification and event.result is VerificationResult.FALSE_INFORMATION))
 
 
 def implausible(occurred_at: datetime, occurred_micros: int, received_ms: int | None,

@@ -31,7 +31,8 @@ def expire_points(step: Step, as_of: datetime) -> bool:
 
 
 def warn_expiry(step: Step, as_of: datetime) -> bool:
-    """One warning per ``warn_every_days`` while points expire within ``warn_lead_days``."""
+    """One warning per ``warn_every_days`` while points expire within ``warn_lead_days``: the
+    campaign's template rendered, sent to its channel (``config.rules.ExpiryWarning``)."""
     state, policy = step.state, step.rules.points.expiry
     if not policy.warn_lead_days:
         return False
@@ -47,10 +48,14 @@ def warn_expiry(step: Step, as_of: datetime) -> bool:
         key = lot.expires_at.astimezone(step.rules.tz).date().isoformat()
         by_date[key] = by_date.get(key, 0) + lot.amount
     amount, first = sum(by_date.values()), min(by_date)
+    campaign = policy.warning
+    text = campaign.render(member_id=state.member_id, tenant_id=state.tenant_id, points=amount, expires_on=first,
+                           first_points=by_date[first], until=max(by_date))
     step.notify(
         NotificationKind.POINTS_EXPIRY_WARNING,
-        f"{amount} points expire by {max(by_date)} (first {by_date[first]} on {first})",
+        text,
         ordinal=step.day.isoformat(),
+        channel=campaign.channel.value,
         amount=amount,
         first_date=first,
         by_date=by_date,

@@ -129,10 +129,21 @@ class PublishedLines:
             return Offer(Verdict.IGNORED, f"{where}: version {definition.version} <= {current.version} in force",
                          definition, current.version)
         self.published.setdefault(definition.tenant_id, {})[definition.line_id] = definition
+        self._build()
+        return Offer(Verdict.APPLIED, f"{where}: version {definition.version} in force", definition,
+                     current.version if current is not None else None)
+
+    def rebase(self, base: RuleBook) -> None:
+        """The same published definitions over other base rules (a tenant's rules were published)."""
+        self.base = base
+        self._build()
+
+    def _build(self) -> None:
+        if not self.published:
+            self.book = self.base
+            return
         catalog = {tenant: dict(lines) for tenant, lines in self.published.items()}
         self.book = RuleBook(
             with_catalog(self.base.default, catalog),
             {tenant: with_catalog(rules, catalog) for tenant, rules in self.base.tenants.items()},
         )
-        return Offer(Verdict.APPLIED, f"{where}: version {definition.version} in force", definition,
-                     current.version if current is not None else None)

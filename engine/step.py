@@ -57,6 +57,7 @@ class Step:
             "member_id": self.state.member_id,
             "occurred_at": self.occurred_at,
             "cause_event_id": self.cause_id,
+            "rules_version": self.rules.version,
         }
 
     def emit(self, topic: Topic, value: Any) -> None:
@@ -135,13 +136,15 @@ class Step:
         issue(self.state, grant, self.rules.benefits)
         return grant_id
 
-    def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, **data: Any) -> None:
+    def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, channel: str | None = None,
+               **data: Any) -> None:
         self.emit(
             Topic.NOTIFICATIONS,
             Notification(
                 notification_id=self._id("nt", kind.value, ordinal),
                 kind=kind,
                 message=message,
+                channel=channel,
                 data=data,
                 **self._common(),
             ),

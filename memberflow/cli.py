@@ -81,6 +81,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay_file(Path(args.events), Path(args.rules) if args.rules else None, sys.stdout)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from config.settings import Settings
+    from memberflow.tools.simulate.command import simulate_command
+
+    tune_gc(Settings.from_env().gc_threshold)
+    return simulate_command(args)
+
+
 def cmd_readmodel(args: argparse.Namespace) -> int:
     from memberflow.readmodel.service import rebuild, run_projector
 
@@ -95,6 +103,35 @@ def cmd_admin(args: argparse.Namespace) -> int:
     if getattr(args, "admin_command", None) == "openapi":
         return write_openapi(Path(args.out), args.check)
     return serve()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from memberflow.admin.service import import_file
+
+    return import_file(Path(args.file), args.tenant, args.format)
+
+
+def cmd_service_token(args: argparse.Namespace) -> int:
+    from config.settings import Settings
+    from memberflow.web.auth import add_token, new_token, read_tokens, revoke_token
+
+    path = Path(args.file) if args.file else Settings.from_env().service_tokens_file
+    if args.token_command == "create":
+        token, stored = new_token(args.name, None if args.tenant == "*" else args.tenant)
+        add_token(path, stored)
+        print(f"service token {stored.token_id} ({args.name}, tenant {stored.tenant_id or 'every tenant'}) in "
+              f"{path}; shown once, keep it:")
+        print(token)
+        return 0
+    if args.token_command == "revoke":
+        if not revoke_token(path, args.token_id):
+            print(f"no token {args.token_id} in {path}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.token_id}")
+        return 0
+    for stored in read_tokens(path):
+        print(f"{stored.token_id}\t{stored.tenant_id or '*'}\t{stored.name}\t{stored.created_at.isoformat()}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,6 +166,21 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--rules", help="rules file or directory (default: the shipped rules)")
     replay.add_argument("events")
     replay.set_defaults(fn=cmd_replay)
+    simulate = sub.add_parser("simulate", help="what-if: the recorded history under base and candidate rules, "
+                              "and a report of the difference (HTML + JSON)")
+    simulate.add_argument("--base", required=True, help="rules file or directory in force")
+    simulate.add_argument("--candidate", required=True, help="rules file or directory to try")
+    source = simulate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--events", help="the history as JSONL (the replay's input lines)")
+    source.add_argument("--from-topics", action="store_true",
+                        help="read the input topics from MEMBERFLOW_BROKER_URL by time (--since, --until)")
+    simulate.add_argument("--since", help="with --from-topics: from this moment (ISO 8601 with offset)")
+    simulate.add_argument("--until", help="with --from-topics: up to this moment (ISO 8601 with offset)")
+    simulate.add_argument("--evaluate", choices=["schedule", "daily"], default="schedule",
+                          help="periodic evaluation at each rule set's schedule (default) or every local midnight")
+    simulate.add_argument("--out", default="simulation", help="directory for report.html and report.json")
+    simulate.add_argument("--processes", type=int, default=1, help="processes, members split among them by hash")
+    simulate.set_defaults(fn=cmd_simulate)
     readmodel = sub.add_parser("readmodel", help="the operators' read model (MEMBERFLOW_READMODEL_URL)")
     rm = readmodel.add_subparsers(dest="readmodel_command", required=True)
     rm.add_parser("run", help="follow the output topics and the member changelog into the read model").set_defaults(
@@ -150,6 +202,23 @@ def parser() -> argparse.ArgumentParser:
     openapi.add_argument("--out", default="docs/openapi.json")
     openapi.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     openapi.set_defaults(fn=cmd_admin)
+    imported = sub.add_parser("import", help="import members (profile, tier, points lots, growth) from a CSV or "
+                              "JSONL file: one import command per good row; bad rows reported by line")
+    imported.add_argument("file")
+    imported.add_argument("--tenant", default="default", help="the tenant the members belong to")
+    imported.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file's suffix")
+    imported.set_defaults(fn=cmd_import)
+    service = sub.add_parser("service-token", help="the member API's service tokens (MEMBERFLOW_SERVICE_TOKENS_FILE)")
+    service_sub = service.add_subparsers(dest="token_command", required=True)
+    made = service_sub.add_parser("create", help="add a token to the file and print it once")
+    made.add_argument("--tenant", required=True, help="the tenant it answers for, or '*' for every tenant")
+    made.add_argument("--name", required=True, help="who holds it, e.g. shop")
+    gone = service_sub.add_parser("revoke", help="remove a token from the file")
+    gone.add_argument("token_id")
+    listed = service_sub.add_parser("list", help="the tokens in the file (never their secrets)")
+    for command in (made, gone, listed):
+        command.add_argument("--file", help="the tokens file (default: MEMBERFLOW_SERVICE_TOKENS_FILE)")
+        command.set_defaults(fn=cmd_service_token)
     run = sub.add_parser("run", help="embedded broker + worker + demo feed, with live console")
     run.add_argument("--members", type=int, default=1000)
     run.add_argument("--rate", type=float, default=200.0, help="demo events per second")

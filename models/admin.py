@@ -81,6 +81,9 @@ MemberSort = Literal["member_id", "balance", "spend_365d", "spend_30d", "growth"
 class MemberRow(Contract):
     tenant_id: str
     member_id: str
+    name: str | None = Field(default=None, description="from the member's profile or import")
+    phone: str | None = None
+    email: str | None = None
     tier: str
     qualified_tier: str
     status: MemberStatus
@@ -398,3 +401,27 @@ class Statistics(Contract):
     upgrades: int
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
+
+
+# -- import -------------------------------------------------------------------------
+
+
+class ImportRequest(Contract):
+    """A file of members to import (models/imports.py describes the rows), as text."""
+
+    format: Literal["csv", "jsonl"]
+    content: str = Field(min_length=1, max_length=20_000_000, description="the file's text; CSV with a header")
+    reason: str = Field(min_length=1, max_length=1000)
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class BadRow(Contract):
+    line: int = Field(description="the row's line in the file (1: the first line, a CSV file's header)")
+    reason: str = Field(description="`field.path: why`; nothing of the row was sent")
+
+
+class ImportReport(Contract):
+    rows: int = Field(description="data rows read")
+    sent: int = Field(description="rows sent as import commands; a member imported before is left as it is")
+    bad: list[BadRow] = Field(description="rows refused, in file order (the first 1,000)")
+    bad_count: int

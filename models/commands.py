@@ -17,6 +17,11 @@ Gift hand-offs (sender A, receiver B; see engine/redemptions/gifts.py)::
     B: gift_respond(reject) / expiry -gift_rejected--> A: points back (ledger adjustment)
     A: expiry, or an acceptance after it --gift_expired--> B: offer void
 
+Registrations (member M on device D, invited by I; see engine/registration.py)::
+
+    M: registration --device-activity--> device agent (D): count, decide
+    device agent --device_verdict--> M: allowed: +registration points; --invitation_accepted--> I: +invite growth
+
 Operator commands (``OPERATOR_COMMANDS``) are published by the admin service,
 keyed by the member id, with a ``command_id`` derived from the tenant and the
 operator's request id (and the approval, when one was needed; see
@@ -34,6 +39,7 @@ from typing import Annotated, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.fields import EventTime, Ident
+from models.imports import ImportRow
 
 
 class MemberCommandBase(BaseModel):
@@ -177,8 +183,39 @@ OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
 #: An operator's command, as the admin service builds it.
 OperatorCommand = Annotated[Union[tuple(OPERATOR_COMMANDS)], Field(discriminator="type")]  # noqa: UP007
 
+
+class ImportMember(MemberCommandBase):
+    """Migration: create the member from a row of the previous system (models/imports.py).  Its
+    ``command_id`` comes from the tenant, member and row content (``import_command_id``); applied
+    only to a member with no activity yet (engine/imports.py)."""
+
+    type: Literal["import_member"]
+    row: ImportRow
+
+
+class DeviceVerdict(MemberCommandBase):
+    """From the device agent to a registered member: whether its registration earns rewards
+    (``allowed`` false: beyond ``limit`` registrations on ``device_id`` within ``window``)."""
+
+    type: Literal["device_verdict"]
+    device_id: Ident
+    registration_event_id: Ident
+    allowed: bool
+    registrations: int = Field(ge=1, description="registrations on the device within the window, this one included")
+    limit: int = Field(ge=1)
+
+
+class InvitationAccepted(MemberCommandBase):
+    """To the inviter: ``invitee_id`` registered with this member as ``invited_by``, and the
+    device agent allowed the registration."""
+
+    type: Literal["invitation_accepted"]
+    invitee_id: Ident
+
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
-COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS]
+COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS, ImportMember, DeviceVerdict,
+                                                InvitationAccepted]
 
 #: The contract of ``member-commands``.
 MemberCommand = Annotated[Union[tuple(COMMAND_TYPES)], Field(discriminator="type")]  # noqa: UP007 - built from a list

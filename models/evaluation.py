@@ -1,7 +1,7 @@
 """Contracts of the periodic evaluation trigger.
 
 ``commands`` takes ``{"type": "evaluate", "tenant_id": ..., "as_of": ...}`` from
-the leader's crontab, an operator or a test.  Each worker then walks only the
+the leader's schedule, an operator or a test.  Each worker then walks only the
 members of the partitions it owns, one ``EvaluateSlice`` at a time on the
 internal ``evaluation-slices`` topic (co-partitioned with the member table).
 """

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.fields import EventTime, Ident, Money
+from models.fields import Email, EventTime, Ident, Money, PersonName, Phone
 
 
 class InputEvent(BaseModel):
@@ -35,6 +35,8 @@ class OrderItem(BaseModel):
     category: Ident
     unit_price: Money
     quantity: int = Field(ge=1, le=100_000)
+    merchant_id: Ident | None = Field(
+        default=None, description="the merchant selling it; with category membership_card, sku is its card product")
 
 
 class OrderPaid(InputEvent):
@@ -57,10 +59,19 @@ class OrderRefunded(InputEvent):
 OrderEvent = Annotated[OrderPaid | OrderRefunded, Field(discriminator="type")]
 
 
+class Moderation(StrEnum):
+    APPROVED = "approved"
+    MALICIOUS = "malicious"
+
+
 class Review(InputEvent):
+    """A review; ``moderation: malicious`` (the platform's verdict on it) earns nothing and costs
+    ``risk.malicious_review`` points."""
+
     type: Literal["review"] = "review"
     review_id: Ident
     order_id: Ident | None = None
+    moderation: Moderation | None = None
 
 
 class Login(InputEvent):
@@ -83,12 +94,49 @@ class Complaint(InputEvent):
 
 
 class Profile(InputEvent):
-    """Profile facts the engine needs: birthday, time zone, invited tier."""
+    """Profile facts: birthday, time zone and invited tier (the engine's), and the contact
+    details operators search members by (name, phone, email).  A field left out or null
+    leaves what the member has; the latest profile in event time wins."""
 
     type: Literal["profile"] = "profile"
     birthday: date | None = None
     time_zone: str | None = Field(default=None, max_length=64)
     invited_tier: Ident | None = None
+    name: PersonName | None = None
+    phone: Phone | None = Field(default=None, description="stored as digits with an optional leading +")
+    email: Email | None = Field(default=None, description="stored lower-cased")
 
 
-MemberEvent = OrderPaid | OrderRefunded | Review | Login | Complaint | Profile
+class Registration(InputEvent):
+    """The member signed up, on ``device_id``, invited by ``invited_by`` (another member) if set.
+
+    An accepted invitation is this field: the inviter's growth follows the
+    registration once the device agent allowed it (``engine.registration``)."""
+
+    type: Literal["registration"] = "registration"
+    channel: Ident
+    device_id: Ident
+    invited_by: Ident | None = None
+
+
+class VerificationKind(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    REAL_NAME = "real_name"
+
+
+class VerificationResult(StrEnum):
+    VERIFIED = "verified"
+    FALSE_INFORMATION = "false_information"  # the registration information proved false
+
+
+class Verification(InputEvent):
+    """The outcome of checking one kind of the member's registration information."""
+
+    type: Literal["verification"] = "verification"
+    verification_id: Ident
+    kind: VerificationKind
+    result: VerificationResult
+
+
+MemberEvent = OrderPaid | OrderRefunded | Review | Login | Complaint | Profile | Registration | Verification

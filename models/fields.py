@@ -66,3 +66,40 @@ def fixed_offset(value: datetime) -> datetime:
 
 #: When something happened (event time): an RFC 3339 date-time with an offset.
 EventTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(fixed_offset)]
+
+
+# -- contact details (profiles, imports) ---------------------------------------
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{4,30}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def phone_number(value: str) -> str:
+    """A phone number as stored and searched: digits with an optional leading ``+``, the
+    spaces, dots, dashes and brackets people write between them taken out."""
+    value = value.strip()
+    if not _PHONE.match(value):
+        raise PydanticCustomError("phone", "a phone number: digits, optionally a leading + and separators")
+    digits = re.sub(r"[^0-9]", "", value)
+    if not 5 <= len(digits) <= 20:
+        raise PydanticCustomError("phone", "a phone number has 5 to 20 digits")
+    return ("+" if value.startswith("+") else "") + digits
+
+
+def email_address(value: str) -> str:
+    """An email address as stored and searched: trimmed and lower-cased."""
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise PydanticCustomError("email", "an email address: name@domain")
+    return value
+
+
+#: A member's name as given (trimmed; searched case-insensitively).
+PersonName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip),
+                       AfterValidator(lambda v: v if v else _blank())]
+Phone = Annotated[str, Field(max_length=40), AfterValidator(phone_number)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(email_address)]
+
+
+def _blank() -> str:
+    raise PydanticCustomError("blank", "a name must not be blank")

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.conditions import Conditions
+from models.fields import Email, PersonName, Phone
 
 
 class Output(BaseModel):
@@ -32,6 +33,11 @@ class Output(BaseModel):
         description="set on a correction: the id of an output published earlier that no longer holds (a late "
                     "event changed the member's history before it). Undo that output; the same id may then be "
                     "published again with its corrected value. A retracted ledger entry's delta is negated here.")
+    rules_version: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="the tenant rules that decided this output: `v<n>` for version n published to `tenant-rules`, "
+                    "`file:<digest>` for rules loaded from the rules directory")
 
 
 class LedgerKind(StrEnum):
@@ -103,6 +109,31 @@ class BenefitGrant(Output):
                                           description="what an order must be for it to apply (none: any order)")
 
 
+class MembershipChangeKind(StrEnum):
+    JOINED = "joined"
+    EXTENDED = "extended"
+    UPGRADED = "upgraded"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class MembershipChange(Output):
+    """A member's membership of a merchant's plan began, changed or ended (seed 002)."""
+
+    change_id: str
+    kind: MembershipChangeKind
+    merchant_id: str
+    plan_id: str
+    level_id: str
+    status: str = Field(description="active, expired or revoked, after the change")
+    since: datetime
+    until: datetime | None
+    channel: str
+    card_id: str = Field(description="the card instance (deterministic per member, plan and joining order)")
+    order_id: str | None = Field(default=None, description="the card order that caused it, if any")
+    product_id: str | None = None
+
+
 class NotificationKind(StrEnum):
     ACCOUNT_STATUS = "account_status"
     TIER_OVERRIDE = "tier_override"
@@ -116,13 +147,29 @@ class NotificationKind(StrEnum):
     BENEFIT_EXPIRY_REMINDER = "benefit_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
     GIFT_RETURNED = "gift_returned"
+    MEMBERSHIP_RENEWAL_REMINDER = "membership_renewal_reminder"
+    MEMBERSHIP_RENEWAL_REQUEST = "membership_renewal_request"  # for the billing system: renew an auto-renewing card
 
 
 class Notification(Output):
     notification_id: str
     kind: NotificationKind
     message: str
+    channel: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                description="where a campaign's notification goes: `sms` or `in_app`")
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ContactChange(Output):
+    """A member's contact details as a profile event or an import set them; a field that is
+    null was not given (the member keeps what it had).  The engine keeps none of them in the
+    member state: the read model's ``member_contacts`` table merges these, the latest event
+    time per field winning."""
+
+    contact_id: str
+    name: PersonName | None = None
+    phone: Phone | None = Field(default=None, description="digits with an optional leading +")
+    email: Email | None = Field(default=None, description="lower-cased")
 
 
 class DeadLetterReason(StrEnum):
@@ -132,13 +179,17 @@ class DeadLetterReason(StrEnum):
     AMOUNT_OVER_LIMIT = "amount_over_limit"
     REFUND_WITHOUT_ORDER = "refund_without_order"
     INVALID_DEFINITION = "invalid_definition"
+    INVALID_RULES = "invalid_rules"
     PROCESSING_ERROR = "processing_error"
     TOO_LATE = "too_late"
     IMPLAUSIBLE_TIME = "implausible_time"
+    MEMBER_EXISTS = "member_exists"
     INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
     UNKNOWN_BENEFIT = "unknown_benefit"  # a usage report of a benefit this member does not hold
     BENEFIT_NOT_USABLE = "benefit_not_usable"  # a usage report of a benefit expired, voided or used up
+    NOT_SELLABLE = "not_sellable"  # a card product that is not on sale (seed 002)
+    MISSING_REFERENCE = "missing_reference"  # a plan step that refers to something not defined (kept, applies later)
 
 
 class DeadLetter(BaseModel):

@@ -60,6 +60,42 @@ class OrderRecord(State):
     growth_clawed: int = 0
 
 
+class MembershipStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Membership(State):
+    """The member's membership of one merchant's plan (seed 002), keyed ``merchant/plan``."""
+
+    merchant_id: str
+    plan_id: str
+    level_id: str
+    since: datetime
+    until: datetime | None
+    channel: str
+    card_id: str  # the card instance, derived from the member, the plan and the order that joined
+    status: MembershipStatus = MembershipStatus.ACTIVE
+    product_id: str | None = None
+    orders: list[str] = field(default_factory=list)  # the card orders that joined, extended or upgraded it
+    remind_at: datetime | None = None  # the renewal reminder's moment, until it is sent
+    month: str | None = None  # the latest month (YYYY-MM, tenant's zone) whose monthly benefits were given
+    auto_renew: bool = False  # bought as a subscription: billing is asked to renew it before ``until``
+    changed_at: datetime | None = None
+
+
+class MemberRegistration(State):
+    """The member's registration; ``allowed`` is the device agent's verdict (None: not yet heard)."""
+
+    event_id: str
+    registered_at: datetime
+    channel: str
+    device_id: str
+    invited_by: str | None = None
+    allowed: bool | None = None
+
+
 class MemberState(State, dict=True):
     """A member's state.  ``dict=True`` lets the engine keep derived lookups beside
     it (``engine.apply``'s index of recent event ids): never encoded, never compared."""
@@ -100,6 +136,12 @@ class MemberState(State, dict=True):
     redemption: RedemptionState = field(default_factory=RedemptionState)
     # business-line badges (seed 000), per line id (models/badges.py)
     badges: dict[str, BadgeState] = field(default_factory=dict)
+    # registration and verifications (engine/registration.py): each rewarded or penalised once
+    registration: MemberRegistration | None = None
+    verifications: list[str] = field(default_factory=list)  # "<kind>:<result>" already applied
+    # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
+    # JSON, so a value stored before it existed writes back byte for byte) until the first one
+    memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET
     # benefit instances by grant id, oldest first (models/benefit_state.py; UNSET: none granted since they came)
     benefits: dict[str, BenefitInstance] | UnsetType = UNSET
 

@@ -308,10 +308,13 @@ class CartQuantityBonus(Section):
 
 
 class Behaviours(Section):
-    """Rule 12 (``behaviour:<action>``): flat points per action; 0 = off."""
+    """Rule 12 (``behaviour:<action>``): flat points per action; 0 = off.  Registration and each
+    verification kind (``verification_email``, ``verification_phone``, ``verification_real_name``)
+    are earned once per member (``engine.registration``)."""
 
     points: dict[RuleKey, Points] = Field(
-        default_factory=lambda: {"review": 5, "registration": 5, "verification": 5, "login": 0}
+        default_factory=lambda: {"review": 5, "registration": 5, "verification_email": 5, "verification_phone": 5,
+                                 "verification_real_name": 5, "login": 0}
     )
 
 

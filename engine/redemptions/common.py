@@ -57,6 +57,7 @@ def answer(
         member_id=state.member_id,
         occurred_at=step.occurred_at,
         cause_event_id=request.request_id,
+        rules_version=step.rules.version,
     )
     results = state.redemption.results
     results.append(Raw(result.model_dump_json().encode()))
@@ -174,6 +175,7 @@ def notify_once(step: Step, kind: NotificationKind, message: str, *key: object, 
             member_id=state.member_id,
             occurred_at=step.occurred_at,
             cause_event_id=step.cause_id,
+            rules_version=step.rules.version,
         ),
     )
 

@@ -16,25 +16,35 @@ import uuid
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from memberflow.admin import console
 from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.commands import CommandPublisher
 from memberflow.admin.deps import Services
 from memberflow.admin.operations import Limits, Operations
-from memberflow.admin.routes import activity, members, operations, reports, tokens
+from memberflow.admin.routes import activity, imports, members, operations, plans, reports, tokens
+from memberflow.admin.routes import rules as rules_routes
+from memberflow.admin.rules import RulesPublisher, TenantRulesService
 
 TITLE = "memberflow admin"
 VERSION = "1"
 
 
-def create_app(engine: sa.Engine, publisher: AuditPublisher, commands: CommandPublisher, limits: Limits) -> FastAPI:
-    """The service over ``engine``: audit records go to ``publisher``, operators' commands to ``commands``."""
+def create_app(engine: sa.Engine, publisher: AuditPublisher, commands: CommandPublisher, limits: Limits,
+               rules: RuleBook | None = None, rules_publisher: RulesPublisher | None = None) -> FastAPI:
+    """The service over ``engine``: audit records go to ``publisher``, member commands to ``commands``;
+    ``rules`` is the rules directory's book (default: the shipped rules), ``rules_publisher`` puts versions on
+    ``tenant-rules`` (without one, publishing answers 500)."""
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
-                  "redemptions, statistics and exports, adjustments, account actions and approvals, "
-                  "tenant-scoped, with API tokens and roles.")
-    app.state.services = Services(engine, AuditLog(engine, publisher))
+                  "redemptions, statistics and exports, adjustments, account actions and approvals, tenant "
+                  "rules at runtime and the expiry-warning campaign, imports, tenant-scoped, with API tokens "
+                  "and roles.")
+    app.state.services = Services(engine, AuditLog(engine, publisher), commands)
     app.state.operations = Operations(engine, app.state.services.audit, commands, limits)
-    for router in (members.router, activity.router, reports.router, tokens.router, operations.router):
+    app.state.rules = TenantRulesService(engine, rules or RuleBook.from_path(SHIPPED_RULES_DIR), rules_publisher)
+    for router in (members.router, activity.router, reports.router, tokens.router, operations.router,
+                   rules_routes.router, imports.router, plans.router):
         app.include_router(router)
     console.install(app)
 

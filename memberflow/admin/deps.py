@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from memberflow.admin.audit import AuditLog
+from memberflow.admin.commands import CommandPublisher
 from memberflow.admin.tokens import Principal, authenticate
 from models.admin import Role
 
@@ -24,6 +25,7 @@ from models.admin import Role
 class Services:
     engine: sa.Engine
     audit: AuditLog
+    commands: CommandPublisher  # where member commands go (operator actions, imports)
 
 
 def services(request: Request) -> Services:

@@ -25,6 +25,7 @@ from agents.kafka.admin import create_topics
 from config.settings import Settings
 from memberflow.dev.broker import HOST, EmbeddedBroker, free_port, fresh_data_dir
 from memberflow.dev.processes import Child, ProcessFailed, spawn, stop_process
+from memberflow.web.auth import add_token, new_token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +42,7 @@ class WorkerProcess(Child):
     cwd: Path | None = ROOT  # where relative paths in ``env`` are taken from
     grace: float = 15.0  # to shut down on SIGTERM before a SIGKILL
     proc: Popen | None = None
+    token: str | None = None  # the service token ``get_json`` sends
 
     @property
     def url(self) -> str:
@@ -86,9 +88,13 @@ class WorkerProcess(Child):
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as resp:
             return resp.read().decode()
 
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def get_json(self, path: str) -> tuple[int, Any]:
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=self.headers()),
+                                        timeout=10) as resp:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
@@ -101,6 +107,8 @@ class LocalCluster:
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
+    #: a platform service token the workers accept (``service_token``)
+    token: str | None = None
 
     def start_broker(self, port: int | None = None, advertised_port: int | None = None) -> LocalCluster:
         """Start the cluster's broker (once: a second call would orphan the first);
@@ -110,7 +118,18 @@ class LocalCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.broker = EmbeddedBroker(port, self.workdir / "broker.log", advertised_port).start()
         create_topics(self.settings())
+        self.token = self.service_token(None, "cluster")
         return self
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.workdir / "service-tokens.jsonl"
+
+    def service_token(self, tenant_id: str | None, name: str) -> str:
+        """A new service token the workers accept (``tenant_id`` None: every tenant)."""
+        token, stored = new_token(name, tenant_id)
+        add_token(self.tokens_file, stored)
+        return token
 
     def env(self, name: str = "w1", web_port: int | None = None) -> dict[str, str]:
         assert self.broker is not None
@@ -124,6 +143,7 @@ class LocalCluster:
             "MEMBERFLOW_WEB_PORT": str(port),
             "MEMBERFLOW_PARTITIONS": str(self.partitions),
             "MEMBERFLOW_LOG_LEVEL": "info",
+            "MEMBERFLOW_SERVICE_TOKENS_FILE": str(self.tokens_file),
             **self.extra_env,
         }
 
@@ -135,7 +155,8 @@ class LocalCluster:
         env = self.env(name)
         if fresh:
             fresh_data_dir(Path(env["MEMBERFLOW_DATA_DIR"]))
-        worker = WorkerProcess(name, env, self.workdir / f"{name}.log", int(env["MEMBERFLOW_WEB_PORT"])).start()
+        worker = WorkerProcess(name, env, self.workdir / f"{name}.log", int(env["MEMBERFLOW_WEB_PORT"]),
+                               token=self.token).start()
         self.workers.append(worker)
         if wait:
             worker.wait_ready()

@@ -23,11 +23,14 @@ SHORT: dict[Topic, str] = {
     Topic.POINTS_LEDGER: "ledger",
     Topic.TIER_CHANGES: "tier",
     Topic.BADGE_CHANGES: "badge",
+    Topic.MEMBERSHIP_CHANGES: "card",
     Topic.REDEMPTION_RESULTS: "redeem",
     Topic.BENEFIT_GRANTS: "grant",
     Topic.BENEFIT_CHANGES: "benefit",
     Topic.NOTIFICATIONS: "notify",
     Topic.DEAD_LETTERS: "dead",
+    Topic.RISK_FLAGS: "risk",
+    Topic.MEMBER_CONTACTS: "contact",
 }
 
 
@@ -50,6 +53,11 @@ def _tier(v: dict[str, Any]) -> str:
 def _badge(v: dict[str, Any]) -> str:
     return (f"{v.get('member_id', '?'):<6} {v.get('line_id', '?')} L{v.get('from_level', '?')} → "
             f"L{v.get('to_level', '?')} (v{v.get('rule_version', '?')})")
+
+
+def _card(v: dict[str, Any]) -> str:
+    return (f"{v.get('member_id', '?'):<6} {v.get('kind', '?')} {v.get('merchant_id', '?')}/{v.get('plan_id', '?')} "
+            f"{v.get('level_id', '?')} until {v.get('until') or '-'}")
 
 
 def _granted(kind: str, granted: dict[str, Any]) -> str:
@@ -97,19 +105,33 @@ def _notify(v: dict[str, Any]) -> str:
     return f"{v.get('member_id', '?'):<6} {v.get('kind', '?')}: {v.get('message', '')}"
 
 
+def _risk(v: dict[str, Any]) -> str:
+    members = v.get("members") or []
+    return (f"{v.get('member_id', '?'):<6} {v.get('rule', '?')} on device {v.get('device_id', '?')}: "
+            f"{len(members)} members > {v.get('limit', '?')} ({v.get('action', '?')})")
+
+
 def _dead(v: dict[str, Any]) -> str:
     return f"{v.get('source_topic', '?'):<6} {v.get('reason', '?')}: {str(v.get('detail', ''))[:100]}"
+
+
+def _contact(v: dict[str, Any]) -> str:
+    given = [name for name in ("name", "phone", "email") if v.get(name)]
+    return f"{v.get('member_id', '?'):<6} {', '.join(given) or 'nothing'} given"
 
 
 FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.POINTS_LEDGER: _ledger,
     Topic.TIER_CHANGES: _tier,
     Topic.BADGE_CHANGES: _badge,
+    Topic.MEMBERSHIP_CHANGES: _card,
     Topic.REDEMPTION_RESULTS: _redeem,
     Topic.BENEFIT_GRANTS: _grant,
     Topic.BENEFIT_CHANGES: _benefit_change,
     Topic.NOTIFICATIONS: _notify,
     Topic.DEAD_LETTERS: _dead,
+    Topic.RISK_FLAGS: _risk,
+    Topic.MEMBER_CONTACTS: _contact,
 }
 
 

@@ -26,6 +26,7 @@ from memberflow.dev.demo.feed import SEED, Progress, feed
 from memberflow.dev.demo.personas import member_id, personas
 from memberflow.dev.operators import Operators, start_operators
 from memberflow.dev.processes import ProcessFailed, sigint_blocked
+from memberflow.web.auth import add_token, new_token
 
 RUN_DIR = Path("run")
 WEB_PORT = 6066
@@ -70,6 +71,16 @@ def start_broker(stack: ExitStack, port: int | None) -> tuple[str, EmbeddedBroke
     return broker.url, broker
 
 
+def demo_service_token(settings: Settings, fresh: bool) -> str:
+    """A service token for the member API, tenant ``default`` (a fresh run starts a fresh tokens file)."""
+    path = settings.service_tokens_file
+    if fresh:
+        path.unlink(missing_ok=True)
+    token, stored = new_token("demo", "default")
+    add_token(path, stored)
+    return token
+
+
 def start_worker(stack: ExitStack, env: dict[str, str], settings: Settings) -> WorkerProcess:
     """The worker, run from here (relative paths in ``env`` mean what they say here), a fresh log each run."""
     worker = WorkerProcess("worker", env, RUN_DIR / "worker.log", settings.web_port, host=settings.web_host,
@@ -104,12 +115,14 @@ def console_url(ops: Operators) -> str:
     return f"{ops.admin_url}/console/sign-in#token={ops.token}"
 
 
-def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float, ops: Operators) -> None:
+def banner(broker_url: str, embedded: bool, web: str, members: int, rate: float, ops: Operators,
+           service_token: str) -> None:
     heavy = next((p.member_id for p in personas(members, SEED) if p.heavy), member_id(0))
     where = "embedded Tansu, log run/broker.log" if embedded else "external"
     say("memberflow is running -- Ctrl-C stops everything")
     say(f"  broker   {broker_url} ({where})")
     say(f"  member   {web}/members/{member_id(0)}   (a heavy spender: {web}/members/{heavy})")
+    say(f"           curl -H 'Authorization: Bearer {service_token}' {web}/members/{member_id(0)}")
     say(f"  metrics  {web}/metrics")
     say(f"  console  {console_url(ops)}   (its sign-in form comes filled in with the demo admin token)")
     say(f"  admin    {ops.admin_url}/docs   (read model: {RUN_DIR / 'readmodel.sqlite'}, OpenAPI: /openapi.json)")
@@ -133,6 +146,7 @@ def serve(stack: ExitStack, members: int, rate: float, port: int | None) -> int:
     env = worker_env(broker_url, broker is not None, web_port())
     settings = Settings.from_env(env)
     create_topics(settings)
+    service_token = demo_service_token(settings, fresh=broker is not None)
     say(f"starting a worker ({RUN_DIR / 'worker.log'}) ...")
     worker = start_worker(stack, env, settings)
     others = [broker] if broker is not None else []
@@ -140,7 +154,7 @@ def serve(stack: ExitStack, members: int, rate: float, port: int | None) -> int:
     say("starting the projector and the admin service (SQLite read model) ...")
     ops = start_operators(stack, env, RUN_DIR, fresh=broker is not None)
     progress = start_feed(stack, broker_url, members, rate)
-    banner(broker_url, broker is not None, settings.web_url, members, rate, ops)
+    banner(broker_url, broker is not None, settings.web_url, members, rate, ops, service_token)
     console = Console(settings.bootstrap, {settings.topic(t): t for t in SHORT}, progress)
     return console.follow([*others, worker], deadline)
 

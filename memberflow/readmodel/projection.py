@@ -12,12 +12,20 @@ or not at all.
   output with ``retracts`` set deletes the row of the id it withdraws; the
   same id published again after it is inserted again.  Within a batch the
   last operation on an id is the one applied.
+* **Contact details** (member-contacts) are merged into ``member_contacts``
+  field by field: a name, phone or email replaces the stored one only when
+  its event time is not older, so the order they are read in does not matter.
 * **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
   it is projected; the member's row is replaced and the gifts it sent and the
   benefit instances it holds are upserted (an instance the state no longer
   keeps stays as it was last seen).  A tombstone deletes the member's row.
+  The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
+  expiry-warning preview.
+* **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
+  version; the admin service inserts the versions it publishes at once, the same row) and folded into the
+  rules members are summarised with, as on the workers; an invalid one is skipped (a worker dead-letters it).
 """
 
 from __future__ import annotations
@@ -34,7 +42,10 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
 
 from config.rules import RuleBook
+from config.rules_versions import RulesVersion
+from config.settings import Settings
 from config.topics import Topic
+from engine.published_rules import RulesVersions, parse_version
 from engine.views import member_summary
 from memberflow.readmodel import schema
 from models.outputs import NotificationKind
@@ -44,6 +55,8 @@ from tables.members import SEPARATOR, decode
 MEMBERS_CHANGELOG = "members-changelog"
 
 _KEY_SEPARATOR = SEPARATOR.encode()
+#: the largest tenant-rules value read by default (the workers' default limit)
+MAX_RULES_BYTES = Settings.model_fields["max_payload_bytes"].default
 
 #: topic -> its table and the id field of its values
 TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
@@ -55,8 +68,10 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.AUDIT: (schema.audit, "audit_id"),
     Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
 }
+#: the contact details ``member-contacts`` carries, each merged on its own
+CONTACT_FIELDS = ("name", "phone", "email")
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*TOPIC_TABLES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +124,15 @@ def _earliest(existing: Any, new: Any) -> Any:
 class Projection:
     """Applies records to the read model; ``now`` is the clock member summaries are taken by."""
 
-    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.rules = rules
+    def __init__(self, rules: RuleBook, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_bytes: int = MAX_RULES_BYTES) -> None:
+        self.versions = RulesVersions(rules)
         self.now = now
+        self.max_bytes = max_bytes
+
+    @property
+    def rules(self) -> RuleBook:
+        return self.versions.book
 
     def apply(self, conn: sa.Connection, records: Iterable[Record]) -> int:
         """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
@@ -123,6 +144,8 @@ class Projection:
             positions[(record.physical, record.partition)] = record.offset + 1
             if record.topic == MEMBERS_CHANGELOG:
                 self._member(record, final)
+            elif record.topic == Topic.TENANT_RULES:
+                self._rules_version(record, final)
             else:
                 self._output(record, final)
         self._write(conn, final)
@@ -136,6 +159,9 @@ class Projection:
         if record.value is None:
             return
         topic = Topic(record.topic)
+        if topic is Topic.MEMBER_CONTACTS:
+            self._contact(Topic.MEMBER_CONTACTS.adapter.validate_json(record.value), final)
+            return
         if topic is Topic.NOTIFICATIONS and _ACCOUNT_CHANGE.search(record.value) is None:
             return  # most notifications: passed over before they are decoded
         table, id_field = TOPIC_TABLES[topic]
@@ -147,6 +173,28 @@ class Projection:
         row = _ROWS[topic](value, record)
         if row is not None:  # None: a value this table does not keep
             final[(table, (row[id_field],))] = row
+
+    def _contact(self, value: Any, final: dict) -> None:
+        key = (schema.member_contacts, (value.tenant_id, value.member_id))
+        row = final.get(key) or {"tenant_id": value.tenant_id, "member_id": value.member_id, "name_folded": None,
+                                 **{f: None for f in CONTACT_FIELDS}, **{f"{f}_at": None for f in CONTACT_FIELDS}}
+        at = utc(value.occurred_at)
+        for name in CONTACT_FIELDS:
+            given = getattr(value, name)
+            if given is not None and (row[f"{name}_at"] is None or at >= row[f"{name}_at"]):
+                row[name], row[f"{name}_at"] = given, at
+        row["name_folded"] = fold(row["name"])
+        final[key] = row
+
+    # -- tenant rules versions ------------------------------------------------
+
+    def _rules_version(self, record: Record, final: dict) -> None:
+        version = parse_version(record.value, self.max_bytes)
+        if isinstance(version, str):
+            return  # dead-lettered by a worker; the previous version stays in force here too
+        self.versions.offer_version(version)
+        # a version's number is taken by the first record with it, in a batch as across batches
+        final.setdefault((schema.rules_versions, (version.tenant_id, version.version)), rules_version_row(version))
 
     # -- the member table's changelog ------------------------------------------
 
@@ -175,7 +223,7 @@ class Projection:
             "growth": page["growth"], "spend_30d": page["spend_30d"], "spend_365d": page["spend_365d"],
             "joined_at": joined, "last_event_at": last,
             "last_login_at": utc(page["last_login_at"]), "badges": page["badges"], "page": page,
-            "summarised_at": utc(as_of),
+            "summarised_at": utc(as_of), **_next_expiry(state),
         }
         for gift in page["redemptions"]["gifts_sent"]:
             final[(schema.gifts, (tenant_id, gift["gift_id"]))] = {
@@ -199,8 +247,10 @@ class Projection:
                 columns = list(table.primary_key.columns)
                 conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
-            if table is schema.audit:  # written once, never changed
+            if table is schema.audit or table is schema.rules_versions:  # written once, never changed
                 insert_new(conn, table, rows)
+            elif table is schema.member_contacts:
+                _merge_contacts(conn, rows)
             else:
                 upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
 
@@ -214,12 +264,48 @@ def _instance(tenant_id: str, member_id: str, inst: dict[str, Any]) -> dict[str,
             "settled_at": utc(inst["settled_at"]), "detail": inst}
 
 
+def fold(name: str | None) -> str | None:
+    """A name as the search compares it: case-folded."""
+    return name.casefold() if name is not None else None
+
+
+def _merge_contacts(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert contact rows; each field is replaced only by a value at least as recent as the stored one."""
+    table = schema.member_contacts
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    stored, new = table.c, insert.excluded
+    update: dict[str, Any] = {}
+    for name in CONTACT_FIELDS:
+        at, new_at = stored[f"{name}_at"], new[f"{name}_at"]
+        newer = sa.and_(new_at.is_not(None), sa.or_(at.is_(None), new_at >= at))
+        update[name] = sa.case((newer, new[name]), else_=stored[name])
+        update[f"{name}_at"] = sa.case((newer, new_at), else_=at)
+        if name == "name":
+            update["name_folded"] = sa.case((newer, new.name_folded), else_=stored.name_folded)
+    conn.execute(insert.on_conflict_do_update(index_elements=["tenant_id", "member_id"], set_=update), rows)
+
+
 def _first_seen(state: Any) -> datetime | None:
     """The earliest event time the state shows: its first points, order, login or tier move, or its watermark."""
     times = [lot.earned_at for lot in state.lots]
     times += [order.paid_at for order in state.orders.values()]
     times += [t for t in (state.tier_since, state.last_login_at, state.watermark) if t is not None]
     return utc(min(times, key=utc)) if times else None
+
+
+def _next_expiry(state: Any) -> dict[str, Any]:
+    """When the member's next points lot expires, and the points expiring then."""
+    expiring = [lot for lot in state.lots if lot.expires_at is not None]
+    if not expiring:
+        return {"next_expiry_at": None, "next_expiry_points": 0}
+    first = min(lot.expires_at for lot in expiring)
+    return {"next_expiry_at": utc(first),
+            "next_expiry_points": sum(lot.amount for lot in expiring if lot.expires_at == first)}
+
+
+def rules_version_row(v: RulesVersion) -> dict[str, Any]:
+    return {"tenant_id": v.tenant_id, "version": v.version, "published_by": v.published_by, "reason": v.reason,
+            "published_at": utc(v.published_at), "rules": v.rules.model_dump(mode="json")}
 
 
 def _common(value: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from agents.kafka.positions import partitions_of, reached
 from config.rules import RuleBook
 from config.settings import Settings
 from memberflow.readmodel.database import positions
-from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Projection, Record
+from memberflow.readmodel.projection import MEMBERS_CHANGELOG, SOURCES, Projection, Record
 from tables.members import TABLE_NAME
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class ProjectorMetrics:
 
 def source_topics(settings: Settings) -> dict[str, str]:
     """Physical topic name -> the projection's logical name, for every topic the projector reads."""
-    names = {settings.topic(topic): str(topic) for topic in TOPIC_TABLES}
+    names = {settings.topic(topic): str(topic) for topic in SOURCES if topic != MEMBERS_CHANGELOG}
     names[f"{settings.app_id}-{TABLE_NAME}-changelog"] = MEMBERS_CHANGELOG
     return names
 
@@ -55,7 +55,7 @@ class Projector:
                  metrics: ProjectorMetrics | None = None) -> None:
         self.settings = settings
         self.engine = engine
-        self.projection = Projection(rules)
+        self.projection = Projection(rules, max_bytes=settings.max_payload_bytes)
         self.metrics = metrics or ProjectorMetrics()
         self.topics = source_topics(settings)
         self.applied = 0

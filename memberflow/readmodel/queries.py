@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from memberflow.readmodel import schema
-from memberflow.readmodel.projection import utc
+from memberflow.readmodel.projection import fold, utc
+from models.fields import email_address, phone_number
 
 
 class BadCursor(ValueError):
@@ -87,15 +88,26 @@ class MemberSearch:
     spend_max: Decimal | None = None
     active_from: datetime | None = None
     active_to: datetime | None = None
+    name: str | None = None
+    name_match: str = "prefix"
+    phone: str | None = None
+    email: str | None = None
     sort: str = "member_id"
     descending: bool = False
 
     def where(self) -> list[sa.ColumnElement]:
-        m = schema.members.c
+        m, k = schema.members.c, schema.member_contacts.c
         clauses: list[sa.ColumnElement] = [m.tenant_id == self.tenant_id]
         if self.id_prefix:
-            escaped = self.id_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append(m.member_id.like(f"{escaped}%", escape="\\"))
+            clauses.append(m.member_id.like(f"{_escaped(self.id_prefix)}%", escape="\\"))
+        if self.name:
+            pattern = _escaped(fold(self.name.strip()))
+            clauses.append(k.name_folded.like(f"{pattern}%" if self.name_match == "prefix" else f"%{pattern}%",
+                                              escape="\\"))
+        if self.phone:
+            clauses.append(k.phone == phone_number(self.phone))
+        if self.email:
+            clauses.append(k.email == email_address(self.email))
         for column, value in ((m.tier, self.tier), (m.status, self.status)):
             if value is not None:
                 clauses.append(column == value)
@@ -120,6 +132,18 @@ class MemberSearch:
         return Sorted(column, m.member_id, self.descending, int)
 
 
+def _escaped(text: str) -> str:
+    """``text`` as a LIKE pattern matching it literally (with ``\\`` as the escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+#: a member row joined with its contact details (none: nulls)
+MEMBERS_WITH_CONTACTS = schema.members.outerjoin(schema.member_contacts, sa.and_(
+    schema.member_contacts.c.tenant_id == schema.members.c.tenant_id,
+    schema.member_contacts.c.member_id == schema.members.c.member_id))
+CONTACT_COLUMNS = (schema.member_contacts.c.name, schema.member_contacts.c.phone, schema.member_contacts.c.email)
+
+
 def page(conn: sa.Connection, query: sa.Select, order: Sorted, cursor: str | None, limit: int,
           tie_label: str) -> tuple[list[sa.Row], str | None]:
     """One page of ``query`` in ``order`` after ``cursor``, and the cursor of the next (None: the last)."""
@@ -135,7 +159,8 @@ def page(conn: sa.Connection, query: sa.Select, order: Sorted, cursor: str | Non
 
 def search_members(conn: sa.Connection, search: MemberSearch, cursor: str | None, limit: int
                    ) -> tuple[list[sa.Row], str | None]:
-    query = sa.select(*[c for c in schema.members.c if c.name != "page"]).where(*search.where())
+    query = (sa.select(*[c for c in schema.members.c if c.name != "page"], *CONTACT_COLUMNS)
+             .select_from(MEMBERS_WITH_CONTACTS).where(*search.where()))
     return page(conn, query, search.order(), cursor, limit, "member_id")
 
 
@@ -148,7 +173,8 @@ def iter_members(conn: sa.Connection, search: MemberSearch, chunk: int = 1000) -
 
 def member(conn: sa.Connection, tenant_id: str, member_id: str) -> sa.Row | None:
     m = schema.members.c
-    return conn.execute(sa.select(schema.members).where(m.tenant_id == tenant_id, m.member_id == member_id)).first()
+    return conn.execute(sa.select(schema.members, *CONTACT_COLUMNS).select_from(MEMBERS_WITH_CONTACTS)
+                        .where(m.tenant_id == tenant_id, m.member_id == member_id)).first()
 
 
 @dataclass(frozen=True)

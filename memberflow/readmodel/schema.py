@@ -4,7 +4,7 @@ Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
   the topics -- members, ledger entries, grants, benefit instances, gifts,
-  redemptions, tier changes, dead letters, audit records -- and the topic offsets the projector
+  redemptions, tier changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
   has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
   from the one stored in ``readmodel_meta``, the projector drops them and
@@ -24,6 +24,7 @@ the admin endpoints filter and sort on.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Column,
@@ -35,10 +36,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 3
+PROJECTION_VERSION = 5
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -105,12 +107,38 @@ members = Table(
     Column("badges", JSON, nullable=False),
     Column("page", JSON, nullable=False, comment="engine.views.member_summary as of summarised_at"),
     Column("summarised_at", When, nullable=False),
+    Column("next_expiry_at", When, comment="when the member's next points lot expires (null: none expires)"),
+    Column("next_expiry_points", BigInteger, nullable=False, default=0, comment="points expiring then"),
 )
 Index("ix_members_tier", members.c.tenant_id, members.c.tier, members.c.member_id)
 Index("ix_members_status", members.c.tenant_id, members.c.status, members.c.member_id)
 Index("ix_members_balance", members.c.tenant_id, members.c.balance, members.c.member_id)
 Index("ix_members_spend", members.c.tenant_id, members.c.spend_365d, members.c.member_id)
 Index("ix_members_activity", members.c.tenant_id, members.c.last_event_at, members.c.member_id)
+Index("ix_members_expiry", members.c.tenant_id, members.c.next_expiry_at, members.c.member_id)
+
+#: contact details from ``member-contacts``, merged per field (the latest event time wins); the member search
+#: joins them.  A table of its own: a member's row is replaced from the changelog, its contact details are not.
+member_contacts = Table(
+    "member_contacts", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
+    Column("name", String(200)),
+    Column("name_folded", String(200).with_variant(String(200, collation="C"), "postgresql"),
+           comment="the name case-folded, for a case-insensitive search"),
+    Column("name_at", When),
+    Column("phone", String(40)),
+    Column("phone_at", When),
+    Column("email", String(254)),
+    Column("email_at", When),
+)
+Index("ix_member_contacts_name", member_contacts.c.tenant_id, member_contacts.c.name_folded)
+# a name searched for anywhere in it (``name_match=contains``): a trigram index, on PostgreSQL only
+Index("ix_member_contacts_name_trgm", member_contacts.c.name_folded, postgresql_using="gin",
+      postgresql_ops={"name_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+event.listen(metadata, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
+Index("ix_member_contacts_phone", member_contacts.c.tenant_id, member_contacts.c.phone)
+Index("ix_member_contacts_email", member_contacts.c.tenant_id, member_contacts.c.email)
 
 ledger = _output(
     "ledger_entries", "entry_id",
@@ -243,6 +271,16 @@ audit = Table(
     Column("detail", JSON, nullable=False),
 )
 Index("ix_audit_tenant", audit.c.tenant_id, audit.c.at)
+
+rules_versions = Table(
+    "rules_versions", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("published_by", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("published_at", When, nullable=False),
+    Column("rules", JSON, nullable=False, comment="the complete rules document of this version"),
+)
 
 api_tokens = Table(
     "api_tokens", metadata,

@@ -1,4 +1,4 @@
-"""Offline replay: the agents' evaluation code over a JSONL file, no broker.
+"""Offline replay: the agents' evaluation code over a JSONL file, no broker (``memberflow.tools.offline``).
 
 Each input line is ``{"topic": ..., "key": ..., "value": {...}}`` (``value`` may
 also be a string holding the raw payload; an optional ``timestamp`` is when the
@@ -13,47 +13,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from pydantic import ValidationError
-
-from agents.records import Record, dead_letter, offer_record, process
 from config.rules import RuleBook
-from config.settings import SHIPPED_RULES_DIR, Settings
-from config.topics import Topic
-from engine.evaluation import evaluate_record, evaluation_id, rules_for
+from config.settings import SHIPPED_RULES_DIR
 from engine.outcome import Emitted
-from engine.published_lines import PublishedLines
-from models.evaluation import EvaluateCommand
-from models.journal import MemberRecord
-from models.outputs import DeadLetterReason
-from models.state import MemberState
-from tables.members import SEPARATOR
+from memberflow.tools.offline import MemoryStore, OfflineEngine
 
-
-class MemoryStore:
-    """Member records in a dict; ``get`` hands out a copy so a failed apply changes nothing."""
-
-    def __init__(self) -> None:
-        self.records: dict[bytes, MemberRecord] = {}
-
-    def get(self, key: bytes) -> MemberRecord | None:
-        record = self.records.get(key)
-        return record.copy() if record is not None else None
-
-    def put(self, key: bytes, record: MemberRecord) -> None:
-        self.records[key] = record
-
-    @property
-    def states(self) -> dict[bytes, MemberState]:
-        """Every member's state, by key."""
-        return {key: record.state for key, record in self.records.items()}
-
-
-def to_record(line: dict, offset: int) -> Record:
-    value = line.get("value")
-    raw = value.encode() if isinstance(value, str) else json.dumps(value).encode()
-    key = line.get("key")
-    return Record(line["topic"], raw, key.encode() if key is not None else None, line.get("partition"),
-                  line.get("offset"), line.get("timestamp"))
+__all__ = ["MemoryStore", "output_line", "replay", "replay_file"]
 
 
 def output_line(out: Emitted) -> str:
@@ -64,38 +29,9 @@ def replay(
     lines: Iterable[dict], rulebook: RuleBook, max_bytes: int | None = None, store: MemoryStore | None = None
 ) -> Iterator[Emitted]:
     """Outputs of the lines in order; pass ``store`` to look at the final states."""
-    store = store if store is not None else MemoryStore()
-    limit = max_bytes or Settings.model_fields["max_payload_bytes"].default
-    live = PublishedLines(rulebook)
-    for offset, line in enumerate(lines):
-        if line["topic"] == Topic.BUSINESS_LINES:  # definitions apply to what follows, as on every worker
-            yield from offer_record(to_record(line, offset), live, limit)[1]
-            rulebook = live.book
-            continue
-        if line["topic"] == Topic.COMMANDS:
-            yield from evaluate_all(to_record(line, offset), store, rulebook)
-        else:
-            yield from process(to_record(line, offset), store, rulebook, limit).outputs
-
-
-def evaluate_all(record: Record, store: MemoryStore, rulebook: RuleBook) -> Iterator[Emitted]:
-    """An ``evaluate`` command: every member in key order, like the workers' slices."""
-    try:
-        command = EvaluateCommand.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        yield dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
-        return
-    cause = evaluation_id(command.tenant_id, command.as_of)
-    for key in sorted(store.records):
-        rules = rules_for(key.split(SEPARATOR.encode(), 1)[0].decode(), command.tenant_id, rulebook)
-        if rules is None:
-            continue
-        record = store.get(key)
-        assert record is not None
-        changed, outputs = evaluate_record(record, rules, command.as_of, cause)
-        if changed:
-            store.put(key, record)
-        yield from outputs
+    engine = OfflineEngine(rulebook, max_bytes, store)
+    for line in lines:
+        yield from engine.feed(line)
 
 
 def replay_file(events: Path, rules: Path | None, out: IO[str]) -> int:

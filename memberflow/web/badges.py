@@ -11,6 +11,7 @@ from agents.rules_in_force import RulesInForce
 from config.business_lines import BusinessLine, LineDefinition
 from engine.badge_views import badge_detail
 from engine.published_lines import lines_for
+from memberflow.web.auth import TENANT, ServiceTokens, authorised
 from tables.members import decode, state_key
 
 
@@ -28,12 +29,13 @@ def line_view(line_id: str, line: BusinessLine) -> dict[str, Any]:
     }
 
 
-def register(app: faust.App, table: faust.Table, rules: RulesInForce) -> None:
+def register(app: faust.App, table: faust.Table, rules: RulesInForce, tokens: ServiceTokens) -> None:
 
     @app.page("/members/{member_id}/badges/{line_id}")
+    @authorised(tokens)
     @app.table_route(table=table, match_info="member_id")
     async def badge(web: Any, request: Any, member_id: str, line_id: str) -> Any:
-        tenant_id = request.query.get("tenant_id", "default")
+        tenant_id = request[TENANT]
         raw = table.get(state_key(tenant_id, member_id))
         if raw is None:
             return web.json({"error": "unknown member", "member_id": member_id, "tenant_id": tenant_id}, status=404)
@@ -44,8 +46,9 @@ def register(app: faust.App, table: faust.Table, rules: RulesInForce) -> None:
         return web.json(detail)
 
     @app.page("/business-lines")
+    @authorised(tokens)
     async def business_lines(web: Any, request: Any) -> Any:
-        tenant_id = request.query.get("tenant_id", "default")
+        tenant_id = request[TENANT]
         lines = lines_for(rules.book.for_tenant(tenant_id), tenant_id)
         return web.json({
             "tenant_id": tenant_id,

@@ -12,14 +12,16 @@ import faust
 
 from agents.rules_in_force import RulesInForce
 from engine.entitlements import entitlements
+from memberflow.web.auth import TENANT, ServiceTokens, authorised
 from tables.members import decode, state_key
 
 
-def register(app: faust.App, members: faust.Table, rules: RulesInForce) -> None:
+def register(app: faust.App, members: faust.Table, rules: RulesInForce, tokens: ServiceTokens) -> None:
     @app.page("/members/{member_id}/entitlements")
+    @authorised(tokens)
     @app.table_route(table=members, match_info="member_id")
     async def member_entitlements(web: Any, request: Any, member_id: str) -> Any:
-        tenant_id = request.query.get("tenant_id", "default")
+        tenant_id = request[TENANT]
         as_of_text = request.query.get("as_of")
         try:
             as_of = datetime.fromisoformat(as_of_text) if as_of_text else datetime.now(UTC)

@@ -10,18 +10,20 @@ import faust
 
 from agents.kafka.routing import partition_for
 from config.settings import Settings
+from memberflow.web.auth import TENANT, ServiceTokens, authorised
 from models.outputs import LedgerKind
 from tables.ledger import read_page
 
 MAX_PAGE = 500
 
 
-def register(app: faust.App, settings: Settings, ledger: faust.Table) -> None:
+def register(app: faust.App, settings: Settings, ledger: faust.Table, tokens: ServiceTokens) -> None:
     @app.page("/members/{member_id}/ledger")
+    @authorised(tokens)
     @app.table_route(table=ledger, match_info="member_id")
     async def member_ledger(web: Any, request: Any, member_id: str) -> Any:
         query = request.query
-        tenant_id = query.get("tenant_id", "default")
+        tenant_id = request[TENANT]
         kind = query.get("kind") or None
         if kind is not None and kind not in {k.value for k in LedgerKind}:
             return web.json({"error": f"kind must be one of {[k.value for k in LedgerKind]}"}, status=400)

@@ -1,5 +1,6 @@
 """``GET /members/{member_id}``: a member's tier, points, growth, spend, status,
-badges and redemptions as of a moment; routed to the worker that owns the member."""
+badges and redemptions as of a moment; routed to the worker that owns the member;
+the tenant is the service token's (``memberflow.web.auth``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ import faust
 
 from agents.rules_in_force import RulesInForce
 from engine.views import member_summary
+from memberflow.web.auth import TENANT, ServiceTokens, authorised
 from tables.members import decode, state_key
 
 
-def register(app: faust.App, members: faust.Table, rules: RulesInForce) -> None:
+def register(app: faust.App, members: faust.Table, rules: RulesInForce, tokens: ServiceTokens) -> None:
     @app.page("/members/{member_id}")
+    @authorised(tokens)
     @app.table_route(table=members, match_info="member_id")
     async def member(web: Any, request: Any, member_id: str) -> Any:
-        tenant_id = request.query.get("tenant_id", "default")
+        tenant_id = request[TENANT]
         as_of_text = request.query.get("as_of")
         try:
             as_of = datetime.fromisoformat(as_of_text) if as_of_text else datetime.now(UTC)

@@ -8,6 +8,9 @@ by the member id -- so it is applied in order with the member's other
 events, by the members agent, exactly like a request sent to Kafka directly
 -- and waits until the members agent reports the answer (``agents.answers``).
 
+The caller's service token decides the tenant (``memberflow.web.auth``):
+401 without a valid one, 404 for a body naming a tenant it does not see.
+
 Answers: 200 with the RedemptionResult (accepted or rejected, see ``status``
 and ``reason``); 400 for a body that is not a JSON object or names another
 member; 422 for one that breaks the contract (nothing is published) or that
@@ -32,6 +35,7 @@ from agents.answers import RedemptionAnswers
 from agents.kafka.routing import partition_for
 from config.settings import Settings
 from config.topics import Topic
+from memberflow.web.auth import REFUSALS, ServiceToken, ServiceTokens, bearer, refused
 from models.outputs import DeadLetter
 from models.redemptions import RedemptionRequest
 
@@ -43,9 +47,11 @@ def _json(model: Any) -> Any:
     return json.loads(model.model_dump_json())
 
 
-def parse_request(body: bytes, member_id: str, now: datetime) -> tuple[Any, tuple[int, dict] | None]:
+def parse_request(body: bytes, member_id: str, now: datetime, token: ServiceToken | None = None
+                  ) -> tuple[Any, tuple[int, dict] | None]:
     """The validated request, or (status, error body).  The HTTP edge stamps
-    ``occurred_at`` with its own clock when the caller did not say when."""
+    ``occurred_at`` with its own clock when the caller did not say when; the
+    tenant is the ``token``'s (a body naming a tenant the token does not see: 404)."""
     try:
         data = json.loads(body or b"null")
     except ValueError as exc:
@@ -55,6 +61,11 @@ def parse_request(body: bytes, member_id: str, now: datetime) -> tuple[Any, tupl
     if data.setdefault("member_id", member_id) != member_id:
         return None, (400, {"error": "member_id in the body differs from the path"})
     data.setdefault("occurred_at", now.isoformat())
+    if token is not None:
+        tenant = token.tenant_for(data.get("tenant_id"))
+        if tenant is None:
+            return None, (404, REFUSALS[404])
+        data["tenant_id"] = tenant
     try:
         return REQUESTS.validate_python(data), None
     except ValidationError as exc:
@@ -66,7 +77,8 @@ def _json_safe(errors: list[dict]) -> list[dict]:
     return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors]
 
 
-def register(app: faust.App, settings: Settings, members: faust.Table, answers: RedemptionAnswers) -> None:
+def register(app: faust.App, settings: Settings, members: faust.Table, answers: RedemptionAnswers,
+             tokens: ServiceTokens) -> None:
     """``POST /members/{member_id}/redemptions``, answered by the worker that owns the member."""
     timeout = settings.redemption_timeout_ms / 1000
 
@@ -78,11 +90,15 @@ def register(app: faust.App, settings: Settings, members: faust.Table, answers: 
 
     async def forward(view: View, request: Any, dest: Any, body: bytes) -> Any:
         url = request.url.with_host(dest.host).with_port(int(dest.port or 80))
-        headers = {"Content-Type": "application/json", FORWARDED_HEADER: "1"}
+        headers = {"Content-Type": "application/json", FORWARDED_HEADER: "1",
+                   "Authorization": request.headers.get("Authorization", "")}
         async with app.http_client.post(url, data=body, headers=headers) as response:
             return view.text(await response.text(), content_type=response.content_type, status=response.status)
 
     async def redeem(view: View, request: Any, member_id: str) -> Any:
+        token = tokens.authenticate(bearer(request))
+        if token is None:
+            return refused(view, 401)
         body = await request.read()
         try:
             dest = owner_url(member_id)
@@ -90,7 +106,7 @@ def register(app: faust.App, settings: Settings, members: faust.Table, answers: 
             return view.json({"error": "partitions are being assigned, retry"}, status=503)
         if dest is not None and not request.headers.get(FORWARDED_HEADER):
             return await forward(view, request, dest, body)
-        redemption, error = parse_request(body, member_id, datetime.now(UTC))
+        redemption, error = parse_request(body, member_id, datetime.now(UTC), token)
         if error is not None:
             return view.json(error[1], status=error[0])
         future = answers.wait(redemption.tenant_id, redemption.request_id)

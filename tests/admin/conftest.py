@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
-from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, fill, tokens
-from tests.readmodel.fixtures import empty_read_model
+from tests.admin.fixtures import LIMITS, KeptAudit, KeptCommands, KeptSteps, KeptVersions, fill, tokens
+from tests.readmodel.fixtures import empty_read_model, rules
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -33,8 +33,16 @@ def published() -> KeptCommands:
 
 
 @pytest.fixture(scope="module")
-def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands) -> Iterator[TestClient]:
-    with TestClient(create_app(filled, audit, published, LIMITS)) as c:
+def rules_published() -> KeptVersions:
+    return KeptVersions()
+
+
+@pytest.fixture(scope="module")
+def client(filled: sa.Engine, audit: KeptAudit, published: KeptCommands,
+           rules_published: KeptVersions) -> Iterator[TestClient]:
+    app = create_app(filled, audit, published, LIMITS, rules(), rules_published)
+    app.state.plan_steps = KeptSteps()
+    with TestClient(app) as c:
         yield c
 
 

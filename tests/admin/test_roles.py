@@ -27,11 +27,24 @@ def body(kind: str) -> dict | None:
         return {"benefit": "free_shipping", "reason": "matrix", "request_id": f"b{n}"}
     if kind == "tier":
         return {"tier": "GOLD", "until": "2026-06-01T00:00:00+08:00", "reason": "matrix", "request_id": f"t{n}"}
+    if kind == "rules":
+        return {"rules": {"points": {"pending_days": n % 30}}, "reason": "matrix", "request_id": f"v{n}"}
+    if kind == "candidate":
+        return {"rules": {"points": {"pending_days": 3}}}
+    if kind == "rollback":
+        return {"version": 1, "reason": "matrix", "request_id": f"b{n}"}
+    if kind == "plan_step":
+        return {"step": {"tenant_id": TENANT, "merchant_id": "coffee", "type": "merchant", "name": f"coffee {n}"},
+                "reason": "matrix", "request_id": f"s{n}"}
+    if kind == "import":
+        return {"format": "jsonl", "content": f'{{"member_id": "imp-{n}", "growth": 5}}\n', "reason": "matrix",
+                "request_id": f"i{n}"}
     return None
 
 
 #: what a role that may gets, by body kind (a read: 200)
-SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202}
+SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202, "rules": 201,
+           "rollback": 201, "import": 200, "plan_step": 202}
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -54,20 +67,38 @@ ENDPOINTS = [
     ("POST", f"/tenants/{TENANT}/members/{MEMBER}/tier-override", "tier", Role.OPERATOR, True),
     *[("POST", f"/tenants/{TENANT}/members/{MEMBER}/{action}", "account", Role.OPERATOR, True)
       for action in ("lock", "unlock", "freeze", "unfreeze")],
+    ("GET", f"/tenants/{TENANT}/rules", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/validate", "candidate", Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/versions", "rules", Role.ADMIN, True),
+    ("GET", f"/tenants/{TENANT}/rules/versions", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/rules/versions/1", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/rules/diff?from=1&to=1", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/rules/rollback", "rollback", Role.ADMIN, True),
+    ("GET", f"/tenants/{TENANT}/campaigns/expiry-warnings/preview", None, Role.VIEWER, True),
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
+    ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
+    ("POST", f"/tenants/{TENANT}/merchants/coffee/plan-steps", "plan_step", Role.ADMIN, True),
 ]
 
 
 def test_the_matrix_covers_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(m.upper(), path) for path, ops in paths.items() for m in ops if path != "/healthz"}
-    covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}"))
+    covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
+                .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}"))
                for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
     covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...
                 for decision in ("approve", "reject")}
     assert routes == covered
+
+
+@pytest.fixture(scope="module", autouse=True)
+def first_version(client, token) -> None:
+    """Version 1 of the tenant's rules, for the endpoints that read or restore one."""
+    made = client.post(f"/tenants/{TENANT}/rules/versions", json=body("rules"), headers=auth(token["admin"]))
+    assert made.status_code == 201 and made.json()["version"] == 1
 
 
 @pytest.mark.parametrize(("method", "path", "kind", "least", "scoped"), ENDPOINTS)

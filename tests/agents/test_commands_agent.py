@@ -1,22 +1,22 @@
 """The commands agent under Faust's test utilities (no broker): an ``evaluate``
 command fans out one evaluation slice per partition, a bad command is
-dead-lettered and counted, and each tenant's crontab issues the command.
+dead-lettered and counted, and the leader issues the command on each tenant's schedule in the rules
+in force.
 The app's producer is a fake that records what is sent."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
-from faust.utils import cron
 
+from agents.commands import EvaluationSchedule
 from config.rules import RuleBook
 from engine.evaluation import evaluation_id
 from models.evaluation import EvaluateCommand, EvaluateSlice
-from tests.agents.fixtures import WAIT_SECONDS, FakeProducer, build_worker
+from tests.agents.fixtures import FakeProducer, build_worker
+from tests.engine.test_published_rules import document, version
 
 PARTITIONS = 4
 AS_OF = "2026-04-01T00:00:00+08:00"
@@ -84,74 +84,74 @@ async def test_a_bad_command_is_dead_lettered_with_reason_invalid_event_and_coun
     assert len(producer.to(worker.settings.topic("evaluation-slices"))) == PARTITIONS
 
 
-@pytest.fixture
-def schedules(monkeypatch) -> tuple[list, asyncio.Event]:
-    """Faust's crontab loop made to fire at once, then to wait an hour: the (cron, zone)
-    each asked for, and an event set on its second ask (its first turn is over)."""
-    asked: list = []
-    second = asyncio.Event()
+class Clock:
+    def __init__(self, at: str) -> None:
+        self.at = datetime.fromisoformat(at)
 
-    def secs_for_next(cron_format, tz):
-        asked.append((cron_format, tz))
-        if len(asked) > 1:
-            second.set()
-        return 0 if len(asked) == 1 else 3600
+    def __call__(self) -> datetime:
+        return self.at
 
-    monkeypatch.setattr(cron, "secs_for_next", secs_for_next)
-    return asked, second
+    def to(self, at: str) -> None:
+        self.at = datetime.fromisoformat(at)
 
 
-async def run_until(task, done) -> None:
-    """Run an app task (a crontab) until ``done`` is awaited, then cancel it."""
-    running = asyncio.ensure_future(task())
-    try:
-        await asyncio.wait_for(done, WAIT_SECONDS)
-    finally:
-        running.cancel()
-        with suppress(asyncio.CancelledError):
-            await running
+def schedule_of(worker, clock: Clock, leader: bool = True) -> EvaluationSchedule:
+    """The worker's schedule on ``clock``, its producer a fake; ``leader`` or not."""
+    schedule = worker.schedule
+    schedule.now, schedule.since = clock, clock()
+    schedule.is_leader = lambda: leader
+    return schedule
 
 
 @pytest.mark.asyncio
-async def test_the_crontab_issues_an_evaluate_command_on_the_leader(worker, producer, schedules, monkeypatch):
-    asked, _ = schedules
-    monkeypatch.setattr(worker.app, "is_leader", lambda: True)
-    rules = worker.rules.book.default
-    (crontab,) = worker.app._app_tasks  # one schedule: the default rules'
-    before = datetime.now(rules.tz).replace(second=0, microsecond=0)
-    await run_until(crontab, producer.wait_for(1))
-    after = datetime.now(rules.tz)
-    assert asked[0] == (rules.evaluation.schedule, rules.tz)
+async def test_the_leader_issues_an_evaluate_command_at_the_scheduled_minute(worker, producer):
+    clock = Clock("2026-04-01T23:59:30+08:00")  # the default schedule: daily at 00:00, Asia/Shanghai
+    schedule = schedule_of(worker, clock)
+    await schedule.tick()
+    assert producer.sent == []
+    clock.to("2026-04-02T00:00:10+08:00")
+    await schedule.tick()
+    clock.to("2026-04-02T00:00:30+08:00")
+    await schedule.tick()  # the same minute again: nothing more
     ((topic, key, value, partition),) = producer.sent
     assert topic == worker.settings.topic("commands") and key == b"*" and partition is None
     command = EvaluateCommand.model_validate(value)
     assert command.type == "evaluate" and command.tenant_id is None
-    assert before <= command.as_of <= after and command.as_of.second == command.as_of.microsecond == 0
-    assert command.as_of.utcoffset() == after.utcoffset()  # in the tenant's zone
+    assert command.as_of == datetime.fromisoformat("2026-04-02T00:00:00+08:00")
+    assert command.as_of.utcoffset() == timedelta(hours=8)  # in the tenant's zone
 
 
 @pytest.mark.asyncio
-async def test_the_crontab_issues_nothing_on_a_worker_that_is_not_the_leader(worker, producer, schedules,
-                                                                            monkeypatch):
-    _, second = schedules
-    monkeypatch.setattr(worker.app, "is_leader", lambda: False)
-    (crontab,) = worker.app._app_tasks
-    await run_until(crontab, second.wait())  # its turn came and went
-    assert producer.sent == []
+async def test_a_worker_that_is_not_the_leader_issues_nothing_but_keeps_looking(worker, producer):
+    clock = Clock("2026-04-01T23:59:30+08:00")
+    schedule = schedule_of(worker, clock, leader=False)
+    clock.to("2026-04-02T00:00:10+08:00")
+    await schedule.tick()
+    assert producer.sent == [] and schedule.since == clock()  # a later leader does not issue it again
 
 
 @pytest.mark.asyncio
-async def test_each_tenant_with_rules_of_its_own_has_its_own_crontab(tmp_path, make_rules, schedules, monkeypatch):
-    asked, _ = schedules
+async def test_each_tenant_with_rules_of_its_own_has_its_own_schedule_and_a_published_one_applies(
+        tmp_path, make_rules):
     acme = make_rules({"time_zone": "Europe/Berlin", "evaluation": {"schedule": "30 2 * * 1"}})
     worker = build_worker(tmp_path, RuleBook(make_rules(), {"acme": acme}), partitions=PARTITIONS)
     worker.app.producer = producer = FakeProducer()
-    monkeypatch.setattr(worker.app, "is_leader", lambda: True)
-    default_tab, acme_tab = worker.app._app_tasks
-    await run_until(acme_tab, producer.wait_for(1))
-    assert asked[0] == ("30 2 * * 1", acme.tz)
+    clock = Clock("2026-04-06T02:29:00+02:00")  # a Monday, in Berlin
+    schedule = schedule_of(worker, clock)
+    clock.to("2026-04-06T02:30:05+02:00")
+    await schedule.tick()
     ((_, key, value, _),) = producer.sent
     command = EvaluateCommand.model_validate(value)
     assert key == b"acme" and command.tenant_id == "acme"
-    assert command.as_of.utcoffset() == datetime.now(acme.tz).utcoffset()  # now, in Berlin
-    assert len(worker.app._app_tasks) == 2 and default_tab is not acme_tab
+    assert command.as_of == datetime.fromisoformat("2026-04-06T02:30:00+02:00")
+
+    # a version published at run time moves acme's schedule, and onboards beta with its own
+    worker.app.tenant_rules.apply(version("acme", 1, {**document(worker.rules.book, "acme"),
+                                                      "evaluation": {"schedule": "0 3 * * *"}}))
+    worker.app.tenant_rules.apply(version("beta", 1, {**document(worker.rules.book, "beta"),
+                                                      "evaluation": {"schedule": "5 9 * * *"}}))  # Shanghai
+    clock.to("2026-04-06T03:06:00+02:00")  # 09:06 in Shanghai: not the default's minute
+    await schedule.tick()
+    issued = [(key, EvaluateCommand.model_validate(value).as_of) for _, key, value, _ in producer.sent[1:]]
+    assert issued == [(b"acme", datetime.fromisoformat("2026-04-06T03:00:00+02:00")),
+                      (b"beta", datetime.fromisoformat("2026-04-06T09:05:00+08:00"))]

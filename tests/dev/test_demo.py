@@ -21,6 +21,7 @@ from memberflow.dev.demo.feed import paced
 from memberflow.dev.demo.formats import CST, encode
 from memberflow.dev.demo.personas import personas
 from memberflow.dev.demo.shop import CATEGORIES
+from memberflow.dev.demo.signups import FARM_DEVICE
 from memberflow.dev.demo.stream import INVITED, generate
 from memberflow.tools.replay import replay
 from models.badges import snapshot_id
@@ -177,10 +178,10 @@ def test_event_ids_unique(stream: list[Event]) -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_profiles_come_first_with_invitations(stream: list[Event]) -> None:
+def test_profiles_and_registrations_come_first_with_invitations(stream: list[Event]) -> None:
     topics = [t for t, _, _ in stream]
-    first_other = next(i for i, t in enumerate(topics) if t != "profiles")
-    assert "profiles" not in topics[first_other:]
+    first_other = next(i for i, t in enumerate(topics) if t not in ("profiles", "registrations"))
+    assert "profiles" not in topics[first_other:] and "registrations" not in topics[first_other:]
     invited = [v for t, _, v in good(stream) if t == "profiles" and v.get("invited_tier") == "BLACK_GOLD"]
     assert len(invited) == INVITED
 
@@ -234,3 +235,16 @@ def test_paced_stops_at_limit_and_on_stop() -> None:
     stop = threading.Event()
     stop.set()
     assert list(paced(events, 0, None, stop)) == []
+
+
+def test_every_member_registers_once_some_on_a_device_farm_and_some_information_is_false(
+        stream: list[Event]) -> None:
+    registrations = [v for t, _, v in good(stream) if t == "registrations"]
+    members = [v["member_id"] for v in registrations]
+    assert len(members) == len(set(members)) == len({v["member_id"] for _, _, v in good(stream) if "member_id" in v})
+    farm = [v for v in registrations if v["device_id"] == FARM_DEVICE]
+    limit = RuleBook.load(SHIPPED_RULES_DIR).default.risk.registrations_per_device.max_members
+    assert len(farm) > limit
+    assert any(v.get("invited_by") for v in registrations)
+    results = Counter((v["kind"], v["result"]) for t, _, v in good(stream) if t == "verifications")
+    assert results[("real_name", "false_information")] and results[("email", "verified")]

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from models.outputs import LedgerEntry, LedgerKind, Notification, NotificationKind
-from models.state import MemberStatus
+from models.state import MemberStatus, state_json
 
 DAY = "2026-03-01T12:00:00+08:00"
 
@@ -203,3 +203,19 @@ def test_reviews_too_late_for_the_daily_counters_earn_nothing_capped(base_rules,
     assert (m.state.growth, m.held) == (growth, held)
     m.review("2026-04-19T10:00:00+08:00")  # a day still within reach earns as usual
     assert m.state.growth == growth + 5
+
+
+def test_contact_details_are_published_not_kept(base_rules, member):
+    m = member(base_rules)
+    out = m.profile(DAY, name=" Ann Lee ", phone="+44 (20) 7946-0958", email="Ann@Example.COM")
+    [change] = [o.value for o in out.outputs]
+    assert (change.name, change.phone, change.email) == ("Ann Lee", "+442079460958", "ann@example.com")
+    assert change.member_id == "m1" and change.cause_event_id == out.outputs[0].value.cause_event_id
+    assert "Ann" not in state_json(m.state).decode()
+    assert m.profile(DAY, birthday=date(1990, 5, 17)).outputs == []  # no contact detail given: nothing
+
+
+def test_a_rejected_profile_publishes_no_contact_details(base_rules, member):
+    m = member(base_rules)
+    out = m.profile(DAY, name="Ann", time_zone="Mars/Olympus")
+    assert (out.result, out.outputs) == ("rejected", [])

@@ -278,7 +278,8 @@ def behave(
 def test_behaviour_points() -> None:
     assert behave("review") == [EarnLine("behaviour:review", 5)]
     assert behave("registration") == [EarnLine("behaviour:registration", 5)]
-    assert behave("verification") == [EarnLine("behaviour:verification", 5)]
+    for kind in ("email", "phone", "real_name"):
+        assert behave(f"verification_{kind}") == [EarnLine(f"behaviour:verification_{kind}", 5)]
     assert behave("login") == []
     assert behave("share") == []
     assert behave("review", ALL_OFF) == []
@@ -344,7 +345,7 @@ def test_everything_combined() -> None:
 def test_all_off_earns_nothing() -> None:
     o = order("5000", item("1500", 10, sku="ABC", category="fresh"))
     assert order_points(o, tier="BLACK_GOLD", local_time=NATIONAL_DAY, rules=ALL_OFF, earned_today={}) == []
-    assert all(behave(a, ALL_OFF) == [] for a in ("review", "registration", "verification", "login"))
+    assert all(behave(a, ALL_OFF) == [] for a in ("review", "registration", "verification_email", "login"))
 
 
 def test_base_off_turns_off_every_proportional_rule() -> None:

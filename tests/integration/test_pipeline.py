@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -115,6 +118,26 @@ def test_lookup_reports_tier_points_growth_spend(cluster, worker):
     assert body["status"] == "active"
     assert worker.get_json("/members/nobody-here")[0] == 404
     assert worker.get_json("/members/lk1?tenant_id=other-tenant")[0] == 404
+
+
+def test_the_member_api_answers_a_service_token_for_its_tenant_only(cluster, worker):
+    wait_until(lambda: worker.get_json("/members/lk1")[0] == 200)
+    as_acme = replace(worker, token=cluster.service_token("acme", "acme shop"))
+    anonymous = replace(worker, token=None)
+    for path in ("/members/lk1", "/members/lk1/ledger", "/members/lk1/badges/wealth", "/business-lines"):
+        assert anonymous.get_json(path)[0] == 401, path
+    assert replace(worker, token=worker.token + "x").get_json("/members/lk1")[0] == 401
+    assert as_acme.get_json("/members/lk1")[0] == 404  # a member of the tenant `default`
+    assert as_acme.get_json("/members/lk1?tenant_id=default")[0] == 404
+    assert as_acme.get_json("/members/lk1/ledger?tenant_id=default")[0] == 404
+    assert as_acme.get_json("/business-lines")[1]["tenant_id"] == "acme"
+    body = json.dumps({"kind": "coupon", "request_id": "tok-1", "denomination": "10", "tenant_id": "default"}).encode()
+    for who, status in ((anonymous, 401), (as_acme, 404)):
+        request = urllib.request.Request(f"{worker.url}/members/lk1/redemptions", data=body, method="POST",
+                                         headers={"Content-Type": "application/json", **who.headers()})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == status
 
 
 def test_redelivered_events_change_nothing(cluster, worker):

@@ -30,7 +30,7 @@ def workers(cluster):
 
 def post(worker, member: str, body: dict[str, Any], timeout: float = 30) -> tuple[int, Any]:
     req = urllib.request.Request(f"{worker.url}/members/{member}/redemptions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+                                 headers={"Content-Type": "application/json", **worker.headers()}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, json.loads(resp.read())

@@ -21,7 +21,7 @@ from memberflow.dev.demo.formats import CST
 from memberflow.dev.demo.stream import generate
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database, prepare
-from memberflow.readmodel.projection import MEMBERS_CHANGELOG, TOPIC_TABLES, Record
+from memberflow.readmodel.projection import MEMBERS_CHANGELOG, SOURCES, Record
 from memberflow.tools.replay import MemoryStore, replay
 from tables.members import encode
 
@@ -71,7 +71,7 @@ def stream() -> tuple[tuple[Emitted, ...], tuple[Record, ...]]:
     records: list[Record] = []
     offsets: dict[str, int] = {}
     for out in outputs:
-        if out.topic in TOPIC_TABLES:
+        if out.topic in SOURCES:
             offset = offsets[out.topic] = offsets.get(out.topic, -1) + 1
             records.append(Record(out.topic, out.topic, 0, offset, out.key.encode(),
                                   out.value.model_dump_json().encode(), 1_700_000_000_000 + offset))

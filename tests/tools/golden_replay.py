@@ -37,7 +37,7 @@ def _evaluate(as_of: datetime) -> dict[str, Any]:
 
 def lines(commands: deque[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """The demo stream in event-time order, an evaluation every week of event time,
-    and the engine's own member commands fed back in as a worker would read them."""
+    and the engine's own member commands and device reports fed back in as a worker would read them."""
     next_eval = START + EVALUATE_EVERY
     for topic, key, value in generate(MEMBERS, SEED, START, days=DAYS):
         while commands:
@@ -61,7 +61,7 @@ def digest(dump: IO[str] | None = None) -> tuple[int, str]:
     count = 0
     for out in replay(lines(commands), RuleBook.load(SHIPPED_RULES_DIR)):
         text = out.value.model_dump_json()
-        if out.topic == "member-commands":
+        if out.topic in ("member-commands", "device-activity"):
             commands.append({"topic": out.topic, "key": out.key, "value": json.loads(text)})
         line = f"{out.topic}\t{out.key}\t{text}\n"
         sha.update(line.encode())

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from agents import records
 from config.rules import RuleBook
+from memberflow.tools.offline import LentStore, OfflineEngine
 from memberflow.tools.replay import replay
 from models.outputs import BadgeChange, DeadLetter, LedgerEntry
+from models.state import state_json
 from tests.engine.badge_fixtures import shipped, wealth, wealth_v
 from tests.engine.fixtures import make_rules
 from tests.engine.intake_fixtures import MAX_BYTES, order
@@ -52,3 +55,27 @@ def test_replay_folds_business_lines_records_in_order():
     changes = [o.value for o in outputs if isinstance(o.value, BadgeChange)]
     assert [(c.line_id, c.to_level, c.rule_version, c.occurred_at.date().isoformat()) for c in changes] == [
         ("wealth", 1, 2, "2022-11-02")]
+
+
+def test_an_engine_failure_leaves_the_lent_member_as_it_was(book, monkeypatch):
+    """The offline engine lends out the stored record itself (``LentStore``): a failure
+    half-way puts back the state and journal it had."""
+    store = LentStore()
+    engine = OfflineEngine(book, MAX_BYTES, store)
+    list(engine.feed({"topic": "orders", "key": "m1", "value": order(event_id="e1", order_id="o1", amount="600")}))
+    (key, before), = store.records.items()
+    state, entries = state_json(before.state), list(before.journal.keys)
+    real = records.apply_in_time
+
+    def half_done(record, event, arrival, rules):
+        record.state.growth += 1000
+        record.journal.keys.append((0, 0, 0))
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(records, "apply_in_time", half_done)
+    outs = list(engine.feed({"topic": "orders", "key": "m1", "value": order(event_id="e2", order_id="o2")}))
+    assert [o.value.reason.value for o in outs] == ["processing_error"]
+    assert state_json(store.records[key].state) == state and store.records[key].journal.keys == entries
+    monkeypatch.setattr(records, "apply_in_time", real)
+    again = list(engine.feed({"topic": "orders", "key": "m1", "value": order(event_id="e2", order_id="o2")}))
+    assert [o.value.delta for o in again if isinstance(o.value, LedgerEntry)] == [100]

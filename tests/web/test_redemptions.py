@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from memberflow.web.auth import new_token
 from memberflow.web.redemptions import parse_request
 
 AT = "2026-03-01T10:00:00+08:00"
@@ -34,3 +35,15 @@ def test_parse_request_errors(body, status):
     parsed, error = parse_request(body, "m1", NOW)
     assert parsed is None and error[0] == status and error[1]["error"]
     json.dumps(error[1])
+
+
+def test_the_tenant_is_the_token_s():
+    _, acme = new_token("shop", "acme")
+    body = {"kind": "coupon", "request_id": "r1", "denomination": "10"}
+    parsed, error = parse_request(json.dumps(body).encode(), "m1", NOW, acme)
+    assert error is None and parsed.tenant_id == "acme"
+    parsed, error = parse_request(json.dumps({**body, "tenant_id": "other"}).encode(), "m1", NOW, acme)
+    assert parsed is None and error[0] == 404
+    _, platform = new_token("benefits", None)
+    assert parse_request(json.dumps({**body, "tenant_id": "other"}).encode(), "m1", NOW, platform)[0].tenant_id \
+        == "other"

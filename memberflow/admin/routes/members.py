@@ -24,6 +24,7 @@ from models.admin import (
     Page,
     Role,
 )
+from models.fields import Email, Phone
 from models.outputs import LedgerKind
 from models.state import MemberStatus
 
@@ -49,12 +50,18 @@ class MemberFilters:
         spend_max: Annotated[Decimal | None, Query(description="365-day spend, at most")] = None,
         active_from: Annotated[datetime | None, Query(description="last event at or after")] = None,
         active_to: Annotated[datetime | None, Query(description="last event at or before")] = None,
+        name: Annotated[str | None, Query(min_length=1, max_length=200, description="the member's name, "
+                                          "case-insensitive: starting so, or containing it with name_match")] = None,
+        name_match: Literal["prefix", "contains"] = "prefix",
+        phone: Annotated[Phone | None, Query(description="the phone number (separators ignored)")] = None,
+        email: Annotated[Email | None, Query(description="the email address (case ignored)")] = None,
         sort: MemberSort = "member_id",
         order: Literal["asc", "desc"] = "asc",
     ) -> None:
         self.values = dict(id_prefix=id_prefix, tier=tier, status=status.value if status else None,
                            points_min=points_min, points_max=points_max, spend_min=spend_min, spend_max=spend_max,
-                           active_from=active_from, active_to=active_to, sort=sort, descending=order == "desc")
+                           active_from=active_from, active_to=active_to, name=name, name_match=name_match,
+                           phone=phone, email=email, sort=sort, descending=order == "desc")
 
     def search(self, tenant_id: str) -> queries.MemberSearch:
         return queries.MemberSearch(tenant_id=tenant_id, **self.values)

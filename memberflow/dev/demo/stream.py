@@ -1,11 +1,11 @@
 """The demo stream: a deterministic, realistic synthetic stream of member events.
 
 ``generate`` yields ``(logical topic, key, value)`` in event-time order: the
-profiles in the first hour, then day by day the members' orders, refunds of
+profiles and registrations in the first hour, then day by day the members' orders, refunds of
 earlier orders, reviews, logins and complaints (from ``Stream.rng``, the main
-random sequence), the weekly business-line scores (``scores``) and the
-redemptions (``redemptions``), about 1% of the events deliberately bad
-(``bad_events``).  The scores and redemptions never consume the main random
+random sequence), the weekly business-line scores (``scores``), the
+redemptions (``redemptions``) and the verifications (``signups``), about 1% of the events deliberately bad
+(``bad_events``).  The scores, redemptions and sign-ups never consume the main random
 sequence, so the other events (and their ids) are the same as without them.
 ``member-commands`` are the engine's own and never generated here.
 """
@@ -28,6 +28,7 @@ from memberflow.dev.demo.redemptions import COUPON_USE, REDEMPTION_SLOTS, Redeem
 from memberflow.dev.demo.schedule import DAYS, Schedule, Slot
 from memberflow.dev.demo.scores import WeeklyScores
 from memberflow.dev.demo.shop import Shop
+from memberflow.dev.demo.signups import SIGNUP_SLOTS, Signups
 
 #: Share of members who send a profile, and how many regular ones among them are invited to BLACK_GOLD.
 PROFILE_SHARE = 0.35
@@ -59,6 +60,7 @@ class Stream:
         self.shop = Shop(self.rng)
         self.scores = WeeklyScores(seed, self.cast, self.schedule)
         self.redeemer = Redeemer(seed, self.cast, self.schedule, self.ids)
+        self.signups = Signups(seed, self.cast, self.schedule, self.ids)
         self.last_order: dict[str, OrderSeen] = {}
         self.refunds: dict[int, list[Slot]] = defaultdict(list)  # day -> the refunds due then
         self.builders: dict[str, Callable[[Slot, int], Event]] = {
@@ -102,6 +104,7 @@ class Stream:
                              for _ in range(_count(self.rng, rate)))
         slots.extend(self.scores.slots(day))
         slots.extend(self.redeemer.slots(day, first_hour))
+        slots.extend(self.signups.slots(day))
         return sorted(slots)
 
     # -- events ------------------------------------------------------------
@@ -190,12 +193,15 @@ class Stream:
             return Topic.REDEMPTIONS, member, self.redeemer.request(slot, day)
         if slot.kind == COUPON_USE:
             return Topic.BENEFIT_USAGE, member, self.redeemer.usage(slot)
+        if slot.kind in SIGNUP_SLOTS:
+            topic, value = self.signups.event(slot)
+            return Topic(topic), member, value
         if slot.kind != "profile" and self.rng.random() < BAD_SHARE:
             return bad_event(self.rng, self.ids, slot)
         return self.builders[slot.kind](slot, day)
 
     def events(self) -> Iterator[Event]:
-        for slot in self.profile_slots():
+        for slot in sorted(self.profile_slots() + self.signups.registration_slots()):
             yield self.build(slot, 0)
         for day in range(self.schedule.days):
             for slot in self.day_slots(day):

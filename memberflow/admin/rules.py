@@ -1,0 +1,199 @@
+"""Tenant rules at runtime, the admin service's side: candidates, versions, diffs, publishing.
+
+The versions live in the read model's ``rules_versions`` table: the projector
+inserts every valid version it reads on ``tenant-rules``, and ``publish``
+inserts the version it publishes at once, in the transaction that assigns its
+number (the highest known + 1, unique by the table's key), committed only
+once the broker has acknowledged it -- so two publishes never share a number
+and an operator reads their version back at once.  The rules in force for a
+tenant are its latest version, else the rules directory's (``MEMBERFLOW_RULES_DIR``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+import yaml
+from kafka import KafkaProducer
+from pydantic import ValidationError
+
+from config.rules import RuleBook, TenantRules, unknown_tiers
+from config.rules_versions import RulesVersion, version_of
+from engine.published_lines import error_path
+from engine.published_rules import published
+from memberflow.readmodel import schema
+from memberflow.readmodel.projection import rules_version_row
+from models.admin_rules import RulesChange
+
+
+class RulesPublisher(Protocol):
+    def publish(self, version: RulesVersion) -> None:
+        """Put ``version`` on the ``tenant-rules`` topic; return once the broker acknowledged it."""
+
+
+class KafkaRulesPublisher:
+    """Publishes versions to ``tenant-rules``, keyed by tenant."""
+
+    def __init__(self, bootstrap: str, topic: str, timeout_s: float) -> None:
+        wait_ms = int(timeout_s * 1000)
+        self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=wait_ms,
+                                      max_block_ms=wait_ms, bootstrap_timeout_ms=wait_ms,
+                                      max_request_size=4 * 1024 * 1024)
+        self.topic = topic
+        self.timeout_s = timeout_s
+
+    def publish(self, version: RulesVersion) -> None:
+        future = self.producer.send(self.topic, key=version.tenant_id.encode(),
+                                    value=version.model_dump_json().encode())
+        future.get(timeout=self.timeout_s)
+
+    def close(self) -> None:
+        self.producer.close()
+
+
+class CandidateError(ValueError):
+    """A candidate that does not validate: each error's path in the document and why."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(f"{e['path']}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+
+class VersionTaken(Exception):
+    """Another publish took the version number first."""
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def document(rules: TenantRules) -> dict[str, Any]:
+    return rules.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class TenantRulesService:
+    """What the rules endpoints do, over the read model and the rules directory's book."""
+
+    engine: sa.Engine
+    files: RuleBook
+    publisher: RulesPublisher | None
+
+    def candidate(self, tenant_id: str, data: dict[str, Any]) -> TenantRules:
+        """``data`` merged over the default rules, validated as the tenant's rules, every tier it names on
+        its ladder (``CandidateError``)."""
+        given = data.get("tenant_id", tenant_id)
+        if given not in (tenant_id, "default"):
+            raise CandidateError([{"path": "tenant_id", "loc": ["tenant_id"],
+                                   "msg": f"{given!r} is not this tenant ({tenant_id!r})", "type": "value_error"}])
+        merged = _merge(document(self.files.default), {**data, "tenant_id": tenant_id})
+        try:
+            rules = TenantRules.model_validate(merged)
+        except ValidationError as exc:
+            raise CandidateError([_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
+        unknown = unknown_tiers(rules)
+        if unknown:
+            raise CandidateError([{"path": path, "loc": path.split("."), "msg": why, "type": "value_error"}
+                                  for path, why in unknown])
+        return rules
+
+    def versions(self, tenant_id: str) -> list[sa.Row]:
+        v = schema.rules_versions.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(v.tenant_id, v.version, v.published_by, v.reason, v.published_at)
+                                .where(v.tenant_id == tenant_id).order_by(v.version.desc())).all()
+
+    def version(self, tenant_id: str, number: int) -> sa.Row | None:
+        v = schema.rules_versions.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(schema.rules_versions)
+                                .where(v.tenant_id == tenant_id, v.version == number)).first()
+
+    def latest(self, tenant_id: str) -> sa.Row | None:
+        v = schema.rules_versions.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(schema.rules_versions).where(v.tenant_id == tenant_id)
+                                .order_by(v.version.desc()).limit(1)).first()
+
+    def in_force(self, tenant_id: str) -> tuple[TenantRules, sa.Row | None]:
+        """The tenant's rules in force (named as outputs name them), and their version's row if published."""
+        row = self.latest(tenant_id)
+        if row is None:
+            return self.files.for_tenant(tenant_id), None
+        stored = RulesVersion(tenant_id=row.tenant_id, version=row.version, rules=row.rules,
+                              published_by=row.published_by, reason=row.reason,
+                              published_at=_aware(row.published_at))
+        return published(stored), row
+
+    def publish(self, tenant_id: str, rules: TenantRules, published_by: str, reason: str) -> RulesVersion:
+        """``rules`` as the tenant's next version: numbered, kept, on the topic (``VersionTaken`` on a race)."""
+        if self.publisher is None:
+            raise RuntimeError("this admin service publishes no rules")
+        latest = self.latest(tenant_id)
+        version = version_of(tenant_id, (latest.version if latest is not None else 0) + 1, rules, published_by,
+                             reason, datetime.now(UTC))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(schema.rules_versions).values(rules_version_row(version)))
+                self.publisher.publish(version)
+        except sa.exc.IntegrityError:
+            raise VersionTaken(f"version {version.version} of {tenant_id} was published meanwhile") from None
+        return version
+
+
+def _problem(error: Any) -> dict[str, Any]:
+    """A validation error as the API reports it: the full path of the field, why.  A section's own
+    checks name the field within the section first (``"window_multipliers.multipliers: unknown ..."``)."""
+    loc = [str(p) for p in error["loc"]]
+    msg = error["msg"].removeprefix("Value error, ")
+    within = _WITHIN.match(msg)
+    if within:
+        loc += within.group(1).split(".")
+        msg = within.group(2)
+    path = error_path(tuple(loc))
+    return {"path": path, "loc": path.split(".") if loc else [], "msg": msg, "type": error["type"]}
+
+
+_WITHIN = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): (.+)$", re.S)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _flatten(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{path}.{key}" if path else str(key)))
+        return out
+    return {path or "<root>": value}
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[RulesChange]:
+    """Field by field, in path order: what differs between two documents (lists compare whole)."""
+    old, new = _flatten(before), _flatten(after)
+    out = []
+    for path in sorted(old.keys() | new.keys()):
+        if path not in new:
+            out.append(RulesChange(path=path, change="removed", before=old[path]))
+        elif path not in old:
+            out.append(RulesChange(path=path, change="added", after=new[path]))
+        elif old[path] != new[path]:
+            out.append(RulesChange(path=path, change="changed", before=old[path], after=new[path]))
+    return out
+
+
+def text_diff(before: dict[str, Any], after: dict[str, Any], old_name: str, new_name: str) -> str:
+    def lines(doc: dict[str, Any]) -> list[str]:
+        return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True).splitlines(keepends=True)
+
+    return "".join(difflib.unified_diff(lines(before), lines(after), old_name, new_name))

@@ -1,0 +1,44 @@
+"""A merchant's membership-plan steps (seed 002), as published, for engine and Kafka tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.plans import STEP
+
+
+def merchant_steps(merchant: str = "coffee", tenant: str = "default", *, price: str = "88.00",
+                   days: int = 365) -> list[dict[str, Any]]:
+    """The document's merchant-side flow, in its order: template, plan and levels, product
+    (pending), plan effective, product effective; then a coupon activity bound to the plan."""
+    base = {"tenant_id": tenant, "merchant_id": merchant}
+    return [
+        {**base, "type": "merchant", "name": f"{merchant} shop"},
+        {**base, "type": "card_template", "template_id": "gold-card", "title": "Gold card", "background": "#c90"},
+        {**base, "type": "plan", "plan_id": "vip", "name": "VIP", "template_id": "gold-card",
+         "renewal_reminder_days": 7,
+         "levels": [{"level_id": "gold", "name": "Gold", "rank": 1, "channels": ["purchase", "registration"]},
+                    {"level_id": "black", "name": "Black", "rank": 2, "channels": ["purchase"]}]},
+        {**base, "type": "product", "product_id": "vip-year", "plan_id": "vip", "level_id": "gold",
+         "price": price, "duration_days": days},
+        {**base, "type": "product", "product_id": "vip-black", "plan_id": "vip", "level_id": "black",
+         "price": "188.00", "duration_days": days},
+        {**base, "type": "product_status", "product_id": "vip-year", "status": "pending"},
+        {**base, "type": "product_status", "product_id": "vip-black", "status": "pending"},
+        {**base, "type": "plan_status", "plan_id": "vip", "status": "pending"},
+        {**base, "type": "plan_status", "plan_id": "vip", "status": "effective"},
+        {**base, "type": "product_status", "product_id": "vip-year", "status": "effective"},
+        {**base, "type": "product_status", "product_id": "vip-black", "status": "effective"},
+        {**base, "type": "activity", "activity_id": "welcome-coupons", "name": "Welcome coupons", "effective": True},
+        {**base, "type": "benefit", "benefit_id": "coffee-coupon", "plan_id": "vip",
+         "activity_id": "welcome-coupons", "coupon_template": "free_coffee", "value": "15.00", "quantity": 2},
+    ]
+
+
+def parsed(steps: list[dict[str, Any]]) -> list[Any]:
+    return [STEP.validate_python(s) for s in steps]
+
+
+def card_item(merchant: str = "coffee", product: str = "vip-year", price: str = "88.00") -> dict[str, Any]:
+    return {"sku": product, "category": "membership_card", "merchant_id": merchant, "unit_price": price,
+            "quantity": 1}

@@ -1,0 +1,162 @@
+"""Merchants' membership plans and paid cards through Kafka (seed 002): merchant steps out of
+order and repeated, a card bought and its order redelivered, extension, refund, expiry with a
+reminder, two merchants on one member, a pending plan's and a suspended merchant's products refused."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from engine.plans import catalogue, fold_all
+from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
+from tests.integration.fixtures import metric, wait_until
+
+KEY = "default/coffee"
+MONTHLY_FRUIT = {"merchant_id": "fruit", "type": "benefit", "benefit_id": "monthly-basket", "plan_id": "vip",
+                 "activity_id": "welcome-coupons", "coupon_template": "fruit_basket", "cadence": "monthly"}
+AT = "2026-03-05T10:00:00+08:00"
+
+
+def order(member: str, order_id: str, *items: dict, event_id: str | None = None, at: str = AT) -> tuple:
+    amount = str(sum(float(i["unit_price"]) for i in items))
+    return ("orders", member, {"type": "order_paid", "event_id": event_id or f"{order_id}-paid", "member_id": member,
+                               "order_id": order_id, "amount": amount, "items": list(items), "occurred_at": at})
+
+
+def outputs(cluster, topic: str, member: str) -> list[dict]:
+    """A member's outputs on ``topic``, once per id (outputs are at-least-once)."""
+    unique: dict[str, dict] = {}
+    for _, v in cluster.consume([topic], idle=0.5, timeout=30):
+        if v.get("member_id") == member:
+            unique.setdefault(v.get("change_id") or v.get("grant_id") or v.get("notification_id"), v)
+    return list(unique.values())
+
+
+def letters(cluster, reason: str, key: str | None = None) -> list[dict]:
+    return [v for _, v in cluster.consume(["dead-letters"], idle=0.5, timeout=30)
+            if v["reason"] == reason and (key is None or v["key"] == key)]
+
+
+def plans_of(worker, merchant: str) -> dict | None:
+    status, body = worker.get_json(f"/merchants/{merchant}/plans")
+    return body if status == 200 else None
+
+
+@pytest.fixture(scope="module")
+def worker(cluster):
+    w = cluster.add_worker("w1")
+    fruit = [*merchant_steps("fruit", price="30.00", days=30), MONTHLY_FRUIT]
+    cluster.produce([("membership-plans", "default/fruit", s) for s in fruit])
+    gym = [{**s, "auto_renew": True} if s["type"] == "product" else s
+           for s in merchant_steps("gym", price="50.00", days=30)]
+    cluster.produce([("membership-plans", "default/gym", s) for s in gym])
+    return w
+
+
+def test_merchant_steps_out_of_order_and_one_twice_end_in_the_same_effective_plan(cluster, worker):
+    steps = merchant_steps("coffee")
+    # the merchant arrives last: every other step refers to something missing when it is read
+    published = [*reversed(steps), steps[2]]
+    cluster.produce([("membership-plans", KEY, s) for s in published])
+    expected = catalogue(fold_all(parsed(steps)), "default", "coffee")
+    wait_until(lambda: plans_of(worker, "coffee") == expected, timeout=120)
+    assert [lv["products"][0]["product_id"] for lv in expected["plans"][0]["levels"]] == ["vip-year", "vip-black"]
+    wait_until(lambda: len(letters(cluster, "missing_reference", KEY)) >= len(steps) - 1, timeout=120)
+    found = letters(cluster, "missing_reference", KEY)
+    assert len(found) == len(steps) - 1  # once each, the repeated plan step (after the merchant) not at all
+    assert {f["detail"] for f in found} == {"merchant coffee of tenant default is not defined"}
+    assert letters(cluster, "missing_reference", "default/fruit") == []
+    assert plans_of(worker, "nobody") is None
+    for path in ("/merchants/coffee/plans", "/members/c1/memberships"):  # service tokens only
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(worker.url + path, timeout=10)
+        assert refused.value.code == 401
+
+
+def test_buying_the_card_issues_one_card_and_its_coupons_once_even_when_redelivered(cluster, worker):
+    buy = order("c1", "o1", card_item())
+    cluster.produce([buy, buy, order("c1", "o1", card_item(), event_id="o1-retried")])
+    wait_until(lambda: metric(worker, "memberflow_events_consumed_total", topic="orders",
+                              outcome="duplicate") >= 2, timeout=60)
+    wait_until(lambda: len(outputs(cluster, "benefit-grants", "c1")) >= 2, timeout=60)
+    grants = outputs(cluster, "benefit-grants", "c1")
+    assert sorted((g["benefit"], g["quantity"]) for g in grants) == [("free_coffee", 2), ("membership_card", 1)]
+    [joined] = outputs(cluster, "membership-changes", "c1")
+    assert (joined["kind"], joined["level_id"], joined["until"]) == ("joined", "gold", "2027-03-05T10:00:00+08:00")
+    assert joined["card_id"] == next(g["grant_id"] for g in grants if g["benefit"] == "membership_card")
+
+
+def test_a_second_purchase_extends_and_a_refund_revokes(cluster, worker):
+    cluster.produce([order("c1", "o2", card_item(), at="2026-04-01T10:00:00+08:00")])
+    wait_until(lambda: len(outputs(cluster, "membership-changes", "c1")) >= 2, timeout=60)
+    extended = [c for c in outputs(cluster, "membership-changes", "c1") if c["kind"] == "extended"]
+    assert [c["until"] for c in extended] == ["2028-03-04T10:00:00+08:00"]  # 365 days more (2028 is leap)
+    cluster.produce([("orders", "c1", {"type": "order_refunded", "event_id": "o2-refund", "member_id": "c1",
+                                       "order_id": "o2", "amount": "88.00",
+                                       "occurred_at": "2026-04-02T10:00:00+08:00"})])
+    wait_until(lambda: any(c["kind"] == "revoked" for c in outputs(cluster, "membership-changes", "c1")),
+               timeout=60)
+    status, body = worker.get_json("/members/c1/memberships")
+    assert status == 200
+    assert [(m["key"], m["status"], m["plan_name"], m["level_name"]) for m in body["memberships"]] == [
+        ("coffee/vip", "revoked", "VIP", "Gold")]
+
+
+def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, worker):
+    cluster.produce([order("c2", "o3", card_item(), card_item("fruit", price="30.00"))])
+    wait_until(lambda: len(outputs(cluster, "membership-changes", "c2")) >= 2, timeout=60)
+    status, body = worker.get_json("/members/c2/memberships?as_of=2026-03-06T00:00:00%2B08:00")
+    assert status == 200
+    assert {m["key"]: (m["status"], m["until"]) for m in body["memberships"]} == {
+        "coffee/vip": ("active", "2027-03-05T10:00:00+08:00"), "fruit/vip": ("active", "2026-04-04T10:00:00+08:00")}
+    cluster.produce([order("c5", "o7", card_item("gym", price="50.00"))])  # an auto-renewing card
+    wait_until(lambda: len(outputs(cluster, "membership-changes", "c5")) == 1, timeout=60)
+    baskets = lambda: sorted(g["details"]["period"] for g in outputs(cluster, "benefit-grants", "c2")  # noqa: E731
+                             if g["benefit"] == "fruit_basket")
+    assert baskets() == ["2026-03"]  # the joining month's at once
+    cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-01T00:00:00+08:00"})])
+    wait_until(lambda: any(n["kind"] == "membership_renewal_reminder"
+                           for n in outputs(cluster, "notifications", "c2")), timeout=60)
+    wait_until(lambda: baskets() == ["2026-03", "2026-04"], timeout=30)
+    [reminder] = [n for n in outputs(cluster, "notifications", "c2") if n["kind"] == "membership_renewal_reminder"]
+    assert reminder["data"]["plan_id"] == "vip" and reminder["data"]["merchant_id"] == "fruit"
+    wait_until(lambda: [n["kind"] for n in outputs(cluster, "notifications", "c5")] == ["membership_renewal_request"],
+               timeout=30)
+    [request] = outputs(cluster, "notifications", "c5")
+    assert (request["data"]["product_id"], request["data"]["until"]) == ("vip-year", "2026-04-04T10:00:00+08:00")
+    cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-05T00:00:00+08:00"})])
+    wait_until(lambda: any(c["kind"] == "expired" for c in outputs(cluster, "membership-changes", "c2")),
+               timeout=60)
+    expired = [c for c in outputs(cluster, "membership-changes", "c2") if c["kind"] == "expired"]
+    assert [(c["merchant_id"], c["status"]) for c in expired] == [("fruit", "expired")]
+
+
+def test_a_pending_plans_product_and_a_suspended_merchants_are_refused_with_the_reason(cluster, worker):
+    cluster.produce([order("c4", "o6", card_item("fruit", price="30.00"))])
+    wait_until(lambda: len(outputs(cluster, "membership-changes", "c4")) == 1, timeout=60)
+    tea = [s for s in merchant_steps("tea") if not (s["type"] == "plan_status" and s["status"] == "effective")]
+    cluster.produce([("membership-plans", "default/tea", s) for s in tea])
+    cluster.produce([("membership-plans", "default/fruit",
+                      {"merchant_id": "fruit", "type": "merchant", "name": "fruit shop", "version": 2,
+                       "suspended": True})])
+    wait_until(lambda: (plans_of(worker, "fruit") or {}).get("suspended") is True
+               and plans_of(worker, "tea") is not None, timeout=60)
+    cluster.produce([order("c3", "o4", card_item("tea")), order("c3", "o5", card_item("fruit", price="30.00"))])
+    wait_until(lambda: len([v for v in letters(cluster, "not_sellable") if v["member_id"] == "c3"]) >= 2,
+               timeout=60)
+    details = sorted(v["detail"] for v in letters(cluster, "not_sellable") if v["member_id"] == "c3")
+    assert details == ["items[0]: merchant fruit is suspended: no new sales",
+                       "items[0]: plan vip of card product vip-year is pending, not effective"]
+    assert outputs(cluster, "membership-changes", "c3") == []
+    # the suspended merchant's existing memberships are kept
+    status, body = worker.get_json("/members/c4/memberships?as_of=2026-03-06T00:00:00%2B08:00")
+    assert [(m["key"], m["status"]) for m in body["memberships"]] == [("fruit/vip", "active")]
+
+
+def test_a_worker_started_later_reads_the_same_plans(cluster, worker):
+    late = cluster.add_worker("w2")
+    wait_until(lambda: plans_of(late, "coffee") is not None, timeout=30)
+    for merchant in ("coffee", "fruit", "tea"):
+        assert plans_of(late, merchant) == plans_of(worker, merchant)
