@@ -191,6 +191,10 @@ def test_the_dashboard_draws_its_charts(as_role):
     page = as_role("viewer").get(f"{HOME}/dashboard")
     assert page.status_code == 200
     assert page.text.count('<svg class="chart"') == 6 and "no data in this range" not in page.text
+    usage = page.text.split('data-testid="benefit-usage"')[1].split("</table>")[0]
+    coupons = usage.split("<tr><td>points_coupon</td>")[1].split("</tr>")[0]  # the demo uses half its coupons
+    issued, used = (int(n) for n in re.findall(r'<td class="num">(\d+)</td>', coupons)[:2])
+    assert 0 < used < issued and f'{used / issued * 100:.1f} %' in coupons
     bad = as_role("viewer").get(f"{HOME}/dashboard?start=2025-03-20&end=2025-03-01")
     assert bad.status_code == 422 and "on or after" in bad.text
 
