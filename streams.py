@@ -34,7 +34,7 @@ from agents.tenant_rules import RulesChecker, RulesReader
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
-from memberflow.web import badges, ledger, memberships, redemptions
+from memberflow.web import badges, entitlements, ledger, memberships, quote, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
 from memberflow.web.auth import ServiceTokens
@@ -165,6 +165,8 @@ def create_app(
     member_views.register(app, members_state, rules, tokens)
     badges.register(app, members_state, rules, tokens)
     memberships.register(app, members_state, rules, tokens)
+    entitlements.register(app, members_state, rules, tokens)
+    quote.register(app, members_state, rules, tokens)
     redemptions.register(app, settings, members_state, answers, tokens)
     ledger.register(app, settings, ledger_rows, tokens)
     metrics_view.register(app, metrics.registry)

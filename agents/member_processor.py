@@ -11,7 +11,7 @@ Per batch, in this order (a reader can follow one order event from here):
 2. ``_send``: every output, and every forward, in one publish; the broker acks all;
 3. ``_store``: each touched member's state once, and the ledger history rows,
    in one changelog publish and one RocksDB write batch per partition;
-4. the stored batch's outputs go to the redemption answers and the badge metrics.
+4. the stored batch's outputs go to the redemption answers and the badge and benefit metrics.
 
 A crash before step 3 replays the batch on the old state and re-emits the
 same outputs with the same ids; a crash after it finds the events already
@@ -115,6 +115,7 @@ class MemberProcessor:
         self._observe(messages, plan)
         self.answers.resolve(plan.outputs)
         self.metrics.badges.observe(plan.outputs)
+        self.metrics.benefits.observe(plan.outputs)
 
     def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet.

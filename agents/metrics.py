@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from config.topics import MEMBER_INPUTS, OUTPUTS
 from engine.outcome import Emitted
-from models.outputs import BadgeChange, DeadLetterReason, LedgerKind, TierDirection
+from models.benefits import BenefitChange
+from models.outputs import BadgeChange, BenefitGrant, DeadLetterReason, LedgerKind, TierDirection
 
 OUTCOMES = ("applied", "rewound", "duplicate", "dead_lettered", "forwarded")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -23,6 +24,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.badges = BadgeMetrics(registry)
+        self.benefits = BenefitMetrics(registry)
         self.events_consumed = Counter(
             "memberflow_events_consumed",
             "Input events consumed, by logical topic and outcome",
@@ -142,3 +144,30 @@ class BadgeMetrics:
             if change.to_level > 0:
                 self.members.labels(change.line_id, str(change.to_level)).inc()
             self.changes.labels(change.line_id, change.direction.value).inc()
+
+
+class BenefitMetrics:
+    """Benefit instances issued and what became of them, by benefit kind and tier (``none``: no tier).
+
+    The usage rate of a benefit is ``sum by (benefit, tier) (rate(memberflow_benefit_changes{action="used"}[1d]))``
+    over ``sum by (benefit, tier) (rate(memberflow_benefits_issued[1d]))``; the read model's statistics
+    give it per range of issue dates (``benefit_usage``).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.issued = Counter(
+            "memberflow_benefits_issued", "Benefit instances issued (a grant of quantity n counts n)",
+            ["benefit", "tier"], registry=registry,
+        )
+        self.changes = Counter(
+            "memberflow_benefit_changes", "Benefit instances used, restored, voided or expired, by benefit and tier",
+            ["benefit", "tier", "action"], registry=registry,
+        )
+
+    def observe(self, outputs: Iterable[Emitted]) -> None:
+        for out in outputs:
+            value = out.value
+            if isinstance(value, BenefitGrant) and value.retracts is None:
+                self.issued.labels(value.benefit, value.tier or "none").inc(value.quantity)
+            elif isinstance(value, BenefitChange) and value.retracts is None:
+                self.changes.labels(value.benefit, value.tier or "none", value.action).inc()

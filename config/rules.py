@@ -146,6 +146,32 @@ class EvaluationRules(Strict):
         return value
 
 
+class BenefitRules(Strict):
+    """Benefit instances (engine/benefit_instances.py): their expiry reminder and how long settled ones are kept."""
+
+    remind_days_before: int = Field(
+        default=3, ge=0, le=365,
+        description="one reminder this many days before an unused benefit expires; 0 = none (redeemed points "
+                    "coupons have their own reminders: redemptions.coupons)")
+    keep_settled_days: int = Field(default=30, ge=1, le=3650,
+                                   description="used, expired and voided instances are kept this long")
+    max_instances: int = Field(default=200, ge=1, le=10_000,
+                               description="instances kept per member; the oldest settled go first")
+
+
+class Rounding(StrEnum):
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+
+
+class CheckoutRules(Strict):
+    """The checkout quote (``engine/quote.py``): how the member price is rounded."""
+
+    rounding: Rounding = Field(default=Rounding.HALF_UP,
+                               description="rounding of each line's member price to the cent")
+
+
 class Limits(Strict):
     max_amount: Decimal = Field(default=Decimal(1_000_000), gt=0)
     max_items: int = Field(default=500, ge=1)
@@ -192,6 +218,8 @@ class TenantRules(Strict):
     retention: Retention = Retention()
     evaluation: EvaluationRules = EvaluationRules()
     redemptions: RedemptionRules = RedemptionRules()
+    benefits: BenefitRules = BenefitRules()
+    checkout: CheckoutRules = CheckoutRules()
     #: seed 000's business lines (badges), version 1 unless stated; newer versions
     #: published to `business-lines` supersede them per tenant (engine/lines.py)
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from config.strict import Strict
+from models.conditions import Conditions
 
 
 class MetricKind(StrEnum):
@@ -56,12 +57,14 @@ class CouponAllowance(Strict):
     per: Cadence
     value: Decimal = Field(default=Decimal(0), ge=0)
     valid_days: int = Field(default=7, ge=1)
+    conditions: Conditions | None = Field(default=None, description="what an order must be for one to apply")
 
 
 class Gift(Strict):
     value: Decimal = Field(ge=0)
     valid_days: int = Field(default=30, ge=1)
     description: str = ""
+    conditions: Conditions | None = Field(default=None, description="what an order must be for it to apply")
 
 
 class TierBenefits(Strict):

@@ -22,6 +22,7 @@ from config.membership_plans import PlanStep
 from config.rules_versions import RulesVersion
 from models.admin import AuditRecord
 from models.badges import BusinessScores
+from models.benefits import BenefitChange, BenefitUsage
 from models.commands import MemberCommand
 from models.devices import DeviceActivity, RiskFlag
 from models.evaluation import EvaluateCommand, EvaluateSlice
@@ -88,6 +89,8 @@ class Topic(StrEnum):
                        "a business line's daily snapshot of a member's scores, as its data API gives it")
     REDEMPTIONS = ("redemptions", Role.INPUT, "member id", Reader.MEMBERS, RedemptionRequest,
                    "spend points: coupons, points + cash, merchandise, gifts and gift answers")
+    BENEFIT_USAGE = ("benefit-usage", Role.INPUT, "member id", Reader.MEMBERS, BenefitUsage,
+                     "a benefit `used` on an order, `voided`, or `restored` after the order's refund")
     REGISTRATIONS = ("registrations", Role.INPUT, "member id", Reader.MEMBERS, Registration,
                      "a sign-up: channel, device id, the inviting member")
     VERIFICATIONS = ("verifications", Role.INPUT, "member id", Reader.MEMBERS, Verification,
@@ -118,6 +121,8 @@ class Topic(StrEnum):
                      "business-line badges gained and lost")
     BENEFIT_GRANTS = ("benefit-grants", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitGrant,
                       "upgrade gifts, tier coupons, birthday packs, badge rights")
+    BENEFIT_CHANGES = ("benefit-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, BenefitChange,
+                       "benefit instances used, restored, voided or expired")
     MEMBERSHIP_CHANGES = ("membership-changes", Role.OUTPUT, "member id", Reader.DOWNSTREAM, MembershipChange,
                           "memberships of merchants' plans joined, extended, upgraded, expired, revoked")
     NOTIFICATIONS = ("notifications", Role.OUTPUT, "member id", Reader.DOWNSTREAM, Notification,

@@ -17,6 +17,7 @@ from config.rules import TenantRules
 from engine import redemptions
 from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
+from engine.benefit_usage import apply_usage
 from engine.clock import local_day
 from engine.imports import apply_import
 from engine.memberships import apply_order_paid_with_cards, apply_order_refunded_with_cards
@@ -26,6 +27,7 @@ from engine.registration import apply_registration, apply_verification, on_devic
 from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
+from models.benefits import BenefitUsage
 from models.commands import DeviceVerdict, ImportMember, InvitationAccepted
 from models.events import (
     Complaint,
@@ -183,6 +185,7 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Complaint: apply_complaint,
     Profile: apply_profile,
     BusinessScores: apply_business_scores,
+    BenefitUsage: apply_usage,  # benefit instances used, voided, restored (engine/benefit_usage.py)
     Registration: apply_registration,
     Verification: apply_verification,
     DeviceVerdict: on_device_verdict,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from engine.account_status import set_status
 from engine.contacts import contact_change
 from engine.device_reports import report_login
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
-from engine.operator_actions import set_status
 from engine.orders import earned_today, record_earning
 from engine.penalties import penalise
 from engine.step import Step

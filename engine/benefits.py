@@ -44,6 +44,7 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
                     valid_from=as_of,
                     valid_until=as_of + timedelta(days=coupons.valid_days),
                     details={"period": period, "cadence": coupons.per.value},
+                    conditions=coupons.conditions,
                 )
             state.benefit_periods["tier_coupon"] = period
             changed = True
@@ -60,6 +61,7 @@ def grant_scheduled(step: Step, as_of: datetime) -> bool:
                 valid_from=as_of,
                 valid_until=as_of + timedelta(days=pack.valid_days),
                 details={"birthday": birthday.isoformat()},
+                conditions=pack.conditions,
             )
             state.benefit_periods["birthday_pack"] = year
             changed = True

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from config.rules import RuleBook, TenantRules
 from engine.badges import badges_due, evaluate_badges
+from engine.benefit_usage import instances_due, settle_instances
 from engine.benefits import grant_scheduled, scheduled_due
 from engine.downgrades import downgrade_due, evaluate_downgrade
 from engine.due_moments import LookAhead
@@ -53,6 +54,7 @@ EVALUATION_HOOKS: list[Periodic] = [
     Periodic(warn_expiry, warning_due),
     Periodic(evaluate_downgrade, downgrade_due),
     Periodic(grant_scheduled, scheduled_due),
+    Periodic(settle_instances, instances_due),  # benefit instances expire, get reminders (engine/benefit_usage.py)
     Periodic(coupon_reminders, reminders_due),  # redeemed coupons nearing expiry (engine/redemptions/coupons.py)
     Periodic(send_nudges, nudges_due),
     Periodic(evaluate_badges, badges_due),  # business-line badge downgrades (engine/badges.py)

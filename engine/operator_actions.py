@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from config.rules import ClawbackPolicy
+from engine.account_status import set_status
 from engine.ids import derive_id
 from engine.outcome import Reject
 from engine.step import Step
@@ -112,12 +113,6 @@ def apply_account_action(step: Step, command: AccountAction) -> None:
     set_status(step, to, command.reason)
     step.notify(NotificationKind.ACCOUNT_STATUS, f"account {to.value}: {command.reason}", status=to.value,
                 previous=previous.value, **_signed(command))
-
-
-def set_status(step: Step, status: MemberStatus, reason: str) -> None:
-    """The member's status, with why and since when (the event's time)."""
-    state = step.state
-    state.status, state.status_reason, state.status_since = status, reason, step.occurred_at
 
 
 #: command type -> handler(step, command), merged into engine.apply.HANDLERS

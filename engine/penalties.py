@@ -1,7 +1,8 @@
 """Risk penalties on a member: points taken and, per the rule's lock policy, a lock.
 
 The lock is the one a malicious complaint sets (``engine.behaviour.apply_complaint``):
-the status becomes ``locked`` and an ``account_status`` notification says why.
+the status becomes ``locked``, remembering why and since when (``engine.account_status``),
+and an ``account_status`` notification says why.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from config.risk import LockPolicy, Penalty
+from engine.account_status import set_status
 from engine.step import Step
 from engine.wallet import held, take
 from models.outputs import LedgerKind, NotificationKind
@@ -25,7 +27,7 @@ def penalise(step: Step, penalty: Penalty, rule: str, why: str, **data: Any) -> 
     uncovered = taken < penalty.deduct
     lock = penalty.lock is LockPolicy.ALWAYS or (penalty.lock is LockPolicy.IF_UNCOVERED and uncovered)
     if lock and state.status is MemberStatus.ACTIVE:
-        state.status = MemberStatus.LOCKED
+        set_status(step, MemberStatus.LOCKED, f"{why} (an operator's unlock is the appeal)")
         step.notify(
             NotificationKind.ACCOUNT_STATUS,
             f"account locked: {why}",

@@ -12,6 +12,7 @@ from typing import Any
 
 from config.rules import TenantRules
 from config.topics import Topic
+from engine.benefit_instances import issue
 from engine.clock import local_day
 from engine.ids import derive_id
 from engine.outcome import Emitted
@@ -122,14 +123,18 @@ class Step:
             ),
         )
 
-    def grant(self, benefit: str, ordinal: object = 0, *, period: str | None = None, **fields: Any) -> None:
-        """A benefit grant; with ``period`` its id is (member, benefit, period, ordinal), whatever the cause."""
+    def grant(self, benefit: str, ordinal: object = 0, *, period: str | None = None, **fields: Any) -> str:
+        """A benefit grant, kept as an issued benefit instance; returns its id.  With ``period`` its
+        id is (member, benefit, period, ordinal), whatever the cause."""
         grant_id = (
             derive_id("bg", self.state.tenant_id, self.state.member_id, benefit, period, ordinal)
             if period is not None
             else self._id("bg", benefit, ordinal)
         )
-        self.emit(Topic.BENEFIT_GRANTS, BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common()))
+        grant = BenefitGrant(grant_id=grant_id, benefit=benefit, **fields, **self._common())
+        self.emit(Topic.BENEFIT_GRANTS, grant)
+        issue(self.state, grant, self.rules.benefits)
+        return grant_id
 
     def notify(self, kind: NotificationKind, message: str, ordinal: object = 0, channel: str | None = None,
                **data: Any) -> None:

@@ -37,6 +37,7 @@ def upgrade_if_qualified(step: Step) -> None:
             valid_from=step.occurred_at,
             valid_until=step.occurred_at + timedelta(days=gift.valid_days),
             details={"description": gift.description} if gift.description else {},
+            conditions=gift.conditions,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from config.rules import TenantRules
 from config.tiers import Metric, MetricKind
 from engine.badge_views import badges_summary
+from engine.benefit_views import benefits_summary
 from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
 from engine.redemptions.views import redemptions_summary
@@ -52,4 +53,5 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "last_event_at": state.watermark.isoformat() if state.watermark else None,
         **badges_summary(state, rules),  # "badges", "badge_rights" (engine/badge_views.py)
         **redemptions_summary(state, as_of),  # "redemptions": gifts, held points, coupons
+        **benefits_summary(state, as_of),  # "benefits": the instances kept (engine/benefit_views.py)
     }

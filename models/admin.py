@@ -371,7 +371,7 @@ class CouponFigures(Contract):
     issued: int = Field(description="coupons issued by redemptions in the range (quantity)")
     valid_at_end: int = Field(description="of those issued before the range's end, still valid at its end")
     expired_at_end: int = Field(description="of those issued before the range's end, expired by its end")
-    used: int | None = Field(description="null: coupon use is not reported to memberflow yet")
+    used: int = Field(description="of those issued in the range, used on an order (as reported on benefit-usage)")
     average_held: Decimal = Field(description="valid_at_end / members, to two places")
 
 
@@ -389,6 +389,18 @@ class MembersByDay(Contract):
     members_per_status: list[DailyCount]
 
 
+class BenefitUsageFigures(Contract):
+    """Benefit instances issued in the range, of one benefit and tier, by their status now."""
+
+    benefit: str
+    tier: str | None
+    issued: int = Field(description="instances issued in the range (a grant of quantity n counts n)")
+    used: int = Field(description="of those, uses reported on orders")
+    expired: int
+    voided: int
+    usage_rate: Decimal = Field(description="used / issued, to four places")
+
+
 class Statistics(Contract):
     tenant_id: str
     start: AwareDatetime = Field(description="inclusive")
@@ -398,6 +410,7 @@ class Statistics(Contract):
     members_per_status: list[Count] = Field(description="now")
     coupons: CouponFigures
     grants_by_benefit: list[Count] = Field(description="benefit grants in the range (quantity)")
+    benefit_usage: list[BenefitUsageFigures] = Field(description="usage rate per benefit and tier")
     gifts_by_status: list[Count] = Field(description="gifts offered in the range, by their status now")
     upgrades: int
     downgrades: int

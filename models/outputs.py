@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from models.conditions import Conditions
 from models.fields import Email, PersonName, Phone
 
 
@@ -104,6 +105,8 @@ class BenefitGrant(Output):
     details: dict[str, Any] = Field(default_factory=dict)
     line_id: str | None = Field(default=None, description="business line, for the rights of a badge level")
     badge_level: int | None = Field(default=None, description="badge level whose right this is")
+    conditions: Conditions | None = Field(default=None, exclude_if=lambda value: value is None,
+                                          description="what an order must be for it to apply (none: any order)")
 
 
 class MembershipChangeKind(StrEnum):
@@ -141,6 +144,7 @@ class NotificationKind(StrEnum):
     RETENTION_OFFER = "retention_offer"
     CHURN_WARNING = "churn_warning"
     COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
+    BENEFIT_EXPIRY_REMINDER = "benefit_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
     GIFT_RETURNED = "gift_returned"
     MEMBERSHIP_RENEWAL_REMINDER = "membership_renewal_reminder"
@@ -182,6 +186,8 @@ class DeadLetterReason(StrEnum):
     MEMBER_EXISTS = "member_exists"
     INSUFFICIENT_POINTS = "insufficient_points"  # an operator's debit that would overdraw
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
+    UNKNOWN_BENEFIT = "unknown_benefit"  # a usage report of a benefit this member does not hold
+    BENEFIT_NOT_USABLE = "benefit_not_usable"  # a usage report of a benefit expired, voided or used up
     NOT_SELLABLE = "not_sellable"  # a card product that is not on sale (seed 002)
     MISSING_REFERENCE = "missing_reference"  # a plan step that refers to something not defined (kept, applies later)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 import msgspec
-from msgspec import Raw, field
+from msgspec import UNSET, Raw, UnsetType, field
 
 from models.redemptions import RedemptionResult
 
@@ -39,6 +39,7 @@ class IssuedCoupon(msgspec.Struct, kw_only=True):
     valid_from: datetime
     valid_until: datetime
     reminders_sent: int = 0
+    grant_id: str | UnsetType = UNSET  # its benefit instance (UNSET: issued before instances were kept)
 
 
 class Settlement(msgspec.Struct, kw_only=True):

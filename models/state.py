@@ -22,6 +22,7 @@ import msgspec
 from msgspec import UNSET, UnsetType, field
 
 from models.badges import BadgeState
+from models.benefit_state import BenefitInstance
 from models.redemption_state import RedemptionState
 
 
@@ -141,6 +142,8 @@ class MemberState(State, dict=True):
     # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
     # JSON, so a value stored before it existed writes back byte for byte) until the first one
     memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET
+    # benefit instances by grant id, oldest first (models/benefit_state.py; UNSET: none granted since they came)
+    benefits: dict[str, BenefitInstance] | UnsetType = UNSET
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import TenantRules
+from engine.benefit_instances import instances
 from engine.due_moments import LookAhead
 from engine.redemptions.common import (
     answer,
@@ -49,8 +50,7 @@ def apply_coupon(step: Step, request: CouponRequest) -> None:
         valid_from=step.occurred_at,
         valid_until=valid_until,
     )
-    _keep(step, coupon)
-    step.grant(
+    coupon.grant_id = step.grant(
         BENEFIT,
         value=request.denomination,
         quantity=request.quantity,
@@ -58,6 +58,7 @@ def apply_coupon(step: Step, request: CouponRequest) -> None:
         valid_until=valid_until,
         details={"coupon_id": coupon.coupon_id, "request_id": request.request_id, "points_each": each},
     )
+    _keep(step, coupon)
     answer(
         step,
         request,
@@ -91,7 +92,8 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
     before expiry, then every ``remind_every_days`` until it.  Called by the
     periodic evaluation; a run that finds the current reminder already sent
     does nothing, and after a gap only the latest due reminder goes out.
-    Coupons past their expiry are forgotten.  Returns whether the state changed.
+    Coupons past their expiry are forgotten, and coupons reported used or voided
+    (their benefit instance settled) get no more reminders.  Returns whether the state changed.
     """
     rules = step.rules.redemptions.coupons
     every = timedelta(days=rules.remind_every_days)
@@ -102,7 +104,7 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
             changed = True
             continue
         kept.append(coupon)
-        if rules.remind_months_before == 0:
+        if rules.remind_months_before == 0 or _settled(step, coupon):
             continue
         first = first_reminder(coupon, step.rules)
         if as_of < first:
@@ -127,6 +129,14 @@ def coupon_reminders(step: Step, as_of: datetime) -> bool:
     if changed:
         step.state.redemption.coupons = kept
     return changed
+
+
+def _settled(step: Step, coupon: IssuedCoupon) -> bool:
+    """Reported used or voided: its instance is settled, or settled so long ago that it was forgotten."""
+    if not coupon.grant_id:
+        return False  # issued before benefit instances were kept
+    inst = instances(step.state).get(coupon.grant_id)
+    return inst is None or inst.settled
 
 
 def reminders_due(ahead: LookAhead) -> datetime | None:

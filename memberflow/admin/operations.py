@@ -34,7 +34,18 @@ from memberflow.admin.tokens import Principal
 from memberflow.readmodel import commands as views
 from memberflow.readmodel import queries, schema
 from memberflow.readmodel.projection import utc
-from models.admin import AnswerState, ApprovalDecision, ApprovalRow, AuditOutcome, CommandAnswer, Signed
+from models.admin import (
+    AccountActionRequest,
+    AnswerState,
+    ApprovalDecision,
+    ApprovalRow,
+    AuditOutcome,
+    BenefitGrantRequest,
+    CommandAnswer,
+    PointsAdjustment,
+    Signed,
+    TierOverrideRequest,
+)
 from models.commands import OperatorCommand, OperatorCommandBase
 
 _COMMAND: TypeAdapter[OperatorCommandBase] = TypeAdapter(OperatorCommand)
@@ -61,6 +72,30 @@ class OperatorRequest:
     body: Signed
     fields: dict[str, Any]
     points: int | None = None
+
+
+#: the account actions, each a command ``account_<action>``
+ACCOUNT_ACTIONS = ("lock", "unlock", "freeze", "unfreeze")
+
+
+def points_request(member_id: str, body: PointsAdjustment, debit: bool) -> OperatorRequest:
+    kind, signed = ("points_debit", -body.points) if debit else ("points_credit", body.points)
+    return OperatorRequest(member_id, kind, body, {"points": body.points}, signed)
+
+
+def benefit_request(member_id: str, body: BenefitGrantRequest) -> OperatorRequest:
+    return OperatorRequest(member_id, "benefit_grant", body,
+                           body.model_dump(include={"benefit", "value", "quantity", "valid_until"}))
+
+
+def tier_override_request(member_id: str, body: TierOverrideRequest) -> OperatorRequest:
+    return OperatorRequest(member_id, "tier_override", body, {"tier": body.tier, "until": body.until})
+
+
+def account_request(member_id: str, action: str, body: AccountActionRequest) -> OperatorRequest:
+    if action not in ACCOUNT_ACTIONS:
+        raise ValueError(f"no account action {action!r}")
+    return OperatorRequest(member_id, f"account_{action}", body, {})
 
 
 def _fingerprint(who: Principal, request: OperatorRequest) -> str:
@@ -169,7 +204,7 @@ class Operations:
         prior = self.audit.find(who, action, decision.request_id)
         if prior is not None and prior.outcome == AuditOutcome.DONE:
             return approval_row(row)  # a retry: the decision was taken
-        if row.maker_token_id == who.token_id or row.maker.partition(":")[2] == who.name:
+        if is_maker(who, row.maker_token_id, row.maker):
             if prior is None:  # the refusal is audited once
                 self.audit.record(who, tenant, action, row.member_id, decision.reason, decision.request_id,
                                   AuditOutcome.REFUSED, {"approval_id": approval_id, "why": "the maker's own"})
@@ -191,6 +226,12 @@ class Operations:
                           {"approval_id": approval_id, "command_id": row.command_id, "maker": row.maker})
         with self.engine.connect() as conn:
             return approval_row(views.approval(conn, tenant, approval_id))
+
+
+def is_maker(who: Principal, maker_token_id: str, maker: str) -> bool:
+    """Whether ``who`` made the request (with the same token, or another of the same name): a maker may
+    neither approve nor reject it."""
+    return maker_token_id == who.token_id or maker.partition(":")[2] == who.name
 
 
 def approval_row(row: sa.Row) -> ApprovalRow:

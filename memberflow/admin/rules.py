@@ -14,11 +14,12 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 import yaml
+from fastapi import HTTPException
 from kafka import KafkaProducer
 from pydantic import ValidationError
 
@@ -26,9 +27,11 @@ from config.rules import RuleBook, TenantRules, unknown_tiers
 from config.rules_versions import RulesVersion, version_of
 from engine.published_lines import error_path
 from engine.published_rules import published
-from memberflow.readmodel import schema
-from memberflow.readmodel.projection import rules_version_row
-from models.admin_rules import RulesChange
+from memberflow.admin.deps import Scope, Services
+from memberflow.readmodel import queries, schema
+from memberflow.readmodel.projection import rules_version_row, utc
+from models.admin import AuditOutcome
+from models.admin_rules import ExpiryWarningPreview, RulesChange, RulesVersionDetail
 
 
 class RulesPublisher(Protocol):
@@ -197,3 +200,59 @@ def text_diff(before: dict[str, Any], after: dict[str, Any], old_name: str, new_
         return yaml.safe_dump(doc, sort_keys=True, allow_unicode=True).splitlines(keepends=True)
 
     return "".join(difflib.unified_diff(lines(before), lines(after), old_name, new_name))
+
+
+def version_detail(row: sa.Row) -> RulesVersionDetail:
+    return RulesVersionDetail(tenant_id=row.tenant_id, version=row.version, published_by=row.published_by,
+                              reason=row.reason, published_at=utc(row.published_at), rules=row.rules)
+
+
+def _answer(version: RulesVersion) -> RulesVersionDetail:
+    return RulesVersionDetail(tenant_id=version.tenant_id, version=version.version, published_by=version.published_by,
+                              reason=version.reason, published_at=version.published_at,
+                              rules=document(version.rules))
+
+
+def publish_audited(rules: TenantRulesService, svc: Services, scope: Scope, action: str, candidate: TenantRules,
+             reason: str, request_id: str, detail: dict) -> RulesVersionDetail:
+    """Publish ``candidate`` as the next version, audited as ``action``; a retry with the same request id
+    gets the version the first request published (409 for other rules, or when another publish took the
+    number).  The API's publish and rollback and the console's Rules screen call it."""
+    earlier = svc.audit.find(scope.who, action, request_id)
+    if earlier is not None:
+        row = rules.version(scope.tenant_id, earlier.detail["version"])
+        if row is None or row.rules != document(candidate):
+            raise HTTPException(409, f"request id {request_id!r} was used already for another {action}")
+        return version_detail(row)
+    try:
+        version = rules.publish(scope.tenant_id, candidate, scope.who.actor, reason)
+    except VersionTaken as exc:
+        raise HTTPException(409, str(exc)) from None
+    svc.audit.record(scope.who, scope.tenant_id, action, f"rules/v{version.version}", reason, request_id,
+                     AuditOutcome.DONE, {**detail, "version": version.version})
+    return _answer(version)
+
+
+def expiry_preview(rules: TenantRulesService, engine: sa.Engine, tenant_id: str, start: datetime,
+                   cursor: str | None, limit: int) -> tuple[list[ExpiryWarningPreview], str | None]:
+    """The members the expiry-warning campaign in force would warn at ``start`` (their next points expire
+    within its lead time), soonest expiry first, with the text each would get (``queries.BadCursor``)."""
+    current, _ = rules.in_force(tenant_id)
+    policy = current.points.expiry
+    m = schema.members.c
+    query = sa.select(m.member_id, m.next_expiry_at, m.next_expiry_points).where(
+        m.tenant_id == tenant_id, m.next_expiry_at > start,
+        m.next_expiry_at <= start + timedelta(days=policy.warn_lead_days))
+    order = queries.Sorted(m.next_expiry_at, m.member_id, False, queries.when)
+    with engine.connect() as conn:
+        rows, next_cursor = queries.page(conn, query, order, cursor, limit, "member_id")
+    items = []
+    for row in rows:
+        expires_at = utc(row.next_expiry_at)
+        day = expires_at.astimezone(current.tz).date().isoformat()
+        text = policy.warning.render(member_id=row.member_id, tenant_id=tenant_id, points=row.next_expiry_points,
+                                     expires_on=day, first_points=row.next_expiry_points, until=day)
+        items.append(ExpiryWarningPreview(member_id=row.member_id, expires_at=expires_at,
+                                          points=row.next_expiry_points, channel=policy.warning.channel.value,
+                                          text=text))
+    return items, next_cursor

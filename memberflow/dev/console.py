@@ -26,6 +26,7 @@ SHORT: dict[Topic, str] = {
     Topic.MEMBERSHIP_CHANGES: "card",
     Topic.REDEMPTION_RESULTS: "redeem",
     Topic.BENEFIT_GRANTS: "grant",
+    Topic.BENEFIT_CHANGES: "benefit",
     Topic.NOTIFICATIONS: "notify",
     Topic.DEAD_LETTERS: "dead",
     Topic.RISK_FLAGS: "risk",
@@ -90,6 +91,11 @@ def _redeem(v: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _benefit_change(v: dict[str, Any]) -> str:
+    parts = [v.get("benefit", "?"), v.get("action", "?"), v.get("order_id") or ""]
+    return f"{v.get('member_id', '?'):<6} " + " ".join(p for p in parts if p)
+
+
 def _grant(v: dict[str, Any]) -> str:
     parts = [v.get("benefit", "?"), v.get("tier") or "", str(v.get("value") or "")]
     return f"{v.get('member_id', '?'):<6} " + " ".join(p for p in parts if p)
@@ -121,6 +127,7 @@ FORMATS: dict[Topic, Callable[[dict[str, Any]], str]] = {
     Topic.MEMBERSHIP_CHANGES: _card,
     Topic.REDEMPTION_RESULTS: _redeem,
     Topic.BENEFIT_GRANTS: _grant,
+    Topic.BENEFIT_CHANGES: _benefit_change,
     Topic.NOTIFICATIONS: _notify,
     Topic.DEAD_LETTERS: _dead,
     Topic.RISK_FLAGS: _risk,

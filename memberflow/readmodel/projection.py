@@ -18,9 +18,11 @@ or not at all.
 * **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
   value is decoded with ``tables.members.decode`` and summarised with
   ``engine.views.member_summary`` under the tenant's rules, as of the moment
-  it is projected; the member's row is replaced and the gifts it sent are
-  upserted.  A tombstone deletes the member's row.  The row carries the member's next points expiry
-  (``next_expiry_at``, ``next_expiry_points``) for the expiry-warning preview.
+  it is projected; the member's row is replaced and the gifts it sent and the
+  benefit instances it holds are upserted (an instance the state no longer
+  keeps stays as it was last seen).  A tombstone deletes the member's row.
+  The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
+  expiry-warning preview.
 * **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
   version; the admin service inserts the versions it publishes at once, the same row) and folded into the
   rules members are summarised with, as on the workers; an invalid one is skipped (a worker dead-letters it).
@@ -32,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -229,6 +232,8 @@ class Projection:
                 "offered_at": utc(gift["offered_at"]), "respond_by": utc(gift["respond_by"]),
                 "closed_at": utc(gift["closed_at"]), "detail": gift,
             }
+        for inst in page["benefits"]:
+            final[(schema.benefit_instances, (tenant_id, inst["benefit_id"]))] = _instance(tenant_id, member_id, inst)
 
     # -- writing --------------------------------------------------------------
 
@@ -248,6 +253,15 @@ class Projection:
                 _merge_contacts(conn, rows)
             else:
                 upsert(conn, table, rows, {"joined_at": _earliest} if table is schema.members else None)
+
+
+def _instance(tenant_id: str, member_id: str, inst: dict[str, Any]) -> dict[str, Any]:
+    saved = [Decimal(u["amount_saved"]) for u in inst["uses"] if u["amount_saved"] is not None]
+    return {"tenant_id": tenant_id, "benefit_id": inst["benefit_id"], "member_id": member_id,
+            "benefit": inst["benefit"], "tier": inst["tier"], "value": inst["value"], "quantity": inst["quantity"],
+            "status": inst["status"], "uses": len(inst["uses"]), "amount_saved": sum(saved) if saved else None,
+            "issued_at": utc(inst["issued_at"]), "valid_until": utc(inst["valid_until"]),
+            "settled_at": utc(inst["settled_at"]), "detail": inst}
 
 
 def fold(name: str | None) -> str | None:

@@ -3,8 +3,8 @@
 Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
-  the topics -- members, ledger entries, grants, gifts, redemptions, tier
-  changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
+  the topics -- members, ledger entries, grants, benefit instances, gifts,
+  redemptions, tier changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
   has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
   from the one stored in ``readmodel_meta``, the projector drops them and
@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 4
+PROJECTION_VERSION = 5
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -218,6 +218,26 @@ gifts = Table(
 )
 Index("ix_gifts_status", gifts.c.tenant_id, gifts.c.status, gifts.c.offered_at)
 Index("ix_gifts_sender", gifts.c.tenant_id, gifts.c.sender_id)
+
+benefit_instances = Table(
+    "benefit_instances", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("benefit_id", String(96), primary_key=True, comment="the grant id"),
+    Column("member_id", String(128), nullable=False),
+    Column("benefit", String(96), nullable=False),
+    Column("tier", String(64)),
+    Column("value", Money),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False, comment="issued, used, expired or voided"),
+    Column("uses", Integer, nullable=False, comment="orders it was used on"),
+    Column("amount_saved", Money, comment="the sum of what it took off those orders, as reported"),
+    Column("issued_at", When, nullable=False),
+    Column("valid_until", When),
+    Column("settled_at", When),
+    Column("detail", JSON, nullable=False, comment="the instance as the member summary shows it"),
+)
+Index("ix_benefit_instances_issued", benefit_instances.c.tenant_id, benefit_instances.c.issued_at)
+Index("ix_benefit_instances_member", benefit_instances.c.tenant_id, benefit_instances.c.member_id)
 
 dead_letters = Table(
     "dead_letters", metadata,

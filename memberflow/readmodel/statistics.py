@@ -14,10 +14,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import sqlalchemy as sa
 
+from engine.redemptions.coupons import BENEFIT as POINTS_COUPON
 from memberflow.readmodel import schema
 from memberflow.readmodel.members_by_day import members_by_day
 from memberflow.readmodel.projection import utc
 from models.admin import (
+    BenefitUsageFigures,
     Count,
     CouponFigures,
     DailyCount,
@@ -28,6 +30,7 @@ from models.admin import (
 )
 
 CENT = Decimal("0.01")
+RATE = Decimal("0.0001")
 
 
 def _average(total: int, count: int) -> Decimal:
@@ -72,7 +75,10 @@ def coupons(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime,
             valid += quantity
         else:
             expired += quantity
-    return CouponFigures(issued=issued, valid_at_end=valid, expired_at_end=expired, used=None,
+    b = schema.benefit_instances.c
+    used = int(conn.scalar(sa.select(sa.func.coalesce(sa.func.sum(b.uses), 0)).where(
+        b.tenant_id == tenant_id, b.benefit == POINTS_COUPON, b.issued_at >= start, b.issued_at < end)))
+    return CouponFigures(issued=issued, valid_at_end=valid, expired_at_end=expired, used=used,
                          average_held=_average(valid, members))
 
 
@@ -81,6 +87,20 @@ def by_day(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) 
     return MembersByDay(days=counted.days,
                         members_per_tier=[DailyCount(key=k, counts=v) for k, v in counted.tiers.items()],
                         members_per_status=[DailyCount(key=k, counts=v) for k, v in counted.statuses.items()])
+
+
+def benefit_usage(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> list[BenefitUsageFigures]:
+    """Per benefit and tier, the instances issued in the range and what became of them."""
+    b = schema.benefit_instances.c
+    counted = [sa.func.coalesce(sa.func.sum(sa.case((b.status == status, b.quantity), else_=0)), 0)
+               for status in ("expired", "voided")]
+    rows = conn.execute(sa.select(b.benefit, b.tier, sa.func.sum(b.quantity), sa.func.sum(b.uses), *counted)
+                        .where(b.tenant_id == tenant_id, b.issued_at >= start, b.issued_at < end)
+                        .group_by(b.benefit, b.tier).order_by(b.benefit, b.tier)).all()
+    return [BenefitUsageFigures(benefit=benefit, tier=tier, issued=int(issued), used=int(used),
+                                expired=int(expired), voided=int(voided),
+                                usage_rate=(Decimal(int(used)) / int(issued)).quantize(RATE, ROUND_HALF_EVEN))
+            for benefit, tier, issued, used, expired, voided in rows]
 
 
 def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> Statistics:
@@ -101,7 +121,7 @@ def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: dateti
     return Statistics(
         tenant_id=tenant_id, start=start, end=end, points=figures, members_per_tier=tiers,
         members_per_status=statuses, coupons=coupons(conn, tenant_id, start, end, figures.members),
-        grants_by_benefit=grants, gifts_by_status=gifts,
+        grants_by_benefit=grants, benefit_usage=benefit_usage(conn, tenant_id, start, end), gifts_by_status=gifts,
         upgrades=sum(n for d, _, n in changes if d == "up"), downgrades=sum(n for d, _, n in changes if d == "down"),
         tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes],
         by_day=by_day(conn, tenant_id, start, end))

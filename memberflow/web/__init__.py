@@ -1,1 +1,1 @@
-"""The workers' HTTP views: member lookup, badges, redemptions, ledger history, metrics."""
+"""The workers' HTTP views: member lookup, entitlements, badges, redemptions, ledger history, metrics."""

@@ -16,9 +16,12 @@ from fastapi.testclient import TestClient
 
 from memberflow.readmodel import schema
 from memberflow.readmodel.daily import daily
+from memberflow.readmodel.projection import Projection
 from memberflow.readmodel.statistics import statistics
 from tests.admin.console_client import csrf_of, fields, signed_in
 from tests.admin.fixtures import TENANT, admin_app
+from tests.readmodel.fixtures import rules
+from tests.readmodel.test_contacts import contact, record
 
 HOME = f"/console/{TENANT}"
 PAGES = ["/members", "/dashboard", "/gifts", "/members?tier=SILVER&sort=balance&order=desc"]
@@ -193,6 +196,10 @@ def test_the_dashboard_draws_its_charts(as_role):
     page = as_role("viewer").get(f"{HOME}/dashboard")
     assert page.status_code == 200
     assert page.text.count('<svg class="chart"') == 8 and "no data in this range" not in page.text
+    usage = page.text.split('data-testid="benefit-usage"')[1].split("</table>")[0]
+    coupons = usage.split("<tr><td>points_coupon</td>")[1].split("</tr>")[0]  # the demo uses half its coupons
+    issued, used = (int(n) for n in re.findall(r'<td class="num">(\d+)</td>', coupons)[:2])
+    assert 0 < used < issued and f'{used / issued * 100:.1f} %' in coupons
     bad = as_role("viewer").get(f"{HOME}/dashboard?start=2025-03-20&end=2025-03-01")
     assert bad.status_code == 422 and "on or after" in bad.text
 
@@ -298,3 +305,20 @@ def test_the_member_s_filtered_ledger_exports_every_entry(as_role, filled, rows)
     assert {r["entry_id"] for r in exported} == want and len(want) > 25  # every entry, not one page
     assert client.get(link.replace("format=csv", "format=xlsx")).content[:2] == b"PK"
     assert client.get(f"{HOME}/members/nobody/ledger-export").status_code == 404
+
+
+def test_the_search_finds_members_by_name_phone_and_email(as_role, filled):
+    with filled.connect() as conn:
+        ids = sorted(conn.scalars(sa.select(schema.members.c.member_id)))[-2:]
+    with filled.begin() as conn:
+        Projection(rules()).apply(conn, [record(contact(m, 1, name=n, phone=p, email=e)) for m, n, p, e in zip(
+            ids, ["Wang Fang", "Li Fangfang"], ["+8613800000001", "+8613800000002"],
+            ["wang@example.com", "li@example.com"], strict=True)])
+    client = as_role("viewer")
+    page = client.get(f"{HOME}/members?name=wang")
+    assert member_ids(page.text) == ids[:1] and "Wang Fang" in page.text
+    assert member_ids(client.get(f"{HOME}/members?name=FANG&name_match=contains").text) == ids
+    assert member_ids(client.get(f"{HOME}/members?phone=%2B86 138-0000-0002").text) == ids[1:]
+    assert member_ids(client.get(f"{HOME}/members?email=LI%40example.com").text) == ids[1:]
+    bad = client.get(f"{HOME}/members?email=nobody")
+    assert bad.status_code == 422 and 'id="e-email"' in bad.text

@@ -8,17 +8,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-import sqlalchemy as sa
 
-from agents.records import Record as InputRecord
-from agents.records import process
 from engine.operator_actions import operator_command_id
-from memberflow.readmodel.projection import TOPIC_TABLES, Projection, Record
-from memberflow.tools.replay import MemoryStore
 from models.commands import PointsCredit
-from tables.members import decode_record, encode, state_key
-from tests.admin.fixtures import LIMITS, NOW, TENANT, auth
-from tests.readmodel.fixtures import CHANGELOG, rules, stream
+from tests.admin.command_worker import Worker
+from tests.admin.fixtures import LIMITS, TENANT, auth
 
 MEMBER = "m0006"
 BASE = f"/tenants/{TENANT}/members/{MEMBER}"
@@ -27,41 +21,6 @@ _ids = itertools.count()
 
 def rid(prefix: str = "q") -> str:
     return f"{prefix}{next(_ids)}"
-
-
-class Worker:
-    """Applies the published commands as the members agent would, and projects what they did."""
-
-    def __init__(self, engine: sa.Engine, published) -> None:
-        self.engine, self.published, self.offset = engine, published, 1_000_000
-        self.done = len(published.commands)  # the commands of the other database's run are not this one's
-        self.store = MemoryStore()
-        for record in stream()[1]:
-            if record.physical == CHANGELOG and record.value is not None:
-                self.store.records[record.key] = decode_record(record.value)
-
-    def run(self) -> list:
-        commands = self.published.commands[self.done:]
-        self.done = len(self.published.commands)
-        records, touched, outputs = [], set(), []
-        for command in commands:
-            result = process(InputRecord("member-commands", command.model_dump_json().encode(),
-                                         command.member_id.encode()), self.store, rules(), 65536)
-            touched.add(state_key(command.tenant_id, command.member_id))
-            outputs += result.outputs
-        for out in outputs:
-            if out.topic in TOPIC_TABLES:
-                records.append(self._record(out.topic, out.topic, out.key.encode(),
-                                            out.value.model_dump_json().encode()))
-        records += [self._record("members-changelog", CHANGELOG, key, encode(self.store.records[key]))
-                    for key in touched]
-        with self.engine.begin() as conn:
-            Projection(rules(), now=lambda: NOW).apply(conn, records)
-        return outputs
-
-    def _record(self, topic: str, physical: str, key: bytes, value: bytes) -> Record:
-        self.offset += 1
-        return Record(topic, physical, 0, self.offset, key, value, 1_700_000_000_000)
 
 
 @pytest.fixture(scope="module")

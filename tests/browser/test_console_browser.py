@@ -1,7 +1,8 @@
 """A new operator's path through the console in chromium: sign in, search a member of the demo
 stream, open it and see its ledger, export the search as CSV and XLSX and read both back; every
 form field labelled; no horizontal overflow at 1280 and 390 pixels; a viewer sees no admin
-screens and a forged POST is 403.  Screenshots of the member page and the dashboard."""
+screens nor adjust buttons and a forged POST is 403; an operator's credit over the limit waits in the
+approvals queue for an approver.  Screenshots of the member page and the dashboard."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from memberflow.readmodel import schema
-from tests.admin.fixtures import TENANT
+from tests.admin.fixtures import LIMITS, TENANT
 
 WIDTHS = (1280, 390)
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -111,7 +112,8 @@ def test_an_operator_searches_opens_a_member_and_exports(browser, console, busie
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_page_fits_the_width_and_labels_its_fields(browser, console, busiest, width):
     context, page = sign_in(browser, console, "admin", width)
-    for path in ("/members", f"/members/{busiest}", "/dashboard", "/gifts", "/audit"):
+    for path in ("/members", f"/members/{busiest}", "/dashboard", "/gifts", "/approvals", "/rules", "/expiry-warnings",
+                 "/import", "/audit"):
         page.goto(f"{console.url}/console/{TENANT}{path}")
         check_page(page, f"{path} at {width} px")
     context.close()
@@ -130,6 +132,46 @@ def test_a_viewer_sees_no_admin_screen_and_a_forged_post_is_403(browser, console
     page.wait_for_url("**/console/sign-in")
     page.goto(f"{console.url}/console/{TENANT}/members")
     assert page.url.endswith("/console/sign-in")
+    context.close()
+
+
+def test_a_viewer_sees_no_adjust_button_and_a_forged_adjustment_is_403(browser, console, busiest):
+    context, page = sign_in(browser, console, "viewer")
+    page.goto(f"{console.url}/console/{TENANT}/members/{busiest}")
+    assert page.get_by_test_id("commands").count() == 1
+    assert page.get_by_role("heading", name="Adjust").count() == 0
+    assert {b.strip() for b in page.get_by_role("button").all_inner_texts()} == {"Filter", "Sign out"}
+    for form in ("points", "account"):
+        forged = context.request.post(f"{console.url}/console/{TENANT}/members/{busiest}/{form}",
+                                      form={"csrf": "forged", "direction": "credit", "action": "lock",
+                                            "points": "5", "reason": "x", "request_id": "forged"})
+        assert forged.status == 403
+    context.close()
+
+
+def test_an_operator_s_credit_over_the_limit_waits_and_an_approver_approves_it(browser, console, busiest, artifacts):
+    context, page = sign_in(browser, console, "operator")
+    page.goto(f"{console.url}/console/{TENANT}/members/{busiest}")
+    form = page.get_by_test_id("form-points")
+    form.get_by_label("Points").fill(str(LIMITS.per_adjustment + 20))
+    form.get_by_label("Reason").fill("a browser's goodwill")
+    form.get_by_role("button", name="Send").click()
+    page.wait_for_url("**sent=console-**")
+    assert page.get_by_test_id("sent").inner_text() == "Your credit request: waits for an approver."
+    check_page(page, "the member page after a credit")
+    context.close()
+
+    context, page = sign_in(browser, console, "approver")
+    page.get_by_role("link", name="Approvals").click()
+    row = page.get_by_test_id("approvals").locator("tbody", has_text="a browser's goodwill")
+    check_page(page, "the approvals")
+    page.screenshot(path=artifacts / "console-approvals.png", full_page=True)
+    row.get_by_label("Reason for the decision").fill("looked at the order")
+    row.get_by_role("button", name="Approve").click()
+    page.wait_for_url("**decided=**")
+    page.goto(f"{console.url}/console/{TENANT}/members/{busiest}")
+    state = page.get_by_test_id("commands").locator("tr", has_text="a browser's goodwill").locator("td.state")
+    assert state.inner_text() == "pending"  # published; no worker applies it here (the integration test does)
     context.close()
 
 

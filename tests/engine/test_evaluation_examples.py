@@ -26,6 +26,7 @@ from config.settings import SHIPPED_RULES_DIR
 from config.tiers import DowngradePolicy
 from engine.evaluation import evaluate_member, evaluation_id
 from engine.ids import derive_id
+from models.benefits import BenefitChange
 from models.outputs import (
     BenefitGrant,
     LedgerEntry,
@@ -58,10 +59,21 @@ def moment(at: str | datetime) -> datetime:
 
 def evaluate(m: Member, at: str | datetime, cause: str | None = None) -> tuple[bool, list[Any]]:
     """Evaluate the member's state in place as of ``at``; (changed, output values).
-    The cause is the evaluation's own id, as the evaluation command gives it."""
+    The cause is the evaluation's own id, as the evaluation command gives it.  What the
+    evaluation does to the benefit instances the examples grant (expiry, reminders) is left
+    out, changed or not: ``test_benefit_instances.py`` pins it down."""
     as_of = moment(at)
+    instances = copy.deepcopy(m.state.benefits)
     changed, outputs = evaluate_member(m.state, m.rules, as_of, cause or evaluation_id(None, as_of))
-    return changed, [o.value for o in outputs]
+    kept = [o.value for o in outputs if not _instance_work(o.value)]
+    if not kept and len(kept) < len(outputs) and m.state.benefits != instances:
+        changed = False  # only the instances changed
+    return changed, kept
+
+
+def _instance_work(value: Any) -> bool:
+    return isinstance(value, BenefitChange) or (
+        isinstance(value, Notification) and value.kind is NotificationKind.BENEFIT_EXPIRY_REMINDER)
 
 
 def daily(m: Member, first: str, last: str) -> dict[str, list[Any]]:

@@ -144,6 +144,7 @@ def test_false_registration_information_deducts_ten_and_locks(base_rules, member
     (note,) = _of(out.outputs, Notification)
     assert note.kind is NotificationKind.ACCOUNT_STATUS and note.data["status"] == "locked"
     assert m.state.status is MemberStatus.LOCKED
+    assert "false" in m.state.status_reason and m.state.status_since == out.state.watermark  # why, and since when
     assert m.apply(verification("real_name", "false_information", event_id="again")).outputs == []
     assert m.held == 20
 

@@ -21,7 +21,7 @@ from memberflow.dev.cluster import WorkerProcess
 from memberflow.tools.replay import MemoryStore, replay
 
 BASE_DAY = "2026-03-{day:02d}T{hour:02d}:{minute:02d}:00+08:00"
-OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "notifications", "dead-letters")
+OUTPUTS = ("points-ledger", "tier-changes", "benefit-grants", "benefit-changes", "notifications", "dead-letters")
 ID_FIELDS = ("entry_id", "change_id", "grant_id", "notification_id", "dead_letter_id")
 
 

@@ -7,11 +7,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from memberflow.admin.console import activity, dashboard, member, members, signin
+from memberflow.admin.console import (
+    activity,
+    adjust,
+    approvals,
+    campaigns,
+    dashboard,
+    imports,
+    member,
+    members,
+    rules,
+    signin,
+)
 from memberflow.admin.console.session import ConsoleError, SignInRequired, signed_in
 from memberflow.admin.console.web import HERE, render
 
-ROUTERS = (signin.router, members.router, member.router, dashboard.router, activity.router)
+ROUTERS = (signin.router, members.router, member.router, adjust.router, approvals.router, dashboard.router,
+           activity.router, imports.router, rules.router, campaigns.router)
 
 
 #: the console loads nothing from elsewhere and may not be framed (a click on it from another site)

@@ -1,4 +1,5 @@
-"""Query-string forms: an empty field means "no filter"; a bad value is shown beside its field."""
+"""Forms: query-string forms (an empty field means "no filter") and posted forms (an empty field is
+not given); a bad value is shown beside its field."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 F = TypeVar("F", bound="QueryForm")
+M = TypeVar("M", bound=BaseModel)
 
 
 class QueryForm(BaseModel):
@@ -38,6 +40,24 @@ def parse(form: type[F], request: Request) -> tuple[F, dict[str, str]]:
             return form.model_validate(kept), errors
         except ValidationError:
             return form(), errors
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """The errors by field name (the first of each)."""
+    errors: dict[str, str] = {}
+    for e in exc.errors():
+        name = str(e["loc"][0]) if e["loc"] else ""
+        errors.setdefault(name, "required" if e["type"] == "missing" else e["msg"])
+    return errors
+
+
+def posted(model: type[M], raw: dict[str, Any]) -> tuple[M | None, dict[str, str]]:
+    """A posted form as ``model`` (blank fields left out), or None and the errors by field name."""
+    given = {k: v for k, v in raw.items() if not (isinstance(v, str) and not v.strip())}
+    try:
+        return model.model_validate(given), {}
+    except ValidationError as exc:
+        return None, field_errors(exc)
 
 
 def day_start(day: date | None) -> datetime | None:

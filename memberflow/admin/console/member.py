@@ -1,5 +1,7 @@
 """A member's page: points and lots, tier and progress, badges, coupons and grants, open gifts,
-status, and the ledger (newest first, filtered by kind, rule and dates, paged)."""
+status with its reason, the ledger (newest first, filtered by kind, rule and dates, paged), the
+operators' commands about the member with where each is, and -- for an operator -- the writing forms
+(memberflow/admin/console/writing.py, posted to memberflow/admin/console/adjust.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pydantic import Field
 from memberflow.admin.console.forms import QueryForm, day_end, day_start, parse
 from memberflow.admin.console.session import ConsoleError
 from memberflow.admin.console.web import Page, money, tenant_page
+from memberflow.admin.console.writing import ACCOUNT_ACTIONS, FormState, forms_for
 from memberflow.admin.routes.reports import LEDGER_COLUMNS, export_response, streamed_rows
+from memberflow.readmodel import commands as operator_views
 from memberflow.readmodel import queries
 from models.outputs import LedgerKind
 
@@ -63,7 +67,13 @@ def progress_share(progress: dict[str, Any] | None) -> float | None:
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
 def member(member_id: str, request: Request, page: Page = Depends(tenant_page())):
-    form, errors = parse(LedgerForm, request)
+    return show(page, member_id)
+
+
+def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormState] | None = None
+         ) -> HTMLResponse:
+    """The member's page (with ``failed``: that form's values and errors, answered with ``status``)."""
+    form, errors = parse(LedgerForm, page.request)
     with page.engine.connect() as conn:
         row = queries.member(conn, page.tenant_id, member_id)
         if row is None:
@@ -77,13 +87,17 @@ def member(member_id: str, request: Request, page: Page = Depends(tenant_page())
                 raise ConsoleError(422, str(exc)) from None
         grants = queries.member_grants(conn, page.tenant_id, member_id)
         gifts = queries.open_gifts(conn, page.tenant_id, member_id)
+        commands = operator_views.member_commands(conn, page.tenant_id, member_id)
+        changes = operator_views.account_changes(conn, page.tenant_id, member_id)
     summary = row.page
     currency = summary.get("currency", "CNY")
     progress = summary.get("tier_progress")
-    return page.render("member.html", 422 if errors else 200, m=row, s=summary, currency=currency,
+    return page.render("member.html", 422 if errors else status, m=row, s=summary, currency=currency,
                        progress=progress_text(progress, currency), share=progress_share(progress),
                        ledger=ledger, next_cursor=cursor, form=form, errors=errors, kinds=list(LedgerKind),
-                       grants=grants, gifts=gifts)
+                       grants=grants, gifts=gifts, commands=commands, changes=changes,
+                       sent=page.request.query_params.get("sent"), forms=forms_for(failed),
+                       account_actions=[(a, a) for a in ACCOUNT_ACTIONS])
 
 
 @router.get("/members/{member_id}/ledger-export")

@@ -16,19 +16,24 @@ from memberflow.admin.console.web import Page, tenant_page
 from memberflow.admin.routes.reports import MEMBER_COLUMNS, export_response, streamed_rows
 from memberflow.readmodel import queries
 from models.admin import MemberSort
+from models.fields import Email, Phone
 from models.state import MemberStatus
 
 router = APIRouter(prefix="/console/{tenant_id}", include_in_schema=False)
 PAGE_ROWS = 25
 #: the sortable columns of the results, as (column, heading)
 COLUMNS: list[tuple[MemberSort | None, str]] = [
-    ("member_id", "Member"), (None, "Tier"), (None, "Status"), ("balance", "Points"),
+    ("member_id", "Member"), (None, "Name"), (None, "Tier"), (None, "Status"), ("balance", "Points"),
     ("spend_365d", "Spend (365 d)"), ("growth", "Growth"), ("last_event_at", "Last activity"),
 ]
 
 
 class MemberForm(QueryForm):
     id_prefix: str | None = Field(default=None, max_length=128)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name_match: Literal["contains"] | None = None  # blank: the name starts so
+    phone: Phone | None = None
+    email: Email | None = None
     tier: str | None = Field(default=None, max_length=64)
     status: MemberStatus | None = None
     points_min: int | None = None
@@ -43,7 +48,8 @@ class MemberForm(QueryForm):
 
     def search(self, tenant_id: str) -> queries.MemberSearch:
         return queries.MemberSearch(
-            tenant_id=tenant_id, id_prefix=self.id_prefix, tier=self.tier,
+            tenant_id=tenant_id, id_prefix=self.id_prefix, name=self.name, name_match=self.name_match or "prefix",
+            phone=self.phone, email=self.email, tier=self.tier,
             status=self.status.value if self.status else None, points_min=self.points_min,
             points_max=self.points_max, spend_min=self.spend_min, spend_max=self.spend_max,
             active_from=day_start(self.active_from),

@@ -46,6 +46,10 @@ NAV: list[NavItem] = [
     NavItem("Members", "/members", Role.VIEWER),
     NavItem("Dashboard", "/dashboard", Role.VIEWER),
     NavItem("Gifts", "/gifts", Role.VIEWER),
+    NavItem("Approvals", "/approvals", Role.VIEWER),
+    NavItem("Rules", "/rules", Role.VIEWER),
+    NavItem("Expiry warnings", "/expiry-warnings", Role.VIEWER),
+    NavItem("Import", "/import", Role.ADMIN),
     NavItem("Audit", "/audit", Role.ADMIN),
 ]
 

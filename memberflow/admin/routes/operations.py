@@ -13,7 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from memberflow.admin.deps import Scope, Services, scoped, services
-from memberflow.admin.operations import Operations, OperatorRequest, approval_row
+from memberflow.admin.operations import (
+    Operations,
+    account_request,
+    approval_row,
+    benefit_request,
+    points_request,
+    tier_override_request,
+)
 from memberflow.admin.routes.members import Cursor, Limit, paged
 from memberflow.readmodel import commands as views
 from models.admin import (
@@ -26,7 +33,6 @@ from models.admin import (
     Page,
     PointsAdjustment,
     Role,
-    Signed,
     TierOverrideRequest,
 )
 
@@ -40,11 +46,6 @@ def operations(request: Request) -> Operations:
     return request.app.state.operations
 
 
-def _submit(ops: Operations, scope: Scope, member_id: str, type_: str, body: Signed, fields: dict,
-            points: int | None = None) -> CommandAnswer:
-    return ops.submit(scope, OperatorRequest(member_id, type_, body, fields, points))
-
-
 Operator = Depends(scoped(Role.OPERATOR))
 Ops = Depends(operations)
 
@@ -52,33 +53,32 @@ Ops = Depends(operations)
 @router.post(f"{MemberPath}/credit", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
              summary="credit points (over a limit: waits for an approver)")
 def credit(member_id: str, body: PointsAdjustment, scope: Scope = Operator, ops: Operations = Ops):
-    return _submit(ops, scope, member_id, "points_credit", body, {"points": body.points}, body.points)
+    return ops.submit(scope, points_request(member_id, body, debit=False))
 
 
 @router.post(f"{MemberPath}/debit", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
              summary="debit points (over a limit: waits for an approver); one that would overdraw is refused")
 def debit(member_id: str, body: PointsAdjustment, scope: Scope = Operator, ops: Operations = Ops):
-    return _submit(ops, scope, member_id, "points_debit", body, {"points": body.points}, -body.points)
+    return ops.submit(scope, points_request(member_id, body, debit=True))
 
 
 @router.post(f"{MemberPath}/benefits", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
              summary="grant a benefit (waits for an approver)")
 def grant(member_id: str, body: BenefitGrantRequest, scope: Scope = Operator, ops: Operations = Ops):
-    fields = body.model_dump(include={"benefit", "value", "quantity", "valid_until"})
-    return _submit(ops, scope, member_id, "benefit_grant", body, fields)
+    return ops.submit(scope, benefit_request(member_id, body))
 
 
 @router.post(f"{MemberPath}/tier-override", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
              summary="set the tier and hold it against downgrades until a date (waits for an approver)")
 def tier_override(member_id: str, body: TierOverrideRequest, scope: Scope = Operator, ops: Operations = Ops):
-    return _submit(ops, scope, member_id, "tier_override", body, {"tier": body.tier, "until": body.until})
+    return ops.submit(scope, tier_override_request(member_id, body))
 
 
 def _account_action(action: str, summary: str) -> None:
     @router.post(f"{MemberPath}/{action}", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
                  summary=summary, name=action)
     def act(member_id: str, body: AccountActionRequest, scope: Scope = Operator, ops: Operations = Ops):
-        return _submit(ops, scope, member_id, f"account_{action}", body, {})
+        return ops.submit(scope, account_request(member_id, action, body))
 
 
 _account_action("lock", "lock the account (points cannot be spent)")

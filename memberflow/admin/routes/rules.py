@@ -9,20 +9,28 @@ earning rules name must be on the ladder.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from config.rules import TenantRules
-from config.rules_versions import RulesVersion
 from memberflow.admin.deps import Scope, Services, scoped, services
 from memberflow.admin.routes.members import Cursor, Limit
-from memberflow.admin.rules import CandidateError, TenantRulesService, VersionTaken, changes, document, text_diff
-from memberflow.readmodel import queries, schema
+from memberflow.admin.rules import (
+    CandidateError,
+    TenantRulesService,
+    changes,
+    document,
+    publish_audited,
+    text_diff,
+    version_detail,
+)
+from memberflow.admin.rules import expiry_preview as members_to_warn
+from memberflow.readmodel import queries
 from memberflow.readmodel.projection import utc
-from models.admin import AuditOutcome, Page, Role
+from models.admin import Page, Role
 from models.admin_rules import (
     ExpiryWarningPreview,
     RulesCandidate,
@@ -50,34 +58,6 @@ def _checked(svc: TenantRulesService, tenant_id: str, data: dict) -> TenantRules
         raise HTTPException(422, [{**e, "loc": ["body", "rules", *e["loc"]]} for e in exc.errors]) from None
 
 
-def _detail(row: sa.Row) -> RulesVersionDetail:
-    return RulesVersionDetail(tenant_id=row.tenant_id, version=row.version, published_by=row.published_by,
-                              reason=row.reason, published_at=utc(row.published_at), rules=row.rules)
-
-
-def _answer(version: RulesVersion) -> RulesVersionDetail:
-    return RulesVersionDetail(tenant_id=version.tenant_id, version=version.version, published_by=version.published_by,
-                              reason=version.reason, published_at=version.published_at,
-                              rules=document(version.rules))
-
-
-def _publish(rules: TenantRulesService, svc: Services, scope: Scope, action: str, candidate: TenantRules,
-             reason: str, request_id: str, detail: dict) -> RulesVersionDetail:
-    earlier = svc.audit.find(scope.who, action, request_id)
-    if earlier is not None:
-        row = rules.version(scope.tenant_id, earlier.detail["version"])
-        if row is None or row.rules != document(candidate):
-            raise HTTPException(409, f"request id {request_id!r} was used already for another {action}")
-        return _detail(row)
-    try:
-        version = rules.publish(scope.tenant_id, candidate, scope.who.actor, reason)
-    except VersionTaken as exc:
-        raise HTTPException(409, str(exc)) from None
-    svc.audit.record(scope.who, scope.tenant_id, action, f"rules/v{version.version}", reason, request_id,
-                     AuditOutcome.DONE, {**detail, "version": version.version})
-    return _answer(version)
-
-
 @router.get("/rules", response_model=RulesInForce, summary="the tenant's rules in force, with their version")
 def in_force(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesService = Depends(rules_service)):
     current, row = rules.in_force(scope.tenant_id)
@@ -102,7 +82,7 @@ def validate(body: RulesCandidate, scope: Scope = Depends(scoped(Role.VIEWER)),
 def publish(body: RulesPublish, scope: Scope = Depends(scoped(Role.ADMIN)),
             rules: TenantRulesService = Depends(rules_service), svc: Services = Depends(services)):
     candidate = _checked(rules, scope.tenant_id, body.rules)
-    return _publish(rules, svc, scope, "rules.publish", candidate, body.reason, body.request_id, {})
+    return publish_audited(rules, svc, scope, "rules.publish", candidate, body.reason, body.request_id, {})
 
 
 @router.get("/rules/versions", response_model=list[RulesVersionInfo], summary="the versions published, newest first")
@@ -122,7 +102,7 @@ def _stored(rules: TenantRulesService, tenant_id: str, number: int) -> sa.Row:
             responses={404: {"description": "no such version"}})
 def version(version: int, scope: Scope = Depends(scoped(Role.VIEWER)),
             rules: TenantRulesService = Depends(rules_service)):
-    return _detail(_stored(rules, scope.tenant_id, version))
+    return version_detail(_stored(rules, scope.tenant_id, version))
 
 
 @router.get("/rules/diff", response_model=RulesDiff, summary="what changed between two versions",
@@ -141,7 +121,7 @@ def rollback(body: RulesRollback, scope: Scope = Depends(scoped(Role.ADMIN)),
              rules: TenantRulesService = Depends(rules_service), svc: Services = Depends(services)):
     row = _stored(rules, scope.tenant_id, body.version)
     candidate = TenantRules.model_validate(row.rules)
-    return _publish(rules, svc, scope, "rules.rollback", candidate, body.reason, body.request_id,
+    return publish_audited(rules, svc, scope, "rules.rollback", candidate, body.reason, body.request_id,
                     {"restores": body.version})
 
 
@@ -155,26 +135,9 @@ def expiry_preview(as_of: datetime | None = Query(default=None, description="def
                    rules: TenantRulesService = Depends(rules_service), svc: Services = Depends(services)):
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(422, [{"loc": ["query", "as_of"], "msg": "needs a UTC offset", "type": "value_error"}])
-    current, _ = rules.in_force(scope.tenant_id)
-    policy = current.points.expiry
-    start = utc(as_of or datetime.now(UTC))
-    m = schema.members.c
-    query = sa.select(m.member_id, m.next_expiry_at, m.next_expiry_points).where(
-        m.tenant_id == scope.tenant_id, m.next_expiry_at > start,
-        m.next_expiry_at <= start + timedelta(days=policy.warn_lead_days))
-    order = queries.Sorted(m.next_expiry_at, m.member_id, False, queries.when)
-    with svc.engine.connect() as conn:
-        try:
-            rows, next_cursor = queries.page(conn, query, order, cursor, limit, "member_id")
-        except queries.BadCursor as exc:
-            raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
-    items = []
-    for row in rows:
-        expires_at = utc(row.next_expiry_at)
-        day = expires_at.astimezone(current.tz).date().isoformat()
-        text = policy.warning.render(member_id=row.member_id, tenant_id=scope.tenant_id, points=row.next_expiry_points,
-                                     expires_on=day, first_points=row.next_expiry_points, until=day)
-        items.append(ExpiryWarningPreview(member_id=row.member_id, expires_at=expires_at,
-                                          points=row.next_expiry_points, channel=policy.warning.channel.value,
-                                          text=text))
+    try:
+        items, next_cursor = members_to_warn(rules, svc.engine, scope.tenant_id, utc(as_of or datetime.now(UTC)),
+                                            cursor, limit)
+    except queries.BadCursor as exc:
+        raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}]) from None
     return Page[ExpiryWarningPreview](items=items, next_cursor=next_cursor)

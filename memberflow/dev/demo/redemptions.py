@@ -19,6 +19,8 @@ from typing import Any
 from config.redemptions import RedemptionRules
 from config.rules import load_rules_file
 from config.settings import SHIPPED_RULES_DIR
+from engine.ids import derive_id
+from engine.redemptions.coupons import BENEFIT as POINTS_COUPON
 from engine.redemptions.gifts import gift_id_for
 from memberflow.dev.demo.formats import TENANT, Ids, stamp
 from memberflow.dev.demo.personas import Persona
@@ -32,6 +34,10 @@ REDEEM_HEADROOM = 0.8
 GIFT_ANSWER_DAYS = (1, 3)
 #: The kinds of slot ``Redeemer.request`` builds.
 REDEMPTION_SLOTS = frozenset({"redeem", "gift_respond"})
+#: The slot of a redeemed coupon reported used on an order (``Redeemer.usage``, on ``benefit-usage``).
+COUPON_USE = "coupon_use"
+#: Chance that a redeemed coupon is used, and how many days later (at least, at most).
+COUPON_USE_RATE, COUPON_USE_DAYS = 0.5, (1, 5)
 
 
 @cache
@@ -52,7 +58,7 @@ class Redeemer:
         self.points: dict[str, int] = defaultdict(int)  # points each member surely has (a low estimate)
         self.earned: dict[str, int] = {}  # order id -> points credited for it in ``points``
         self.risky: set[str] = set()  # members a malicious complaint may have locked
-        self.answers: dict[int, list[Slot]] = defaultdict(list)  # day -> the gift answers due then
+        self.answers: dict[int, list[Slot]] = defaultdict(list)  # day -> the gift answers and coupon uses due then
 
     # -- what the stream tells it ------------------------------------------------
 
@@ -128,7 +134,26 @@ class Redeemer:
         most = min(self.rules.coupons.max_quantity, 3, max(1, budget // cost))
         quantity = rng.randint(1, most) if rng.random() < 0.25 else 1
         self.points[slot.persona.member_id] -= cost * quantity
-        return self._request(slot, "coupon", denomination=str(denomination), quantity=quantity)
+        value = self._request(slot, "coupon", denomination=str(denomination), quantity=quantity)
+        self._maybe_use(slot, value, denomination)
+        return value
+
+    def _maybe_use(self, slot: Slot, request: dict[str, Any], denomination: Decimal) -> None:
+        """The shop reports the coupon used on an order some days later (if still inside the stream)."""
+        day = (slot.at - self.schedule.start).days + self.rng.randint(*COUPON_USE_DAYS)
+        if self.rng.random() >= COUPON_USE_RATE or day >= self.schedule.days:
+            return
+        member = slot.persona.member_id
+        benefit_id = derive_id("bg", TENANT, member, request["request_id"], POINTS_COUPON, 0)
+        at = self.schedule.moment(self.rng, day)
+        self.answers[day].append(self.schedule.slot(at, COUPON_USE, slot.persona, benefit_id=benefit_id,
+                                                    saved=str(denomination)))
+
+    def usage(self, slot: Slot) -> dict[str, Any]:
+        """A ``coupon_use`` slot's report: the coupon used on a shop order."""
+        return {"event_id": self.ids.next("bu"), "tenant_id": TENANT, "member_id": slot.persona.member_id,
+                "occurred_at": stamp(slot.at), "type": "benefit_usage", "benefit_id": slot.data["benefit_id"],
+                "action": "used", "order_id": self.ids.next("shop-o"), "amount_saved": slot.data["saved"]}
 
     def gift(self, slot: Slot, day: int, budget: int) -> dict[str, Any]:
         """Points to another member, who accepts a few days later (if still inside the stream)."""

@@ -24,7 +24,7 @@ from config.topics import Topic
 from memberflow.dev.demo.bad_events import BAD_SHARE, bad_event
 from memberflow.dev.demo.formats import CENT, TENANT, Event, Ids, money, stamp
 from memberflow.dev.demo.personas import Persona, personas
-from memberflow.dev.demo.redemptions import REDEMPTION_SLOTS, Redeemer
+from memberflow.dev.demo.redemptions import COUPON_USE, REDEMPTION_SLOTS, Redeemer
 from memberflow.dev.demo.schedule import DAYS, Schedule, Slot
 from memberflow.dev.demo.scores import WeeklyScores
 from memberflow.dev.demo.shop import Shop
@@ -191,6 +191,8 @@ class Stream:
             return Topic.BUSINESS_SCORES, member, self.scores.snapshot(slot)
         if slot.kind in REDEMPTION_SLOTS:
             return Topic.REDEMPTIONS, member, self.redeemer.request(slot, day)
+        if slot.kind == COUPON_USE:
+            return Topic.BENEFIT_USAGE, member, self.redeemer.usage(slot)
         if slot.kind in SIGNUP_SLOTS:
             topic, value = self.signups.event(slot)
             return Topic(topic), member, value

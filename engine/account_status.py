@@ -1,0 +1,13 @@
+"""A member's account status (active, locked, frozen): the one place it changes, remembering why
+and since when.  Operators' actions, an upheld complaint and a risk penalty all go through it."""
+
+from __future__ import annotations
+
+from engine.step import Step
+from models.state import MemberStatus
+
+
+def set_status(step: Step, status: MemberStatus, reason: str) -> None:
+    """The member's status, with why and since when (the event's time)."""
+    state = step.state
+    state.status, state.status_reason, state.status_since = status, reason, step.occurred_at

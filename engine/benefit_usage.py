@@ -1,0 +1,150 @@
+"""Benefit usage reported back (``benefit-usage``) and the instances' periodic work.
+
+A report names one of the member's instances by its grant id:
+
+- ``used`` on an order: refused (dead-lettered ``benefit_not_usable``) when the
+  instance is voided, used up, or outside its validity at the report's event
+  time; an instance of quantity n is used after n orders;
+- ``voided``: never usable again (refused once it is used);
+- ``restored``: the order it was used on was refunded, so it is usable again
+  (expired, if its validity ended before the refund).
+
+A benefit the member does not hold -- another member's, say -- is dead-lettered
+``unknown_benefit``.  A repeat (the same order used again, an order restored
+that is not among its uses, a voided instance voided again) changes nothing.
+Every change is published on ``benefit-changes``.
+
+The periodic evaluation expires issued instances at ``valid_until``, sends one
+expiry reminder ``remind_days_before`` ahead to instances still issued, and
+drops settled instances past their retention (``engine/benefit_instances.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from config.topics import Topic
+from engine.benefit_instances import forget_settled, instances, settle_due, usable
+from engine.due_moments import LookAhead
+from engine.outcome import Reject
+from engine.redemptions.coupons import BENEFIT as POINTS_COUPON
+from engine.step import Step
+from models.benefit_state import BenefitInstance
+from models.benefits import BenefitChange, BenefitStatus, BenefitUsage, UsageAction
+from models.outputs import DeadLetterReason, NotificationKind
+
+#: kinds with reminders of their own (engine/redemptions/coupons.py)
+OWN_REMINDERS = frozenset({POINTS_COUPON})
+
+
+def apply_usage(step: Step, report: BenefitUsage) -> None:
+    inst = instances(step.state).get(report.benefit_id)
+    if inst is None:
+        raise Reject(DeadLetterReason.UNKNOWN_BENEFIT,
+                     f"member {step.state.member_id} holds no benefit {report.benefit_id}")
+    if report.action is UsageAction.USED:
+        _use(step, report, inst)
+    elif report.action is UsageAction.VOIDED:
+        _void(step, report, inst)
+    else:
+        _restore(step, report, inst)
+
+
+def _use(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:
+    order_id = report.order_id
+    assert order_id is not None  # the contract requires it
+    if order_id in inst.uses:
+        return  # reported already
+    why = usable(inst, report.occurred_at)
+    if why is not None:
+        raise Reject(DeadLetterReason.BENEFIT_NOT_USABLE, f"benefit {report.benefit_id}: {why}")
+    inst.uses[order_id] = report.amount_saved
+    if len(inst.uses) >= inst.quantity:
+        _settle(inst, BenefitStatus.USED, report.occurred_at)
+    else:  # an instance expired by the evaluation, used before its end by a report that came late
+        _settle(inst, BenefitStatus.ISSUED, None)
+    _publish(step, report.benefit_id, inst, "used", order_id=order_id, amount_saved=report.amount_saved)
+
+
+def _void(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:
+    if inst.status is BenefitStatus.VOIDED:
+        return
+    if inst.uses:
+        raise Reject(DeadLetterReason.BENEFIT_NOT_USABLE,
+                     f"benefit {report.benefit_id}: used on order {', '.join(inst.uses)}; restore it first")
+    _settle(inst, BenefitStatus.VOIDED, report.occurred_at)
+    _publish(step, report.benefit_id, inst, "voided")
+
+
+def _restore(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:
+    order_id = report.order_id
+    if order_id not in inst.uses:
+        return  # never used on it, or restored already
+    saved = inst.uses.pop(order_id)
+    ended = inst.valid_until is not None and report.occurred_at >= inst.valid_until
+    if ended:
+        _settle(inst, BenefitStatus.EXPIRED, inst.valid_until)
+    else:
+        _settle(inst, BenefitStatus.ISSUED, None)
+    _publish(step, report.benefit_id, inst, "restored", order_id=order_id, amount_saved=saved)
+
+
+def _settle(inst: BenefitInstance, status: BenefitStatus, at: datetime | None) -> None:
+    inst.status = status
+    inst.settled_at = at
+
+
+def _publish(step: Step, benefit_id: str, inst: BenefitInstance, action: str, *,
+             order_id: str | None = None, amount_saved: Decimal | None = None) -> None:
+    step.emit(Topic.BENEFIT_CHANGES, BenefitChange(
+        change_id=step._id("bc", benefit_id, action, order_id or ""),
+        benefit_id=benefit_id, benefit=inst.benefit, tier=inst.tier, status=inst.status, action=action,
+        order_id=order_id, amount_saved=amount_saved, uses=len(inst.uses), **step._common()))
+
+
+# -- periodic evaluation ------------------------------------------------------------
+
+
+def settle_instances(step: Step, as_of: datetime) -> bool:
+    """Expire issued instances whose validity ended, remind of those ending soon, forget old settled ones."""
+    state, rules = step.state, step.rules.benefits
+    changed = False
+    lead = timedelta(days=rules.remind_days_before)
+    for benefit_id, inst in instances(state).items():
+        if inst.status is not BenefitStatus.ISSUED or inst.valid_until is None:
+            continue
+        if inst.valid_until <= as_of:
+            _settle(inst, BenefitStatus.EXPIRED, inst.valid_until)
+            _publish(step, benefit_id, inst, "expired")
+            changed = True
+        elif _reminds(inst, lead) and inst.valid_until - lead <= as_of:
+            inst.reminded = True
+            step.notify(NotificationKind.BENEFIT_EXPIRY_REMINDER,
+                        f"{inst.benefit} expires {inst.valid_until.astimezone(step.rules.tz).date()}, please use it",
+                        benefit_id, benefit_id=benefit_id, benefit=inst.benefit,
+                        valid_until=inst.valid_until.isoformat())
+            changed = True
+    return forget_settled(state, as_of, rules) or changed
+
+
+def _reminds(inst: BenefitInstance, lead: timedelta) -> bool:
+    """An issued instance gets one reminder, unless it is valid no longer than the lead (it was
+    new when it came within it) or its kind has reminders of its own."""
+    assert inst.valid_until is not None
+    start = inst.valid_from or inst.issued_at
+    return bool(lead) and not inst.reminded and inst.benefit not in OWN_REMINDERS and inst.valid_until - start > lead
+
+
+def instances_due(ahead: LookAhead) -> datetime | None:
+    """The earliest expiry or reminder of an issued instance, or retention of a settled one."""
+    rules = ahead.rules.benefits
+    lead = timedelta(days=rules.remind_days_before)
+    moments = [settle_due(ahead.state, rules)]
+    for inst in instances(ahead.state).values():
+        if inst.status is not BenefitStatus.ISSUED or inst.valid_until is None:
+            continue
+        moments.append(inst.valid_until)
+        if _reminds(inst, lead):
+            moments.append(inst.valid_until - lead)
+    return min((m for m in moments if m is not None), default=None)
