@@ -26,6 +26,9 @@ or not at all.
 * **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
   version; the admin service inserts the versions it publishes at once, the same row) and folded into the
   rules members are summarised with, as on the workers; an invalid one is skipped (a worker dead-letters it).
+* **Business-line versions** (``business-lines``): each valid definition is inserted once, keyed by tenant,
+  line and version, with the offset and broker time of the first record that carried it, so a redelivery or a
+  rebuild writes the same row; an invalid one is skipped.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from config.rules import RuleBook
 from config.rules_versions import RulesVersion
 from config.settings import Settings
 from config.topics import Topic
+from engine.published_lines import parse_definition
 from engine.published_rules import RulesVersions, parse_version
 from engine.views import member_summary
 from memberflow.readmodel import schema
@@ -68,10 +72,13 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.AUDIT: (schema.audit, "audit_id"),
     Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
 }
+#: tables whose rows are written once and never changed
+WRITTEN_ONCE = (schema.audit, schema.rules_versions, schema.business_line_versions)
 #: the contact details ``member-contacts`` carries, each merged on its own
 CONTACT_FIELDS = ("name", "phone", "email")
 #: every logical topic the projector reads
-SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, MEMBERS_CHANGELOG)
+SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, Topic.BUSINESS_LINES,
+                             MEMBERS_CHANGELOG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +153,8 @@ class Projection:
                 self._member(record, final)
             elif record.topic == Topic.TENANT_RULES:
                 self._rules_version(record, final)
+            elif record.topic == Topic.BUSINESS_LINES:
+                self._line_version(record, final)
             else:
                 self._output(record, final)
         self._write(conn, final)
@@ -195,6 +204,16 @@ class Projection:
         self.versions.offer_version(version)
         # a version's number is taken by the first record with it, in a batch as across batches
         final.setdefault((schema.rules_versions, (version.tenant_id, version.version)), rules_version_row(version))
+
+    def _line_version(self, record: Record, final: dict) -> None:
+        definition = parse_definition(record.value, self.max_bytes)
+        if isinstance(definition, str):
+            return  # dead-lettered by a worker
+        key = (schema.business_line_versions, (definition.tenant_id, definition.line_id, definition.version))
+        final.setdefault(key, {
+            "tenant_id": definition.tenant_id, "line_id": definition.line_id, "version": definition.version,
+            "definition": definition.model_dump(mode="json"), "first_offset": record.offset,
+            "first_seen_at": datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)})
 
     # -- the member table's changelog ------------------------------------------
 
@@ -247,7 +266,7 @@ class Projection:
                 columns = list(table.primary_key.columns)
                 conn.execute(sa.delete(table).where(sa.tuple_(*columns).in_(gone)) if len(columns) > 1
                              else sa.delete(table).where(columns[0].in_([k[0] for k in gone])))
-            if table is schema.audit or table is schema.rules_versions:  # written once, never changed
+            if table in WRITTEN_ONCE:
                 insert_new(conn, table, rows)
             elif table is schema.member_contacts:
                 _merge_contacts(conn, rows)

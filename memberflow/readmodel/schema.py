@@ -4,8 +4,8 @@ Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
   the topics -- members, ledger entries, grants, benefit instances, gifts,
-  redemptions, tier changes, dead letters, audit records, tenant rules versions -- and the topic offsets the projector
-  has applied (``positions``), written in the same transaction as the rows.
+  redemptions, tier changes, dead letters, audit records, tenant rules versions, business-line versions --
+  and the topic offsets the projector has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
   from the one stored in ``readmodel_meta``, the projector drops them and
   rebuilds them from the start of the topics (schema changes are
@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 5
+PROJECTION_VERSION = 6
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -280,6 +280,16 @@ rules_versions = Table(
     Column("reason", Text, nullable=False),
     Column("published_at", When, nullable=False),
     Column("rules", JSON, nullable=False, comment="the complete rules document of this version"),
+)
+
+business_line_versions = Table(
+    "business_line_versions", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("line_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("definition", JSON, nullable=False, comment="the line's definition as published"),
+    Column("first_offset", BigInteger, nullable=False, comment="the offset of the first record with this version"),
+    Column("first_seen_at", When, nullable=False, comment="that record's broker timestamp"),
 )
 
 api_tokens = Table(

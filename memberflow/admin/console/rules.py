@@ -1,7 +1,8 @@
 """Rules (viewer reads, admin writes): the rules in force with their version, the versions published
 with a diff between any two, and -- for an admin -- an editor for a candidate (YAML, merged over the
 default rules like a ``<tenant>.yaml`` file), checked with each error at its field's path and diffed
-against the rules in force, published with a reason, and a roll back to an earlier version.
+against the rules in force, published with a reason, and a roll back to an earlier version; and the
+tenant's business lines, each with its version in force and its history (read-only).
 
 Checking, publishing and rolling back go through ``TenantRulesService`` and ``publish_audited``, as the
 API's ``/tenants/{t}/rules`` endpoints do (audited; a retry with the same request id publishes nothing
@@ -19,6 +20,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from config.rules import TenantRules
+from memberflow.admin.business_lines import line_histories
 from memberflow.admin.console.forms import QueryForm, parse, posted
 from memberflow.admin.console.session import ConsoleError, check_csrf
 from memberflow.admin.console.web import Page, tenant_page
@@ -71,7 +73,8 @@ def show(page: Page, status: int = 200, editor: dict[str, Any] | None = None) ->
     editor = editor or {"text": _yaml(in_force), "publish": FormState()}
     return page.render("rules.html", 422 if errors else status, current=current, row=row,
                        in_force_yaml=_yaml(in_force), versions=versions, diff=diff, errors=errors, form=form,
-                       editor=editor, rollback=FormState(), published=page.request.query_params.get("published"))
+                       editor=editor, rollback=FormState(), published=page.request.query_params.get("published"),
+                       lines=line_histories(rules.engine, page.tenant_id, current.business_lines))
 
 
 @router.get("", response_class=HTMLResponse)
