@@ -89,3 +89,20 @@ class ExpiryWarningPreview(Contract):
     points: int = Field(description="points expiring then")
     channel: str
     text: str
+
+
+class LineVersionInfo(Contract):
+    """One version of a business line: shipped with the rules in force, or published to ``business-lines``."""
+
+    version: int
+    name: str
+    levels: int = Field(description="how many badge levels it has")
+    source: Literal["rules", "published"]
+    seen_at: AwareDatetime | None = Field(default=None, description="a published version: when the broker first "
+                                                                    "carried it")
+
+
+class BusinessLineHistory(Contract):
+    line_id: str
+    in_force: LineVersionInfo = Field(description="the highest version: a published one over the rules' version")
+    versions: list[LineVersionInfo] = Field(description="every version known, newest first")

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from memberflow.admin.app import create_app
 from memberflow.readmodel.projection import Projection
 from tests.admin.console_client import fields, signed_in
-from tests.admin.fixtures import FOREIGN, LIMITS, TENANT
+from tests.admin.fixtures import FOREIGN, LIMITS, TENANT, auth
 from tests.readmodel.fixtures import rules
 from tests.readmodel.test_line_versions import definition, line_record
 
@@ -58,3 +59,19 @@ def test_every_role_sees_the_lines_with_their_version_in_force_and_history(app, 
     assert set(fields(viewer_page).buttons) == {"Compare", "Sign out"}  # read-only: no new button
     parsed = fields(viewer_page)
     assert all(f.get("id") in parsed.labelled for f in parsed.fields)
+
+
+def test_the_api_returns_the_same_lines_to_a_viewer(app, token):
+    client = TestClient(app)
+    answer = client.get(f"/tenants/{TENANT}/business-lines", headers=auth(token["viewer"]))
+    assert answer.status_code == 200
+    lines = {line["line_id"]: line for line in answer.json()}
+    assert set(lines) == {*rules().default.business_lines, "travel"}
+    baitiao = lines["baitiao"]
+    assert (baitiao["in_force"]["version"], baitiao["in_force"]["source"]) == (3, "published")
+    assert [(v["version"], v["source"]) for v in baitiao["versions"]] == [(3, "published"), (2, "published"),
+                                                                        (1, "rules")]
+    assert baitiao["versions"][1]["seen_at"] == "2025-03-24T00:01:40Z"  # v2 at offset 100: T0 + 100 s
+    assert lines["wealth"]["in_force"] == {"version": 1, "name": rules().default.business_lines["wealth"].name,
+                                           "levels": len(rules().default.business_lines["wealth"].levels),
+                                           "source": "rules", "seen_at": None}

@@ -71,6 +71,7 @@ ENDPOINTS = [
     ("POST", f"/tenants/{TENANT}/rules/validate", "candidate", Role.VIEWER, True),
     ("POST", f"/tenants/{TENANT}/rules/versions", "rules", Role.ADMIN, True),
     ("GET", f"/tenants/{TENANT}/rules/versions", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/business-lines", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/rules/versions/1", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/rules/diff?from=1&to=1", None, Role.VIEWER, True),
     ("POST", f"/tenants/{TENANT}/rules/rollback", "rollback", Role.ADMIN, True),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from config.rules import TenantRules
+from memberflow.admin.business_lines import line_histories
 from memberflow.admin.deps import Scope, Services, scoped, services
 from memberflow.admin.routes.members import Cursor, Limit
 from memberflow.admin.rules import (
@@ -32,6 +33,7 @@ from memberflow.readmodel import queries
 from memberflow.readmodel.projection import utc
 from models.admin import Page, Role
 from models.admin_rules import (
+    BusinessLineHistory,
     ExpiryWarningPreview,
     RulesCandidate,
     RulesChecked,
@@ -89,6 +91,13 @@ def publish(body: RulesPublish, scope: Scope = Depends(scoped(Role.ADMIN)),
 def versions(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesService = Depends(rules_service)):
     return [RulesVersionInfo(tenant_id=r.tenant_id, version=r.version, published_by=r.published_by, reason=r.reason,
                              published_at=utc(r.published_at)) for r in rules.versions(scope.tenant_id)]
+
+
+@router.get("/business-lines", response_model=list[BusinessLineHistory],
+            summary="the tenant's business lines: each one's version in force and every version known")
+def business_lines(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesService = Depends(rules_service)):
+    current, _ = rules.in_force(scope.tenant_id)
+    return line_histories(rules.engine, scope.tenant_id, current.business_lines)
 
 
 def _stored(rules: TenantRulesService, tenant_id: str, number: int) -> sa.Row:
