@@ -1,6 +1,7 @@
 """The projector through the real worker and broker into a real PostgreSQL: the read model
 holds the ledger entries in force on the topic, members as the worker keeps them, a second
-pass changes nothing, and ``memberflow readmodel run`` reports its lag back to zero."""
+pass changes nothing, ``memberflow readmodel run`` reports its lag back to zero, and business-line
+versions published on the topic are kept and listed with the one in force."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from config.rules import RuleBook
+from memberflow.admin.business_lines import line_histories
 from memberflow.dev.postgres import free_port
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database, prepare
@@ -109,3 +111,33 @@ def test_memberflow_readmodel_rebuild_replays_into_a_fresh_projection(cluster, s
     assert run.returncode == 0, run.stderr
     assert re.search(r"read model rebuilt: [1-9]\d* records applied", run.stdout)
     assert set(ledger_rows(readmodel)) == set(in_force)
+
+
+def test_business_line_versions_published_through_the_broker_are_listed(cluster, stream_rules, fed, readmodel):
+    line = {"tenant_id": "default", "line_id": "rm_plus", "name": "RM Plus", "fields": {"plus_score": "int"},
+            "levels": [{"level": 1, "name": "Plus", "rule": {"field": "plus_score", "op": ">=", "value": 100},
+                        "rights": [{"benefit": "plus_coupon", "value": 5, "valid_days": 7}]}]}
+    two_levels = [*line["levels"], {**line["levels"][0], "level": 2, "name": "Plus Plus",
+                                    "rule": {"field": "plus_score", "op": ">=", "value": 200}}]
+    cluster.produce([("business-lines", "default/rm_plus", {**line, "version": 1}),
+                     ("business-lines", "default/rm_plus", {**line, "version": 2, "levels": []}),  # invalid
+                     ("business-lines", "default/rm_plus", {**line, "version": 2, "levels": two_levels}),
+                     ("business-lines", "default/rm_plus", {**line, "version": 2, "name": "a repeat"})])
+    v = schema.business_line_versions.c
+
+    def kept() -> list[tuple]:
+        catch_up(cluster, stream_rules, readmodel)
+        with readmodel.connect() as conn:
+            return [(r.version, r.definition["name"], len(r.definition["levels"]), r.first_offset)
+                    for r in conn.execute(sa.select(v.version, v.definition, v.first_offset)
+                                          .where(v.line_id == "rm_plus").order_by(v.version))]
+
+    wait_until(lambda: len(kept()) == 2, timeout=30)
+    first = kept()
+    assert [row[:3] for row in first] == [(1, "RM Plus", 1), (2, "RM Plus", 2)]
+    histories = {h.line_id: h for h in line_histories(readmodel, "default",
+                                                       RuleBook.from_path(stream_rules).default.business_lines)}
+    assert (histories["rm_plus"].in_force.version, histories["rm_plus"].in_force.levels) == (2, 2)
+    assert [lv.version for lv in histories["rm_plus"].versions] == [2, 1]
+    assert histories["wealth"].in_force.source == "rules"
+    assert kept() == first  # read again (the worker's dead letter for the invalid one may follow): the same rows
