@@ -101,7 +101,7 @@ def test_an_upgrade_gift_used_restored_expired_and_reported_again(cluster, worke
 
 def post_quote(worker, member: str, cart: dict) -> tuple[int, dict]:
     req = urllib.request.Request(f"{worker.url}/members/{member}/quote", data=json.dumps(cart).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+                                 headers={"Content-Type": "application/json", **worker.headers()}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
