@@ -31,6 +31,7 @@ import logging
 
 import faust
 
+from agents.checked_topic import report
 from agents.metrics import BadgeMetrics, Metrics
 from agents.records import Record, check_definition
 from agents.rules_in_force import RulesInForce
@@ -38,7 +39,6 @@ from agents.whole_topic import WholeTopicReader
 from config.settings import Settings
 from config.topics import Topic
 from engine.published_lines import Verdict
-from models.outputs import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,8 @@ class DefinitionChecker:
         self.metrics = metrics
 
     async def check(self, record: Record) -> None:
-        consumed = self.metrics.events_consumed
         letter = check_definition(record, self.settings.max_payload_bytes)
-        if letter is None:
-            consumed.labels(Topic.BUSINESS_LINES, "applied").inc()
-            return
-        fut = await self.app.producer.send(self.settings.topic(letter.topic), letter.key.encode(),
-                                           letter.value.model_dump_json().encode(), None, None, None)
-        await fut
-        self.metrics.dead_letters.labels(DeadLetterReason.INVALID_DEFINITION.value).inc()
-        consumed.labels(Topic.BUSINESS_LINES, "dead_lettered").inc()
+        await report(self.app, self.settings, self.metrics, Topic.BUSINESS_LINES, letter)
 
 
 def register(app: faust.App, topic: faust.TopicT, checker: DefinitionChecker) -> faust.types.AgentT:

@@ -25,6 +25,7 @@ import logging
 
 import faust
 
+from agents.checked_topic import report
 from agents.metrics import Metrics
 from agents.records import Record, dead_letter
 from agents.rules_in_force import RulesInForce
@@ -98,19 +99,10 @@ class PlanChecker:
         self.follower = follower
 
     async def check(self, record: Record) -> None:
-        consumed = self.metrics.events_consumed
         assert record.partition is not None and record.offset is not None
         problem = await self.follower.problem_of(record.partition, record.offset)
-        if problem is None:
-            consumed.labels(Topic.MEMBERSHIP_PLANS, "applied").inc()
-            return
-        reason, detail = problem
-        letter = dead_letter(record, reason, detail)
-        fut = await self.app.producer.send(self.settings.topic(letter.topic), letter.key.encode(),
-                                           letter.value.model_dump_json().encode(), None, None, None)
-        await fut
-        self.metrics.dead_letters.labels(reason.value).inc()
-        consumed.labels(Topic.MEMBERSHIP_PLANS, "dead_lettered").inc()
+        letter = dead_letter(record, *problem) if problem is not None else None
+        await report(self.app, self.settings, self.metrics, Topic.MEMBERSHIP_PLANS, letter)
 
 
 def register(app: faust.App, topic: faust.TopicT, checker: PlanChecker) -> faust.types.AgentT:

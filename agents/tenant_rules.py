@@ -20,6 +20,7 @@ import logging
 
 import faust
 
+from agents.checked_topic import report
 from agents.metrics import Metrics
 from agents.records import Record, dead_letter
 from agents.rules_in_force import RulesInForce
@@ -71,17 +72,9 @@ class RulesChecker:
         self.metrics = metrics
 
     async def check(self, record: Record) -> None:
-        consumed = self.metrics.events_consumed
         parsed = parse_version(record.value, self.settings.max_payload_bytes)
-        if not isinstance(parsed, str):
-            consumed.labels(Topic.TENANT_RULES, "applied").inc()
-            return
-        letter = dead_letter(record, DeadLetterReason.INVALID_RULES, parsed)
-        fut = await self.app.producer.send(self.settings.topic(letter.topic), letter.key.encode(),
-                                           letter.value.model_dump_json().encode(), None, None, None)
-        await fut
-        self.metrics.dead_letters.labels(DeadLetterReason.INVALID_RULES.value).inc()
-        consumed.labels(Topic.TENANT_RULES, "dead_lettered").inc()
+        letter = dead_letter(record, DeadLetterReason.INVALID_RULES, parsed) if isinstance(parsed, str) else None
+        await report(self.app, self.settings, self.metrics, Topic.TENANT_RULES, letter)
 
 
 def register(app: faust.App, topic: faust.TopicT, checker: RulesChecker) -> faust.types.AgentT:
