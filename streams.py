@@ -24,7 +24,7 @@ from agents.answers import RedemptionAnswers
 from agents.business_lines import DefinitionChecker, DefinitionFollower
 from agents.commands import CommandHandler, EvaluationSchedule
 from agents.devices import DeviceHandler
-from agents.kafka.consumer import BatchChannel, BatchingTransport
+from agents.kafka.consumer import BatchChannel, BatchingTransport, KeptTopic
 from agents.kafka.publisher import BatchPublisher
 from agents.member_processor import MemberProcessor
 from agents.membership_plans import PlanChecker, PlanFollower
@@ -71,6 +71,7 @@ class MemberflowApp(faust.App):
             stream_wait_empty=True,
             broker_max_poll_records=settings.batch_max,
             web_in_thread=False,
+            Topic=KeptTopic,
         )
         self.definitions = definitions
         self.tenant_rules = tenant_rules

@@ -65,12 +65,32 @@ class FetchedBatch:
     generation: int
 
 
+def kept_queue(channel: Any) -> Any:
+    """A channel's queue that the flow resuming does not empty.
+
+    Faust empties channel queues whenever the flow resumes -- even when it was not
+    stopped: its recovery resumes twice on a first start -- and what is emptied away
+    is lost: its records were read, and Faust commits over them once later ones are
+    acked.  (A group agent's records fetched between the two resumes vanished so.)
+    What a rebalance made stale is still processed once more, which every agent
+    tolerates: it is at-least-once, with deterministic ids."""
+    if channel._queue is None:
+        maxsize = channel.maxsize if channel.maxsize is not None else channel.app.conf.stream_buffer_maxsize
+        channel._queue = channel.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False)
+    return channel._queue
+
+
+class KeptTopic(faust.Topic):
+    """The app's topics (its ``Topic`` setting): their queues keep what they hold (``kept_queue``)."""
+
+    @property
+    def queue(self) -> Any:
+        return kept_queue(self)
+
+
 class BatchChannel(faust.Channel):
-    """The channel fetches reach the agent by.  Faust's channel queues are emptied
-    whenever the flow resumes -- even when it was not stopped -- and a batch emptied
-    away is lost: its records were read, and Faust commits over them once later ones
-    are acked.  This queue keeps what it holds; the agent itself skips (and unreads)
-    a batch a rebalance made stale.
+    """The channel fetches reach the agent by.  Its queue keeps what it holds
+    (``kept_queue``); the agent itself skips (and unreads) a batch a rebalance made stale.
 
     ``idle`` is set while the agent has no batch, and the consumer fetches for this
     channel only then (or after ``IDLE_WAIT_SECONDS``): a batch fetched ahead would
@@ -86,10 +106,7 @@ class BatchChannel(faust.Channel):
 
     @property
     def queue(self) -> Any:
-        if self._queue is None:
-            maxsize = self.maxsize if self.maxsize is not None else self.app.conf.stream_buffer_maxsize
-            self._queue = self.app.FlowControlQueue(maxsize=maxsize, clear_on_resume=False)
-        return self._queue
+        return kept_queue(self)
 
 
 #: longest the consumer waits for an agent to finish its batch before fetching anyway

@@ -142,16 +142,19 @@ async def test_a_batch_fetched_before_a_rebalance_is_skipped_left_unacked_and_un
 
 
 @pytest.mark.asyncio
-async def test_the_members_channel_keeps_a_queued_batch_when_the_flow_resumes(worker):
-    """Faust empties its channel queues on every resume, even without a stop before it;
-    a batch emptied away would be lost (its records read, later offsets acked)."""
+async def test_the_members_channel_and_the_apps_topics_keep_what_is_queued_when_the_flow_resumes(worker):
+    """Faust empties its channel queues on every resume, even without a stop before it
+    (its recovery resumes twice on a first start); a record emptied away would be lost
+    (read, and later offsets acked) -- a plan step or a command fetched at start-up so."""
     app = worker.app
     kept, plain = BatchChannel(app, maxsize=1), app.channel(maxsize=1)
-    await kept.queue.put("batch")
-    await plain.queue.put("batch")
+    plan_steps = app.topic("membership-plans")
+    for queue in (kept.queue, plain.queue, plan_steps.queue):
+        await queue.put("fetched")
     app.flow_control.resume()
     assert plain.queue.qsize() == 0  # what Faust's own channel does
     assert kept.queue.qsize() == 1
+    assert plan_steps.queue.qsize() == 1
 
 
 @pytest.mark.asyncio

@@ -55,8 +55,6 @@ def worker(cluster):
     return w
 
 
-@pytest.mark.xfail(strict=False, reason="known defect under investigation: on some runs only 7 of the 12 "
-                   "missing_reference dead letters arrive (the plans converge; the checker misses steps)")
 def test_merchant_steps_out_of_order_and_one_twice_end_in_the_same_effective_plan(cluster, worker):
     steps = merchant_steps("coffee")
     # the merchant arrives last: every other step refers to something missing when it is read
