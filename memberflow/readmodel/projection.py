@@ -15,12 +15,14 @@ or not at all.
 * **Contact details** (member-contacts) are merged into ``member_contacts``
   field by field: a name, phone or email replaces the stored one only when
   its event time is not older, so the order they are read in does not matter.
-* **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
-  value is decoded with ``tables.members.decode`` and summarised with
-  ``engine.views.member_summary`` under the tenant's rules, as of the moment
-  it is projected; the member's row is replaced and the gifts it sent and the
-  benefit instances it holds are upserted (an instance the state no longer
-  keeps stays as it was last seen).  A tombstone deletes the member's row.
+* **The member table's changelog** (``<app id>-members-v<N>-changelog``): a
+  member's last value in the batch (earlier ones are superseded: the row
+  holds the latest state) is decoded with ``tables.members.decode`` and
+  summarised with ``engine.views.member_summary`` under the tenant's rules,
+  as of the moment it is projected; the member's row is replaced and the
+  gifts it sent and the benefit instances it holds are upserted (an instance
+  the state no longer keeps stays as it was last seen).  A tombstone deletes
+  the member's row.
   The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
   expiry-warning preview.
 * **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
@@ -145,18 +147,21 @@ class Projection:
         """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
         final: dict[tuple[sa.Table, tuple], dict[str, Any] | None] = {}
         positions: dict[tuple[str, int], int] = {}
+        members: dict[bytes | None, Record] = {}  # a member's last changelog record in the batch: summarised once
         count = 0
         for record in records:
             count += 1
             positions[(record.physical, record.partition)] = record.offset + 1
             if record.topic == MEMBERS_CHANGELOG:
-                self._member(record, final)
+                members[record.key] = record
             elif record.topic == Topic.TENANT_RULES:
                 self._rules_version(record, final)
             elif record.topic == Topic.BUSINESS_LINES:
                 self._line_version(record, final)
             else:
                 self._output(record, final)
+        for record in members.values():
+            self._member(record, final)
         self._write(conn, final)
         upsert(conn, schema.positions, [{"topic": t, "partition": p, "next_offset": o}
                                         for (t, p), o in positions.items()])

@@ -32,6 +32,12 @@ from tables.members import TABLE_NAME
 log = logging.getLogger(__name__)
 POLL_MS = 200
 RETRY_SECONDS = 1.0
+#: the most records one fetch -- one transaction -- holds.  Caught up, a fetch holds what arrived since the
+#: last; behind, it fills up, and a member whose state changed many times in it is summarised once
+#: (``Projection.apply``), so the further behind, the less each record costs: a burst is caught up with.
+FETCH_RECORDS = 5000
+#: bytes per partition per fetch request: room for a full fetch of member states (a few KiB each)
+PARTITION_FETCH_BYTES = 8 * 1024 * 1024
 
 
 class ProjectorMetrics:
@@ -73,6 +79,7 @@ class Projector:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
                                     fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+                                    max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
                                     client_id=f"{self.settings.app_id}-readmodel")
         await consumer.start()
         try:
@@ -87,7 +94,7 @@ class Projector:
             while not stop.is_set():
                 if ends is not None and await reached(consumer, ends):
                     return
-                batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=self.settings.batch_max)
+                batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=FETCH_RECORDS)
                 records = [Record(self.topics[tp.topic], tp.topic, tp.partition, m.offset, m.key, m.value,
                                   m.timestamp) for tp, messages in batches.items() for m in messages]
                 if records:
