@@ -143,6 +143,7 @@ class NotificationKind(StrEnum):
     NEXT_TIER_NUDGE = "next_tier_nudge"
     RETENTION_OFFER = "retention_offer"
     CHURN_WARNING = "churn_warning"
+    INACTIVITY_WARNING = "inactivity_warning"  # no login: the account is frozen on the date it names
     COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
     BENEFIT_EXPIRY_REMINDER = "benefit_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
