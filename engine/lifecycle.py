@@ -14,9 +14,12 @@ the reason, and publishes an ``account_status`` notification.  One
 ``inactivity_warning`` goes out ``warn_days_before`` ahead, once per freeze
 date: its id is derived from the member and the date, and the state remembers
 the date warned of.  A login before the freeze date moves the date (the
-warning of the old date stays sent, the new date gets its own).  Locked and
-frozen accounts are left as they are; the appeal is an operator's
-``account_unfreeze`` through the admin API.
+warning of the old date stays sent, the new date gets its own); one from before
+the date that arrives after the freezing evaluation (logins and the evaluation
+come on different topics) lifts the freeze it would have prevented
+(``lift_if_seen``, from ``engine.behaviour.apply_login``).  Locked and frozen
+accounts are left as they are; the appeal is an operator's ``account_unfreeze``
+through the admin API.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
         why = (f"no login for {policy.months} months since {last_seen}: frozen as an invalid registration "
                f"(an operator's unfreeze is the appeal)")
         set_status(step, MemberStatus.FROZEN, why)
+        state.inactivity_frozen_for = due
         step.notify(NotificationKind.ACCOUNT_STATUS, f"account frozen: {why}", RULE,
                     status=MemberStatus.FROZEN.value, previous=MemberStatus.ACTIVE.value, rule=RULE,
                     last_seen_at=since.isoformat(), freeze_date=due.isoformat())
@@ -95,6 +99,20 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
         **step._common(),
     ))
     return True
+
+
+def lift_if_seen(step: Step, login_at: datetime) -> None:
+    """A login from before the freeze date of the inactivity freeze in force -- it arrived after the
+    evaluation that froze the member -- shows the member was not inactive: the freeze is lifted."""
+    state = step.state
+    frozen_for = state.inactivity_frozen_for
+    if state.status is not MemberStatus.FROZEN or not isinstance(frozen_for, datetime) or login_at >= frozen_for:
+        return
+    why = (f"a login at {login_at.isoformat()}, before the freeze date {frozen_for.isoformat()}, arrived late: "
+           f"the inactivity freeze is lifted")
+    set_status(step, MemberStatus.ACTIVE, why)
+    step.notify(NotificationKind.ACCOUNT_STATUS, f"account active: {why}", RULE, status=MemberStatus.ACTIVE.value,
+                previous=MemberStatus.FROZEN.value, rule=RULE, freeze_date=frozen_for.isoformat())
 
 
 def inactivity_due(ahead: LookAhead) -> datetime | None:

@@ -5,15 +5,20 @@ receive gifts."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
+from msgspec import UNSET
 
 from engine.due_moments import LookAhead
-from engine.evaluation import evaluate_member, evaluation_id
+from engine.evaluation import evaluate_member, evaluate_record, evaluation_id
+from engine.event_time import Arrival, apply_in_time
 from engine.ids import derive_id
+from engine.intake import parse_event
 from engine.lifecycle import inactivity_due
 from engine.operator_actions import operator_command_id
+from engine.outcome import Applied
 from engine.views import member_summary
 from models.commands import AccountAction
 from models.events import Registration
@@ -219,3 +224,50 @@ def test_an_offer_made_before_the_freeze_cannot_be_accepted_after_it(base_rules)
     assert declined.reason is None
     hub.deliver()
     assert hub["A"].held == 500 and hub["B"].held == 0
+
+
+# -- a login from before the freeze date that arrives after the freezing evaluation -----------
+
+
+def test_a_late_login_from_before_the_freeze_date_lifts_the_freeze(base_rules):
+    m = logged_in(base_rules)
+    evaluate(m, FREEZE + timedelta(days=1))
+    assert m.state.inactivity_frozen_for == FREEZE
+    late = m.login("2026-05-31T20:00:00+08:00")  # logged in the evening before; the event came after
+    (note,) = [o.value for o in late.outputs if isinstance(o.value, Notification)]
+    assert (note.data["status"], note.data["previous"], note.data["rule"]) == ("active", "frozen", "inactivity")
+    assert m.state.status is MemberStatus.ACTIVE and "the inactivity freeze is lifted" in m.state.status_reason
+    assert m.state.inactivity_frozen_for is UNSET
+    assert due_of(m.state, base_rules, FREEZE) == datetime.fromisoformat("2026-08-24T20:00:00+08:00")
+
+
+def test_a_login_at_or_after_the_freeze_date_does_not_lift_it_nor_does_one_after_an_operators_freeze(base_rules):
+    m = logged_in(base_rules)
+    evaluate(m, FREEZE)
+    m.login(FREEZE)  # exactly the freeze date: three months without a login had passed
+    assert m.state.status is MemberStatus.FROZEN
+    other = logged_in(base_rules, member_id="m2")
+    other.apply(AccountAction(
+        type="account_freeze", command_id=operator_command_id("default", "f1"), member_id="m2",
+        occurred_at="2026-04-01T09:00:00+08:00", request_id="f1", actor="t1:alice", reason="fraud check"))
+    other.login("2026-03-20T09:00:00+08:00")  # late, but an operator's freeze is not the inactivity rule's
+    assert (other.state.status, other.state.status_reason) == (MemberStatus.FROZEN, "fraud check")
+
+
+def test_through_event_time_the_late_login_is_applied_after_the_evaluation_and_lifts_it():
+    """The worker's path: the evaluation that acts fixes the member's history; the older login
+    arriving after it is applied after it (engine/event_time.py), and lifts the freeze."""
+    rules = make_rules()
+    record = None
+    for topic, value in [("orders", {"event_id": "o1", "member_id": "m1", "occurred_at": LOGIN,
+                                     "type": "order_paid", "order_id": "o1", "amount": "100"}),
+                         ("logins", {"event_id": "l1", "member_id": "m1", "occurred_at": LOGIN})]:
+        raw = json.dumps(value).encode()
+        record, _ = apply_in_time(record, parse_event(topic, raw, 65536), Arrival(topic, raw), rules)
+    evaluate_record(record, rules, FREEZE, evaluation_id(None, FREEZE))
+    assert record.state.status is MemberStatus.FROZEN
+    raw = json.dumps({"event_id": "l2", "member_id": "m1", "occurred_at": "2026-05-30T09:00:00+08:00"}).encode()
+    record, outcome = apply_in_time(record, parse_event("logins", raw, 65536), Arrival("logins", raw), rules)
+    assert outcome.result is Applied.APPLIED and record.state.status is MemberStatus.ACTIVE
+    again, repeated = apply_in_time(record, parse_event("logins", raw, 65536), Arrival("logins", raw), rules)
+    assert repeated.result is Applied.DUPLICATE and repeated.outputs == []
