@@ -9,6 +9,8 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from msgspec import UNSET
 
 from engine.due_moments import LookAhead
@@ -20,11 +22,11 @@ from engine.lifecycle import inactivity_due
 from engine.operator_actions import operator_command_id
 from engine.outcome import Applied
 from engine.views import member_summary
-from models.commands import AccountAction
+from models.commands import AccountAction, GiftAccepted, GiftOffered
 from models.events import Registration
-from models.outputs import Notification, NotificationKind
+from models.outputs import LedgerKind, Notification, NotificationKind
 from models.redemption_state import GiftStatus
-from models.redemptions import RejectReason
+from models.redemptions import RedemptionResult, RejectReason
 from models.state import MemberStatus
 from tests.engine.fixtures import Member, make_rules
 from tests.engine.redemption_fixtures import Hub, request, result_of
@@ -271,3 +273,58 @@ def test_through_event_time_the_late_login_is_applied_after_the_evaluation_and_l
     assert outcome.result is Applied.APPLIED and record.state.status is MemberStatus.ACTIVE
     again, repeated = apply_in_time(record, parse_event("logins", raw, 65536), Arrival("logins", raw), rules)
     assert repeated.result is Applied.DUPLICATE and repeated.outputs == []
+
+
+# -- property: a frozen or locked member never spends nor receives a gift ---------------------
+
+ACTIONS = st.one_of(
+    st.tuples(st.just("coupon"), st.sampled_from(["10", "20", "50", "100"])),
+    st.tuples(st.just("merchandise"), st.sampled_from(["mug", "tote"])),
+    st.tuples(st.just("points_cash"), st.integers(10, 3000)),
+    st.tuples(st.just("gift"), st.integers(1, 3000)),
+    st.tuples(st.just("offer"), st.integers(1, 3000)),  # another member offers a gift
+    st.tuples(st.just("accept"), st.integers(0, 5)),  # ... and this one tries to accept it
+    st.tuples(st.just("login"), st.integers(0, 60)),  # days after the freeze date: too late to lift it
+    st.tuples(st.just("order"), st.integers(1, 2000)),
+    st.tuples(st.just("evaluate"), st.integers(0, 120)),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(actions=st.lists(ACTIONS, max_size=12), locked=st.booleans())
+def test_no_sequence_of_events_lets_a_frozen_or_locked_member_spend_or_receive_a_gift(base_rules, actions, locked):
+    m = logged_in(base_rules)
+    m.pay("rich", "20000", LOGIN)
+    evaluate(m, FREEZE)
+    if locked:
+        m.state.status = MemberStatus.LOCKED
+    blocked = m.state.status
+    offers: list[str] = []
+    for i, (kind, arg) in enumerate(actions):
+        at = FREEZE + timedelta(hours=i + 1)
+        if kind in ("coupon", "merchandise", "points_cash", "gift"):
+            field = {"coupon": {"denomination": arg}, "merchandise": {"item_id": arg},
+                     "points_cash": {"order_id": f"po{i}", "order_amount": str(arg)},
+                     "gift": {"to_member_id": "m2", "points": arg}}[kind]
+            m.apply(request(kind, f"r{i}", at, **field))
+        elif kind == "offer":
+            gift_id = f"gift-{i}"
+            offers.append(gift_id)
+            m.apply(GiftOffered(type="gift_offered", command_id=f"mc-{i}", member_id="m1", occurred_at=at,
+                                gift_id=gift_id, from_member_id="m2", points=arg,
+                                respond_by=at + timedelta(days=7)))
+        elif kind == "accept" and offers:
+            m.apply(request("gift_respond", f"r{i}", at, gift_id=offers[arg % len(offers)], accept=True))
+        elif kind == "login":
+            m.login(FREEZE + timedelta(days=arg, hours=i))
+        elif kind == "order":
+            m.pay(f"o{i}", arg, at)
+        elif kind == "evaluate":
+            evaluate(m, FREEZE + timedelta(days=arg))
+        assert m.state.status is blocked
+    spent = [e for e in m.ledger if e.kind is LedgerKind.SPEND]
+    received = [e for e in m.ledger if e.rule == "gift"]
+    results = [o.value for o in m.outputs if isinstance(o.value, RedemptionResult)]
+    assert spent == [] and received == [] and all(r.points_spent == 0 for r in results)
+    assert all(r.granted is None or r.kind == "gift_respond" for r in results)
+    assert not [c for o in m.outputs if isinstance(c := o.value, GiftAccepted)]
