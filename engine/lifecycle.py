@@ -82,7 +82,7 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
         set_status(step, MemberStatus.FROZEN, why)
         state.inactivity_frozen_for = due
         step.notify(NotificationKind.ACCOUNT_STATUS, f"account frozen: {why}", RULE,
-                    status=MemberStatus.FROZEN.value, previous=MemberStatus.ACTIVE.value, rule=RULE,
+                    status=MemberStatus.FROZEN.value, previous=MemberStatus.ACTIVE.value, rule=RULE, reason=why,
                     last_seen_at=since.isoformat(), freeze_date=due.isoformat())
         return True
     lead = timedelta(days=policy.warn_days_before)
@@ -112,7 +112,7 @@ def lift_if_seen(step: Step, login_at: datetime) -> None:
            f"the inactivity freeze is lifted")
     set_status(step, MemberStatus.ACTIVE, why)
     step.notify(NotificationKind.ACCOUNT_STATUS, f"account active: {why}", RULE, status=MemberStatus.ACTIVE.value,
-                previous=MemberStatus.FROZEN.value, rule=RULE, freeze_date=frozen_for.isoformat())
+                previous=MemberStatus.FROZEN.value, rule=RULE, reason=why, freeze_date=frozen_for.isoformat())
 
 
 def inactivity_due(ahead: LookAhead) -> datetime | None:

@@ -83,7 +83,7 @@ def test_frozen_exactly_three_calendar_months_after_the_last_login(base_rules):
     assert (m.state.status, m.state.status_since) == (MemberStatus.FROZEN, FREEZE)
     reason = m.state.status_reason
     assert reason.startswith("no login for 3 months since 2026-03-01") and "unfreeze is the appeal" in reason
-    assert note.message == f"account frozen: {reason}"
+    assert note.message == f"account frozen: {reason}" and note.data["reason"] == reason  # the read model's row
     page = member_summary(m.state, m.rules, FREEZE)  # the member lookup says why
     assert (page["status"], page["status_reason"]) == ("frozen", reason)
 
@@ -239,6 +239,7 @@ def test_a_late_login_from_before_the_freeze_date_lifts_the_freeze(base_rules):
     (note,) = [o.value for o in late.outputs if isinstance(o.value, Notification)]
     assert (note.data["status"], note.data["previous"], note.data["rule"]) == ("active", "frozen", "inactivity")
     assert m.state.status is MemberStatus.ACTIVE and "the inactivity freeze is lifted" in m.state.status_reason
+    assert note.data["reason"] == m.state.status_reason
     assert m.state.inactivity_frozen_for is UNSET
     assert due_of(m.state, base_rules, FREEZE) == datetime.fromisoformat("2026-08-24T20:00:00+08:00")
 
