@@ -34,7 +34,7 @@ from agents.tenant_rules import RulesChecker, RulesReader
 from config.rules import RuleBook
 from config.settings import Settings
 from config.topics import MEMBER_TOPICS, Topic
-from memberflow.web import badges, entitlements, ledger, memberships, quote, redemptions
+from memberflow.web import badges, benefit_usage, entitlements, ledger, memberships, quote, redemptions
 from memberflow.web import members as member_views
 from memberflow.web import metrics as metrics_view
 from memberflow.web.auth import ServiceTokens
@@ -169,6 +169,7 @@ def create_app(
     entitlements.register(app, members_state, rules, tokens)
     quote.register(app, members_state, rules, tokens)
     redemptions.register(app, settings, members_state, answers, tokens)
+    benefit_usage.register(app, settings, tokens)
     ledger.register(app, settings, ledger_rows, tokens)
     metrics_view.register(app, metrics.registry)
 

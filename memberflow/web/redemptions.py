@@ -47,11 +47,11 @@ def _json(model: Any) -> Any:
     return json.loads(model.model_dump_json())
 
 
-def parse_request(body: bytes, member_id: str, now: datetime, token: ServiceToken | None = None
-                  ) -> tuple[Any, tuple[int, dict] | None]:
-    """The validated request, or (status, error body).  The HTTP edge stamps
-    ``occurred_at`` with its own clock when the caller did not say when; the
-    tenant is the ``token``'s (a body naming a tenant the token does not see: 404)."""
+def parse_request(body: bytes, member_id: str, now: datetime, token: ServiceToken | None = None,
+                  adapter: TypeAdapter = REQUESTS) -> tuple[Any, tuple[int, dict] | None]:
+    """The validated request (a redemption request, or what ``adapter`` validates), or (status,
+    error body).  The HTTP edge stamps ``occurred_at`` with its own clock when the caller did not
+    say when; the tenant is the ``token``'s (a body naming a tenant the token does not see: 404)."""
     try:
         data = json.loads(body or b"null")
     except ValueError as exc:
@@ -67,7 +67,7 @@ def parse_request(body: bytes, member_id: str, now: datetime, token: ServiceToke
             return None, (404, REFUSALS[404])
         data["tenant_id"] = tenant
     try:
-        return REQUESTS.validate_python(data), None
+        return adapter.validate_python(data), None
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         return None, (422, {"error": "invalid request", "details": _json_safe(errors)})

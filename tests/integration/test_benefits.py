@@ -1,7 +1,8 @@
 """Benefit instances through the real worker and broker: an upgrade issues its gift, the benefit
 system reports it used on ``benefit-usage``, no expiry reminder follows while a member who kept
 theirs unused is reminded, a refund restores it, a gift used after its end is dead-lettered, a
-repeat report changes nothing, another member's benefit is refused; the entitlements endpoint and
+repeat report changes nothing, another member's benefit is refused, a report over HTTP is checked at
+the edge and published; the entitlements endpoint and
 the usage metrics agree; a quote for a GOLD cart shows 95 % prices, free shipping and the points the
 real order then earns."""
 
@@ -71,9 +72,13 @@ def test_an_upgrade_gift_used_restored_expired_and_reported_again(cluster, worke
                  for n in of(cluster, "notifications", m, kind="benefit_expiry_reminder")]
     assert [(n["member_id"], n["data"]["benefit_id"]) for n in reminders] == [("bf-kept", kept["grant_id"])]
 
-    # the order is refunded: the gift is usable again
-    cluster.produce([usage("restore-1", "bf-used", gift["grant_id"], "restored", "2026-03-30T10:00:00+08:00",
-                           "shop-1")])
+    # the order is refunded: the gift is usable again (reported over HTTP this time)
+    _, _, restore = usage("restore-1", "bf-used", gift["grant_id"], "restored", "2026-03-30T10:00:00+08:00",
+                          "shop-1")
+    status, body = post_json(worker, "/members/bf-used/benefit-usage", {k: v for k, v in restore.items()
+                                                                          if k != "member_id"})
+    assert (status, body) == (202, {"event_id": "restore-1", "benefit_id": gift["grant_id"], "action": "restored",
+                                    "status": "published"})
     wait_until(lambda: of(cluster, "benefit-changes", "bf-used", action="restored"))
     status, view = worker.get_json("/members/bf-used/entitlements?as_of=2026-03-30T11:00:00%2B08:00")
     assert gift["grant_id"] in {b["benefit_id"] for b in view["benefits"]}
@@ -99,14 +104,33 @@ def test_an_upgrade_gift_used_restored_expired_and_reported_again(cluster, worke
     assert metric(worker, "memberflow_dead_letters_total", reason="benefit_not_usable") == 1
 
 
-def post_quote(worker, member: str, cart: dict) -> tuple[int, dict]:
-    req = urllib.request.Request(f"{worker.url}/members/{member}/quote", data=json.dumps(cart).encode(),
-                                 headers={"Content-Type": "application/json", **worker.headers()}, method="POST")
+def test_a_usage_report_over_http_is_checked_before_it_is_published(cluster, worker):
+    report = {"event_id": "http-1", "benefit_id": "g-1", "action": "used", "order_id": "o-1"}
+    assert post_json(worker, "/members/bf-http/benefit-usage", report, token=False)[0] == 401
+    status, body = post_json(worker, "/members/bf-http/benefit-usage", {**report, "member_id": "someone-else"})
+    assert (status, body["error"]) == (400, "member_id in the body differs from the path")
+    status, body = post_json(worker, "/members/bf-http/benefit-usage", {**report, "action": "sold"})
+    assert status == 422 and [d["loc"] for d in body["details"]] == [["action"]]
+    # a valid report of a benefit the member does not hold: published, then refused by the engine with the reason
+    assert post_json(worker, "/members/bf-http/benefit-usage", report)[0] == 202
+    wait_until(lambda: of(cluster, "dead-letters", "bf-http"))
+    (letter,) = of(cluster, "dead-letters", "bf-http")
+    assert (letter["reason"], letter["cause_event_id"]) == ("unknown_benefit", "http-1")
+
+
+def post_json(worker, path: str, body: dict, token: bool = True) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", **(worker.headers() if token else {})}
+    req = urllib.request.Request(f"{worker.url}{path}", data=json.dumps(body).encode(), headers=headers,
+                                 method="POST")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
+
+
+def post_quote(worker, member: str, cart: dict) -> tuple[int, dict]:
+    return post_json(worker, f"/members/{member}/quote", cart)
 
 
 def test_the_quote_of_a_gold_cart_is_what_the_order_then_earns(cluster, worker):
