@@ -26,6 +26,7 @@ periodic evaluation sends the renewal reminder the plan's
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from config.membership_plans import CARD_BENEFIT, CARD_CATEGORY, Cadence, JoinChannel
@@ -92,23 +93,27 @@ def apply_order_paid_with_cards(step: Step, event: OrderPaid) -> None:
     apply_order_paid(step, event)
     for item, sold in sales:
         for _ in range(item.quantity):
-            buy(step, sold, event.order_id)
+            buy(step, sold, event.order_id, item.unit_price)
 
 
-def _change(step: Step, kind: MembershipChangeKind, membership: Membership, order_id: str | None) -> None:
+def _change(step: Step, kind: MembershipChangeKind, membership: Membership, order_id: str | None,
+            bought: tuple[str, Decimal] | None = None) -> None:
+    """Publish a change; ``bought``: the card product and price the order paid, when a purchase caused it."""
+    product_id, amount = bought if bought is not None else (membership.product_id, None)
     step.emit(Topic.MEMBERSHIP_CHANGES, MembershipChange(
         change_id=step._id("mc", membership.merchant_id, membership.plan_id, kind.value, len(membership.orders)),
         kind=kind, merchant_id=membership.merchant_id, plan_id=membership.plan_id, level_id=membership.level_id,
         status=membership.status.value, since=membership.since, until=membership.until, channel=membership.channel,
-        card_id=membership.card_id, order_id=order_id, product_id=membership.product_id, **step._common()))
+        card_id=membership.card_id, order_id=order_id, product_id=product_id, amount=amount,
+        **step._common()))
 
 
 def _remind_at(until: datetime, days: int) -> datetime | None:
     return until - timedelta(days=days) if days else None
 
 
-def buy(step: Step, sold: Sale, order_id: str) -> None:
-    """Join, extend or upgrade the membership of the product's plan."""
+def buy(step: Step, sold: Sale, order_id: str, paid: Decimal) -> None:
+    """Join, extend or upgrade the membership of the product's plan, bought for ``paid``."""
     state, now = step.state, step.occurred_at
     plan, level, product = sold.plan, sold.level, sold.product
     key = membership_key(product.merchant_id, plan.plan_id)
@@ -138,7 +143,7 @@ def buy(step: Step, sold: Sale, order_id: str) -> None:
     held.auto_renew = product.auto_renew
     held.remind_at = _remind_at(held.until, plan.renewal_reminder_days)
     held.changed_at = now
-    _change(step, kind, held, order_id)
+    _change(step, kind, held, order_id, (product.product_id, paid))
     if kind is not MembershipChangeKind.JOINED:
         _card_follows(state, held)
         _grant_benefits(step, held, order_id)

@@ -71,6 +71,7 @@ def test_a_second_purchase_extends_and_a_higher_level_upgrades_from_now(m):
     m.pay("o3", "188.00", "2024-08-01T10:00:00+08:00", items=[card(product="vip-black", price="188.00")])
     assert (held.level_id, held.until) == ("black", datetime.fromisoformat("2025-08-01T10:00:00+08:00"))
     assert [c.kind for c in changes(m)] == ["joined", "extended", "upgraded"]
+    assert [c.amount for c in changes(m)] == [Decimal("88.00"), Decimal("88.00"), Decimal("188.00")]  # as paid
     assert len([g for g in m.grants if g.benefit == "membership_card"]) == 1  # one card instance
     coupons = [g for g in m.grants if g.benefit == "free_coffee"]
     assert len({g.grant_id for g in coupons}) == 3  # one per (membership, benefit, period: the card order)
@@ -108,7 +109,7 @@ def test_a_refund_of_the_card_order_revokes_and_voids_its_unused_benefits_once(m
     assert use(m, coupon, "o9", "2024-06-20T18:00:00+08:00").result is Applied.APPLIED
     out = m.refund("o1", "88.00", REFUNDED_AT)
     assert m.state.memberships["coffee/vip"].status is MembershipStatus.REVOKED
-    assert [c.kind for c in changes(m)] == ["joined", "revoked"]
+    assert [(c.kind, c.amount) for c in changes(m)] == [("joined", Decimal("88.00")), ("revoked", None)]
     # the card and the coupon of quantity 2 used on one order (for its second use) are voided
     assert sorted(voided(out)) == sorted([(card_id, "voided", "voided", 0), (coupon, "voided", "voided", 1)])
     assert len({o.value.change_id for o in out.outputs if isinstance(o.value, BenefitChange)}) == 2
@@ -146,6 +147,14 @@ def test_a_refund_of_another_card_voids_only_that_cards_benefits(m):
     assert {v[0] for v in voided(out)} == {bid for bid, inst in m.state.benefits.items() if inst.card_id == fruit}
     assert m.state.memberships["coffee/vip"].status is MembershipStatus.ACTIVE
     assert all(inst.status is BenefitStatus.ISSUED for inst in m.state.benefits.values() if inst.card_id != fruit)
+
+
+def test_a_lower_levels_card_bought_extends_and_its_change_names_the_product_and_price_paid(m):
+    m.pay("o1", "188.00", PAID_AT, items=[card(product="vip-black", price="188.00")])
+    m.pay("o2", "80.00", "2024-07-01T10:00:00+08:00", items=[card(price="80.00")])  # a discounted gold card
+    assert m.state.memberships["coffee/vip"].level_id == "black"
+    assert [(c.kind, c.product_id, c.amount) for c in changes(m)] == [
+        ("joined", "vip-black", Decimal("188.00")), ("extended", "vip-year", Decimal("80.00"))]
 
 
 def test_two_merchants_plans_on_one_member(m):
