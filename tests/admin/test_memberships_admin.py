@@ -1,15 +1,18 @@
-"""The admin API's statistics and their export give memberships of merchants' plans: active members
-per plan and level, sales and revenue by product, renewals and churn (tests/readmodel/test_memberships.py
-has the members and their cards)."""
+"""Memberships of merchants' plans in the admin service: the statistics and their export give active
+members per plan and level, sales and revenue by product, renewals and churn; the console's member page
+lists the member's memberships (tests/readmodel/test_memberships.py has the members and their cards)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from tests.admin.fixtures import TENANT, auth
+from memberflow.readmodel import schema
+from tests.admin.console_client import signed_in
+from tests.admin.fixtures import TENANT, admin_app, auth
 from tests.admin.test_reports import csv_rows
 from tests.readmodel.fixtures import empty_read_model
 from tests.readmodel.test_memberships import project, records
@@ -47,3 +50,19 @@ def test_the_statistics_and_their_export_give_the_memberships(client, token):
         ("memberships.sales", "fruit/vip-year"): "2", ("memberships.revenue", "fruit/vip-year"): "60.00",
         ("memberships", "joined"): "3", ("memberships", "renewals"): "1", ("memberships", "upgrades"): "1",
         ("memberships", "expired"): "1", ("memberships", "revoked"): "2"}
+
+
+def test_the_console_member_page_lists_the_members_memberships(filled, audit, token):
+    client = signed_in(admin_app(filled, audit), token["viewer"])
+    table = lambda member: client.get(f"/console/{TENANT}/members/{member}").text.split(  # noqa: E731
+        'data-testid="memberships"')[1].split("</table>")[0]
+    shown = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>(\w+)</td><td>(\w+)</td>\s*<td>([^<]*)</td>"
+                       r"<td>([^<]*)</td><td>(\w+)</td><td>([^<]+)</td></tr>", table("c4"))
+    with filled.connect() as conn:
+        cards = dict(conn.execute(sa.select(schema.memberships.c.merchant_id, schema.memberships.c.card_id)
+                                  .where(schema.memberships.c.member_id == "c4")).all())
+    assert shown == [  # both cards of the refunded order, revoked; times in UTC
+        ("coffee", "vip", "gold", "revoked", "2024-07-20 02:00", "2025-07-20 02:00", "purchase", cards["coffee"]),
+        ("fruit", "vip", "gold", "revoked", "2024-07-20 02:00", "2024-08-19 02:00", "purchase", cards["fruit"])]
+    assert re.findall(r"<td>(\w+)</td><td>vip</td><td>(\w+)</td><td>(\w+)</td>", table("c2")) == [
+        ("coffee", "black", "active")]
