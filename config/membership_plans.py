@@ -179,6 +179,8 @@ PlanStep = Annotated[
 
 #: the order item category that sells a card product (``sku`` is the product id)
 CARD_CATEGORY = "membership_card"
+#: the benefit kind of a card instance on ``benefit-grants`` (its grant id is the card id)
+CARD_BENEFIT = "membership_card"
 
 
 class PlanStepRequest(Strict):

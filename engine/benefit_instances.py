@@ -23,8 +23,9 @@ def instances(state: MemberState) -> dict[str, BenefitInstance]:
     return state.benefits or {}
 
 
-def issue(state: MemberState, grant: BenefitGrant, rules: BenefitRules) -> None:
-    """Keep ``grant`` as an issued instance; a grant issued again (same id) stays as it is."""
+def issue(state: MemberState, grant: BenefitGrant, rules: BenefitRules, *, card_id: str | None = None) -> None:
+    """Keep ``grant`` as an issued instance (``card_id``: bundled with that membership card); a grant
+    issued again (same id) stays as it is."""
     kept = state.benefits if state.benefits else {}
     if grant.grant_id in kept:
         return
@@ -39,6 +40,7 @@ def issue(state: MemberState, grant: BenefitGrant, rules: BenefitRules) -> None:
         issued_at=grant.occurred_at,
         valid_from=grant.valid_from,
         valid_until=grant.valid_until,
+        card_id=card_id,
     )
     state.benefits = kept
     forget_settled(state, grant.occurred_at, rules)

@@ -11,12 +11,18 @@ A report names one of the member's instances by its grant id:
   ``over_per_order_limit``;
 - ``voided``: never usable again (refused once it is used);
 - ``restored``: the order it was used on was refunded, so it is usable again
-  (expired, if its validity ended before the refund).
+  (expired, if its validity ended before the refund; voided, if its membership
+  card was voided meanwhile).
 
 A benefit the member does not hold -- another member's, say -- is dead-lettered
 ``unknown_benefit``.  A repeat (the same order used again, an order restored
 that is not among its uses, a voided instance voided again) changes nothing.
 Every change is published on ``benefit-changes``.
+
+A membership card revoked by the refund of its order voids the instances
+bundled with it that are still issued (``void_bundled``): the card instance and
+its coupons, a coupon used on some of its orders for the rest of its uses;
+used-up and expired ones stay as they are.
 
 The periodic evaluation expires issued instances at ``valid_until``, sends one
 expiry reminder ``remind_days_before`` ahead to instances still issued, and
@@ -28,6 +34,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from config.membership_plans import CARD_BENEFIT
 from config.topics import Topic
 from engine.benefit_instances import forget_settled, instances, settle_due, usable
 from engine.due_moments import LookAhead
@@ -38,8 +45,8 @@ from models.benefit_state import BenefitInstance
 from models.benefits import BenefitChange, BenefitStatus, BenefitUsage, UsageAction
 from models.outputs import DeadLetterReason, NotificationKind
 
-#: kinds with reminders of their own (engine/redemptions/coupons.py)
-OWN_REMINDERS = frozenset({POINTS_COUPON})
+#: kinds with reminders of their own (engine/redemptions/coupons.py; a card's renewal reminder)
+OWN_REMINDERS = frozenset({POINTS_COUPON, CARD_BENEFIT})
 
 
 def apply_usage(step: Step, report: BenefitUsage) -> None:
@@ -107,11 +114,29 @@ def _restore(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:
         return  # never used on it, or restored already
     saved = inst.uses.pop(order_id)
     ended = inst.valid_until is not None and report.occurred_at >= inst.valid_until
-    if ended:
+    if inst.status is BenefitStatus.VOIDED:
+        pass  # voided with its card: the use is given back, the instance stays void
+    elif _card_voided(step, inst):
+        _settle(inst, BenefitStatus.VOIDED, report.occurred_at)  # used up before its card was refunded
+    elif ended:
         _settle(inst, BenefitStatus.EXPIRED, inst.valid_until)
     else:
         _settle(inst, BenefitStatus.ISSUED, None)
     _publish(step, report.benefit_id, inst, "restored", order_id=order_id, amount_saved=saved)
+
+
+def _card_voided(step: Step, inst: BenefitInstance) -> bool:
+    card = instances(step.state).get(inst.card_id) if inst.card_id is not None else None
+    return card is not None and card.status is BenefitStatus.VOIDED
+
+
+def void_bundled(step: Step, card_id: str) -> None:
+    """Void the issued instances bundled with membership card ``card_id`` (the card's own too),
+    one ``benefit-changes`` each; settled ones (used up, expired, voided) stay as they are."""
+    for benefit_id, inst in instances(step.state).items():
+        if inst.card_id == card_id and inst.status is BenefitStatus.ISSUED:
+            _settle(inst, BenefitStatus.VOIDED, step.occurred_at)
+            _publish(step, benefit_id, inst, "voided")
 
 
 def _settle(inst: BenefitInstance, status: BenefitStatus, at: datetime | None) -> None:

@@ -14,19 +14,26 @@ upgrades from the payment on.  Joining issues a card instance (its id derived
 from the member, the plan and the joining order) and every benefit bound to
 the plan's level whose activity is effective, as ``benefit-grants`` with ids per
 (membership, benefit, period) -- the period being the card order, or the month
-for monthly benefits.  A refund of a card order (any refund of it) revokes the
-membership it joined, extended or upgraded.  The periodic evaluation sends the renewal reminder
-the plan's ``renewal_reminder_days`` before ``until`` and expires it at ``until``.
+for monthly benefits.  The card and its benefits are kept as benefit instances
+bundled with the card (``BenefitInstance.card_id``; the card's ``valid_until``
+follows the membership's ``until``).  A refund of a card order (any refund of
+it) revokes the membership it joined, extended or upgraded, and voids the
+bundled instances still issued (``engine.benefit_usage.void_bundled``).  The
+periodic evaluation sends the renewal reminder the plan's
+``renewal_reminder_days`` before ``until`` and expires it at ``until``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from config.membership_plans import CARD_CATEGORY, Cadence, JoinChannel
+from config.membership_plans import CARD_BENEFIT, CARD_CATEGORY, Cadence, JoinChannel
 from config.rules import TenantRules
 from config.topics import Topic
+from engine.benefit_instances import instances, issue
+from engine.benefit_usage import void_bundled
 from engine.clock import local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.ids import derive_id
@@ -34,6 +41,7 @@ from engine.orders import apply_order_paid, apply_order_refunded
 from engine.outcome import Reject
 from engine.plans import Sale, benefits_of, facts_of, sale
 from engine.step import Step
+from models.benefits import BenefitStatus
 from models.events import OrderItem, OrderPaid, OrderRefunded
 from models.outputs import (
     BenefitGrant,
@@ -85,23 +93,27 @@ def apply_order_paid_with_cards(step: Step, event: OrderPaid) -> None:
     apply_order_paid(step, event)
     for item, sold in sales:
         for _ in range(item.quantity):
-            buy(step, sold, event.order_id)
+            buy(step, sold, event.order_id, item.unit_price)
 
 
-def _change(step: Step, kind: MembershipChangeKind, membership: Membership, order_id: str | None) -> None:
+def _change(step: Step, kind: MembershipChangeKind, membership: Membership, order_id: str | None,
+            bought: tuple[str, Decimal] | None = None) -> None:
+    """Publish a change; ``bought``: the card product and price the order paid, when a purchase caused it."""
+    product_id, amount = bought if bought is not None else (membership.product_id, None)
     step.emit(Topic.MEMBERSHIP_CHANGES, MembershipChange(
         change_id=step._id("mc", membership.merchant_id, membership.plan_id, kind.value, len(membership.orders)),
         kind=kind, merchant_id=membership.merchant_id, plan_id=membership.plan_id, level_id=membership.level_id,
         status=membership.status.value, since=membership.since, until=membership.until, channel=membership.channel,
-        card_id=membership.card_id, order_id=order_id, product_id=membership.product_id, **step._common()))
+        card_id=membership.card_id, order_id=order_id, product_id=product_id, amount=amount,
+        **step._common()))
 
 
 def _remind_at(until: datetime, days: int) -> datetime | None:
     return until - timedelta(days=days) if days else None
 
 
-def buy(step: Step, sold: Sale, order_id: str) -> None:
-    """Join, extend or upgrade the membership of the product's plan."""
+def buy(step: Step, sold: Sale, order_id: str, paid: Decimal) -> None:
+    """Join, extend or upgrade the membership of the product's plan, bought for ``paid``."""
     state, now = step.state, step.occurred_at
     plan, level, product = sold.plan, sold.level, sold.product
     key = membership_key(product.merchant_id, plan.plan_id)
@@ -131,15 +143,16 @@ def buy(step: Step, sold: Sale, order_id: str) -> None:
     held.auto_renew = product.auto_renew
     held.remind_at = _remind_at(held.until, plan.renewal_reminder_days)
     held.changed_at = now
-    _change(step, kind, held, order_id)
+    _change(step, kind, held, order_id, (product.product_id, paid))
     if kind is not MembershipChangeKind.JOINED:
+        _card_follows(state, held)
         _grant_benefits(step, held, order_id)
 
 
 def _issue(step: Step, membership: Membership, order_id: str) -> None:
     """The card instance, then the plan level's bound benefits."""
-    step.emit(Topic.BENEFIT_GRANTS, BenefitGrant(
-        grant_id=membership.card_id, benefit="membership_card", valid_from=membership.since,
+    _keep(step, membership, BenefitGrant(
+        grant_id=membership.card_id, benefit=CARD_BENEFIT, valid_from=membership.since,
         valid_until=membership.until,
         details={"merchant_id": membership.merchant_id, "plan_id": membership.plan_id,
                  "level_id": membership.level_id, "card_id": membership.card_id, "order_id": order_id},
@@ -147,6 +160,19 @@ def _issue(step: Step, membership: Membership, order_id: str) -> None:
     _grant_benefits(step, membership, order_id)
     membership.month = month_of(step.local_time.date())
     _grant_benefits(step, membership, membership.month, Cadence.MONTHLY)
+
+
+def _keep(step: Step, membership: Membership, grant: BenefitGrant) -> None:
+    """Publish ``grant`` and keep it as a benefit instance bundled with the membership's card."""
+    step.emit(Topic.BENEFIT_GRANTS, grant)
+    issue(step.state, grant, step.rules.benefits, card_id=membership.card_id)
+
+
+def _card_follows(state: MemberState, membership: Membership) -> None:
+    """The card instance is valid as long as its membership: ``until`` moved by an extension or upgrade."""
+    card = instances(state).get(membership.card_id)
+    if card is not None and card.status is BenefitStatus.ISSUED:
+        card.valid_until = membership.until
 
 
 def month_of(day: date) -> str:
@@ -167,7 +193,7 @@ def _grant_benefits(step: Step, membership: Membership, period: str, cadence: Ca
                                membership.plan_id, membership.level_id):
         if binding.cadence is not cadence:
             continue
-        step.emit(Topic.BENEFIT_GRANTS, BenefitGrant(
+        _keep(step, membership, BenefitGrant(
             grant_id=derive_id("bg", state.tenant_id, state.member_id, membership.card_id, binding.benefit_id, period),
             benefit=binding.coupon_template, value=binding.value, quantity=binding.quantity,
             valid_from=step.occurred_at, valid_until=membership.until,
@@ -187,6 +213,7 @@ def apply_order_refunded_with_cards(step: Step, event: OrderRefunded) -> None:
             membership.remind_at = None
             membership.changed_at = step.occurred_at
             _change(step, MembershipChangeKind.REVOKED, membership, event.order_id)
+            void_bundled(step, membership.card_id)
 
 
 # -- periodic evaluation --------------------------------------------------------

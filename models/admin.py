@@ -401,6 +401,33 @@ class BenefitUsageFigures(Contract):
     usage_rate: Decimal = Field(description="used / issued, to four places")
 
 
+class PlanLevelMembers(Contract):
+    merchant_id: str
+    plan_id: str
+    level_id: str
+    members: int = Field(description="members whose membership of the plan is active at this level now")
+
+
+class ProductSales(Contract):
+    merchant_id: str
+    product_id: str
+    sales: int = Field(description="cards of the product bought in the range (joined, extended or upgraded)")
+    revenue: Decimal = Field(description="what those orders paid for them")
+
+
+class MembershipFigures(Contract):
+    """Memberships of merchants' plans (seed 002): members now, and changes in the range from
+    ``membership-changes``."""
+
+    active_per_plan_level: list[PlanLevelMembers] = Field(description="now")
+    sales_by_product: list[ProductSales]
+    joined: int = Field(description="memberships joined in the range")
+    renewals: int = Field(description="memberships extended in the range by buying the card again")
+    upgrades: int = Field(description="memberships upgraded to a higher level in the range")
+    expired: int = Field(description="memberships that ended at their `until` in the range (churn)")
+    revoked: int = Field(description="memberships revoked in the range by the refund of a card order (churn)")
+
+
 class Statistics(Contract):
     tenant_id: str
     start: AwareDatetime = Field(description="inclusive")
@@ -416,6 +443,7 @@ class Statistics(Contract):
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
     by_day: MembersByDay
+    memberships: MembershipFigures
 
 
 # -- import -------------------------------------------------------------------------

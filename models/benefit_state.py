@@ -39,6 +39,7 @@ class BenefitInstance(msgspec.Struct, kw_only=True, omit_defaults=True):
     uses: dict[str, Decimal | None] = field(default_factory=dict)  # order id -> amount saved
     settled_at: datetime | None = None  # when it became used, expired or voided
     reminded: bool = False  # its expiry reminder went out
+    card_id: str | None = None  # the membership card it came with (engine/memberships.py): voided with it
 
     @property
     def settled(self) -> bool:

@@ -131,7 +131,11 @@ class MembershipChange(Output):
     channel: str
     card_id: str = Field(description="the card instance (deterministic per member, plan and joining order)")
     order_id: str | None = Field(default=None, description="the card order that caused it, if any")
-    product_id: str | None = None
+    product_id: str | None = Field(default=None, description="the card product bought (joined, extended, upgraded "
+                                                              "by a purchase), else the membership's")
+    amount: Decimal | None = Field(default=None, exclude_if=lambda value: value is None,
+                                   description="what the card order paid for the card product (joined, extended, "
+                                               "upgraded by a purchase)")
 
 
 class NotificationKind(StrEnum):

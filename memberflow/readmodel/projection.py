@@ -7,7 +7,7 @@ the rows and the topics' next offsets are written together, so a batch is
 applied whole or not at all.
 
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
-  tier-changes, dead-letters, and the notifications of kind ``account_status``
+  tier-changes, membership-changes, dead-letters, and the notifications of kind ``account_status``
   and ``tier_override`` into ``account_changes``) and audit records are
   upserted by their output id: a redelivery writes the same row again.  An
   output with ``retracts`` set deletes the row of the id it withdraws; the
@@ -21,9 +21,11 @@ applied whole or not at all.
   holds the latest state) is decoded with ``tables.members.decode`` and
   summarised with ``engine.views.member_summary`` under the tenant's rules,
   as of the moment it is projected; the member's row is replaced and the
-  gifts it sent and the benefit instances it holds are upserted (an instance
-  the state no longer keeps stays as it was last seen).  A tombstone deletes
-  the member's row.
+  gifts it sent, the benefit instances it holds and its memberships of
+  merchants' plans (``engine.memberships.memberships_view``: one past
+  ``until`` is ``expired`` as of the summary) are upserted (an instance the
+  state no longer keeps stays as it was last seen).  A tombstone deletes the
+  member's row.
   The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
   expiry-warning preview.
 * **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
@@ -51,6 +53,7 @@ from config.rules import RuleBook
 from config.rules_versions import RulesVersion
 from config.settings import Settings
 from config.topics import Topic
+from engine.memberships import memberships_view
 from engine.published_lines import parse_definition
 from engine.published_rules import RulesVersions, parse_version
 from engine.views import member_summary
@@ -71,6 +74,7 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
     Topic.BENEFIT_GRANTS: (schema.grants, "grant_id"),
     Topic.REDEMPTION_RESULTS: (schema.redemptions, "result_id"),
     Topic.TIER_CHANGES: (schema.tier_changes, "change_id"),
+    Topic.MEMBERSHIP_CHANGES: (schema.membership_changes, "change_id"),
     Topic.DEAD_LETTERS: (schema.dead_letters, "dead_letter_id"),
     Topic.AUDIT: (schema.audit, "audit_id"),
     Topic.NOTIFICATIONS: (schema.account_changes, "notification_id"),
@@ -251,7 +255,8 @@ class Projection:
             return
         state = decode(record.value)
         as_of = self.now()
-        page = member_summary(state, self.rules.for_tenant(tenant_id), as_of)
+        rules = self.rules.for_tenant(tenant_id)
+        page = member_summary(state, rules, as_of)
         points = page["points"]
         # a member's row exists once an event was applied, so its times are known (``as_of`` is a last resort)
         last = utc(page["last_event_at"]) or utc(as_of)
@@ -278,6 +283,10 @@ class Projection:
             }
         for inst in page["benefits"]:
             final[(schema.benefit_instances, (tenant_id, inst["benefit_id"]))] = _instance(tenant_id, member_id, inst)
+        if state.memberships:
+            for held in memberships_view(state, rules, as_of)["memberships"]:
+                key = (tenant_id, member_id, held["merchant_id"], held["plan_id"])
+                final[(schema.memberships, key)] = _membership(tenant_id, member_id, held)
 
     # -- writing --------------------------------------------------------------
 
@@ -306,6 +315,13 @@ def _instance(tenant_id: str, member_id: str, inst: dict[str, Any]) -> dict[str,
             "status": inst["status"], "uses": len(inst["uses"]), "amount_saved": sum(saved) if saved else None,
             "issued_at": utc(inst["issued_at"]), "valid_until": utc(inst["valid_until"]),
             "settled_at": utc(inst["settled_at"]), "detail": inst}
+
+
+def _membership(tenant_id: str, member_id: str, held: dict[str, Any]) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "member_id": member_id, "merchant_id": held["merchant_id"],
+            "plan_id": held["plan_id"], "level_id": held["level_id"], "channel": held["channel"],
+            "since": utc(held["since"]), "until": utc(held["until"]), "status": held["status"],
+            "card_id": held["card_id"], "product_id": held["product_id"]}
 
 
 def fold(name: str | None) -> str | None:
@@ -381,6 +397,12 @@ def _tier_change(v: Any, _: Record) -> dict[str, Any]:
             "direction": str(v.direction), "reason": v.reason}
 
 
+def _membership_change(v: Any, _: Record) -> dict[str, Any]:
+    return {**_common(v), "change_id": v.change_id, "kind": str(v.kind), "merchant_id": v.merchant_id,
+            "plan_id": v.plan_id, "level_id": v.level_id, "product_id": v.product_id, "order_id": v.order_id,
+            "card_id": v.card_id, "until": utc(v.until), "amount": v.amount}
+
+
 ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE})
 _ACCOUNT_CHANGE = re.compile(rb'"kind":\s*"(?:%s)"' % b"|".join(k.value.encode() for k in ACCOUNT_CHANGES))
 
@@ -415,6 +437,7 @@ def audit_row(v: Any, _: Record | None = None) -> dict[str, Any]:
 
 _ROWS: dict[Topic, Callable[[Any, Record], dict[str, Any] | None]] = {
     Topic.POINTS_LEDGER: _ledger, Topic.BENEFIT_GRANTS: _grant, Topic.REDEMPTION_RESULTS: _redemption,
-    Topic.TIER_CHANGES: _tier_change, Topic.DEAD_LETTERS: _dead_letter, Topic.AUDIT: audit_row,
+    Topic.TIER_CHANGES: _tier_change, Topic.MEMBERSHIP_CHANGES: _membership_change,
+    Topic.DEAD_LETTERS: _dead_letter, Topic.AUDIT: audit_row,
     Topic.NOTIFICATIONS: _account_change,
 }

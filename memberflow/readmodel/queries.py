@@ -244,6 +244,13 @@ def member_grants(conn: sa.Connection, tenant_id: str, member_id: str, limit: in
                         .order_by(g.occurred_at.desc(), g.grant_id.desc()).limit(limit)).all()
 
 
+def member_memberships(conn: sa.Connection, tenant_id: str, member_id: str) -> list[sa.Row]:
+    """The member's memberships of merchants' plans, by merchant and plan."""
+    m = schema.memberships.c
+    return conn.execute(sa.select(schema.memberships).where(m.tenant_id == tenant_id, m.member_id == member_id)
+                        .order_by(m.merchant_id, m.plan_id)).all()
+
+
 def open_gifts(conn: sa.Connection, tenant_id: str, member_id: str) -> list[sa.Row]:
     g = schema.gifts.c
     return conn.execute(sa.select(schema.gifts).where(g.tenant_id == tenant_id, g.sender_id == member_id,

@@ -3,7 +3,7 @@
 Two kinds of table live in the database:
 
 * **Projection tables** (``PROJECTION``): everything the projector derives from
-  the topics -- members, ledger entries, grants, benefit instances, gifts,
+  the topics -- members, ledger entries, grants, benefit instances, gifts, memberships and membership changes,
   redemptions, tier changes, dead letters, audit records, tenant rules versions, business-line versions --
   and the topic offsets the projector has applied (``positions``), written in the same transaction as the rows.
   They are versioned by ``PROJECTION_VERSION``: when the code's version differs
@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 6
+PROJECTION_VERSION = 7
 
 metadata = MetaData()
 Money = Numeric(18, 2)
@@ -238,6 +238,39 @@ benefit_instances = Table(
 )
 Index("ix_benefit_instances_issued", benefit_instances.c.tenant_id, benefit_instances.c.issued_at)
 Index("ix_benefit_instances_member", benefit_instances.c.tenant_id, benefit_instances.c.member_id)
+
+#: a member's membership of a merchant's plan (seed 002), as its state shows it when summarised
+memberships = Table(
+    "memberships", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
+    Column("merchant_id", String(64), primary_key=True),
+    Column("plan_id", String(64), primary_key=True),
+    Column("level_id", String(64), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("since", When, nullable=False),
+    Column("until", When),
+    Column("status", String(16), nullable=False,
+           comment="active, expired or revoked (one past until: expired, as of the summary)"),
+    Column("card_id", String(96), nullable=False),
+    Column("product_id", String(64)),
+)
+Index("ix_memberships_plan", memberships.c.tenant_id, memberships.c.merchant_id, memberships.c.plan_id,
+      memberships.c.level_id, memberships.c.status)
+
+membership_changes = _output(
+    "membership_changes", "change_id",
+    Column("kind", String(16), nullable=False, comment="joined, extended, upgraded, expired or revoked"),
+    Column("merchant_id", String(64), nullable=False),
+    Column("plan_id", String(64), nullable=False),
+    Column("level_id", String(64), nullable=False),
+    Column("product_id", String(64)),
+    Column("order_id", String(128)),
+    Column("card_id", String(96), nullable=False),
+    Column("until", When),
+    Column("amount", Money, comment="what the card order paid (joined, extended, upgraded)"),
+    indexes=(("kind",),),
+)
 
 dead_letters = Table(
     "dead_letters", metadata,

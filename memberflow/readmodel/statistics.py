@@ -4,7 +4,9 @@ Ranges are ``[start, end)`` in event time (``occurred_at``).  Every points
 figure is a sum over ``ledger_entries`` (so it agrees with the ledger to the
 point); ``outstanding_at_end`` is every delta before ``end``.  Members per
 tier and status are as the read model holds them now, and at the end of each
-day of the range (``members_by_day``).
+day of the range (``members_by_day``).  Memberships of merchants' plans: the
+active ones per plan and level now (``memberships``), and sales, revenue,
+renewals and churn from the ``membership_changes`` in the range.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from models.admin import (
     CouponFigures,
     DailyCount,
     MembersByDay,
+    MembershipFigures,
+    PlanLevelMembers,
     PointsByRule,
     PointsFigures,
+    ProductSales,
     Statistics,
 )
 
@@ -103,6 +108,33 @@ def benefit_usage(conn: sa.Connection, tenant_id: str, start: datetime, end: dat
             for benefit, tier, issued, used, expired, voided in rows]
 
 
+#: the changes that sell a card (a purchase joins, extends or upgrades)
+SALES = ("joined", "extended", "upgraded")
+
+
+def memberships(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> MembershipFigures:
+    ms, mc = schema.memberships.c, schema.membership_changes.c
+    active = conn.execute(sa.select(ms.merchant_id, ms.plan_id, ms.level_id, sa.func.count())
+                          .where(ms.tenant_id == tenant_id, ms.status == "active")
+                          .group_by(ms.merchant_id, ms.plan_id, ms.level_id)
+                          .order_by(ms.merchant_id, ms.plan_id, ms.level_id)).all()
+    in_range = (mc.tenant_id == tenant_id, mc.occurred_at >= start, mc.occurred_at < end)
+    sales = conn.execute(sa.select(mc.merchant_id, mc.product_id, sa.func.count(),
+                                   sa.func.coalesce(sa.func.sum(mc.amount), 0))
+                         .where(*in_range, mc.kind.in_(SALES), mc.order_id.is_not(None), mc.product_id.is_not(None))
+                         .group_by(mc.merchant_id, mc.product_id).order_by(mc.merchant_id, mc.product_id)).all()
+    kinds = dict(conn.execute(sa.select(mc.kind, sa.func.count()).where(*in_range).group_by(mc.kind)).all())
+    return MembershipFigures(
+        active_per_plan_level=[PlanLevelMembers(merchant_id=m, plan_id=p, level_id=lv, members=int(n))
+                               for m, p, lv, n in active],
+        sales_by_product=[ProductSales(merchant_id=m, product_id=p, sales=int(n),
+                                       revenue=Decimal(revenue).quantize(CENT))
+                          for m, p, n, revenue in sales],
+        joined=int(kinds.get("joined", 0)), renewals=int(kinds.get("extended", 0)),
+        upgrades=int(kinds.get("upgraded", 0)), expired=int(kinds.get("expired", 0)),
+        revoked=int(kinds.get("revoked", 0)))
+
+
 def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> Statistics:
     start, end = utc(start), utc(end)
     figures = points(conn, tenant_id, start, end)
@@ -124,4 +156,4 @@ def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: dateti
         grants_by_benefit=grants, benefit_usage=benefit_usage(conn, tenant_id, start, end), gifts_by_status=gifts,
         upgrades=sum(n for d, _, n in changes if d == "up"), downgrades=sum(n for d, _, n in changes if d == "down"),
         tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes],
-        by_day=by_day(conn, tenant_id, start, end))
+        by_day=by_day(conn, tenant_id, start, end), memberships=memberships(conn, tenant_id, start, end))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -11,6 +12,7 @@ from engine.evaluation import evaluate_member, next_due
 from engine.memberships import memberships_view
 from engine.outcome import Applied
 from engine.plans import fold_all, with_facts
+from models.benefits import BenefitChange, BenefitStatus, BenefitUsage
 from models.events import OrderItem
 from models.outputs import MembershipChange
 from models.state import MembershipStatus, state_json, state_of_json
@@ -69,17 +71,90 @@ def test_a_second_purchase_extends_and_a_higher_level_upgrades_from_now(m):
     m.pay("o3", "188.00", "2024-08-01T10:00:00+08:00", items=[card(product="vip-black", price="188.00")])
     assert (held.level_id, held.until) == ("black", datetime.fromisoformat("2025-08-01T10:00:00+08:00"))
     assert [c.kind for c in changes(m)] == ["joined", "extended", "upgraded"]
+    assert [c.amount for c in changes(m)] == [Decimal("88.00"), Decimal("88.00"), Decimal("188.00")]  # as paid
     assert len([g for g in m.grants if g.benefit == "membership_card"]) == 1  # one card instance
     coupons = [g for g in m.grants if g.benefit == "free_coffee"]
     assert len({g.grant_id for g in coupons}) == 3  # one per (membership, benefit, period: the card order)
 
 
-def test_a_refund_of_the_card_order_revokes(m):
+REFUNDED_AT = "2024-06-21T10:00:00+08:00"
+
+
+def use(m: Member, benefit_id: str, order_id: str, at: str, action: str = "used"):
+    m._seq += 1
+    return m.apply(BenefitUsage(event_id=f"u{m._seq}", member_id=m.member_id, occurred_at=datetime.fromisoformat(at),
+                                benefit_id=benefit_id, action=action, order_id=order_id,
+                                amount_saved=Decimal("15.00") if action == "used" else None))
+
+
+def voided(outcome) -> list[tuple[str, str, str, int]]:
+    return [(o.value.benefit_id, o.value.action, o.value.status.value, o.value.uses) for o in outcome.outputs
+            if isinstance(o.value, BenefitChange)]
+
+
+def test_the_card_and_its_coupons_are_benefit_instances_bundled_with_the_card(m):
     m.pay("o1", "88.00", PAID_AT, items=[card()])
-    m.refund("o1", "88.00", "2024-06-21T10:00:00+08:00")
+    held = m.state.memberships["coffee/vip"]
+    assert {g.grant_id: (m.state.benefits[g.grant_id].benefit, m.state.benefits[g.grant_id].card_id)
+            for g in m.grants} == {g.grant_id: (g.benefit, held.card_id) for g in m.grants}
+    m.pay("o2", "88.00", "2024-07-01T10:00:00+08:00", items=[card()])
+    assert m.state.benefits[held.card_id].valid_until == held.until  # the card is valid as long as its membership
+    assert state_of_json(state_json(m.state)).benefits == m.state.benefits
+
+
+def test_a_refund_of_the_card_order_revokes_and_voids_its_unused_benefits_once(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    card_id = m.state.memberships["coffee/vip"].card_id
+    coupon = next(g.grant_id for g in m.grants if g.benefit == "free_coffee")
+    assert use(m, coupon, "o9", "2024-06-20T18:00:00+08:00").result is Applied.APPLIED
+    out = m.refund("o1", "88.00", REFUNDED_AT)
     assert m.state.memberships["coffee/vip"].status is MembershipStatus.REVOKED
-    assert [c.kind for c in changes(m)] == ["joined", "revoked"]
-    assert next_due(m.state, RULES, datetime.fromisoformat("2024-06-22T00:00:00+08:00")) is None
+    assert [(c.kind, c.amount) for c in changes(m)] == [("joined", Decimal("88.00")), ("revoked", None)]
+    # the card and the coupon of quantity 2 used on one order (for its second use) are voided
+    assert sorted(voided(out)) == sorted([(card_id, "voided", "voided", 0), (coupon, "voided", "voided", 1)])
+    assert len({o.value.change_id for o in out.outputs if isinstance(o.value, BenefitChange)}) == 2
+    again = m.refund("o1", "88.00", "2024-06-22T10:00:00+08:00", event_id="o1-refund-again")
+    assert voided(again) == [] and [c.kind for c in changes(m)] == ["joined", "revoked"]
+    refused = use(m, coupon, "o10", "2024-06-23T10:00:00+08:00")
+    assert (refused.result, refused.detail) == (Applied.REJECTED, f"benefit {coupon}: voided")
+    # the order it was used on refunded: the use is given back, the coupon stays void
+    restored = use(m, coupon, "o9", "2024-06-24T10:00:00+08:00", action="restored")
+    assert voided(restored) == [(coupon, "restored", "voided", 0)]
+    # nothing of the card is due but the voided instances' retention
+    kept = m.rules.benefits.keep_settled_days
+    assert next_due(m.state, RULES, datetime.fromisoformat("2024-06-22T00:00:00+08:00")) == (
+        datetime.fromisoformat(REFUNDED_AT) + timedelta(days=kept))
+
+
+def test_a_used_up_benefit_stays_used_and_becomes_void_if_restored_after_the_refund(m):
+    m.pay("o1", "88.00", PAID_AT, items=[card()])
+    coupon = next(g.grant_id for g in m.grants if g.benefit == "free_coffee")
+    use(m, coupon, "o8", "2024-06-20T17:00:00+08:00")
+    use(m, coupon, "o9", "2024-06-20T18:00:00+08:00")
+    out = m.refund("o1", "88.00", REFUNDED_AT)
+    assert [v for v in voided(out) if v[0] == coupon] == []
+    assert m.state.benefits[coupon].status is BenefitStatus.USED
+    restored = use(m, coupon, "o9", "2024-06-22T10:00:00+08:00", action="restored")
+    assert voided(restored) == [(coupon, "restored", "voided", 1)]  # not usable again: its card was refunded
+
+
+def test_a_refund_of_another_card_voids_only_that_cards_benefits(m):
+    m.pay("o1", "118.00", PAID_AT, items=[card(), card("fruit", price="30.00")])
+    fruit = m.state.memberships["fruit/vip"].card_id
+    m.pay("o3", "30.00", "2024-06-20T17:00:00+08:00", items=[card("fruit", price="30.00")])
+    out = m.refund("o3", "30.00", REFUNDED_AT)  # extended the fruit card: that membership is revoked
+    assert len(voided(out)) == 3  # the fruit card and its coupons of o1 and o3
+    assert {v[0] for v in voided(out)} == {bid for bid, inst in m.state.benefits.items() if inst.card_id == fruit}
+    assert m.state.memberships["coffee/vip"].status is MembershipStatus.ACTIVE
+    assert all(inst.status is BenefitStatus.ISSUED for inst in m.state.benefits.values() if inst.card_id != fruit)
+
+
+def test_a_lower_levels_card_bought_extends_and_its_change_names_the_product_and_price_paid(m):
+    m.pay("o1", "188.00", PAID_AT, items=[card(product="vip-black", price="188.00")])
+    m.pay("o2", "80.00", "2024-07-01T10:00:00+08:00", items=[card(price="80.00")])  # a discounted gold card
+    assert m.state.memberships["coffee/vip"].level_id == "black"
+    assert [(c.kind, c.product_id, c.amount) for c in changes(m)] == [
+        ("joined", "vip-black", Decimal("188.00")), ("extended", "vip-year", Decimal("80.00"))]
 
 
 def test_two_merchants_plans_on_one_member(m):
@@ -118,9 +193,15 @@ def test_reminded_before_until_then_expired_at_until_once(m):
     changed, outputs = evaluate_member(m.state, RULES, due, "eval-1")
     assert changed and [o.value.kind for o in outputs] == ["membership_renewal_reminder"]
     assert evaluate_member(m.state, RULES, due, "eval-1") == (False, [])
-    assert next_due(m.state, RULES, due) == until
+    coupon_reminder = until - timedelta(days=RULES.benefits.remind_days_before)  # the card's coupon, not the card
+    assert next_due(m.state, RULES, due) == coupon_reminder
+    changed, outputs = evaluate_member(m.state, RULES, coupon_reminder, "eval-c")
+    assert [(o.value.kind, o.value.data["benefit"]) for o in outputs] == [("benefit_expiry_reminder", "free_coffee")]
+    assert next_due(m.state, RULES, coupon_reminder) == until
     changed, outputs = evaluate_member(m.state, RULES, until, "eval-2")
-    assert [o.value.kind for o in outputs] == ["expired"]
+    assert [o.value.kind for o in outputs if isinstance(o.value, MembershipChange)] == ["expired"]
+    assert sorted((o.value.benefit, o.value.action) for o in outputs if isinstance(o.value, BenefitChange)) == [
+        ("free_coffee", "expired"), ("membership_card", "expired")]  # the card instance ends with its membership
     assert m.state.memberships["fruit/vip"].status is MembershipStatus.EXPIRED
     assert evaluate_member(m.state, RULES, until, "eval-3") == (False, [])
     # buying again after expiry joins anew, with a new card instance

@@ -1,6 +1,7 @@
 """Merchants' membership plans and paid cards through Kafka (seed 002): merchant steps out of
-order and repeated, a card bought and its order redelivered, extension, refund, expiry with a
-reminder, two merchants on one member, a pending plan's and a suspended merchant's products refused."""
+order and repeated, a card bought and its order redelivered, extension, a redelivered refund that
+revokes and voids the unused bundled benefits once, expiry with a reminder, two merchants on one
+member, a pending plan's and a suspended merchant's products refused."""
 
 from __future__ import annotations
 
@@ -89,16 +90,36 @@ def test_buying_the_card_issues_one_card_and_its_coupons_once_even_when_redelive
     assert joined["card_id"] == next(g["grant_id"] for g in grants if g["benefit"] == "membership_card")
 
 
-def test_a_second_purchase_extends_and_a_refund_revokes(cluster, worker):
+def used(member: str, benefit_id: str, order_id: str, at: str) -> tuple:
+    return ("benefit-usage", member, {"type": "benefit_usage", "event_id": f"{benefit_id}-{order_id}",
+                                      "member_id": member, "benefit_id": benefit_id, "action": "used",
+                                      "order_id": order_id, "amount_saved": "15.00", "occurred_at": at})
+
+
+def test_a_second_purchase_extends_and_a_refund_revokes_and_voids_the_unused_benefits(cluster, worker):
     cluster.produce([order("c1", "o2", card_item(), at="2026-04-01T10:00:00+08:00")])
     wait_until(lambda: len(outputs(cluster, "membership-changes", "c1")) >= 2, timeout=60)
     extended = [c for c in outputs(cluster, "membership-changes", "c1") if c["kind"] == "extended"]
     assert [c["until"] for c in extended] == ["2028-03-04T10:00:00+08:00"]  # 365 days more (2028 is leap)
-    cluster.produce([("orders", "c1", {"type": "order_refunded", "event_id": "o2-refund", "member_id": "c1",
-                                       "order_id": "o2", "amount": "88.00",
-                                       "occurred_at": "2026-04-02T10:00:00+08:00"})])
+    wait_until(lambda: len(outputs(cluster, "benefit-grants", "c1")) >= 3, timeout=30)  # its own topic
+    grants = {g["details"].get("period", "card"): g["grant_id"] for g in outputs(cluster, "benefit-grants", "c1")}
+    assert sorted(grants) == ["card", "o1", "o2"]  # the card, the coupons bought with o1 and with o2
+    # o1's coupons (quantity 2) used up before the refund
+    cluster.produce([used("c1", grants["o1"], f"shop-{n}", f"2026-04-01T1{n}:00:00+08:00") for n in (1, 2)])
+    wait_until(lambda: any(c["uses"] == 2 for c in outputs(cluster, "benefit-changes", "c1")), timeout=60)
+    duplicates = metric(worker, "memberflow_events_consumed_total", topic="orders", outcome="duplicate")
+    refund = ("orders", "c1", {"type": "order_refunded", "event_id": "o2-refund", "member_id": "c1",
+                               "order_id": "o2", "amount": "88.00", "occurred_at": "2026-04-02T10:00:00+08:00"})
+    cluster.produce([refund, refund])  # redelivered
     wait_until(lambda: any(c["kind"] == "revoked" for c in outputs(cluster, "membership-changes", "c1")),
                timeout=60)
+    voided = lambda: sorted(c["benefit_id"] for c in outputs(cluster, "benefit-changes", "c1")  # noqa: E731
+                            if c["action"] == "voided")
+    wait_until(lambda: len(voided()) >= 2, timeout=30)  # its own topic
+    wait_until(lambda: metric(worker, "memberflow_events_consumed_total", topic="orders",
+                              outcome="duplicate") >= duplicates + 1, timeout=60)
+    assert voided() == sorted([grants["card"], grants["o2"]])  # once each; o1's used coupons stay used
+    assert [c["kind"] for c in outputs(cluster, "membership-changes", "c1")].count("revoked") == 1
     status, body = worker.get_json("/members/c1/memberships")
     assert status == 200
     assert [(m["key"], m["status"], m["plan_name"], m["level_name"]) for m in body["memberships"]] == [
@@ -118,14 +139,18 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
                              if g["benefit"] == "fruit_basket")
     wait_until(lambda: baskets() == ["2026-03"], timeout=30)  # the joining month's at once (its own topic)
     cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-01T00:00:00+08:00"})])
-    wait_until(lambda: any(n["kind"] == "membership_renewal_reminder"
-                           for n in outputs(cluster, "notifications", "c2")), timeout=60)
+    seen: dict[str, list[dict]] = {}
+
+    def read(member: str, kind: str) -> bool:  # kept from the read that saw it: a later read may stop early
+        seen[member] = outputs(cluster, "notifications", member)
+        return any(n["kind"] == kind for n in seen[member])
+
+    wait_until(lambda: read("c2", "membership_renewal_reminder"), timeout=60)
     wait_until(lambda: baskets() == ["2026-03", "2026-04"], timeout=30)
-    [reminder] = [n for n in outputs(cluster, "notifications", "c2") if n["kind"] == "membership_renewal_reminder"]
+    [reminder] = [n for n in seen["c2"] if n["kind"] == "membership_renewal_reminder"]
     assert reminder["data"]["plan_id"] == "vip" and reminder["data"]["merchant_id"] == "fruit"
-    wait_until(lambda: [n["kind"] for n in outputs(cluster, "notifications", "c5")] == ["membership_renewal_request"],
-               timeout=30)
-    [request] = outputs(cluster, "notifications", "c5")
+    wait_until(lambda: read("c5", "membership_renewal_request"), timeout=30)
+    [request] = seen["c5"]  # the request, and no reminder beside it
     assert (request["data"]["product_id"], request["data"]["until"]) == ("vip-year", "2026-04-04T10:00:00+08:00")
     cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-05T00:00:00+08:00"})])
     expired: list[dict] = []

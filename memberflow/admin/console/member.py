@@ -1,7 +1,8 @@
 """A member's page: points and lots, tier and progress, badges, coupons and grants, open gifts,
-status with its reason, the ledger (newest first, filtered by kind, rule and dates, paged), the
-operators' commands about the member with where each is, and -- for an operator -- the writing forms
-(memberflow/admin/console/writing.py, posted to memberflow/admin/console/adjust.py)."""
+memberships of merchants' plans, status with its reason, the ledger (newest first, filtered by kind,
+rule and dates, paged), the operators' commands about the member with where each is, and -- for an
+operator -- the writing forms (memberflow/admin/console/writing.py, posted to
+memberflow/admin/console/adjust.py)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormS
                 raise ConsoleError(422, str(exc)) from None
         grants = queries.member_grants(conn, page.tenant_id, member_id)
         gifts = queries.open_gifts(conn, page.tenant_id, member_id)
+        memberships = queries.member_memberships(conn, page.tenant_id, member_id)
         commands = operator_views.member_commands(conn, page.tenant_id, member_id)
         changes = operator_views.account_changes(conn, page.tenant_id, member_id)
     summary = row.page
@@ -95,7 +97,7 @@ def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormS
     return page.render("member.html", 422 if errors else status, m=row, s=summary, currency=currency,
                        progress=progress_text(progress, currency), share=progress_share(progress),
                        ledger=ledger, next_cursor=cursor, form=form, errors=errors, kinds=list(LedgerKind),
-                       grants=grants, gifts=gifts, commands=commands, changes=changes,
+                       grants=grants, gifts=gifts, memberships=memberships, commands=commands, changes=changes,
                        sent=page.request.query_params.get("sent"), forms=forms_for(failed),
                        account_actions=[(a, a) for a in ACCOUNT_ACTIONS])
 

@@ -87,7 +87,7 @@ def export_ledger(filters: Annotated[LedgerFilters, Depends()],
 
 def statistics_rows(figures: Statistics) -> Iterator[list]:
     """The statistics as (section, key, value) rows; members by day as ``members_per_tier_by_day``,
-    ``YYYY-MM-DD:tier``."""
+    ``YYYY-MM-DD:tier``; memberships per plan level and product as ``merchant/plan/level``, ``merchant/product``."""
     points = figures.points
     for name in ("earned", "spent", "expired", "deducted", "credited", "net", "outstanding_at_end", "members",
                  "average_per_member"):
@@ -102,6 +102,14 @@ def statistics_rows(figures: Statistics) -> Iterator[list]:
         yield ["coupons", name, value]
     yield ["tiers", "upgrades", figures.upgrades]
     yield ["tiers", "downgrades", figures.downgrades]
+    held = figures.memberships
+    for a in held.active_per_plan_level:
+        yield ["memberships.active", f"{a.merchant_id}/{a.plan_id}/{a.level_id}", a.members]
+    for sold in held.sales_by_product:
+        yield ["memberships.sales", f"{sold.merchant_id}/{sold.product_id}", sold.sales]
+        yield ["memberships.revenue", f"{sold.merchant_id}/{sold.product_id}", sold.revenue]
+    for name in ("joined", "renewals", "upgrades", "expired", "revoked"):
+        yield ["memberships", name, getattr(held, name)]
     days = figures.by_day
     for section, counts in (("members_per_tier_by_day", days.members_per_tier),
                             ("members_per_status_by_day", days.members_per_status)):
