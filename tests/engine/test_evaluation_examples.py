@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from config.rules import ExpiryMode, RuleBook
+from config.rules import ExpiryMode, RuleBook, TenantRules
 from config.settings import SHIPPED_RULES_DIR
 from config.tiers import DowngradePolicy
 from engine.evaluation import evaluate_member, evaluation_id
@@ -117,7 +117,7 @@ def notices(values: list[Any], kind: NotificationKind) -> list[Notification]:
     return [v for v in values if isinstance(v, Notification) and v.kind is kind]
 
 
-def grant_id(benefit: str, period: str, ordinal: int = 0) -> str:
+def grant_id(benefit: str, period: str, ordinal: object = 0) -> str:
     """Scheduled grants are named by (member, benefit, period, ordinal), whatever evaluation grants them."""
     return derive_id("bg", TENANT, MEMBER, benefit, period, ordinal)
 
@@ -405,7 +405,8 @@ def test_downgrade_warning_names_the_local_date_whatever_the_offset_of_as_of():
 def test_qualifying_again_during_protection_calls_the_downgrade_off():
     m = shipped_member()
     m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
-    assert describe(evaluate(m, "2026-04-01")[1]) == ["tier_coupon DIAMOND 2026-W14"] * 2 + ["retention_offer"]
+    assert describe(evaluate(m, "2026-04-01")[1]) == ["tier_coupon DIAMOND 2026-W14"] * 2 + [
+        "retention_offer DIAMOND 2026-04-01", "retention_offer"]
     assert m.state.downgrade_at == local("2026-05-01")
     m.pay("o2", 1000, "2026-04-10T10:00:00+08:00")  # DIAMOND's 1000 again, in the window until 05-09
     changed, out = evaluate(m, "2026-04-11")
@@ -469,9 +470,20 @@ def test_retention_offer_while_a_protected_tier_falls_short_every_7_days_until_t
     (first,) = notices(by_day["2026-04-01"], NotificationKind.RETENTION_OFFER)
     assert first.notification_id == notification_id("2026-04-01", NotificationKind.RETENTION_OFFER)
     assert first.message == "keep DIAMOND: spend_30d is 300"
-    assert first.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "300"}
+    offer_id = grant_id("retention_offer", "2026-04-01", "DIAMOND")
+    assert first.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "300", "grant_id": offer_id}
+    # the offer itself, from DIAMOND's retention_offer in the rules: a benefit instance, granted with the notice
+    (offer,) = [v for v in by_day["2026-04-01"] if isinstance(v, BenefitGrant) and v.benefit == "retention_offer"]
+    assert (offer.grant_id, offer.tier, offer.value, offer.valid_from, offer.valid_until) == (
+        offer_id, "DIAMOND", Decimal(30), local("2026-04-01"), local("2026-04-08"))
+    assert offer.conditions is not None and offer.conditions.min_spend == Decimal(100)
+    assert offer.details == {"period": "2026-04-01", "description": "DIAMOND retention offer"}
     (later,) = notices(by_day["2026-04-22"], NotificationKind.RETENTION_OFFER)
-    assert later.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "0"}  # the 300 has left too
+    assert later.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "0",  # the 300 has left too
+                          "grant_id": grant_id("retention_offer", "2026-04-22", "DIAMOND")}
+    offers = [day for day, out in by_day.items() for v in out
+              if isinstance(v, BenefitGrant) and v.benefit == "retention_offer"]
+    assert offers == days_with(by_day, NotificationKind.RETENTION_OFFER)  # one offer with each notice
     # after the downgrade: GOLD is unprotected, so it is only warned and stepped down (7 days), no offers
     assert {day: out for day, out in busy_days(by_day).items() if day >= "2026-05-01"} == {
         "2026-05-01": ["tier DIAMOND->GOLD"],
@@ -480,6 +492,32 @@ def test_retention_offer_while_a_protected_tier_falls_short_every_7_days_until_t
         "2026-05-09": ["tier GOLD->SILVER", "tier_coupon SILVER 2026-05", "tier_coupon SILVER 2026-05"],
         "2026-05-10": ["downgrade_warning"],
     }
+
+
+def test_a_repeated_evaluation_grants_the_retention_offer_once():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-03-31")
+    _, first = evaluate(m, "2026-04-01")
+    assert "retention_offer DIAMOND 2026-04-01" in describe(first)
+    assert evaluate(m, "2026-04-01") == (False, [])  # the same evaluation redelivered
+    _, other = evaluate(m, "2026-04-01T12:00:00+08:00", cause="rerun")  # another evaluation that day
+    assert other == []
+    assert [bid for bid, inst in m.state.benefits.items() if inst.benefit == "retention_offer"] == [
+        grant_id("retention_offer", "2026-04-01", "DIAMOND")]
+
+
+def test_a_tier_without_a_retention_offer_in_its_rules_gets_the_notice_only():
+    data = SHIPPED.model_dump(mode="json")
+    for tier in data["tiers"]["tiers"]:
+        tier["retention_offer"] = None
+    m = Member(TenantRules.model_validate(data), MEMBER, TENANT)
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-03-31")
+    _, out = evaluate(m, "2026-04-01")
+    (notice,) = notices(out, NotificationKind.RETENTION_OFFER)
+    assert "grant_id" not in notice.data
+    assert [v for v in out if isinstance(v, BenefitGrant)] == []  # (this week's coupons came on 03-31)
 
 
 def test_no_retention_offer_for_an_unprotected_tier_falling_short():
