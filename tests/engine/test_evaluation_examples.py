@@ -289,6 +289,23 @@ def test_tier_coupon_ids_depend_on_the_period_not_on_the_evaluation():
     assert [g.cause_event_id for g in early + late] == ["evaluation-a", "evaluation-a", "evaluation-b", "evaluation-b"]
 
 
+def test_tier_coupons_go_on_while_the_tier_holds_and_stop_when_it_ends():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")  # DIAMOND (protected 30 days); short from 04-01
+    by_day = daily(m, "2026-03-02", "2026-05-20")
+    coupons = [(day, g.tier, g.details["period"]) for day, out in by_day.items() for g in out
+               if isinstance(g, BenefitGrant) and g.benefit == "tier_coupon"]
+    diamond = sorted({(p, day) for day, tier, p in coupons if tier == "DIAMOND"})
+    # every ISO week while DIAMOND holds -- the protection until 05-01 included -- and never after it
+    assert [p for p, _ in diamond] == [f"2026-W{w:02d}" for w in range(10, 19)]
+    assert max(day for _, day in diamond) < "2026-05-01"
+    (downgrade,) = [v for out in by_day.values() for v in out if isinstance(v, TierChange)][:1]
+    assert (downgrade.from_tier, downgrade.to_tier, downgrade.occurred_at) == ("DIAMOND", "GOLD", local("2026-05-01"))
+    after = [(day, tier, p) for day, tier, p in coupons if day >= "2026-05-01"]
+    assert after and all(tier != "DIAMOND" for _, tier, _ in after)  # the tier in force gets its own coupons
+    assert after[0] == ("2026-05-04", "GOLD", "2026-W19")  # W18's coupons were DIAMOND's; GOLD's start with W19
+
+
 def test_the_base_tier_has_no_tier_coupons():
     m = shipped_member()
     m.pay("o1", 100, "2026-03-20T10:00:00+08:00")
