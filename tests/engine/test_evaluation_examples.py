@@ -26,6 +26,7 @@ from config.settings import SHIPPED_RULES_DIR
 from config.tiers import DowngradePolicy
 from engine.evaluation import evaluate_member, evaluation_id
 from engine.ids import derive_id
+from engine.views import member_summary
 from models.benefits import BenefitChange
 from models.outputs import (
     BenefitGrant,
@@ -589,3 +590,40 @@ def test_churn_warning_names_the_local_day_of_the_last_login():
     (warning,) = out
     assert warning.data["days"] == 30
     assert warning.message == "no login since 2026-03-01"
+
+
+# -- protection made visible (seed 003 §3.1) ----------------------------------------
+
+
+def test_the_lookup_shows_a_protected_tiers_protection_and_the_pending_downgrade():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")  # DIAMOND: protected 30 days once short
+
+    def lookup(at: str) -> dict:
+        page = member_summary(m.state, m.rules, local(at))
+        return {k: page[k] for k in ("tier", "protection_until", "downgrade_at", "pending_downgrade")}
+
+    assert lookup("2026-03-20") == {"tier": "DIAMOND", "protection_until": None, "downgrade_at": None,
+                                    "pending_downgrade": None}
+    evaluate(m, "2026-04-01")  # short: no downgrade before 05-01
+    may_first = local("2026-05-01").isoformat()
+    assert lookup("2026-04-02") == {"tier": "DIAMOND", "protection_until": may_first, "downgrade_at": may_first,
+                                    "pending_downgrade": {"to_tier": "GOLD", "at": may_first, "warned": False}}
+    evaluate(m, "2026-04-24")  # warned 7 days ahead
+    assert lookup("2026-04-25")["pending_downgrade"] == {"to_tier": "GOLD", "at": may_first, "warned": True}
+    evaluate(m, "2026-05-01")
+    gold = lookup("2026-05-01")
+    assert (gold["tier"], gold["protection_until"], gold["pending_downgrade"]) == ("GOLD", None, None)
+    evaluate(m, "2026-05-02")  # GOLD is not protected: a pending downgrade (the warning's 7 days), no protection
+    assert lookup("2026-05-02") == {
+        "tier": "GOLD", "protection_until": None, "downgrade_at": local("2026-05-09").isoformat(),
+        "pending_downgrade": {"to_tier": "SILVER", "at": local("2026-05-09").isoformat(), "warned": True}}
+
+
+def test_a_member_qualifying_again_has_no_pending_downgrade_on_the_lookup():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-04-01")
+    m.pay("o2", 1000, "2026-04-10T10:00:00+08:00")  # qualifies again: the next evaluation calls it off
+    page = member_summary(m.state, m.rules, local("2026-04-10", "12:00:00"))
+    assert page["pending_downgrade"] is None and page["tier"] == "DIAMOND"
