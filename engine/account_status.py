@@ -3,11 +3,16 @@ and since when.  Operators' actions, an upheld complaint and a risk penalty all 
 
 from __future__ import annotations
 
+from msgspec import UNSET
+
 from engine.step import Step
 from models.state import MemberStatus
 
 
 def set_status(step: Step, status: MemberStatus, reason: str) -> None:
-    """The member's status, with why and since when (the event's time)."""
+    """The member's status, with why and since when (the event's time).  Any change ends what an
+    inactivity freeze remembered (``engine.lifecycle`` sets it again when it is the one freezing)."""
     state = step.state
     state.status, state.status_reason, state.status_since = status, reason, step.occurred_at
+    if state.inactivity_frozen_for is not UNSET:
+        state.inactivity_frozen_for = UNSET

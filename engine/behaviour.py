@@ -7,6 +7,7 @@ from engine.contacts import contact_change
 from engine.device_reports import report_login
 from engine.earning import behaviour_points
 from engine.growth import behaviour_growth
+from engine.lifecycle import lift_if_seen
 from engine.orders import earned_today, record_earning
 from engine.penalties import penalise
 from engine.step import Step
@@ -45,6 +46,7 @@ def apply_login(step: Step, event: Login) -> None:
     state = step.state
     if state.last_login_at is None or event.occurred_at > state.last_login_at:
         state.last_login_at = event.occurred_at
+    lift_if_seen(step, event.occurred_at)
     if step.counter("login") == 0:
         earn_behaviour_points(step, "login")
     step.bump("login")

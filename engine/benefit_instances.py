@@ -35,7 +35,7 @@ def issue(state: MemberState, grant: BenefitGrant, rules: BenefitRules) -> None:
         value=grant.value,
         quantity=grant.quantity,
         conditions=None if c is None else InstanceConditions(
-            min_spend=c.min_spend, categories=list(c.categories), channel=c.channel),
+            min_spend=c.min_spend, categories=list(c.categories), channel=c.channel, per_order=c.per_order),
         issued_at=grant.occurred_at,
         valid_from=grant.valid_from,
         valid_until=grant.valid_until,

@@ -4,7 +4,11 @@ A report names one of the member's instances by its grant id:
 
 - ``used`` on an order: refused (dead-lettered ``benefit_not_usable``) when the
   instance is voided, used up, or outside its validity at the report's event
-  time; an instance of quantity n is used after n orders;
+  time; an instance of quantity n is used after n orders.  Its conditions'
+  thresholds hold too: under its minimum spend (the report's ``order_amount``,
+  which a report of such an instance must give) it is dead-lettered
+  ``below_min_spend``; beyond ``per_order`` instances of its kind on one order,
+  ``over_per_order_limit``;
 - ``voided``: never usable again (refused once it is used);
 - ``restored``: the order it was used on was refunded, so it is usable again
   (expired, if its validity ended before the refund).
@@ -59,12 +63,32 @@ def _use(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:
     why = usable(inst, report.occurred_at)
     if why is not None:
         raise Reject(DeadLetterReason.BENEFIT_NOT_USABLE, f"benefit {report.benefit_id}: {why}")
+    _check_thresholds(step, report, inst, order_id)
     inst.uses[order_id] = report.amount_saved
     if len(inst.uses) >= inst.quantity:
         _settle(inst, BenefitStatus.USED, report.occurred_at)
     else:  # an instance expired by the evaluation, used before its end by a report that came late
         _settle(inst, BenefitStatus.ISSUED, None)
     _publish(step, report.benefit_id, inst, "used", order_id=order_id, amount_saved=report.amount_saved)
+
+
+def _check_thresholds(step: Step, report: BenefitUsage, inst: BenefitInstance, order_id: str) -> None:
+    """The instance's minimum spend and per-order limit, against the order the report names."""
+    c = inst.conditions
+    if c is None:
+        return
+    if c.min_spend is not None and (report.order_amount is None or report.order_amount < c.min_spend):
+        has = "the report gives no order_amount" if report.order_amount is None else \
+            f"the order has {report.order_amount}"
+        raise Reject(DeadLetterReason.BELOW_MIN_SPEND,
+                     f"benefit {report.benefit_id}: needs goods of {c.min_spend} on order {order_id}, {has}")
+    if c.per_order is not None:
+        on_order = [bid for bid, other in instances(step.state).items()
+                    if other.benefit == inst.benefit and order_id in other.uses]
+        if len(on_order) >= c.per_order:
+            raise Reject(DeadLetterReason.OVER_PER_ORDER_LIMIT,
+                         f"benefit {report.benefit_id}: at most {c.per_order} {inst.benefit} per order, order "
+                         f"{order_id} uses {', '.join(on_order)}")
 
 
 def _void(step: Step, report: BenefitUsage, inst: BenefitInstance) -> None:

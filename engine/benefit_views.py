@@ -32,7 +32,7 @@ def instance_view(benefit_id: str, inst: BenefitInstance, as_of: datetime) -> di
         "quantity": inst.quantity,
         "conditions": None if c is None else {
             "min_spend": None if c.min_spend is None else str(c.min_spend),
-            "categories": list(c.categories), "channel": c.channel},
+            "categories": list(c.categories), "channel": c.channel, "per_order": c.per_order},
         "issued_at": _when(inst.issued_at),
         "valid_from": _when(inst.valid_from),
         "valid_until": _when(inst.valid_until),

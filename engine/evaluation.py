@@ -23,6 +23,7 @@ from engine.due_moments import LookAhead
 from engine.event_time import fix_history, fold
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
+from engine.lifecycle import freeze_inactive, inactivity_due
 from engine.memberships import expire_memberships, memberships_due
 from engine.nudges import nudges_due, send_nudges
 from engine.outcome import Emitted
@@ -50,6 +51,7 @@ class Periodic(NamedTuple):
 #: Run in order for every member that is due.
 EVALUATION_HOOKS: list[Periodic] = [
     Periodic(expire_gifts, gifts_due),  # unanswered gifts go back to the giver first (engine/redemptions/gifts.py)
+    Periodic(freeze_inactive, inactivity_due),  # no login for months: warned, then frozen (engine/lifecycle.py)
     Periodic(expire_points, expiry_due),
     Periodic(warn_expiry, warning_due),
     Periodic(evaluate_downgrade, downgrade_due),

@@ -3,8 +3,9 @@
 The tier's discount (seed 003's ``applyMemberDiscount``) is applied per line and
 rounded to the cent by ``checkout.rounding``; the coupons the shopper picked
 apply in the order given when they are usable then and their conditions hold
-(minimum spend on the discounted goods, categories, channel), each taking at
-most its face value off the goods it may apply to; shipping is free from the
+(minimum spend on the discounted goods, categories, channel, at most ``per_order``
+of one kind among those that apply), each taking at most its face value off the
+goods it may apply to; shipping is free from the
 tier's free-shipping threshold on.  The points are what ``apply_event`` would
 credit for an ``order_paid`` of the goods to pay with these items, computed on
 a copy of the state: nothing changes.
@@ -35,9 +36,10 @@ def quote(state: MemberState, rules: TenantRules, cart: QuoteRequest, at: dateti
               * item.quantity, item.category) for item in cart.items]
     member_total = sum((member for _, member, _ in lines), Decimal(0))
     left = member_total
-    verdicts = []
+    verdicts: list[CouponVerdict] = []
+    applied: list[str] = []  # the kinds of the coupons that apply so far, for per-order limits
     for benefit_id in cart.coupons:
-        verdict = _coupon(state, benefit_id, cart, lines, member_total, left, at)
+        verdict = _coupon(state, benefit_id, cart, lines, member_total, left, at, applied)
         left -= verdict.saving
         verdicts.append(verdict)
     shipping = Decimal(0) if member_total >= matrix.free_shipping_threshold else cart.shipping_fee
@@ -51,7 +53,7 @@ def quote(state: MemberState, rules: TenantRules, cart: QuoteRequest, at: dateti
 
 
 def _coupon(state: MemberState, benefit_id: str, cart: QuoteRequest, lines: list[tuple[Decimal, Decimal, str]],
-            member_total: Decimal, left: Decimal, at: datetime) -> CouponVerdict:
+            member_total: Decimal, left: Decimal, at: datetime, applied: list[str]) -> CouponVerdict:
     def refused(reason: str) -> CouponVerdict:
         return CouponVerdict(benefit_id=benefit_id, applies=False, saving=Decimal(0), reason=reason)
 
@@ -72,11 +74,15 @@ def _coupon(state: MemberState, benefit_id: str, cart: QuoteRequest, lines: list
             return refused(f"needs goods of {c.min_spend}, the cart has {member_total}")
         if c.channel is not None and cart.channel != c.channel:
             return refused(f"only through {c.channel}")
+        if c.per_order is not None and applied.count(inst.benefit) >= c.per_order:
+            return refused(f"at most {c.per_order} {inst.benefit} per order")
         if c.categories:
             eligible = sum((member for _, member, category in lines if category in c.categories), Decimal(0))
             if not eligible:
                 return refused(f"only on {', '.join(c.categories)}")
     saving = min(inst.value, eligible, left)
+    if saving > 0:
+        applied.append(inst.benefit)
     return CouponVerdict(benefit_id=benefit_id, applies=saving > 0, saving=saving,
                          reason=None if saving > 0 else "nothing left to take off")
 

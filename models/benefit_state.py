@@ -23,6 +23,7 @@ class InstanceConditions(msgspec.Struct, kw_only=True, omit_defaults=True):
     min_spend: Decimal | None = None
     categories: list[str] = field(default_factory=list)
     channel: str | None = None
+    per_order: int | None = None  # instances of this benefit one order may use (None: any)
 
 
 class BenefitInstance(msgspec.Struct, kw_only=True, omit_defaults=True):

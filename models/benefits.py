@@ -42,6 +42,10 @@ class BenefitUsage(InputEvent):
     action: UsageAction
     order_id: Ident | None = Field(default=None, description="the order it was used on (used, restored)")
     amount_saved: Money | None = Field(default=None, description="what the benefit took off the order (used)")
+    order_amount: Money | None = Field(
+        default=None, description="the order's goods at the member's price before benefits are taken off (the "
+                                  "quote's member_total; used): checked against the benefit's minimum spend, which "
+                                  "a report of a benefit with one must give")
 
     @model_validator(mode="after")
     def _order_named(self) -> BenefitUsage:

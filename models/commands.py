@@ -87,12 +87,13 @@ class GiftAccepted(MemberCommandBase):
 
 
 class GiftRejected(MemberCommandBase):
-    """To the sender: the receiver declined, did not answer in time, or had too many open offers."""
+    """To the sender: the receiver declined, did not answer in time, had too many open offers, or
+    its account is locked or frozen (such an account receives no gifts)."""
 
     type: Literal["gift_rejected"]
     gift_id: Ident
     by_member_id: Ident
-    why: Literal["declined", "expired", "inbox_full"]
+    why: Literal["declined", "expired", "inbox_full", "locked", "frozen"]
 
 
 class GiftTransfer(MemberCommandBase):

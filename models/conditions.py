@@ -15,3 +15,5 @@ class Conditions(BaseModel):
     min_spend: Money | None = Field(default=None, description="the order's amount must reach this")
     categories: list[Ident] = Field(default_factory=list, description="only goods of these categories; empty: any")
     channel: Ident | None = Field(default=None, description="only orders placed through this channel, e.g. app")
+    per_order: int | None = Field(default=None, ge=1, le=1000,
+                                  description="how many of this benefit (its kind) one order may use; null: any")

@@ -143,6 +143,7 @@ class NotificationKind(StrEnum):
     NEXT_TIER_NUDGE = "next_tier_nudge"
     RETENTION_OFFER = "retention_offer"
     CHURN_WARNING = "churn_warning"
+    INACTIVITY_WARNING = "inactivity_warning"  # no login: the account is frozen on the date it names
     COUPON_EXPIRY_REMINDER = "coupon_expiry_reminder"
     BENEFIT_EXPIRY_REMINDER = "benefit_expiry_reminder"
     GIFT_RECEIVED = "gift_received"
@@ -188,6 +189,8 @@ class DeadLetterReason(StrEnum):
     INVALID_COMMAND = "invalid_command"  # an operator command that does not fit the member's state
     UNKNOWN_BENEFIT = "unknown_benefit"  # a usage report of a benefit this member does not hold
     BENEFIT_NOT_USABLE = "benefit_not_usable"  # a usage report of a benefit expired, voided or used up
+    BELOW_MIN_SPEND = "below_min_spend"  # a usage report on an order under the benefit's minimum spend
+    OVER_PER_ORDER_LIMIT = "over_per_order_limit"  # more of one benefit on an order than its per-order limit
     NOT_SELLABLE = "not_sellable"  # a card product that is not on sale (seed 002)
     MISSING_REFERENCE = "missing_reference"  # a plan step that refers to something not defined (kept, applies later)
 

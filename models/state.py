@@ -118,6 +118,10 @@ class MemberState(State, dict=True):
     # why and since when the status is what it is (UNSET: never changed -- omitted from the JSON)
     status_reason: str | UnsetType = UNSET
     status_since: datetime | UnsetType = UNSET
+    # the inactivity freeze date the last warning named (engine/lifecycle.py; UNSET: never warned)
+    inactivity_warned_for: datetime | UnsetType = UNSET
+    # the freeze date of the inactivity freeze in force: a login from before it, arriving late, lifts it
+    inactivity_frozen_for: datetime | UnsetType = UNSET
     points_days: dict[date, int] = field(default_factory=dict)  # points earned per local day
     counters: dict[date, dict[str, int]] = field(default_factory=dict)  # per local day counters for caps
     recent_event_ids: list[str] = field(default_factory=list)

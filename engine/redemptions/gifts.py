@@ -12,6 +12,9 @@ If B accepts, the hold is final and the points go to B (B's ledger
 within ``respond_days`` (event time), they go back to A's lots (ledger
 ``adjustment``/``gift_return``), again with their own expiry dates.
 
+A locked or frozen receiver gets no gifts: B refuses an offer at once (``gift_rejected``,
+why ``locked`` or ``frozen``) and cannot accept one it holds (it may still decline it).
+
 A decides: an acceptance that reaches A after A expired the gift (A saw event
 time past the deadline first) is answered ``gift_expired``.
 """
@@ -24,6 +27,7 @@ from engine.due_moments import LookAhead
 from engine.ids import derive_id
 from engine.outcome import Reject
 from engine.redemptions.common import (
+    BLOCKED,
     answer,
     can_afford,
     command_id,
@@ -194,7 +198,9 @@ def on_gift_offered(step: Step, command: GiftOffered) -> None:
         respond_by=command.respond_by,
     )
     received[command.gift_id] = gift
-    if sum(1 for g in received.values() if g.status in OPEN_GIFT) > rules.max_open_received:
+    if step.state.status in BLOCKED:  # a locked or frozen account receives no gifts
+        _answer_sender(step, command.gift_id, gift, GiftStatus.REJECTED, step.state.status.value)
+    elif sum(1 for g in received.values() if g.status in OPEN_GIFT) > rules.max_open_received:
         _answer_sender(step, command.gift_id, gift, GiftStatus.REJECTED, "inbox_full")
     else:
         notify_once(
@@ -235,6 +241,9 @@ def apply_gift_respond(step: Step, request: GiftRespond) -> None:
         return reject(step, request, RejectReason.GIFT_EXPIRED, f"the offer lapsed at {gift.respond_by.isoformat()}")
     if gift.status is not GiftStatus.OFFERED:
         return reject(step, request, RejectReason.GIFT_NOT_PENDING, f"the gift is {gift.status.value}")
+    blocked = BLOCKED.get(step.state.status)
+    if request.accept and blocked is not None:  # declining stays open: the points go back to the giver
+        return reject(step, request, blocked, f"the account is {step.state.status.value}: it receives no gifts")
     if request.accept:
         _answer_sender(step, request.gift_id, gift, GiftStatus.ACCEPTED, "")
     else:

@@ -13,10 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 
 from memberflow.readmodel import schema
 
 VERSION_KEY = "projection_version"
+
+
+def _json_text(value: object) -> str:
+    """JSON columns' text: pydantic's serializer, several times the standard library's speed (the projector
+    writes a member's whole page per changelog record)."""
+    return to_json(value).decode()
 
 
 def open_database(url: str) -> sa.Engine:
@@ -26,14 +33,14 @@ def open_database(url: str) -> sa.Engine:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
 
         @sa.event.listens_for(engine, "connect")
         def _wal(dbapi_connection, _record) -> None:  # readers do not block the projector's writes
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
 
 
 def stored_version(engine: sa.Engine) -> int | None:

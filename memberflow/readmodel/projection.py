@@ -1,9 +1,10 @@
 """What a record of a topic does to the read model: the projection, without Kafka.
 
-The projector (``memberflow.readmodel.projector``) hands a batch of records
-to ``Projection.apply`` with a connection inside a transaction; the rows and
-the topics' next offsets are written together, so a batch is applied whole
-or not at all.
+The projector (``memberflow.readmodel.projector``) has a batch of records
+prepared into rows (``Projection.prepare``, no database) and written with a
+connection inside a transaction (``Projection.write``; ``apply`` does both);
+the rows and the topics' next offsets are written together, so a batch is
+applied whole or not at all.
 
 * **Outputs** (points-ledger, benefit-grants, redemption-results,
   tier-changes, dead-letters, and the notifications of kind ``account_status``
@@ -15,12 +16,14 @@ or not at all.
 * **Contact details** (member-contacts) are merged into ``member_contacts``
   field by field: a name, phone or email replaces the stored one only when
   its event time is not older, so the order they are read in does not matter.
-* **The member table's changelog** (``<app id>-members-v<N>-changelog``): each
-  value is decoded with ``tables.members.decode`` and summarised with
-  ``engine.views.member_summary`` under the tenant's rules, as of the moment
-  it is projected; the member's row is replaced and the gifts it sent and the
-  benefit instances it holds are upserted (an instance the state no longer
-  keeps stays as it was last seen).  A tombstone deletes the member's row.
+* **The member table's changelog** (``<app id>-members-v<N>-changelog``): a
+  member's last value in the batch (earlier ones are superseded: the row
+  holds the latest state) is decoded with ``tables.members.decode`` and
+  summarised with ``engine.views.member_summary`` under the tenant's rules,
+  as of the moment it is projected; the member's row is replaced and the
+  gifts it sent and the benefit instances it holds are upserted (an instance
+  the state no longer keeps stays as it was last seen).  A tombstone deletes
+  the member's row.
   The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
   expiry-warning preview.
 * **Tenant rules versions** (``tenant-rules``): each valid version is inserted once (keyed by tenant and
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -128,6 +131,16 @@ def _earliest(existing: Any, new: Any) -> Any:
     return sa.case((sa.and_(existing.is_not(None), sa.or_(new.is_(None), existing < new)), existing), else_=new)
 
 
+@dataclass(slots=True)
+class Batch:
+    """A batch of records prepared: each row by (table, primary key) -- None deletes it -- and
+    each (physical topic, partition)'s next offset."""
+
+    rows: dict[tuple[sa.Table, tuple], dict[str, Any] | None] = field(default_factory=dict)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    count: int = 0
+
+
 class Projection:
     """Applies records to the read model; ``now`` is the clock member summaries are taken by."""
 
@@ -143,24 +156,36 @@ class Projection:
 
     def apply(self, conn: sa.Connection, records: Iterable[Record]) -> int:
         """Apply ``records`` (in the order read) and advance their partitions' positions; the count applied."""
-        final: dict[tuple[sa.Table, tuple], dict[str, Any] | None] = {}
-        positions: dict[tuple[str, int], int] = {}
-        count = 0
+        batch = self.prepare(records)
+        self.write(conn, batch)
+        return batch.count
+
+    def prepare(self, records: Iterable[Record]) -> Batch:
+        """The rows ``records`` (in the order read) come to, without the database.  Batches are
+        prepared in the order read, and written in that order (``write``)."""
+        batch = Batch()
+        final = batch.rows
+        members: dict[bytes | None, Record] = {}  # a member's last changelog record in the batch: summarised once
         for record in records:
-            count += 1
-            positions[(record.physical, record.partition)] = record.offset + 1
+            batch.count += 1
+            batch.positions[(record.physical, record.partition)] = record.offset + 1
             if record.topic == MEMBERS_CHANGELOG:
-                self._member(record, final)
+                members[record.key] = record
             elif record.topic == Topic.TENANT_RULES:
                 self._rules_version(record, final)
             elif record.topic == Topic.BUSINESS_LINES:
                 self._line_version(record, final)
             else:
                 self._output(record, final)
-        self._write(conn, final)
+        for record in members.values():
+            self._member(record, final)
+        return batch
+
+    def write(self, conn: sa.Connection, batch: Batch) -> None:
+        """A prepared batch's rows and its partitions' positions, in ``conn``'s transaction."""
+        self._write(conn, batch.rows)
         upsert(conn, schema.positions, [{"topic": t, "partition": p, "next_offset": o}
-                                        for (t, p), o in positions.items()])
-        return count
+                                        for (t, p), o in batch.positions.items()])
 
     # -- outputs --------------------------------------------------------------
 

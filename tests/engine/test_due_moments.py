@@ -17,14 +17,16 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from msgspec import UNSET
 
 from config.rules import TenantRules
 from config.tiers import Cadence
 from engine.benefits import period_of
 from engine.evaluation import evaluate_member, next_due
+from engine.lifecycle import freeze_date
 from models.badges import BadgeState
 from models.redemption_state import GiftStatus, IssuedCoupon, ReceivedGift
-from models.state import MemberState, PointLot, copy_state
+from models.state import MemberRegistration, MemberState, MemberStatus, PointLot, copy_state
 from tests.engine.fixtures import make_rules
 
 T = datetime.fromisoformat("2026-03-01T00:00:00+08:00")
@@ -117,11 +119,28 @@ def member_states(draw, since: datetime) -> MemberState:
     )
     state.redemption.coupons = coupons
     state.redemption.gifts_received = gifts
+    lifecycle(state, since, draw)
     if draw(st.integers(0, 9)) == 7:
         state.badges = {"line": BadgeState(level=1)}
     if tier in TIER_CADENCE and draw(st.integers(0, 3)):
         settle(state, since, draw)
     return state
+
+
+def lifecycle(state: MemberState, since: datetime, draw) -> None:
+    """The inactivity freeze's inputs: a status, a return to active (an unfreeze), a login or
+    registration months ago, its warning sent or not (engine/lifecycle.py)."""
+    at = lambda hours: since + timedelta(hours=hours)  # noqa: E731
+    state.status = draw(st.sampled_from([MemberStatus.ACTIVE] * 4 + [MemberStatus.LOCKED, MemberStatus.FROZEN]))
+    if draw(st.booleans()):
+        state.status_since = at(draw(st.integers(-24 * 120, 0)))
+    if draw(st.integers(0, 3)) == 0:
+        state.last_login_at = at(draw(st.integers(-24 * 100, -24 * 80)))  # near its freeze date
+    if draw(st.integers(0, 3)) == 0:
+        state.registration = MemberRegistration(event_id="r", registered_at=at(draw(st.integers(-24 * 100, 0))),
+                                                channel="app", device_id="d")
+    if draw(st.booleans()):
+        state.inactivity_warned_for = freeze_date(state, make_rules()) or UNSET
 
 
 def settle(state: MemberState, since: datetime, draw) -> None:

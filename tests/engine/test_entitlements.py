@@ -47,9 +47,9 @@ def test_the_benefits_an_order_could_use_with_their_conditions():
     m.pay("o1", 500, PAID_AT)
     (benefit,) = entitlements(m.state, m.rules, at("2026-03-03T10:00:00+08:00"))["benefits"]
     assert (benefit["benefit"], benefit["value"], benefit["status"]) == ("upgrade_gift", "20", "issued")
-    assert benefit["conditions"] == {"min_spend": "99", "categories": ["fresh"], "channel": "app"}
+    assert benefit["conditions"] == {"min_spend": "99", "categories": ["fresh"], "channel": "app", "per_order": None}
     assert entitlements(m.state, m.rules, at("2026-04-01T10:00:00+08:00"))["benefits"] == []  # its end
 
     m.apply(BenefitUsage(event_id="u1", member_id="m1", occurred_at=at("2026-03-04T10:00:00+08:00"),
-                         benefit_id=benefit["benefit_id"], action="used", order_id="shop-1"))
+                         benefit_id=benefit["benefit_id"], action="used", order_id="shop-1", order_amount=120))
     assert entitlements(m.state, m.rules, at("2026-03-05T10:00:00+08:00"))["benefits"] == []  # used

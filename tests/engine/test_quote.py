@@ -65,7 +65,7 @@ def test_shipping_is_charged_below_the_threshold_and_used_or_conditioned_coupons
     other = QuoteRequest(items=[item("200.00", 1, category="toys")], coupons=[gift], channel="app")
     assert quote(m.state, m.rules, other, AT).coupons[0].reason == "only on fresh"
     m.apply(BenefitUsage(event_id="u1", member_id="m1", occurred_at=AT, benefit_id=gift, action="used",
-                         order_id="shop-1"))
+                         order_id="shop-1", order_amount=Decimal(120)))
     fine = QuoteRequest(items=[item("120.00", 1, category="fresh")], coupons=[gift], channel="app")
     assert quote(m.state, m.rules, fine, AT).coupons[0].reason == "used already (order shop-1)"
 

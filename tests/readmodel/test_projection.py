@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from config.topics import Topic
 from engine.corrections import retraction
-from memberflow.readmodel import schema
+from memberflow.readmodel import projection, schema
 from memberflow.readmodel.database import VERSION_KEY, positions, prepare
 from memberflow.readmodel.projection import Projection, Record
 from models.commands import TierOverride
@@ -143,6 +143,33 @@ def test_a_tombstone_removes_the_member(db):
     with db.connect() as conn:
         keys = {f"{r.tenant_id}\x1f{r.member_id}".encode() for r in conn.execute(sa.select(schema.members))}
     assert key not in keys and keys
+
+
+def test_a_member_changed_many_times_in_one_batch_is_summarised_once_from_its_last_state(db, monkeypatch):
+    """A projector behind the workers fetches many states of one member at once: only the last is
+    summarised (the row holds the latest state), so catching up costs less per record."""
+    _, records = stream()
+    members = [r for r in records if r.topic != Topic.POINTS_LEDGER and r.value and r.physical == CHANGELOG]
+    first, second = members[0], members[1]
+    summarised: list[str] = []
+    real = projection.member_summary
+
+    def counted(state, rules, as_of):
+        summarised.append(state.member_id)
+        return real(state, rules, as_of)
+
+    monkeypatch.setattr(projection, "member_summary", counted)
+    # the first member: an older state of the second member's, then a tombstone, then its own state
+    history = [changelog(0, first.key, second.value), changelog(1, first.key, None),
+               changelog(2, first.key, first.value), changelog(3, second.key, second.value),
+               changelog(4, second.key, None)]
+    project(db, history)
+    with db.connect() as conn:
+        rows = {r.member_id: r for r in conn.execute(sa.select(schema.members))}
+    first_id = first.key.decode().partition("\x1f")[2]
+    assert summarised == [first_id]  # once, the last state; the second member's last record is a tombstone
+    assert list(rows) == [first_id] and rows[first_id].page["member_id"] == first_id
+    assert positions(db)[(CHANGELOG, 0)] == 5
 
 
 def test_a_changelog_record_that_is_no_member_is_passed_over(db):
