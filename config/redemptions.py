@@ -10,7 +10,7 @@ only carries an ``in_stock`` switch operations flip when an item sells out
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -53,7 +53,9 @@ class PointsCashRules(Strict):
     bands: list[PriceBand] = Field(
         default_factory=lambda: [PriceBand(up_to=Decimal(2000), points_per_yuan=10), PriceBand(points_per_yuan=15)]
     )
-    max_points_share: Decimal = Field(default=Decimal("0.5"), gt=0, le=1, description="share of an order points pay")
+    max_points_share: Decimal = Field(
+        default=Decimal(1), gt=0, le=1,
+        description="share of an order points may pay; 1 = all of it (seed 001: offset some or all of the cash)")
     min_balance: int = Field(default=100, ge=0, description="spendable points needed before points can pay")
     keep_settlements: int = Field(default=200, ge=1, description="settled payments kept for cancellation")
 
@@ -75,11 +77,28 @@ class PointsCashRules(Strict):
 
 
 class CatalogueItem(Strict):
+    """A merchandise item: its points are fixed by ``points``, or else its ``price`` times its
+    band's rate (seed 001 §6(3): under 2,000 yuan at 10 points a yuan, above at 15)."""
+
     name: str = Field(min_length=1, max_length=200)
-    points: int = Field(ge=1, description="points price of one item")
+    price: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False, description="yuan")
+    points: int | None = Field(default=None, ge=1, description="points price of one item; null = price x band")
     in_stock: bool = True
     max_per_order: int = Field(default=5, ge=1)
     max_per_member: int | None = Field(default=None, ge=1, description="lifetime cap per member; null = none")
+
+    @model_validator(mode="after")
+    def _priced(self) -> CatalogueItem:
+        if self.points is None and self.price is None:
+            raise ValueError("an item needs points or a price")
+        return self
+
+    def points_at(self, bands: PointsCashRules) -> int:
+        """Points of one item: as the catalogue fixes them, else the price at its band's rate (rounded up)."""
+        if self.points is not None:
+            return self.points
+        assert self.price is not None
+        return int((self.price * bands.rate_for(self.price)).to_integral_value(rounding=ROUND_CEILING))
 
 
 class MerchandiseRules(Strict):

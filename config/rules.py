@@ -98,6 +98,12 @@ class ExpiryRules(Strict):
 
 
 class ClawbackPolicy(StrEnum):
+    """What a refund's clawback does when the order's points were already spent (seed 001 §5: no
+    refund loophole).  ``negative_balance`` (the default): the rest becomes debt, repaid first from
+    later earnings.  ``cap_and_record``: take what is there, record the rest as a shortfall (the member
+    keeps it).  A tenant that would rather not lend can keep order points pending for the return
+    window instead (``points.pending_days``), so they cannot be spent before a refund."""
+
     NEGATIVE_BALANCE = "negative_balance"
     CAP_AND_RECORD = "cap_and_record"
 
@@ -105,7 +111,10 @@ class ClawbackPolicy(StrEnum):
 class PointsRules(Strict):
     pending_days: int = Field(default=0, ge=0, le=365, description="return window before order points can be spent")
     expiry: ExpiryRules = ExpiryRules()
-    clawback: ClawbackPolicy = ClawbackPolicy.CAP_AND_RECORD
+    clawback: ClawbackPolicy = ClawbackPolicy.NEGATIVE_BALANCE
+    operator_debits_overdraw: bool = Field(
+        default=False,
+        description="an operator's debit beyond the spendable points becomes debt (true) or is refused (false)")
     earning: EarningRules = EarningRules()
 
 

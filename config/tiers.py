@@ -85,6 +85,10 @@ class TierDef(Strict):
     by_invitation: bool = False
     protection_days: int = Field(default=0, ge=0)
     upgrade_gift: Gift | None = None
+    retention_offer: Gift | None = Field(
+        default=None,
+        description="granted with the retention nudge when a protected tier falls short (engine/nudges.py); "
+                    "none = the nudge is a notice only")
     benefits: TierBenefits = TierBenefits()
 
 

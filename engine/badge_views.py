@@ -1,5 +1,7 @@
 """Read-only views of a member's badges for the lookup API (seed 000's badge
-page: the badge list with aggregated rights, and a badge's detail)."""
+page: the badge list with aggregated rights, and a badge's detail).  Each badge
+says the month its rights were last issued for (``rights_issued_for``): they are
+renewed by the first evaluation of every month the level holds."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from config.business_lines import (
     parse_value,
 )
 from config.rules import TenantRules
-from engine.badges import qualified_level
+from engine.badges import qualified_level, rights_period
 from engine.published_lines import lines_for
 from models.badges import BadgeState
 from models.state import MemberState
@@ -59,6 +61,7 @@ def badges_summary(state: MemberState, rules: TenantRules) -> dict[str, Any]:
             "since": _iso(badge.since),
             "rule_version": badge.rule_version,
             "rights": level_rights,
+            "rights_issued_for": rights_period(state, line_id),  # the month the rights were last issued for
         })
         for right in level_rights:
             entry = rights.setdefault(right["benefit"], {"benefit": right["benefit"], "sources": []})
@@ -158,6 +161,7 @@ def badge_detail(state: MemberState, rules: TenantRules, line_id: str) -> dict[s
         "last_snapshot": badge.last_snapshot.isoformat() if badge.last_snapshot else None,
         "values": {name: badge.values.get(name) for name in line.fields},
         "rights": [_right(r) for r in level.rights] if level is not None else [],
+        "rights_issued_for": rights_period(state, line_id),  # renewed each month the level holds (engine/badges.py)
         "next_level": nxt,
     }
 

@@ -16,6 +16,15 @@ evaluation's hook, with the tiers' protection and warning semantics
 sets ``protection_until`` to ``max(protection_days, downgrade_warning_days)``
 ahead, a ``downgrade_warning`` goes out ``downgrade_warning_days`` before it,
 qualifying again cancels it.
+
+Rights are periodic (seed 000: the monthly evaluation "triggers rights
+issuance"): a level's rights are issued when it is reached and again by the
+first evaluation of every later local month while the level is held (a
+pending downgrade still holds it), never for a level the member has lost.
+Each renewal's grant id is (member, benefit, month, line, level, right), and
+the member remembers the month each line's rights were issued for
+(``benefit_periods["badge_rights:<line>"]``, :func:`rights_period`), so
+repeating an evaluation issues nothing twice.
 """
 
 from __future__ import annotations
@@ -24,9 +33,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from config.business_lines import BadgeDowngrade, BusinessLine, Check, Node, Value, canonical, holds, parse_value
+from config.business_lines import (
+    BadgeDowngrade,
+    BadgeLevel,
+    BusinessLine,
+    Check,
+    Node,
+    Value,
+    canonical,
+    holds,
+    parse_value,
+)
 from config.rules import TenantRules
+from config.tiers import Cadence
 from config.topics import Topic
+from engine.benefits import period_of
 from engine.clock import local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.outcome import Reject
@@ -34,6 +55,7 @@ from engine.published_lines import lines_for
 from engine.step import Step
 from models.badges import BadgeState, BusinessScores
 from models.outputs import BadgeChange, DeadLetterReason, NotificationKind, TierDirection
+from models.state import MemberState
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +172,49 @@ def _move(step: Step, line_id: str, line: BusinessLine, badge: BadgeState, to_le
     )
     if not up or level is None:
         return
+    _grant_rights(step, line_id, line, level, None)
+    step.state.benefit_periods[_rights_key(line_id)] = period_of(step.day, Cadence.MONTH)
+
+
+def _rights_key(line_id: str) -> str:
+    return f"badge_rights:{line_id}"
+
+
+def rights_period(state: MemberState, line_id: str) -> str | None:
+    """The local month (``YYYY-MM``) the line's rights were last issued for."""
+    return state.benefit_periods.get(_rights_key(line_id))
+
+
+def _grant_rights(step: Step, line_id: str, line: BusinessLine, level: BadgeLevel, month: str | None) -> None:
+    """Issue ``level``'s rights: on reaching it (``month`` None: ids from the cause), or as the
+    renewal for ``month`` (ids from the month, whatever the cause)."""
     for i, right in enumerate(level.rights):
         step.grant(
             right.benefit,
-            f"{line_id}:{to_level}:{i}",
+            f"{line_id}:{level.level}:{i}",
+            period=month,
             line_id=line_id,
-            badge_level=to_level,
+            badge_level=level.level,
             value=right.value,
             quantity=right.quantity,
             valid_from=step.occurred_at,
             valid_until=step.occurred_at + timedelta(days=right.valid_days) if right.valid_days else None,
             details={"level_name": level.name, "rule_version": line.version,
-                     **({"description": right.description} if right.description else {})},
+                     **({"description": right.description} if right.description else {}),
+                     **({"period": month} if month is not None else {})},
         )
+
+
+def renew_rights(step: Step, line_id: str, line: BusinessLine, badge: BadgeState) -> bool:
+    """Issue the held level's rights for the step's local month unless issued for it already;
+    True when the state changed."""
+    month = period_of(step.day, Cadence.MONTH)
+    level = line.level(badge.level) if badge.level >= 1 else None
+    if level is None or not level.rights or rights_period(step.state, line_id) == month:
+        return False
+    _grant_rights(step, line_id, line, level, month)
+    step.state.benefit_periods[_rights_key(line_id)] = month
+    return True
 
 
 def _requalified(badge: BadgeState) -> bool:
@@ -204,7 +256,8 @@ def evaluate_badges(step: Step, as_of: datetime | date) -> bool:
     ``as_of``: downgrades (protection, warning), and upgrades a newer definition
     allows.  Pure; returns True when the state changed.  Evaluating again as of
     the same moment changes nothing (each step is remembered: the badge's
-    ``since``, ``protection_until``, ``downgrade_warned``).  A hook for
+    ``since``, ``protection_until``, ``downgrade_warned``, the rights' month).  The level
+    held after that gets its rights for the month (:func:`renew_rights`).  A hook for
     ``engine.evaluation.EVALUATION_HOOKS``: ``(step, as_of) -> changed``."""
     if not isinstance(as_of, datetime):
         as_of = start_of_day(as_of, step.rules.tz)
@@ -214,10 +267,12 @@ def evaluate_badges(step: Step, as_of: datetime | date) -> bool:
         badge, line = step.state.badges[line_id], lines.get(line_id)
         if badge.since is not None and badge.since >= as_of:
             continue  # decided at or after this moment: a repeated evaluation changes nothing
-        values = stored_values(line, badge) if line is not None else None
-        if line is None or values is None:
-            continue  # a retired line, or values this version cannot read: kept until the next snapshot
-        changed = _evaluate_line(step, line_id, line, badge, qualified_level(line, values), as_of) or changed
+        if line is None:
+            continue  # a retired line: kept until the next snapshot, no rights to issue
+        values = stored_values(line, badge)
+        if values is not None:  # values this version cannot read: the level is kept until the next snapshot
+            changed = _evaluate_line(step, line_id, line, badge, qualified_level(line, values), as_of) or changed
+        changed = renew_rights(step, line_id, line, badge) or changed
     return changed
 
 

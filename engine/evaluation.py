@@ -58,8 +58,8 @@ EVALUATION_HOOKS: list[Periodic] = [
     Periodic(grant_scheduled, scheduled_due),
     Periodic(settle_instances, instances_due),  # benefit instances expire, get reminders (engine/benefit_usage.py)
     Periodic(coupon_reminders, reminders_due),  # redeemed coupons nearing expiry (engine/redemptions/coupons.py)
-    Periodic(send_nudges, nudges_due),
-    Periodic(evaluate_badges, badges_due),  # business-line badge downgrades (engine/badges.py)
+    Periodic(send_nudges, nudges_due),  # with a protected tier's retention offer granted (engine/nudges.py)
+    Periodic(evaluate_badges, badges_due),  # badge downgrades, monthly rights (engine/badges.py)
     Periodic(expire_memberships, memberships_due),  # plans' renewal reminders, expiry (engine/memberships.py)
 ]
 

@@ -1,7 +1,10 @@
 """Marketing nudges at periodic evaluation (seed 003 §4.2).
 
 - next tier: the member is within ``next_tier_gap`` of the next tier;
-- retention offer: a protected tier (DIAMOND, BLACK_GOLD) is falling short;
+- retention offer: a protected tier (DIAMOND, BLACK_GOLD) is falling short
+  ("保级提醒: 钻石会员消费不足时推送专属优惠"); the tier's ``retention_offer`` from
+  the rules is granted with it as a benefit instance (id from member, day and
+  tier, so a repeated evaluation grants it once) and the notice names it;
 - churn warning: no login for ``churn_days``.
 Each kind goes out at most once per ``every_days``.
 """
@@ -42,8 +45,10 @@ def send_nudges(step: Step, as_of: datetime) -> bool:
     if cfg.retention_offer and ladder.tiers[current].protection_days:
         q = step.qualification()
         if q.rank < current and _due(step, "retention"):
+            offer = _grant_offer(step, as_of)
             step.notify(NotificationKind.RETENTION_OFFER, f"keep {state.tier}: {q.metric} is {q.value}",
-                        tier=state.tier, metric=q.metric, metric_value=str(q.value))
+                        tier=state.tier, metric=q.metric, metric_value=str(q.value),
+                        **({"grant_id": offer} if offer is not None else {}))
             changed = True
     last_seen = state.last_login_at
     if last_seen is not None and (as_of - last_seen).days >= cfg.churn_days and _due(step, "churn"):
@@ -52,6 +57,26 @@ def send_nudges(step: Step, as_of: datetime) -> bool:
                     last_login_at=last_seen.isoformat(), days=(as_of - last_seen).days)
         changed = True
     return changed
+
+
+def _grant_offer(step: Step, as_of: datetime) -> str | None:
+    """The tier's retention offer as a benefit instance; its grant id (None: the tier has none)."""
+    tier = step.rules.tiers.by_id(step.state.tier)
+    offer = tier.retention_offer
+    if offer is None:
+        return None
+    day = step.day.isoformat()
+    return step.grant(
+        "retention_offer",
+        tier.id,
+        period=day,
+        tier=tier.id,
+        value=offer.value,
+        valid_from=as_of,
+        valid_until=as_of + timedelta(days=offer.valid_days),
+        details={"period": day, **({"description": offer.description} if offer.description else {})},
+        conditions=offer.conditions,
+    )
 
 
 def _cadence(state: MemberState, rules: TenantRules, kind: str) -> datetime | None:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from config.rules import ClawbackPolicy
 from engine.account_status import set_status
 from engine.ids import derive_id
 from engine.outcome import Reject
@@ -68,8 +67,7 @@ def apply_credit(step: Step, command: PointsCredit) -> None:
 def apply_debit(step: Step, command: PointsDebit) -> None:
     state = step.state
     available = spendable(state, step.occurred_at)
-    in_debt = step.rules.points.clawback is ClawbackPolicy.NEGATIVE_BALANCE
-    if available < command.points and not in_debt:
+    if available < command.points and not step.rules.points.operator_debits_overdraw:
         raise Reject(DeadLetterReason.INSUFFICIENT_POINTS,
                      f"a debit of {command.points} points would overdraw: {available} spendable")
     taken = take(state, command.points, step.occurred_at)

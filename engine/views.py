@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from config.rules import TenantRules
-from config.tiers import Metric, MetricKind
+from config.tiers import DowngradePolicy, Metric, MetricKind
 from engine.badge_views import badges_summary
 from engine.benefit_views import benefits_summary
 from engine.progress import lots_view, tier_progress
@@ -20,6 +20,28 @@ SPEND_30D = Metric(kind=MetricKind.SPEND, window_days=30)
 SPEND_365D = Metric(kind=MetricKind.SPEND, window_days=365)
 
 
+def tier_protection(state: MemberState, rules: TenantRules, qualified_rank: int) -> dict[str, Any]:
+    """Seed 003 §3.1 made visible: ``protection_until`` -- the end of a protected tier's (DIAMOND,
+    BLACK_GOLD: ``protection_days``) protection once an evaluation found the member short, or the
+    protection an import gave -- and the ``pending_downgrade`` with its date and target (None when
+    none is scheduled, or when the member qualifies again: the next evaluation calls it off)."""
+    ladder, at = rules.tiers, state.downgrade_at
+    current = ladder.rank(state.tier)
+    protected = state.protection_until
+    if at is not None and ladder.tiers[current].protection_days and (protected is None or at > protected):
+        protected = at
+    pending = None
+    if at is not None and qualified_rank < current:
+        one_down = qualified_rank if ladder.downgrade is DowngradePolicy.TO_QUALIFIED else current - 1
+        pending = {"to_tier": ladder.tiers[max(one_down, qualified_rank)].id, "at": at.isoformat(),
+                   "warned": state.downgrade_warned}
+    return {
+        "protection_until": protected.isoformat() if protected else None,
+        "downgrade_at": at.isoformat() if at else None,
+        "pending_downgrade": pending,
+    }
+
+
 def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> dict[str, Any]:
     day = as_of.astimezone(rules.tz).date()
     q = qualification(state, rules.tiers, day)
@@ -30,8 +52,7 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         "tier": state.tier,
         "tier_since": state.tier_since.isoformat() if state.tier_since else None,
         "qualified_tier": q.tier,
-        "protection_until": state.protection_until.isoformat() if state.protection_until else None,
-        "downgrade_at": state.downgrade_at.isoformat() if state.downgrade_at else None,
+        **tier_protection(state, rules, q.rank),  # "protection_until", "downgrade_at", "pending_downgrade"
         "tier_progress": tier_progress(state, rules.tiers, day),
         "currency": rules.currency,
         "tier_override_until": state.tier_override_until.isoformat() if state.tier_override_until else None,

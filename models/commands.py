@@ -140,7 +140,7 @@ class PointsCredit(OperatorCommandBase):
 
 class PointsDebit(OperatorCommandBase):
     """Take ``points`` from the member's spendable points; refused if they would overdraw
-    (unless the tenant's rules keep a negative balance as debt)."""
+    (unless the tenant's rules let operators' debits overdraw into debt: ``points.operator_debits_overdraw``)."""
 
     type: Literal["points_debit"]
     points: int = Field(ge=1)

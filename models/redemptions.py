@@ -54,22 +54,38 @@ class PaymentMode(StrEnum):
     CASH_FIRST = "cash_first"
 
 
+class PayItem(BaseModel):
+    """One line of the goods points pay for: its unit price decides its band (seed 001 §6(3))."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sku: Ident
+    unit_price: Annotated[Money, Field(gt=0)]
+    quantity: int = Field(default=1, ge=1, le=100_000)
+
+
 class PointsCashRequest(RedemptionBase):
     """Pay an order partly with points.  ``points_first``: as many points as the
     cap and the balance allow, cash for the rest.  ``cash_first``: cash up to
-    ``cash_limit``, points for the rest.  ``quote_only`` answers without spending."""
+    ``cash_limit``, points for the rest.  ``quote_only`` answers without spending.
+    With ``items`` each item pays at its unit price's band (three 800 yuan items
+    at 1:10); without, the order is priced as one item of ``order_amount``."""
 
     kind: Literal["points_cash"]
     order_id: Ident
     order_amount: Annotated[Money, Field(gt=0)]
     mode: PaymentMode = PaymentMode.POINTS_FIRST
     cash_limit: Money | None = Field(default=None, description="cash the member pays at most (cash_first)")
+    items: list[PayItem] = Field(default_factory=list, max_length=500,
+                                 description="the goods, unit price x quantity summing to order_amount")
     quote_only: bool = False
 
     @model_validator(mode="after")
     def _cash_first_needs_limit(self) -> PointsCashRequest:
         if self.mode is PaymentMode.CASH_FIRST and self.cash_limit is None:
             raise ValueError("cash_first needs cash_limit")
+        if self.items and sum(i.unit_price * i.quantity for i in self.items) != self.order_amount:
+            raise ValueError("items: unit price x quantity must sum to order_amount")
         return self
 
 
@@ -152,12 +168,24 @@ class CouponsIssued(_Granted):
     valid_until: datetime
 
 
+class PaymentPart(BaseModel):
+    """The goods of one band that points pay for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    points_per_yuan: int
+    value: Decimal
+    points: int
+
+
 class PaymentSettled(_Granted):
     kind: Literal["points_cash"]
     order_id: str
     order_amount: Decimal
     mode: PaymentMode
-    points_per_yuan: int
+    points_per_yuan: int = Field(description="the band's rate; with goods in several bands, the lowest (see parts)")
+    parts: list[PaymentPart] = Field(
+        default_factory=list, description="per band the points paid in: its rate, the money paid, the points")
     points_value: Decimal = Field(description="the part of the order the points pay")
     cash_amount: Decimal = Field(description="the part left to pay in cash")
     quote_only: bool = False

@@ -31,7 +31,8 @@ def apply_merchandise(step: Step, request: MerchandiseRequest) -> None:
         )
     if spending_blocked(step, request):
         return None
-    cost = item.points * request.quantity
+    each = item.points_at(step.rules.redemptions.points_cash)
+    cost = each * request.quantity
     if not can_afford(step, request, cost):
         return None
     state = step.state
@@ -49,7 +50,7 @@ def apply_merchandise(step: Step, request: MerchandiseRequest) -> None:
         spent=cost,
         granted=MerchandiseIssued(
             kind="merchandise",
-            item_id=request.item_id, name=item.name, quantity=request.quantity, points_each=item.points
+            item_id=request.item_id, name=item.name, quantity=request.quantity, points_each=each
         ),
     )
     return None

@@ -1,12 +1,19 @@
 """Points + cash (seed 001 §6(3)): pay part of an order with points.
 
+The rate goes by **item** unit price (the bands of ``points_cash``: goods up to
+2,000 yuan at 10 points a yuan, dearer ones at 15), not by the order's total:
+three 800 yuan items pay at 1:10.  Points pay for the goods of the cheapest
+rate first, so they go as far as they can; a request without items is priced
+as one item of its amount.
+
 Money is counted in cents and points in whole points.  The points' value is
-rounded down to the cent and the points needed for a sum rounded up, so the
-member never gets more money out of points than the rate allows.
+rounded down to the cent and the points needed for a sum rounded up (per band),
+so the member never gets more money out of points than the rate allows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
@@ -19,6 +26,7 @@ from models.redemption_state import Settlement
 from models.redemptions import (
     PaymentCancelled,
     PaymentMode,
+    PaymentPart,
     PaymentSettled,
     PointsCashCancel,
     PointsCashRequest,
@@ -30,10 +38,11 @@ CENTS = Decimal(100)
 
 @dataclass(frozen=True, slots=True)
 class PaymentPlan:
-    points_per_yuan: int
+    points_per_yuan: int  # the lowest rate points paid at (the only one, mostly)
     points: int
     points_value: Decimal
     cash_amount: Decimal
+    parts: tuple[PaymentPart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,35 +55,64 @@ def _cents(amount: Decimal) -> int:
     return int((amount * CENTS).to_integral_value(rounding=ROUND_FLOOR))
 
 
+def _by_rate(lines: Sequence[tuple[Decimal, int]], rules: PointsCashRules) -> list[tuple[int, int]]:
+    """(rate, cents of the goods at that rate) for ``(unit price, quantity)`` lines, lowest rate first."""
+    cents: dict[int, int] = {}
+    for price, quantity in lines:
+        rate = rules.rate_for(price)
+        cents[rate] = cents.get(rate, 0) + _cents(price * quantity)
+    return sorted(cents.items())
+
+
+def _points_for(cents: int, rate: int) -> int:
+    return -(-cents * rate // 100)  # rounded up
+
+
 def plan_payment(
-    amount: Decimal, mode: PaymentMode, cash_limit: Decimal | None, available: int, rules: PointsCashRules
+    amount: Decimal, mode: PaymentMode, cash_limit: Decimal | None, available: int, rules: PointsCashRules,
+    lines: Sequence[tuple[Decimal, int]] = (),
 ) -> PaymentPlan | Refusal:
-    """How an order of ``amount`` splits into points and cash, or why it cannot."""
-    rate = rules.rate_for(amount)
+    """How an order of ``amount`` -- the goods ``lines`` of (unit price, quantity), or one item of
+    ``amount`` -- splits into points and cash, or why it cannot."""
+    bands = _by_rate(lines or [(amount, 1)], rules)
+    lowest = bands[0][0]
     total = _cents(amount)
     cap = int((Decimal(total) * rules.max_points_share).to_integral_value(rounding=ROUND_FLOOR))
+    covered: list[tuple[int, int]] = []  # (rate, cents) points pay, lowest rate first
     if mode is PaymentMode.POINTS_FIRST:
         if cap <= 0:
             return Refusal(RejectReason.OVER_ORDER_CAP, f"points may pay {rules.max_points_share} of {amount}: nothing")
         if available < rules.min_balance:
             return Refusal(RejectReason.BELOW_MINIMUM, f"{available} spendable < minimum {rules.min_balance}")
-        covered = min(cap, available * 100 // rate)
-        if covered <= 0:
-            return Refusal(RejectReason.INSUFFICIENT_POINTS, f"{available} spendable points pay nothing at 1:{rate}")
+        room, points_left = cap, available
+        for rate, cents in bands:
+            part = min(cents, room, points_left * 100 // rate)
+            if part > 0:
+                covered.append((rate, part))
+                room, points_left = room - part, points_left - _points_for(part, rate)
+        if not covered:
+            return Refusal(RejectReason.INSUFFICIENT_POINTS, f"{available} spendable points pay nothing at 1:{lowest}")
     else:
-        covered = total - min(_cents(cash_limit or Decimal(0)), total)
-        if covered > cap:
+        want = total - min(_cents(cash_limit or Decimal(0)), total)
+        if want > cap:
             return Refusal(
                 RejectReason.OVER_ORDER_CAP,
-                f"points would pay {Decimal(covered) / CENTS}, over {rules.max_points_share} of {amount}",
+                f"points would pay {Decimal(want) / CENTS}, over {rules.max_points_share} of {amount}",
             )
-        if covered and available < rules.min_balance:
+        if want and available < rules.min_balance:
             return Refusal(RejectReason.BELOW_MINIMUM, f"{available} spendable < minimum {rules.min_balance}")
-    points = -(-covered * rate // 100)  # rounded up
+        for rate, cents in bands:
+            part = min(cents, want)
+            if part > 0:
+                covered.append((rate, part))
+                want -= part
+    parts = tuple(PaymentPart(points_per_yuan=rate, value=(Decimal(cents) / CENTS).quantize(Decimal("0.01")),
+                              points=_points_for(cents, rate)) for rate, cents in covered)
+    points = sum(p.points for p in parts)
     if points > available:
         return Refusal(RejectReason.INSUFFICIENT_POINTS, f"needs {points} points, {available} spendable")
-    value = (Decimal(covered) / CENTS).quantize(Decimal("0.01"))
-    return PaymentPlan(rate, points, value, amount - value)
+    value = sum((p.value for p in parts), Decimal("0.00"))
+    return PaymentPlan(parts[0].points_per_yuan if parts else lowest, points, value, amount - value, parts)
 
 
 def apply_points_cash(step: Step, request: PointsCashRequest) -> None:
@@ -90,7 +128,8 @@ def apply_points_cash(step: Step, request: PointsCashRequest) -> None:
         return None
     rules = step.rules.redemptions.points_cash
     plan = plan_payment(
-        request.order_amount, request.mode, request.cash_limit, spendable(state, step.occurred_at), rules
+        request.order_amount, request.mode, request.cash_limit, spendable(state, step.occurred_at), rules,
+        [(item.unit_price, item.quantity) for item in request.items],
     )
     if isinstance(plan, Refusal):
         return reject(step, request, plan.reason, plan.detail)
@@ -100,6 +139,7 @@ def apply_points_cash(step: Step, request: PointsCashRequest) -> None:
         order_amount=request.order_amount,
         mode=request.mode,
         points_per_yuan=plan.points_per_yuan,
+        parts=list(plan.parts),
         points_value=plan.points_value,
         cash_amount=plan.cash_amount,
         quote_only=request.quote_only,

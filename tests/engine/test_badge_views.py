@@ -25,6 +25,7 @@ def test_member_summary_lists_badges_and_aggregated_rights():
         ("gold_bar", 1, "Gold Bar Holder"), ("small_treasury", 1, "Treasury Starter"), ("wealth", 2, "Wealth Gold")]
     wealth = body["badges"][2]
     assert wealth["rule_version"] == 1 and wealth["since"] == "2022-11-30T00:00:00+08:00"
+    assert wealth["rights_issued_for"] == "2022-11"  # issued on reaching the level, renewed monthly
     assert [r["benefit"] for r in wealth["rights"]] == ["wealth_fee_coupon", "wealth_market_report"]
     rights = {r["benefit"]: r["sources"] for r in body["badge_rights"]}
     assert sorted(rights) == ["gold_storage_fee_waiver", "treasury_yield_boost", "wealth_fee_coupon",
@@ -55,6 +56,9 @@ def test_badge_detail_says_what_the_next_level_needs():
     assert (detail["level"], detail["level_name"], detail["qualified_level"], detail["rule_version"]) == (
         2, "Wealth Gold", 2, 1)
     assert detail["values"] == {"lc_score": "450", "jt_hold_amt": "3000.00", "gdlc_jy_flag": "0"}
+    assert detail["rights_issued_for"] == "2022-11"
+    m.evaluate("2022-12-01T00:00:00+08:00")
+    assert badge_detail(m.state, m.rules, "wealth")["rights_issued_for"] == "2022-12"
     assert detail["fields"] == {"lc_score": "int", "jt_hold_amt": "decimal", "gdlc_jy_flag": "flag"}
     nxt = detail["next_level"]
     assert (nxt["level"], nxt["name"], nxt["met"]) == (3, "Wealth Diamond", False)

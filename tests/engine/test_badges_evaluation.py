@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from engine.badges import rights_period
 from engine.evaluation import evaluate_member
 from engine.published_lines import PublishedLines
-from models.outputs import BadgeChange, NotificationKind, TierDirection
+from models.outputs import BadgeChange, BenefitGrant, Notification, NotificationKind, TierDirection
 from models.state import state_json
 from tests.engine.badge_fixtures import Holder, shipped, wealth
 
@@ -44,10 +46,18 @@ def wealth_changes(m: Holder):
     return [c for c in m.changes if c.line_id == "wealth"]
 
 
+def renewed(out, line_id: str = "wealth") -> list[tuple[str, int]]:
+    """(month, badge level) of the outputs of ``line_id``, which must all be renewal grants."""
+    assert all(isinstance(o.value, BenefitGrant) for o in out), out
+    return [(o.value.details["period"], o.value.badge_level) for o in out if o.value.line_id == line_id]
+
+
 def test_short_member_is_warned_then_downgraded_one_level_after_protection():
     m = fallen(shipped().default)  # wealth: protection 30 days, warning 7 days, one_down
     changed, out = m.evaluate(at(0))
-    assert changed and out == []  # scheduled: no downgrade before at(30), no warning before at(23)
+    # scheduled: no downgrade before at(30), no warning before at(23); the level still holds, so
+    # December's evaluation renews its two rights
+    assert changed and renewed(out) == [("2022-12", 2)] * 2
     badge = m.state.badges["wealth"]
     assert badge.protection_until == at(30) and not badge.downgrade_warned
     assert m.evaluate(at(22)) == (False, [])
@@ -98,7 +108,8 @@ def test_no_protection_and_no_warning_downgrades_at_once():
 def test_warning_days_longer_than_protection_set_the_wait():
     m = fallen(rules_with(protection_days=3, downgrade_warning_days=10))
     changed, out = m.evaluate(at(0))
-    assert [o.value.kind for o in out] == [NotificationKind.DOWNGRADE_WARNING]  # 10 days ahead, at once
+    notes = [o.value.kind for o in out if isinstance(o.value, Notification)]
+    assert notes == [NotificationKind.DOWNGRADE_WARNING]  # 10 days ahead, at once
     assert m.state.badges["wealth"].protection_until == at(10)
     m.evaluate(at(9))
     assert m.level("wealth") == 2
@@ -119,7 +130,8 @@ def test_qualifying_again_cancels_the_pending_downgrade(via):
         assert m.evaluate(at(26)) == (True, [])
     badge = m.state.badges["wealth"]
     assert (badge.protection_until, badge.downgrade_warned) == (None, False)
-    assert m.evaluate(at(60)) == (False, [])
+    changed, out = m.evaluate(at(60))  # a new month: the held level's rights, nothing else
+    assert changed and renewed(out) == [("2023-01", 2)] * 2
     assert m.level("wealth") == 2
 
 
@@ -154,7 +166,8 @@ def test_values_a_newer_version_cannot_read_keep_the_badge_until_the_next_snapsh
     line = shipped().default.business_lines["wealth"].model_dump(mode="json")
     line["fields"]["lc_rank"] = "int"
     m.rules = rules_with(fields=line["fields"])
-    assert m.evaluate(at(0)) == (False, [])
+    changed, out = m.evaluate(at(0))
+    assert renewed(out) == [("2022-12", 2)] * 2  # the level is kept, so are its rights
     assert m.state.badges["wealth"].protection_until is None
 
 
@@ -171,3 +184,62 @@ def test_the_periodic_evaluation_runs_the_badge_hook():
     badge_changes = [o.value for o in outputs if isinstance(o.value, BadgeChange)]
     assert changed and [(c.line_id, c.from_level, c.to_level, c.cause_event_id) for c in badge_changes] == [
         ("wealth", 2, 1, "eval-x")]
+
+
+# -- periodic rights (issue 20 item 4) ------------------------------------------------------
+
+
+def test_rights_are_renewed_by_the_first_evaluation_of_each_month_while_the_level_holds():
+    m = Holder(shipped().default)
+    m.send("2022-11-01", line_id="wealth", **wealth(450, 3000))  # Wealth Gold: a fee coupon and a report
+    reached = [g.grant_id for g in m.grants]
+    assert len(reached) == 2 and rights_period(m.state, "wealth") == "2022-11"
+    assert m.evaluate(at(-10)) == (False, [])  # later in November: issued for it on reaching the level
+    changed, out = m.evaluate(at(0))
+    assert changed and renewed(out) == [("2022-12", 2)] * 2
+    december = [o.value for o in out]
+    assert [(g.benefit, g.value, g.valid_from, g.valid_until) for g in december] == [
+        ("wealth_fee_coupon", Decimal(20), at(0), at(30)), ("wealth_market_report", None, at(0), at(30))]
+    assert m.evaluate(at(14)) == (False, [])  # once a month
+    changed, out = m.evaluate(at(31))
+    assert renewed(out) == [("2023-01", 2)] * 2
+    ids = reached + [g.grant_id for g in december] + [o.value.grant_id for o in out]
+    assert len(set(ids)) == 6 and set(ids) <= set(m.state.benefits)  # six instances, each its own id
+
+
+def test_a_renewal_has_the_same_ids_whatever_evaluation_issues_it_and_is_issued_once():
+    one, two = Holder(shipped().default), Holder(shipped().default)
+    for m in (one, two):
+        m.send("2022-11-01", line_id="wealth", **wealth(450, 3000))
+    _, first = one.evaluate(at(0), cause="nightly")
+    _, second = two.evaluate(at(2), cause="rerun")  # another cause, later in the same month
+    assert [o.value.grant_id for o in first] == [o.value.grant_id for o in second]
+    snapshot = state_json(one.state).decode()
+    assert one.evaluate(at(0), cause="nightly") == (False, [])  # a redelivered evaluation
+    assert state_json(one.state).decode() == snapshot
+
+
+def test_no_rights_for_a_level_the_member_has_lost():
+    m = fallen(rules_with(protection_days=0, downgrade_warning_days=0))  # Wealth 2 -> 1 at the first evaluation
+    changed, out = m.evaluate(at(0))
+    changes = [o.value for o in out if isinstance(o.value, BadgeChange)]
+    assert [(c.from_level, c.to_level) for c in changes] == [(2, 1)]
+    grants = [o for o in out if isinstance(o.value, BenefitGrant)]
+    assert renewed(grants) == [("2022-12", 1)]  # the level held now, not the one lost
+    assert grants[0].value.benefit == "wealth_fee_coupon" and grants[0].value.value == Decimal(10)
+    m.evaluate(at(31))  # January: short of level 1 too -> level 0
+    assert m.level("wealth") == 0
+    assert m.evaluate(at(62)) == (False, [])  # February: no badge, no rights
+    assert [g.badge_level for g in m.grants if g.valid_from is not None and g.valid_from >= at(31)] == []
+
+
+def test_an_upgrade_by_evaluation_issues_the_new_level_once_that_month():
+    m = Holder(shipped().default)
+    m.send("2022-11-01", **wealth(250, 0))
+    m.rules = rules_with(levels=[{"level": 1, "name": "Wealth Silver",
+                                 "rule": {"field": "lc_score", "op": ">=", "value": 200},
+                                 "rights": [{"benefit": "wealth_fee_coupon", "value": 10}]}])
+    m.evaluate(at(1))
+    assert m.evaluate(at(2)) == (False, [])
+    assert [g.badge_level for g in m.grants] == [1]
+    assert renewed(m.evaluate(at(31))[1]) == [("2023-01", 1)]

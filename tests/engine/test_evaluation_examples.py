@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from config.rules import ExpiryMode, RuleBook
+from config.rules import ExpiryMode, RuleBook, TenantRules
 from config.settings import SHIPPED_RULES_DIR
 from config.tiers import DowngradePolicy
 from engine.evaluation import evaluate_member, evaluation_id
 from engine.ids import derive_id
+from engine.views import member_summary
 from models.benefits import BenefitChange
 from models.outputs import (
     BenefitGrant,
@@ -117,7 +118,7 @@ def notices(values: list[Any], kind: NotificationKind) -> list[Notification]:
     return [v for v in values if isinstance(v, Notification) and v.kind is kind]
 
 
-def grant_id(benefit: str, period: str, ordinal: int = 0) -> str:
+def grant_id(benefit: str, period: str, ordinal: object = 0) -> str:
     """Scheduled grants are named by (member, benefit, period, ordinal), whatever evaluation grants them."""
     return derive_id("bg", TENANT, MEMBER, benefit, period, ordinal)
 
@@ -289,6 +290,23 @@ def test_tier_coupon_ids_depend_on_the_period_not_on_the_evaluation():
     assert [g.cause_event_id for g in early + late] == ["evaluation-a", "evaluation-a", "evaluation-b", "evaluation-b"]
 
 
+def test_tier_coupons_go_on_while_the_tier_holds_and_stop_when_it_ends():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")  # DIAMOND (protected 30 days); short from 04-01
+    by_day = daily(m, "2026-03-02", "2026-05-20")
+    coupons = [(day, g.tier, g.details["period"]) for day, out in by_day.items() for g in out
+               if isinstance(g, BenefitGrant) and g.benefit == "tier_coupon"]
+    diamond = sorted({(p, day) for day, tier, p in coupons if tier == "DIAMOND"})
+    # every ISO week while DIAMOND holds -- the protection until 05-01 included -- and never after it
+    assert [p for p, _ in diamond] == [f"2026-W{w:02d}" for w in range(10, 19)]
+    assert max(day for _, day in diamond) < "2026-05-01"
+    (downgrade,) = [v for out in by_day.values() for v in out if isinstance(v, TierChange)][:1]
+    assert (downgrade.from_tier, downgrade.to_tier, downgrade.occurred_at) == ("DIAMOND", "GOLD", local("2026-05-01"))
+    after = [(day, tier, p) for day, tier, p in coupons if day >= "2026-05-01"]
+    assert after and all(tier != "DIAMOND" for _, tier, _ in after)  # the tier in force gets its own coupons
+    assert after[0] == ("2026-05-04", "GOLD", "2026-W19")  # W18's coupons were DIAMOND's; GOLD's start with W19
+
+
 def test_the_base_tier_has_no_tier_coupons():
     m = shipped_member()
     m.pay("o1", 100, "2026-03-20T10:00:00+08:00")
@@ -405,7 +423,8 @@ def test_downgrade_warning_names_the_local_date_whatever_the_offset_of_as_of():
 def test_qualifying_again_during_protection_calls_the_downgrade_off():
     m = shipped_member()
     m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
-    assert describe(evaluate(m, "2026-04-01")[1]) == ["tier_coupon DIAMOND 2026-W14"] * 2 + ["retention_offer"]
+    assert describe(evaluate(m, "2026-04-01")[1]) == ["tier_coupon DIAMOND 2026-W14"] * 2 + [
+        "retention_offer DIAMOND 2026-04-01", "retention_offer"]
     assert m.state.downgrade_at == local("2026-05-01")
     m.pay("o2", 1000, "2026-04-10T10:00:00+08:00")  # DIAMOND's 1000 again, in the window until 05-09
     changed, out = evaluate(m, "2026-04-11")
@@ -469,9 +488,20 @@ def test_retention_offer_while_a_protected_tier_falls_short_every_7_days_until_t
     (first,) = notices(by_day["2026-04-01"], NotificationKind.RETENTION_OFFER)
     assert first.notification_id == notification_id("2026-04-01", NotificationKind.RETENTION_OFFER)
     assert first.message == "keep DIAMOND: spend_30d is 300"
-    assert first.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "300"}
+    offer_id = grant_id("retention_offer", "2026-04-01", "DIAMOND")
+    assert first.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "300", "grant_id": offer_id}
+    # the offer itself, from DIAMOND's retention_offer in the rules: a benefit instance, granted with the notice
+    (offer,) = [v for v in by_day["2026-04-01"] if isinstance(v, BenefitGrant) and v.benefit == "retention_offer"]
+    assert (offer.grant_id, offer.tier, offer.value, offer.valid_from, offer.valid_until) == (
+        offer_id, "DIAMOND", Decimal(30), local("2026-04-01"), local("2026-04-08"))
+    assert offer.conditions is not None and offer.conditions.min_spend == Decimal(100)
+    assert offer.details == {"period": "2026-04-01", "description": "DIAMOND retention offer"}
     (later,) = notices(by_day["2026-04-22"], NotificationKind.RETENTION_OFFER)
-    assert later.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "0"}  # the 300 has left too
+    assert later.data == {"tier": "DIAMOND", "metric": "spend_30d", "metric_value": "0",  # the 300 has left too
+                          "grant_id": grant_id("retention_offer", "2026-04-22", "DIAMOND")}
+    offers = [day for day, out in by_day.items() for v in out
+              if isinstance(v, BenefitGrant) and v.benefit == "retention_offer"]
+    assert offers == days_with(by_day, NotificationKind.RETENTION_OFFER)  # one offer with each notice
     # after the downgrade: GOLD is unprotected, so it is only warned and stepped down (7 days), no offers
     assert {day: out for day, out in busy_days(by_day).items() if day >= "2026-05-01"} == {
         "2026-05-01": ["tier DIAMOND->GOLD"],
@@ -480,6 +510,32 @@ def test_retention_offer_while_a_protected_tier_falls_short_every_7_days_until_t
         "2026-05-09": ["tier GOLD->SILVER", "tier_coupon SILVER 2026-05", "tier_coupon SILVER 2026-05"],
         "2026-05-10": ["downgrade_warning"],
     }
+
+
+def test_a_repeated_evaluation_grants_the_retention_offer_once():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-03-31")
+    _, first = evaluate(m, "2026-04-01")
+    assert "retention_offer DIAMOND 2026-04-01" in describe(first)
+    assert evaluate(m, "2026-04-01") == (False, [])  # the same evaluation redelivered
+    _, other = evaluate(m, "2026-04-01T12:00:00+08:00", cause="rerun")  # another evaluation that day
+    assert other == []
+    assert [bid for bid, inst in m.state.benefits.items() if inst.benefit == "retention_offer"] == [
+        grant_id("retention_offer", "2026-04-01", "DIAMOND")]
+
+
+def test_a_tier_without_a_retention_offer_in_its_rules_gets_the_notice_only():
+    data = SHIPPED.model_dump(mode="json")
+    for tier in data["tiers"]["tiers"]:
+        tier["retention_offer"] = None
+    m = Member(TenantRules.model_validate(data), MEMBER, TENANT)
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-03-31")
+    _, out = evaluate(m, "2026-04-01")
+    (notice,) = notices(out, NotificationKind.RETENTION_OFFER)
+    assert "grant_id" not in notice.data
+    assert [v for v in out if isinstance(v, BenefitGrant)] == []  # (this week's coupons came on 03-31)
 
 
 def test_no_retention_offer_for_an_unprotected_tier_falling_short():
@@ -534,3 +590,40 @@ def test_churn_warning_names_the_local_day_of_the_last_login():
     (warning,) = out
     assert warning.data["days"] == 30
     assert warning.message == "no login since 2026-03-01"
+
+
+# -- protection made visible (seed 003 §3.1) ----------------------------------------
+
+
+def test_the_lookup_shows_a_protected_tiers_protection_and_the_pending_downgrade():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")  # DIAMOND: protected 30 days once short
+
+    def lookup(at: str) -> dict:
+        page = member_summary(m.state, m.rules, local(at))
+        return {k: page[k] for k in ("tier", "protection_until", "downgrade_at", "pending_downgrade")}
+
+    assert lookup("2026-03-20") == {"tier": "DIAMOND", "protection_until": None, "downgrade_at": None,
+                                    "pending_downgrade": None}
+    evaluate(m, "2026-04-01")  # short: no downgrade before 05-01
+    may_first = local("2026-05-01").isoformat()
+    assert lookup("2026-04-02") == {"tier": "DIAMOND", "protection_until": may_first, "downgrade_at": may_first,
+                                    "pending_downgrade": {"to_tier": "GOLD", "at": may_first, "warned": False}}
+    evaluate(m, "2026-04-24")  # warned 7 days ahead
+    assert lookup("2026-04-25")["pending_downgrade"] == {"to_tier": "GOLD", "at": may_first, "warned": True}
+    evaluate(m, "2026-05-01")
+    gold = lookup("2026-05-01")
+    assert (gold["tier"], gold["protection_until"], gold["pending_downgrade"]) == ("GOLD", None, None)
+    evaluate(m, "2026-05-02")  # GOLD is not protected: a pending downgrade (the warning's 7 days), no protection
+    assert lookup("2026-05-02") == {
+        "tier": "GOLD", "protection_until": None, "downgrade_at": local("2026-05-09").isoformat(),
+        "pending_downgrade": {"to_tier": "SILVER", "at": local("2026-05-09").isoformat(), "warned": True}}
+
+
+def test_a_member_qualifying_again_has_no_pending_downgrade_on_the_lookup():
+    m = shipped_member()
+    m.pay("o1", 1000, "2026-03-02T10:00:00+08:00")
+    evaluate(m, "2026-04-01")
+    m.pay("o2", 1000, "2026-04-10T10:00:00+08:00")  # qualifies again: the next evaluation calls it off
+    page = member_summary(m.state, m.rules, local("2026-04-10", "12:00:00"))
+    assert page["pending_downgrade"] is None and page["tier"] == "DIAMOND"

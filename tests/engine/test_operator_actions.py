@@ -85,8 +85,8 @@ def test_a_debit_that_would_overdraw_is_refused_and_changes_nothing(base_rules, 
     assert out.outputs == [] and m.snapshot() == before
 
 
-def test_a_debit_may_overdraw_into_debt_when_the_rules_keep_a_negative_balance():
-    m = Member(make_rules({"points": {"clawback": "negative_balance"}}))
+def test_a_debit_may_overdraw_into_debt_when_the_rules_let_it():
+    m = Member(make_rules({"points": {"operator_debits_overdraw": True}}))
     m.pay("o1", "25", DAY)
     (entry,) = _of(m.apply(command(PointsDebit, "r1", type="points_debit", points=30)), LedgerEntry)
     assert (entry.delta, entry.balance) == (-30, -5) and m.state.debt == 5

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from engine.redemptions import coupon_reminders
 from engine.step import Step
 from engine.wallet import held, spendable
@@ -198,7 +200,7 @@ def test_every_rejection_spends_nothing_and_says_why(base_rules, member):
         ("gift_respond", {"gift_id": "g-x", "accept": True}, "unknown_gift"),
         ("points_cash_cancel", {"original_request_id": "nope"}, "unknown_request"),
         ("points_cash", {"order_id": "o9", "order_amount": "100", "mode": "cash_first", "cash_limit": "10"},
-         "over_order_cap"),
+         "insufficient_points"),  # 90 yuan of points: 900, the member has 100
     ]
     for i, (kind, fields, reason) in enumerate(cases):
         outcome, result = ask(m, kind, f"r{i}", **fields)
@@ -277,3 +279,22 @@ def test_spendable_and_held_after_coupons_match_the_answer(base_rules, member):
     _, result = ask(m, "coupon", "c1", denomination="100", quantity=3)
     assert result.balance_after == held(m.state) == 2000
     assert result.spendable_after == spendable(m.state, datetime.fromisoformat(T1)) == 2000
+
+
+def test_a_catalogue_item_costs_its_price_at_its_band_unless_the_catalogue_fixes_its_points(make_rules, member):
+    rules = make_rules({"redemptions": {"merchandise": {"items": {
+        "kettle": {"name": "Kettle", "price": "199.90"},  # 1:10 -> 1999
+        "bike": {"name": "Bike", "price": "2000.01"},  # 1:15 -> 30000.15, rounded up
+        "pin": {"name": "Pin", "price": "50", "points": 99},  # fixed by the catalogue
+    }}}})
+    bands, items = rules.redemptions.points_cash, rules.redemptions.merchandise.items
+    assert {k: items[k].points_at(bands) for k in ("kettle", "bike", "pin")} == {
+        "kettle": 1999, "bike": 30001, "pin": 99}
+    shipped = {k: i.points_at(bands) for k, i in RuleBook.load(SHIPPED_RULES_DIR).default
+               .redemptions.merchandise.items.items()}
+    assert shipped == {"mug": 1500, "tote": 2500}  # 150 and 250 yuan at 1:10
+    m = funded(member, rules, 40_000)
+    _, result = ask(m, "merchandise", "r1", item_id="kettle", quantity=2)
+    assert (result.points_spent, result.granted.points_each) == (3998, 1999)
+    with pytest.raises(ValueError, match="points or a price"):
+        make_rules({"redemptions": {"merchandise": {"items": {"x": {"name": "X"}}}}})

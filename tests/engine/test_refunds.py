@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from config.rules import ClawbackPolicy
 from engine.wallet import held, spendable, take
 from models.outputs import LedgerEntry, LedgerKind, Notification, NotificationKind
 
@@ -135,8 +136,14 @@ def test_refund_reduces_spend_on_the_original_orders_day(base_rules, member):
 # -- points already spent ----------------------------------------------------------
 
 
-def test_cap_and_record_caps_clawback_and_records_shortfall(base_rules, member):
-    m = member(base_rules)
+@pytest.fixture
+def capped(make_rules):
+    """Rules of a tenant that lets a member keep what a refund could not take back."""
+    return make_rules({"points": {"clawback": "cap_and_record"}})
+
+
+def test_cap_and_record_caps_clawback_and_records_shortfall(capped, member):
+    m = member(capped)
     m.pay("o1", "100", PAID)
     m.pay("o2", "20", PAID)
     assert take(m.state, 110, datetime.fromisoformat(LATER)) == 110  # spent elsewhere
@@ -153,8 +160,8 @@ def test_cap_and_record_caps_clawback_and_records_shortfall(base_rules, member):
     assert m.held == 30 and m.state.shortfall == 90
 
 
-def test_cap_and_record_after_malicious_complaint(base_rules, member):
-    m = member(base_rules)
+def test_cap_and_record_after_malicious_complaint(capped, member):
+    m = member(capped)
     m.pay("o1", "15", PAID)
     m.complain("malicious", "2026-03-02T12:00:00+08:00")
     assert m.held == 5
@@ -163,6 +170,18 @@ def test_cap_and_record_after_malicious_complaint(base_rules, member):
     assert m.state.shortfall == 10 and m.held == 0
     assert m.notifications[-1].kind is NotificationKind.CLAWBACK_SHORTFALL
     assert m.notifications[-1].data["shortfall"] == 10
+
+
+def test_by_default_a_refund_after_spending_leaves_no_one_ahead(base_rules, shipped_rules, member):
+    """Seed 001 §5, no refund loophole: what the refund cannot take back is owed, not kept."""
+    assert base_rules.points.clawback is shipped_rules.points.clawback is ClawbackPolicy.NEGATIVE_BALANCE
+    m = member(shipped_rules)
+    m.pay("o1", "100", PAID)
+    earned = m.held
+    take(m.state, earned, datetime.fromisoformat(LATER))  # all of it spent elsewhere
+    m.refund("o1", "100", LATER)
+    assert (m.held, m.state.debt, m.state.shortfall) == (-earned, earned, 0)
+    assert spendable(m.state, datetime.fromisoformat(LATER)) == 0
 
 
 def test_negative_balance_policy_creates_debt_paid_by_later_earnings(make_rules, member):

@@ -119,7 +119,9 @@ def test_http_answers_synchronously_from_either_worker(cluster, workers):
     assert status == 200 and rejected["status"] == "rejected" and rejected["reason"] == "unknown_item"
     status, quote = post(w1, "http-1", {"request_id": "h-3", "kind": "points_cash", "order_id": "o1",
                                         "order_amount": "100.00", "quote_only": True})
-    assert status == 200 and quote["granted"]["points_value"] == "50.00" and quote["points_spent"] == 0
+    # points may pay all of an order by default (seed 001), and the member has enough for all of it
+    assert status == 200 and quote["granted"]["points_value"] == "100.00" and quote["points_spent"] == 0
+    assert quote["granted"]["parts"] == [{"points_per_yuan": 10, "value": "100.00", "points": 1000}]
     assert post(w1, "http-1", {"request_id": "h-4", "kind": "coupon"})[0] == 422
     assert post(w2, "http-1", {"request_id": "h-5", "kind": "coupon", "denomination": "10",
                                "member_id": "someone-else"})[0] == 400

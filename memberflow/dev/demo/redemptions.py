@@ -114,13 +114,15 @@ class Redeemer:
         rng, member = self.rng, slot.persona.member_id
         budget = int(self.points[member] * REDEEM_HEADROOM)
         roll = rng.random()
-        items = [(item_id, item) for item_id, item in sorted(self.rules.merchandise.items.items())
-                 if item.in_stock and item.points <= budget]
+        bands = self.rules.points_cash
+        catalogue = sorted(self.rules.merchandise.items.items())
+        items = [(item_id, item, item.points_at(bands)) for item_id, item in catalogue
+                 if item.in_stock and item.points_at(bands) <= budget]
         if roll < 0.15:
             if items:
-                item_id, item = rng.choice(items)
-                quantity = 2 if item.max_per_order >= 2 and item.points * 2 <= budget and rng.random() < 0.2 else 1
-                self.points[member] -= item.points * quantity
+                item_id, item, each = rng.choice(items)
+                quantity = 2 if item.max_per_order >= 2 and each * 2 <= budget and rng.random() < 0.2 else 1
+                self.points[member] -= each * quantity
                 return self._request(slot, "merchandise", item_id=item_id, quantity=quantity)
         elif roll < 0.23 and budget >= 50 and len(self.cast) > 1:
             return self.gift(slot, day, budget)
