@@ -8,7 +8,9 @@ of one kind among those that apply), each taking at most its face value off the
 goods it may apply to; shipping is free from the
 tier's free-shipping threshold on.  The points are what ``apply_event`` would
 credit for an ``order_paid`` of the goods to pay with these items, computed on
-a copy of the state: nothing changes.
+a copy of the state: nothing changes.  The payment options are what a points +
+cash request for the goods to pay would settle (``engine.redemptions.payments``;
+shipping is paid in cash).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from config.rules import Rounding, TenantRules
 from engine.apply import apply_event
 from engine.benefit_instances import instances, usable
+from engine.redemptions.common import BLOCKED
+from engine.redemptions.payments import Refusal, plan_payment
+from engine.wallet import spendable
 from models.events import OrderPaid
 from models.outputs import LedgerEntry, LedgerKind
-from models.quotes import CouponVerdict, QuoteRequest, QuoteResult
+from models.quotes import CouponVerdict, PaymentOption, QuoteRequest, QuoteResult
+from models.redemptions import PaymentMode
 from models.state import MemberState, copy_state
 
 CENT = Decimal("0.01")
@@ -44,12 +50,46 @@ def quote(state: MemberState, rules: TenantRules, cart: QuoteRequest, at: dateti
         verdicts.append(verdict)
     shipping = Decimal(0) if member_total >= matrix.free_shipping_threshold else cart.shipping_fee
     points, by_rule = _points(state, rules, cart, left, at)
+    available = spendable(state, at)
     return QuoteResult(
         tenant_id=state.tenant_id, member_id=state.member_id, at=at.isoformat(), tier=state.tier,
         discount=matrix.discount, list_total=sum((listed for listed, _, _ in lines), Decimal(0)),
         member_total=member_total, coupons=verdicts, goods_to_pay=left,
         free_shipping_threshold=matrix.free_shipping_threshold, shipping=shipping, total=left + shipping,
-        points=points, points_by_rule=by_rule)
+        points=points, points_by_rule=by_rule, spendable_points=available,
+        payment_options=_payment_options(state, rules, cart, left, lines, available))
+
+
+def _payment_options(state: MemberState, rules: TenantRules, cart: QuoteRequest, goods: Decimal,
+                     lines: list[tuple[Decimal, Decimal, str]], available: int) -> list[PaymentOption]:
+    """What a points + cash request for ``goods`` would settle: the most points can pay, and at most
+    the points the cart asks for.  Each line's member unit price decides its band."""
+    pay_rules = rules.redemptions.points_cash
+    bands = [(member / item.quantity, item.quantity) for (_, member, _), item in zip(lines, cart.items, strict=True)]
+
+    def option(mode: str, points_cap: int) -> PaymentOption:
+        def refused(reason: str) -> PaymentOption:
+            return PaymentOption(mode=mode, available=False, points=0, points_value=Decimal("0.00"), cash=goods,
+                                 parts=[], reason=reason)
+
+        if state.status in BLOCKED:
+            return refused(f"the account is {state.status.value}")
+        if goods <= 0:
+            return refused("nothing left to pay")
+        if available < pay_rules.min_balance:
+            return refused(f"{available} spendable < minimum {pay_rules.min_balance}")
+        # the minimum is the member's balance's, not the points asked for
+        plan = plan_payment(goods, PaymentMode.POINTS_FIRST, None, min(available, points_cap),
+                            pay_rules.model_copy(update={"min_balance": 0}), bands)
+        if isinstance(plan, Refusal):
+            return refused(plan.detail)
+        return PaymentOption(mode=mode, available=True, points=plan.points, points_value=plan.points_value,
+                             cash=plan.cash_amount, parts=list(plan.parts))
+
+    options = [option("most_points", available)]
+    if cart.points is not None:
+        options.append(option("points_wanted", cart.points))
+    return options
 
 
 def _coupon(state: MemberState, benefit_id: str, cart: QuoteRequest, lines: list[tuple[Decimal, Decimal, str]],

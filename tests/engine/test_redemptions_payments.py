@@ -1,16 +1,20 @@
 """Points + cash: price bands, the share cap, the minimum balance, both modes,
-quotes, settling an order once, and cancellation returning points once."""
+quotes, settling an order once, cancellation returning points once, and the checkout quote's
+points + cash options agreeing with what a request then settles."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from config.redemptions import PointsCashRules
+from engine.quote import quote
 from engine.redemptions import plan_payment
 from engine.redemptions.payments import PaymentPlan
 from models.outputs import LedgerEntry, LedgerKind
+from models.quotes import QuoteRequest
 from models.redemptions import PaymentMode, RejectReason
 from models.state import MemberStatus
 from tests.engine.redemption_fixtures import request, result_of
@@ -241,3 +245,45 @@ def test_cash_first_needs_a_cash_limit():
         request("points_cash", "p1", T1, order_id="o", order_amount="10", mode="cash_first")
     with pytest.raises(ValueError):
         request("points_cash", "p1", T1, order_id="o", order_amount="0")
+
+
+# -- the checkout quote's points + cash options ------------------------------------------
+
+
+def options(m, at: str = T1, points: int | None = None, items=(("tv-stand", "800.00", 3),)):
+    cart = QuoteRequest(items=[{"sku": sku, "category": "home", "unit_price": price, "quantity": quantity}
+                               for sku, price, quantity in items], points=points)
+    q = quote(m.state, m.rules, cart, datetime.fromisoformat(at))
+    return q, {o.mode: o for o in q.payment_options}
+
+
+def test_the_quotes_options_are_what_a_points_cash_request_then_settles(base_rules, member):
+    m = funded(member, base_rules, 30_000)  # BLACK_GOLD by then: the goods at 88 %, three at 704.00
+    q, by_mode = options(m, points=5_000)
+    assert q.spendable_points == 30_000 and q.goods_to_pay == Decimal("2112.00")
+    most, wanted = by_mode["most_points"], by_mode["points_wanted"]
+    assert (most.available, most.points, most.points_value, most.cash) == (True, 21_120, Decimal("2112.00"),
+                                                                          Decimal("0.00"))
+    assert (wanted.points, wanted.points_value, wanted.cash) == (5_000, Decimal("500.00"), Decimal("1612.00"))
+    assert m.held == 30_000  # a dry run
+    settled = result_of(pay(m, "p1", "o-3x704", "2112.00", items=[{"sku": "tv-stand", "unit_price": "704.00",
+                                                                    "quantity": 3}]))
+    assert (settled.points_spent, settled.granted.points_value) == (most.points, most.points_value)
+    assert [(p.points_per_yuan, p.points) for p in settled.granted.parts] == [
+        (p.points_per_yuan, p.points) for p in most.parts]
+
+
+def test_each_items_member_price_decides_its_band_and_the_option_says_why_points_cannot_pay(base_rules, member):
+    m = funded(member, base_rules, 99)
+    _, by_mode = options(m, items=(("tv", "2100.00", 1),))
+    assert list(by_mode) == ["most_points"]  # no points asked for: one option
+    assert (by_mode["most_points"].available, by_mode["most_points"].reason) == (False, "99 spendable < minimum 100")
+    m = funded(member, base_rules, 100)
+    _, by_mode = options(m, items=(("tv", "2100.00", 1),), points=1)  # over 2,000 yuan: 15 points a yuan
+    assert [(p.points_per_yuan, p.points, p.value) for p in by_mode["most_points"].parts] == [
+        (15, 100, Decimal("6.66"))]
+    assert [(p.points_per_yuan, p.points, p.value) for p in by_mode["points_wanted"].parts] == [
+        (15, 1, Decimal("0.06"))]  # at most the one point asked for, though 100 are spendable
+    m.state.status = MemberStatus.FROZEN
+    _, by_mode = options(m)
+    assert (by_mode["most_points"].available, by_mode["most_points"].reason) == (False, "the account is frozen")

@@ -143,8 +143,12 @@ def test_the_quote_of_a_gold_cart_is_what_the_order_then_earns(cluster, worker):
              {"sku": "tv", "category": "general", "unit_price": "1200.00", "quantity": 1}]
     at = "2026-03-06T10:00:00+08:00"
     status, quoted = post_quote(worker, member, {"items": items, "shipping_fee": "6", "at": at,
-                                                 "coupons": [gift["grant_id"]]})
+                                                 "coupons": [gift["grant_id"]], "points": 200})
     assert status == 200, quoted
+    # the first order's 530 points pay 53.00 at 1:10 at most; 200 asked for pay 20.00
+    assert quoted["spendable_points"] == 530
+    assert [(o["mode"], o["points"], o["points_value"], o["cash"]) for o in quoted["payment_options"]] == [
+        ("most_points", 530, "53.00", "1086.00"), ("points_wanted", 200, "20.00", "1119.00")]
     assert (quoted["tier"], quoted["member_total"], quoted["shipping"], quoted["goods_to_pay"]) == (
         "GOLD", "1159.00", "0", "1139.00")
     assert quoted["coupons"] == [{"benefit_id": gift["grant_id"], "applies": True, "saving": "20", "reason": None}]
