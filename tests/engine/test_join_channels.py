@@ -1,0 +1,241 @@
+"""Joining merchants' plans by registration, spend, invitation and operator grant (engine/join_channels.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from config.rules import RuleBook
+from config.topics import Topic
+from engine.outcome import Applied
+from engine.plans import fold_all, with_facts
+from models.benefits import BenefitChange
+from models.commands import DeviceVerdict, InvitationAccepted, MembershipGrant, MembershipInvitation
+from models.events import OrderItem, Registration
+from models.outputs import MembershipChange
+from models.state import MembershipStatus, state_json, state_of_json
+from tests.engine.fixtures import Member, make_rules
+from tests.engine.plan_fixtures import parsed
+
+AT = "2026-03-01T12:00:00+08:00"
+
+
+def club_steps(merchant: str = "coffee", *, suspended: bool = False) -> list[dict[str, Any]]:
+    """A coffee chain's club: green (free: registration, invitation, grant), gold (spend 100.00 or a
+    grant), black (a paid card only); a coupon bound to every level."""
+    base = {"tenant_id": "default", "merchant_id": merchant}
+    return [
+        {**base, "type": "merchant", "name": "Coffee", "suspended": suspended},
+        {**base, "type": "card_template", "template_id": "club-card", "title": "Club card"},
+        {**base, "type": "plan", "plan_id": "club", "name": "Club", "template_id": "club-card",
+         "levels": [
+             {"level_id": "green", "name": "Green", "rank": 1,
+              "channels": ["registration", "invitation", "operator_grant"]},
+             {"level_id": "gold", "name": "Gold", "rank": 2, "channels": ["spend_threshold", "operator_grant"],
+              "spend_threshold": "100.00"},
+             {"level_id": "black", "name": "Black", "rank": 3, "channels": ["purchase"]}]},
+        {**base, "type": "plan_status", "plan_id": "club", "status": "effective"},
+        {**base, "type": "product", "product_id": "black-year", "plan_id": "club", "level_id": "black",
+         "price": "99.00", "duration_days": 365},
+        {**base, "type": "product_status", "product_id": "black-year", "status": "effective"},
+        {**base, "type": "activity", "activity_id": "welcome", "name": "Welcome", "effective": True},
+        {**base, "type": "benefit", "benefit_id": "latte", "plan_id": "club", "activity_id": "welcome",
+         "coupon_template": "free_latte", "value": "5.00"},
+    ]
+
+
+def rules_with(*groups):
+    return with_facts(RuleBook.single(make_rules()), fold_all(parsed([s for g in groups for s in g]))).default
+
+
+RULES = rules_with(club_steps())
+
+
+@pytest.fixture
+def m() -> Member:
+    return Member(RULES)
+
+
+def when(at: str) -> datetime:
+    return datetime.fromisoformat(at)
+
+
+def changes(m: Member) -> list[tuple[str, str, str]]:
+    return [(c.kind.value, c.level_id, c.channel) for c in m.of(MembershipChange)]
+
+
+def register(m: Member, merchant: str | None = "coffee", *, invited_by: str | None = None, allowed: bool = True):
+    m.apply(Registration(event_id="reg-1", member_id=m.member_id, occurred_at=when(AT), channel="app",
+                         device_id="d1", invited_by=invited_by, merchant_id=merchant))
+    return m.apply(DeviceVerdict(type="device_verdict", command_id="dv-1", member_id=m.member_id,
+                                 occurred_at=when(AT), device_id="d1", registration_event_id="reg-1",
+                                 allowed=allowed, registrations=1, limit=3))
+
+
+def goods(price: str, merchant: str | None = "coffee") -> OrderItem:
+    return OrderItem(sku="beans", category="grocery", unit_price=Decimal(price), quantity=1, merchant_id=merchant)
+
+
+# -- registration -----------------------------------------------------------------
+
+
+def test_an_allowed_registration_with_the_merchant_joins_its_free_level_with_card_and_coupon(m):
+    out = register(m)
+    held = m.state.memberships["coffee/club"]
+    assert (held.level_id, held.channel, held.until, held.status) == ("green", "registration", None,
+                                                                      MembershipStatus.ACTIVE)
+    assert changes(m) == [("joined", "green", "registration")]
+    assert [(g.benefit, g.grant_id == held.card_id) for g in m.grants] == [("membership_card", True),
+                                                                           ("free_latte", False)]
+    assert held.since == when(AT)
+    again = m.apply(DeviceVerdict(type="device_verdict", command_id="dv-1", member_id="m1", occurred_at=when(AT),
+                                  device_id="d1", registration_event_id="reg-1", allowed=True, registrations=1,
+                                  limit=3))
+    assert again.result is Applied.DUPLICATE and again.outputs == [] and len(m.of(MembershipChange)) == 1
+    assert out.result is Applied.APPLIED
+    assert state_of_json(state_json(m.state)).memberships == m.state.memberships
+
+
+def test_a_refused_registration_or_one_without_a_merchant_joins_nothing(m):
+    register(m, allowed=False)
+    assert not m.state.memberships
+    other = Member(RULES, "m2")
+    register(other, merchant=None)
+    assert not other.state.memberships and other.of(MembershipChange) == []
+
+
+def test_a_suspended_merchant_takes_no_new_members_by_registration():
+    m = Member(rules_with(club_steps(suspended=True)))
+    register(m)
+    assert not m.state.memberships
+
+
+# -- spend threshold --------------------------------------------------------------
+
+
+def test_spend_one_cent_under_the_threshold_joins_nothing_and_exactly_the_threshold_joins(m):
+    m.pay("o1", "60.00", AT, items=[goods("60.00")])
+    m.pay("o2", "39.99", "2026-03-02T12:00:00+08:00", items=[goods("39.99"), goods("50.00", "tea")])
+    assert not m.state.memberships and m.state.merchant_spend == {"coffee": Decimal("99.99")}  # tea has no plan
+    m.pay("o3", "0.01", "2026-03-03T12:00:00+08:00", items=[goods("0.01")])
+    held = m.state.memberships["coffee/club"]
+    assert (held.level_id, held.channel, held.until, held.since) == ("gold", "spend_threshold", None,
+                                                                     when("2026-03-03T12:00:00+08:00"))
+    assert changes(m) == [("joined", "gold", "spend_threshold")]
+    assert [g.benefit for g in m.grants] == ["membership_card", "free_latte"]
+
+
+def test_a_redelivered_order_adds_no_spend_and_joins_once(m):
+    m.pay("o1", "100.00", AT, event_id="e1", items=[goods("100.00")])
+    assert m.pay("o1", "100.00", AT, event_id="e1-retry", items=[goods("100.00")]).result is Applied.DUPLICATE
+    assert m.state.merchant_spend == {"coffee": Decimal("100.00")} and len(m.of(MembershipChange)) == 1
+
+
+def test_spend_upgrades_a_registration_membership_and_keeps_its_card(m):
+    register(m)
+    card_id = m.state.memberships["coffee/club"].card_id
+    m.pay("o1", "120.00", "2026-03-02T12:00:00+08:00", items=[goods("120.00")])
+    held = m.state.memberships["coffee/club"]
+    assert (held.level_id, held.card_id) == ("gold", card_id)
+    assert changes(m) == [("joined", "green", "registration"), ("upgraded", "gold", "registration")]
+
+
+def test_a_refund_taking_the_spend_under_the_threshold_revokes_and_voids_the_unused_coupon(m):
+    m.pay("o1", "80.00", AT, items=[goods("80.00")])
+    m.pay("o2", "40.00", "2026-03-02T12:00:00+08:00", items=[goods("40.00")])
+    partial = m.refund("o2", "20.00", "2026-03-03T12:00:00+08:00")  # 100.00 left: still at the threshold
+    assert m.state.merchant_spend["coffee"] == Decimal("100.00")
+    assert [o for o in partial.outputs if isinstance(o.value, MembershipChange)] == []
+    assert m.state.memberships["coffee/club"].status is MembershipStatus.ACTIVE
+    out = m.refund("o2", "0.01", "2026-03-04T12:00:00+08:00")  # 99.99: one cent under
+    assert m.state.merchant_spend["coffee"] == Decimal("99.99")
+    assert m.state.memberships["coffee/club"].status is MembershipStatus.REVOKED
+    assert changes(m) == [("joined", "gold", "spend_threshold"), ("revoked", "gold", "spend_threshold")]
+    assert sorted(o.value.action for o in out.outputs if isinstance(o.value, BenefitChange)) == ["voided", "voided"]
+    again = m.refund("o2", "0.01", "2026-03-04T12:00:00+08:00", event_id=m.of(MembershipChange)[-1].cause_event_id)
+    assert again.result is Applied.DUPLICATE and len(m.of(MembershipChange)) == 2  # a redelivered refund
+    m.pay("o3", "0.01", "2026-03-05T12:00:00+08:00", items=[goods("0.01")])  # back at 100.00: joins anew
+    assert changes(m)[-1] == ("joined", "gold", "spend_threshold")
+    assert m.state.memberships["coffee/club"].status is MembershipStatus.ACTIVE
+
+
+def test_a_full_refund_takes_back_all_of_the_orders_spend(m):
+    m.pay("o1", "33.33", AT, items=[goods("33.33")])
+    m.refund("o1", "11.11", "2026-03-02T12:00:00+08:00")
+    m.refund("o1", "22.22", "2026-03-03T12:00:00+08:00")
+    assert m.state.merchant_spend["coffee"] == Decimal("0.00")
+
+
+# -- invitation -------------------------------------------------------------------
+
+
+def test_an_inviter_holding_the_plan_invites_the_invitee_who_joins_by_invitation():
+    inviter = Member(RULES, "alice")
+    register(inviter)
+    accepted = InvitationAccepted(type="invitation_accepted", command_id="ia-1", member_id="alice",
+                                  occurred_at=when("2026-03-02T12:00:00+08:00"), invitee_id="bob")
+    out = inviter.apply(accepted)
+    (sent,) = [o for o in out.outputs if o.topic == Topic.MEMBER_COMMANDS]
+    assert sent.key == "bob" and isinstance(sent.value, MembershipInvitation)
+    assert (sent.value.merchant_id, sent.value.plan_id, sent.value.level_id) == ("coffee", "club", "green")
+    bob = Member(RULES, "bob")
+    assert bob.apply(sent.value).result is Applied.APPLIED
+    assert changes(bob) == [("joined", "green", "invitation")]
+    assert bob.apply(sent.value).result is Applied.DUPLICATE and len(bob.of(MembershipChange)) == 1
+
+
+def test_an_inviter_without_an_active_membership_invites_to_nothing():
+    inviter = Member(RULES, "alice")
+    inviter.pay("o0", "1.00", AT)
+    out = inviter.apply(InvitationAccepted(type="invitation_accepted", command_id="ia-1", member_id="alice",
+                                           occurred_at=when(AT), invitee_id="bob"))
+    assert [o for o in out.outputs if o.topic == Topic.MEMBER_COMMANDS] == []
+
+
+def test_an_invitation_to_a_level_not_listing_invitation_is_dead_lettered_not_joinable():
+    bob = Member(RULES, "bob")
+    out = bob.apply(MembershipInvitation(type="membership_invitation", command_id="mi-1", member_id="bob",
+                                         occurred_at=when(AT), inviter_id="alice", merchant_id="coffee",
+                                         plan_id="club", level_id="gold"))
+    assert (out.result, out.reason) == (Applied.REJECTED, "not_joinable")
+    assert out.detail == ("level gold of plan club is not joined by invitation "
+                          "(its channels: spend_threshold, operator_grant)")
+
+
+# -- operator grant ---------------------------------------------------------------
+
+
+def grant(level: str = "gold", until: str = "2026-06-01T00:00:00+08:00", command_id: str = "oc-1",
+          at: str = AT) -> MembershipGrant:
+    return MembershipGrant(type="membership_grant", command_id=command_id, member_id="m1", occurred_at=when(at),
+                           actor="t1:ops", reason="compensation for a broken machine", request_id=command_id,
+                           merchant_id="coffee", plan_id="club", level_id=level, until=when(until))
+
+
+def test_an_operator_grant_joins_until_its_date_and_expires_there(m):
+    assert m.apply(grant()).result is Applied.APPLIED
+    held = m.state.memberships["coffee/club"]
+    assert (held.level_id, held.channel, held.until) == ("gold", "operator_grant", when("2026-06-01T00:00:00+08:00"))
+    assert changes(m) == [("joined", "gold", "operator_grant")]
+    assert m.apply(grant()).result is Applied.DUPLICATE and len(m.of(MembershipChange)) == 1
+    longer = m.apply(grant(until="2026-09-01T00:00:00+08:00", command_id="oc-2"))
+    assert longer.result is Applied.APPLIED and changes(m)[-1] == ("extended", "gold", "operator_grant")
+
+
+def test_an_operator_grant_of_a_level_not_listing_it_is_refused_with_the_reason(m):
+    out = m.apply(grant("black"))
+    assert (out.result, out.reason, out.detail) == (
+        Applied.REJECTED, "not_joinable", "level black of plan club is not joined by operator_grant "
+                                          "(its channels: purchase)")
+    assert not m.state.memberships
+
+
+def test_an_operator_grant_ending_before_it_starts_or_changing_nothing_is_refused(m):
+    out = m.apply(grant(until=AT))
+    assert (out.result, out.reason) == (Applied.REJECTED, "invalid_command")
+    m.apply(grant())
+    same = m.apply(grant("green", command_id="oc-3"))  # a lower level than the one held
+    assert (same.result, same.reason) == (Applied.REJECTED, "invalid_command")
