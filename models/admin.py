@@ -253,6 +253,15 @@ class TierOverrideRequest(Signed):
     until: AwareDatetime = Field(description="the tier holds against downgrades until then")
 
 
+class MembershipGrantRequest(Signed):
+    """Grant a membership of a merchant's plan level (it must list ``operator_grant``) until a date."""
+
+    merchant_id: str = Field(min_length=1, max_length=128)
+    plan_id: str = Field(min_length=1, max_length=128)
+    level_id: str = Field(min_length=1, max_length=128)
+    until: AwareDatetime = Field(description="the membership ends then (expired by the periodic evaluation)")
+
+
 class AccountActionRequest(Signed):
     """Lock, unlock, freeze or unfreeze: a reason and a request id."""
 

@@ -10,6 +10,7 @@ import pytest
 
 from config.rules import RuleBook
 from config.topics import Topic
+from engine.evaluation import evaluate_member, next_due
 from engine.outcome import Applied
 from engine.plans import fold_all, with_facts
 from models.benefits import BenefitChange
@@ -239,3 +240,19 @@ def test_an_operator_grant_ending_before_it_starts_or_changing_nothing_is_refuse
     m.apply(grant())
     same = m.apply(grant("green", command_id="oc-3"))  # a lower level than the one held
     assert (same.result, same.reason) == (Applied.REJECTED, "invalid_command")
+
+
+def test_a_free_membership_never_expires_and_gets_its_monthly_benefit_every_month():
+    monthly = {"tenant_id": "default", "merchant_id": "coffee", "type": "benefit", "benefit_id": "monthly-latte",
+               "plan_id": "club", "activity_id": "welcome", "coupon_template": "monthly_latte", "cadence": "monthly"}
+    rules = rules_with(club_steps(), [monthly])
+    m = Member(rules)
+    register(m)
+    assert [g.benefit for g in m.grants] == ["membership_card", "free_latte", "monthly_latte"]
+    april = next_due(m.state, rules, when("2026-03-02T00:00:00+08:00"))
+    assert april == when("2026-04-01T00:00:00+08:00")
+    changed, outputs = evaluate_member(m.state, rules, april, "eval-april")
+    assert changed and [o.value.details["period"] for o in outputs if o.value.benefit == "monthly_latte"] == [
+        "2026-04"]
+    assert evaluate_member(m.state, rules, april, "eval-april") == (False, [])
+    assert m.state.memberships["coffee/club"].status is MembershipStatus.ACTIVE
