@@ -21,6 +21,9 @@ it) revokes the membership it joined, extended or upgraded, and voids the
 bundled instances still issued (``engine.benefit_usage.void_bundled``).  The
 periodic evaluation sends the renewal reminder the plan's
 ``renewal_reminder_days`` before ``until`` and expires it at ``until``.
+
+The other channels (registration, spend threshold, invitation, operator grant:
+engine/join_channels.py) join through ``join``, with the same card and benefits.
 """
 
 from __future__ import annotations

@@ -253,6 +253,7 @@ def catalogue(facts: PlanFacts, tenant: str, merchant_id: str) -> dict[str, Any]
             levels.append({
                 "level_id": level.level_id, "name": level.name, "rank": level.rank,
                 "channels": [c.value for c in level.channels],
+                "spend_threshold": str(level.spend_threshold) if level.spend_threshold is not None else None,
                 "products": [{"product_id": p.product_id, "price": str(p.price), "duration_days": p.duration_days}
                              for p in products],
                 "benefits": [{"benefit_id": b.benefit_id, "activity_id": b.activity_id,

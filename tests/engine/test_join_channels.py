@@ -11,7 +11,7 @@ from config.rules import RuleBook
 from config.topics import Topic
 from engine.evaluation import evaluate_member, next_due
 from engine.outcome import Applied
-from engine.plans import fold_all, with_facts
+from engine.plans import catalogue, facts_of, fold_all, with_facts
 from models.benefits import BenefitChange
 from models.commands import DeviceVerdict, InvitationAccepted, MembershipGrant, MembershipInvitation
 from models.events import OrderItem, Registration
@@ -231,3 +231,10 @@ def test_a_free_membership_never_expires_and_gets_its_monthly_benefit_every_mont
         "2026-04"]
     assert evaluate_member(m.state, rules, april, "eval-april") == (False, [])
     assert m.state.memberships["coffee/club"].status is MembershipStatus.ACTIVE
+
+
+def test_the_catalogue_shows_each_levels_channels_and_spend_threshold():
+    [plan] = catalogue(facts_of(RULES), "default", "coffee")["plans"]
+    assert [(lv["level_id"], lv["channels"], lv["spend_threshold"]) for lv in plan["levels"]] == [
+        ("green", ["registration", "invitation", "operator_grant"], None),
+        ("gold", ["spend_threshold", "operator_grant"], "100.00"), ("black", ["purchase"], None)]
