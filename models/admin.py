@@ -431,7 +431,8 @@ class MembershipFigures(Contract):
     active_per_plan_level: list[PlanLevelMembers] = Field(description="now")
     sales_by_product: list[ProductSales]
     joined: int = Field(description="memberships joined in the range")
-    renewals: int = Field(description="memberships extended in the range by buying the card again")
+    renewals: int = Field(description="memberships extended in the range by buying the card again (not an "
+                                      "operator grant's extension)")
     upgrades: int = Field(description="memberships upgraded to a higher level in the range")
     expired: int = Field(description="memberships that ended at their `until` in the range (churn)")
     revoked: int = Field(description="memberships revoked in the range by the refund of a card order (churn)")
