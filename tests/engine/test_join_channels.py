@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.rules import RuleBook
 from config.topics import Topic
@@ -238,3 +240,45 @@ def test_the_catalogue_shows_each_levels_channels_and_spend_threshold():
     assert [(lv["level_id"], lv["channels"], lv["spend_threshold"]) for lv in plan["levels"]] == [
         ("green", ["registration", "invitation", "operator_grant"], None),
         ("gold", ["spend_threshold", "operator_grant"], "100.00"), ("black", ["purchase"], None)]
+
+
+
+def _left(price: Decimal, refunded: Decimal, amount: Decimal) -> Decimal:
+    """What an order's coffee items still count for after refunds totalling ``refunded``."""
+    return Decimal(0) if refunded >= amount else price - (price * refunded / amount).quantize(
+        Decimal("0.01"), rounding=ROUND_FLOOR)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.tuples(st.integers(1, 6000), st.lists(st.integers(1, 7000), max_size=3)), min_size=1,
+                max_size=5))
+def test_spend_is_what_was_paid_less_the_refunds_share_and_the_spend_level_follows_it(orders):
+    """Orders of coffee goods (plus 10.00 of another shop's), refunded in parts: the spend kept is each
+    order's coffee items less the refunds' share, rounded down to the cent; after an order the level joined
+    by spend is held exactly when the spend is at or above the threshold, after a refund only then."""
+    m, day, threshold = Member(RULES), 0, Decimal("100.00")
+    kept: dict[str, Decimal] = {}
+
+    def active() -> bool:
+        held = m.state.memberships.get("coffee/club") if m.state.memberships else None
+        return held is not None and held.status is MembershipStatus.ACTIVE
+
+    for n, (cents, refunds) in enumerate(orders):
+        price = Decimal(cents).scaleb(-2)
+        amount = price + 10
+        day += 1
+        m.pay(f"o{n}", amount, f"2026-03-{day:02d}T12:00:00+08:00", items=[goods(str(price)), goods("10.00", "tea")])
+        kept[f"o{n}"] = price
+        assert m.state.merchant_spend["coffee"] == sum(kept.values())
+        assert active() == (sum(kept.values()) >= threshold)
+        refunded = Decimal(0)
+        for part in refunds:
+            back = min(Decimal(part).scaleb(-2), amount - refunded)
+            if back <= 0:
+                break
+            refunded += back
+            day += 1
+            m.refund(f"o{n}", back, f"2026-03-{day:02d}T12:00:00+08:00")
+            kept[f"o{n}"] = _left(price, refunded, amount)
+            assert m.state.merchant_spend["coffee"] == sum(kept.values())
+            assert not active() or sum(kept.values()) >= threshold
