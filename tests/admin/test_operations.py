@@ -12,6 +12,7 @@ import pytest
 from engine.operator_actions import operator_command_id
 from models.commands import PointsCredit
 from tests.admin.command_worker import Worker
+from tests.admin.console_client import signed_in
 from tests.admin.fixtures import LIMITS, TENANT, auth
 
 MEMBER = "m0006"
@@ -223,3 +224,12 @@ def test_a_membership_grant_needs_an_aware_until(client, token):
                   {"merchant_id": "coffee", "plan_id": "club", "level_id": "green", "until": "2027-06-01T00:00:00",
                    "reason": "x", "request_id": rid()})
     assert answer.status_code == 422 and ["body", "until"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+def test_the_console_names_a_membership_grant_in_the_approval_queue(client, token):
+    answer = post(client, token["operator"], f"{BASE}/memberships",
+                  {"merchant_id": "coffee", "plan_id": "club", "level_id": "green",
+                   "until": "2027-06-01T00:00:00+08:00", "reason": "console label", "request_id": rid()})
+    assert answer.json()["state"] == "pending_approval"
+    queue = signed_in(client.app, token["viewer"]).get(f"/console/{TENANT}/approvals")
+    assert queue.status_code == 200 and "<td>membership grant</td>" in queue.text
