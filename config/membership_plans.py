@@ -49,11 +49,13 @@ _LIFECYCLE_ORDER = list(Lifecycle)
 
 
 class JoinChannel(StrEnum):
-    PURCHASE = "purchase"  # buying the level's card product (the only channel this version applies)
-    REGISTRATION = "registration"
-    SPEND_THRESHOLD = "spend_threshold"
-    INVITATION = "invitation"
-    OPERATOR_GRANT = "operator_grant"
+    """How a member joins a level (engine/memberships.py, engine/join_channels.py)."""
+
+    PURCHASE = "purchase"  # buying the level's card product (an order item)
+    REGISTRATION = "registration"  # registering with the merchant (a registration naming it), once allowed
+    SPEND_THRESHOLD = "spend_threshold"  # the member's spend with the merchant reaching the level's threshold
+    INVITATION = "invitation"  # invited by a member holding an active membership of the plan
+    OPERATOR_GRANT = "operator_grant"  # an operator's membership_grant command
 
 
 class Step(Strict):
@@ -89,6 +91,18 @@ class PlanLevel(Strict):
     name: str = Field(min_length=1, max_length=64)
     rank: int = Field(ge=1, le=100, description="higher is better: buying a higher rank upgrades")
     channels: list[JoinChannel] = Field(min_length=1, max_length=5)
+    spend_threshold: Money | None = Field(
+        default=None, gt=0, description="with channel spend_threshold: the member's spend with the merchant that "
+                                        "joins this level")
+
+    @model_validator(mode="after")
+    def _threshold(self) -> PlanLevel:
+        listed = JoinChannel.SPEND_THRESHOLD in self.channels
+        if listed and self.spend_threshold is None:
+            raise ValueError("spend_threshold: a level joined by spend_threshold names its threshold")
+        if not listed and self.spend_threshold is not None:
+            raise ValueError("spend_threshold: only a level listing the spend_threshold channel has one")
+        return self
 
 
 class PlanDefinition(Versioned):

@@ -92,7 +92,7 @@ class Topic(StrEnum):
     BENEFIT_USAGE = ("benefit-usage", Role.INPUT, "member id", Reader.MEMBERS, BenefitUsage,
                      "a benefit `used` on an order, `voided`, or `restored` after the order's refund")
     REGISTRATIONS = ("registrations", Role.INPUT, "member id", Reader.MEMBERS, Registration,
-                     "a sign-up: channel, device id, the inviting member")
+                     "a sign-up: channel, device id, the inviting member, the merchant")
     VERIFICATIONS = ("verifications", Role.INPUT, "member id", Reader.MEMBERS, Verification,
                      "an e-mail, phone or real-name check: `verified` or `false_information`")
     BUSINESS_LINES = ("business-lines", Role.INPUT, "tenant/line", Reader.EVERY_WORKER, LineDefinition,

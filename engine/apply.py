@@ -20,7 +20,7 @@ from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_
 from engine.benefit_usage import apply_usage
 from engine.clock import local_day
 from engine.imports import apply_import
-from engine.memberships import apply_order_paid_with_cards, apply_order_refunded_with_cards
+from engine.join_channels import apply_membership_invitation, apply_order_paid_joining, apply_order_refunded_joining
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
 from engine.outcome import Applied, Outcome, Reject
 from engine.registration import apply_registration, apply_verification, on_device_verdict, on_invitation_accepted
@@ -28,7 +28,7 @@ from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
 from models.benefits import BenefitUsage
-from models.commands import DeviceVerdict, ImportMember, InvitationAccepted
+from models.commands import DeviceVerdict, ImportMember, InvitationAccepted, MembershipInvitation
 from models.events import (
     Complaint,
     Login,
@@ -178,8 +178,9 @@ def _forget_old_orders(state: MemberState, rules: TenantRules) -> None:
 #: event type -> handler(step, event).  A handler may raise ``Reject`` before it
 #: changes any state; features register their event types here.
 HANDLERS: dict[type, Callable[[Step, Any], None]] = {
-    OrderPaid: apply_order_paid_with_cards,  # earning, then the membership cards bought (engine/memberships.py)
-    OrderRefunded: apply_order_refunded_with_cards,
+    # earning, the membership cards bought, the spend that joins merchants' plans (engine/join_channels.py)
+    OrderPaid: apply_order_paid_joining,
+    OrderRefunded: apply_order_refunded_joining,
     Review: apply_review,
     Login: apply_login,
     Complaint: apply_complaint,
@@ -190,6 +191,7 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     Verification: apply_verification,
     DeviceVerdict: on_device_verdict,
     InvitationAccepted: on_invitation_accepted,
+    MembershipInvitation: apply_membership_invitation,  # joining the inviter's plan (engine/join_channels.py)
 }
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
 HANDLERS[ImportMember] = apply_import  # member data migration

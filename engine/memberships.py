@@ -21,6 +21,9 @@ it) revokes the membership it joined, extended or upgraded, and voids the
 bundled instances still issued (``engine.benefit_usage.void_bundled``).  The
 periodic evaluation sends the renewal reminder the plan's
 ``renewal_reminder_days`` before ``until`` and expires it at ``until``.
+
+The other channels (registration, spend threshold, invitation, operator grant:
+engine/join_channels.py) join through ``join``, with the same card and benefits.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from config.membership_plans import CARD_BENEFIT, CARD_CATEGORY, Cadence, JoinChannel
+from config.membership_plans import CARD_BENEFIT, CARD_CATEGORY, Cadence, JoinChannel, PlanDefinition, PlanLevel
 from config.rules import TenantRules
 from config.topics import Topic
 from engine.benefit_instances import instances, issue
@@ -149,6 +152,49 @@ def buy(step: Step, sold: Sale, order_id: str, paid: Decimal) -> None:
         _grant_benefits(step, held, order_id)
 
 
+def join(step: Step, plan: PlanDefinition, level: PlanLevel, channel: JoinChannel, cause: str,
+         until: datetime | None = None) -> MembershipChangeKind | None:
+    """Join ``level`` of ``plan`` by a channel other than purchase (engine/join_channels.py), for
+    ``until`` (None: a free membership that does not end).  Held active at a lower rank: upgraded
+    from now; at this level: ``until`` moved later if the channel gives longer; otherwise (a
+    higher level held, or as long) nothing changes and it returns None.  ``cause`` names what
+    joined it (the registration, the order reaching the threshold, the inviter, the grant), for
+    the card and benefit ids."""
+    state, now = step.state, step.occurred_at
+    key = membership_key(plan.merchant_id, plan.plan_id)
+    memberships = _held(state)
+    held = memberships.get(key)
+    period = f"{channel.value}:{cause}"
+    if held is not None and held.status is MembershipStatus.ACTIVE and held.until is not None and held.until <= now:
+        _expire(step, held)
+    if held is None or held.status is not MembershipStatus.ACTIVE:
+        kind = MembershipChangeKind.JOINED
+        held = Membership(
+            merchant_id=plan.merchant_id, plan_id=plan.plan_id, level_id=level.level_id, since=now, until=until,
+            channel=channel.value,
+            card_id=derive_id("card", state.tenant_id, state.member_id, plan.merchant_id, plan.plan_id, period))
+        memberships.pop(key, None)
+        memberships[key] = held
+        _issue(step, held, period)
+    else:
+        current = plan.level(held.level_id)
+        if current is not None and level.rank > current.rank:
+            kind = MembershipChangeKind.UPGRADED
+            held.level_id, held.until = level.level_id, until
+        elif held.level_id == level.level_id and held.until is not None and (until is None or until > held.until):
+            kind = MembershipChangeKind.EXTENDED
+            held.until = until
+        else:
+            return None
+    held.remind_at = _remind_at(held.until, plan.renewal_reminder_days) if held.until is not None else None
+    held.changed_at = now
+    _change(step, kind, held, None)
+    if kind is not MembershipChangeKind.JOINED:
+        _card_follows(state, held)
+        _grant_benefits(step, held, period)
+    return kind
+
+
 def _issue(step: Step, membership: Membership, order_id: str) -> None:
     """The card instance, then the plan level's bound benefits."""
     _keep(step, membership, BenefitGrant(
@@ -209,11 +255,16 @@ def apply_order_refunded_with_cards(step: Step, event: OrderRefunded) -> None:
     apply_order_refunded(step, event, record)
     for membership in memberships_of(step.state).values():
         if event.order_id in membership.orders and membership.status is MembershipStatus.ACTIVE:
-            membership.status = MembershipStatus.REVOKED
-            membership.remind_at = None
-            membership.changed_at = step.occurred_at
-            _change(step, MembershipChangeKind.REVOKED, membership, event.order_id)
-            void_bundled(step, membership.card_id)
+            revoke(step, membership, event.order_id)
+
+
+def revoke(step: Step, membership: Membership, order_id: str | None) -> None:
+    """Revoke ``membership`` (its refunded order, if any) and void the instances bundled with its card."""
+    membership.status = MembershipStatus.REVOKED
+    membership.remind_at = None
+    membership.changed_at = step.occurred_at
+    _change(step, MembershipChangeKind.REVOKED, membership, order_id)
+    void_bundled(step, membership.card_id)
 
 
 # -- periodic evaluation --------------------------------------------------------
@@ -231,9 +282,9 @@ def expire_memberships(step: Step, as_of: datetime) -> bool:
     changed = False
     month = month_of(local_day(as_of, step.rules.tz))
     for membership in memberships_of(step.state).values():
-        if membership.status is not MembershipStatus.ACTIVE or membership.until is None:
+        if membership.status is not MembershipStatus.ACTIVE:
             continue
-        if membership.until <= as_of:
+        if membership.until is not None and membership.until <= as_of:
             _expire(step, membership)
             changed = True
             continue
@@ -267,7 +318,7 @@ def _renewal_notice(step: Step, membership: Membership) -> None:
 def memberships_due(ahead: LookAhead) -> datetime | None:
     due = None
     for membership in memberships_of(ahead.state).values():
-        if membership.status is not MembershipStatus.ACTIVE or membership.until is None:
+        if membership.status is not MembershipStatus.ACTIVE:
             continue
         next_month = _month_after(membership.month, ahead.rules) if membership.month is not None else None
         for moment in (membership.remind_at, membership.until, next_month):

@@ -19,12 +19,14 @@ from typing import Any
 
 from engine.account_status import set_status
 from engine.ids import derive_id
+from engine.join_channels import apply_membership_grant
 from engine.outcome import Reject
 from engine.step import Step
 from engine.wallet import add_lot, expires_at, held, spendable, take
 from models.commands import (
     AccountAction,
     BenefitGrantCommand,
+    MembershipGrant,
     OperatorCommandBase,
     PointsCredit,
     PointsDebit,
@@ -120,4 +122,5 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
     BenefitGrantCommand: apply_benefit,
     TierOverride: apply_tier_override,
     AccountAction: apply_account_action,
+    MembershipGrant: apply_membership_grant,  # a merchant plan's level (engine/join_channels.py)
 }

@@ -26,6 +26,7 @@ from config.membership_plans import (
     BenefitBinding,
     CardProduct,
     CardTemplate,
+    JoinChannel,
     Lifecycle,
     MerchantDefinition,
     PlanDefinition,
@@ -181,6 +182,47 @@ def sale(facts: PlanFacts, tenant: str, merchant_id: str, product_id: str) -> Sa
     return Sale(merchant, plan, level, product)
 
 
+def joinable(facts: PlanFacts, tenant: str, merchant_id: str, plan_id: str, level_id: str,
+             channel: JoinChannel) -> tuple[PlanDefinition, PlanLevel] | str:
+    """The plan and level if a member can join it now by ``channel``, or why not: the plan must be
+    effective, its merchant defined and not suspended, and the level must list the channel."""
+    merchant = facts.get("merchant", tenant, merchant_id)
+    if merchant is None:
+        return f"merchant {merchant_id} is not defined"
+    if merchant.suspended:
+        return f"merchant {merchant_id} is suspended: no new members"
+    plan = facts.get("plan", tenant, merchant_id, plan_id)
+    if plan is None:
+        return f"plan {plan_id} of merchant {merchant_id} is not defined"
+    status = facts.status("plan", tenant, merchant_id, plan_id)
+    if status is not Lifecycle.EFFECTIVE:
+        return f"plan {plan_id} is {status.value}, not effective"
+    level = plan.level(level_id)
+    if level is None:
+        return f"level {level_id} is not a level of plan {plan_id}"
+    if channel not in level.channels:
+        return (f"level {level_id} of plan {plan_id} is not joined by {channel.value} "
+                f"(its channels: {', '.join(c.value for c in level.channels)})")
+    return plan, level
+
+
+def levels_listing(facts: PlanFacts, tenant: str, merchant_id: str,
+                   channel: JoinChannel) -> list[tuple[PlanDefinition, list[PlanLevel]]]:
+    """The merchant's effective plans with their levels that list ``channel`` (lowest rank first);
+    none while the merchant is undefined or suspended."""
+    merchant = facts.get("merchant", tenant, merchant_id)
+    if merchant is None or merchant.suspended:
+        return []
+    found = []
+    for plan in facts.of_merchant("plan", tenant, merchant_id):
+        if facts.status("plan", tenant, merchant_id, plan.plan_id) is not Lifecycle.EFFECTIVE:
+            continue
+        levels = sorted((lv for lv in plan.levels if channel in lv.channels), key=lambda lv: lv.rank)
+        if levels:
+            found.append((plan, levels))
+    return found
+
+
 def benefits_of(facts: PlanFacts, tenant: str, merchant_id: str, plan_id: str, level_id: str) -> list[BenefitBinding]:
     """The plan's benefits for ``level_id`` whose activity is effective now."""
     found = []
@@ -211,6 +253,7 @@ def catalogue(facts: PlanFacts, tenant: str, merchant_id: str) -> dict[str, Any]
             levels.append({
                 "level_id": level.level_id, "name": level.name, "rank": level.rank,
                 "channels": [c.value for c in level.channels],
+                "spend_threshold": str(level.spend_threshold) if level.spend_threshold is not None else None,
                 "products": [{"product_id": p.product_id, "price": str(p.price), "duration_days": p.duration_days}
                              for p in products],
                 "benefits": [{"benefit_id": b.benefit_id, "activity_id": b.activity_id,

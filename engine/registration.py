@@ -22,6 +22,7 @@ from engine.behaviour import earn_behaviour_points
 from engine.device_reports import report_device
 from engine.growth import behaviour_growth
 from engine.ids import derive_id
+from engine.join_channels import invite_to_plans, join_by_registration
 from engine.outcome import Emitted
 from engine.penalties import penalise
 from engine.step import Step
@@ -42,6 +43,8 @@ def apply_registration(step: Step, event: Registration) -> None:
         device_id=event.device_id,
         invited_by=event.invited_by if event.invited_by != state.member_id else None,
     )
+    if event.merchant_id is not None:
+        state.registration.merchant_id = event.merchant_id
     report_device(step, "registration", event.device_id)
 
 
@@ -55,6 +58,7 @@ def on_device_verdict(step: Step, verdict: DeviceVerdict) -> None:
     if not verdict.allowed:
         return
     earn_behaviour_points(step, "registration")
+    join_by_registration(step)
     inviter = registration.invited_by
     if inviter is not None:
         state = step.state
@@ -72,6 +76,7 @@ def on_device_verdict(step: Step, verdict: DeviceVerdict) -> None:
 def on_invitation_accepted(step: Step, invitation: InvitationAccepted) -> None:
     behaviour_growth(step, "invite", step.rules.growth.invite)
     upgrade_if_qualified(step)
+    invite_to_plans(step, invitation.invitee_id)
 
 
 def apply_verification(step: Step, event: Verification) -> None:

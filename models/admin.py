@@ -253,6 +253,15 @@ class TierOverrideRequest(Signed):
     until: AwareDatetime = Field(description="the tier holds against downgrades until then")
 
 
+class MembershipGrantRequest(Signed):
+    """Grant a membership of a merchant's plan level (it must list ``operator_grant``) until a date."""
+
+    merchant_id: str = Field(min_length=1, max_length=128)
+    plan_id: str = Field(min_length=1, max_length=128)
+    level_id: str = Field(min_length=1, max_length=128)
+    until: AwareDatetime = Field(description="the membership ends then (expired by the periodic evaluation)")
+
+
 class AccountActionRequest(Signed):
     """Lock, unlock, freeze or unfreeze: a reason and a request id."""
 
@@ -422,7 +431,8 @@ class MembershipFigures(Contract):
     active_per_plan_level: list[PlanLevelMembers] = Field(description="now")
     sales_by_product: list[ProductSales]
     joined: int = Field(description="memberships joined in the range")
-    renewals: int = Field(description="memberships extended in the range by buying the card again")
+    renewals: int = Field(description="memberships extended in the range by buying the card again (not an "
+                                      "operator grant's extension)")
     upgrades: int = Field(description="memberships upgraded to a higher level in the range")
     expired: int = Field(description="memberships that ended at their `until` in the range (churn)")
     revoked: int = Field(description="memberships revoked in the range by the refund of a card order (churn)")

@@ -21,12 +21,14 @@ Registrations (member M on device D, invited by I; see engine/registration.py)::
 
     M: registration --device-activity--> device agent (D): count, decide
     device agent --device_verdict--> M: allowed: +registration points; --invitation_accepted--> I: +invite growth
+    I: holds a plan joined by invitation --membership_invitation--> M: joins it (engine/join_channels.py)
 
 Operator commands (``OPERATOR_COMMANDS``) are published by the admin service,
 keyed by the member id, with a ``command_id`` derived from the tenant and the
 operator's request id (and the approval, when one was needed; see
 engine/operator_actions.py): points credit and debit, a benefit grant, a tier
-override until a date, and the account actions lock, unlock, freeze, unfreeze.
+override until a date, the account actions lock, unlock, freeze, unfreeze, and a
+membership grant of a merchant's plan level.
 """
 
 
@@ -173,12 +175,24 @@ class AccountAction(OperatorCommandBase):
     type: AccountActionType
 
 
+class MembershipGrant(OperatorCommandBase):
+    """Grant the member a membership of ``level_id`` of a merchant's plan until ``until`` (the level
+    must list the ``operator_grant`` channel; engine/join_channels.py)."""
+
+    type: Literal["membership_grant"]
+    merchant_id: Ident
+    plan_id: Ident
+    level_id: Ident
+    until: AwareDatetime
+
+
 OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
     PointsCredit,
     PointsDebit,
     BenefitGrantCommand,
     TierOverride,
     AccountAction,
+    MembershipGrant,
 )
 
 #: An operator's command, as the admin service builds it.
@@ -214,9 +228,20 @@ class InvitationAccepted(MemberCommandBase):
     invitee_id: Ident
 
 
+class MembershipInvitation(MemberCommandBase):
+    """From an inviter to its invitee (after ``invitation_accepted``): the inviter holds an active
+    membership of ``plan_id``, whose ``level_id`` lists the ``invitation`` channel: join it."""
+
+    type: Literal["membership_invitation"]
+    inviter_id: Ident
+    merchant_id: Ident
+    plan_id: Ident
+    level_id: Ident
+
+
 #: Every command type on ``member-commands``; append new ones here (see the module docstring).
 COMMAND_TYPES: list[type[MemberCommandBase]] = [*GIFT_COMMANDS, *OPERATOR_COMMANDS, ImportMember, DeviceVerdict,
-                                                InvitationAccepted]
+                                                InvitationAccepted, MembershipInvitation]
 
 #: The contract of ``member-commands``.
 MemberCommand = Annotated[Union[tuple(COMMAND_TYPES)], Field(discriminator="type")]  # noqa: UP007 - built from a list

@@ -111,12 +111,16 @@ class Registration(InputEvent):
     """The member signed up, on ``device_id``, invited by ``invited_by`` (another member) if set.
 
     An accepted invitation is this field: the inviter's growth follows the
-    registration once the device agent allowed it (``engine.registration``)."""
+    registration once the device agent allowed it (``engine.registration``).
+    ``merchant_id``: the merchant the member registered with (its app or page): once allowed,
+    the member joins that merchant's plans at their levels listing ``registration``."""
 
     type: Literal["registration"] = "registration"
     channel: Ident
     device_id: Ident
     invited_by: Ident | None = None
+    merchant_id: Ident | None = Field(default=None, description="the merchant registered with: joins its plans' "
+                                                                "free levels listing the registration channel")
 
 
 class VerificationKind(StrEnum):

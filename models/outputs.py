@@ -196,6 +196,7 @@ class DeadLetterReason(StrEnum):
     BELOW_MIN_SPEND = "below_min_spend"  # a usage report on an order under the benefit's minimum spend
     OVER_PER_ORDER_LIMIT = "over_per_order_limit"  # more of one benefit on an order than its per-order limit
     NOT_SELLABLE = "not_sellable"  # a card product that is not on sale (seed 002)
+    NOT_JOINABLE = "not_joinable"  # a membership by a channel its level does not list, or of a plan not effective
     MISSING_REFERENCE = "missing_reference"  # a plan step that refers to something not defined (kept, applies later)
 
 

@@ -58,6 +58,8 @@ class OrderRecord(State):
     refunded: Decimal = Decimal(0)
     points_clawed: int = 0
     growth_clawed: int = 0
+    # the order's items per merchant whose plans join by spend (engine/join_channels.py; UNSET: none)
+    merchant_spend: dict[str, Decimal] | UnsetType = UNSET
 
 
 class MembershipStatus(StrEnum):
@@ -94,6 +96,7 @@ class MemberRegistration(State):
     device_id: str
     invited_by: str | None = None
     allowed: bool | None = None
+    merchant_id: str | UnsetType = UNSET  # the merchant registered with (joins its registration levels)
 
 
 class MemberState(State, dict=True):
@@ -146,6 +149,8 @@ class MemberState(State, dict=True):
     # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
     # JSON, so a value stored before it existed writes back byte for byte) until the first one
     memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET
+    # spend with merchants whose plans have spend-threshold levels, net of refunds (engine/join_channels.py)
+    merchant_spend: dict[str, Decimal] | UnsetType = UNSET
     # benefit instances by grant id, oldest first (models/benefit_state.py; UNSET: none granted since they came)
     benefits: dict[str, BenefitInstance] | UnsetType = UNSET
 

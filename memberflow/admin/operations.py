@@ -8,8 +8,8 @@ over a limit, keeps it as a pending approval for someone else with the
 same request id gets that answer again, the same id with another body is 409.
 Credits and debits are limited per adjustment and per operator per UTC day
 (``MEMBERFLOW_ADJUSTMENT_LIMIT_POINTS``, ``MEMBERFLOW_OPERATOR_DAILY_LIMIT_POINTS``);
-a benefit grant and a tier override always wait for an approver; account actions
-never do.  Every request and decision is audited.
+a benefit grant, a tier override and a membership grant always wait for an
+approver; account actions never do.  Every request and decision is audited.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from models.admin import (
     AuditOutcome,
     BenefitGrantRequest,
     CommandAnswer,
+    MembershipGrantRequest,
     PointsAdjustment,
     Signed,
     TierOverrideRequest,
@@ -50,7 +51,7 @@ from models.commands import OperatorCommand, OperatorCommandBase
 
 _COMMAND: TypeAdapter[OperatorCommandBase] = TypeAdapter(OperatorCommand)
 #: command types that always wait for an approver (they move no points a limit could measure)
-ALWAYS_APPROVED = frozenset({"benefit_grant", "tier_override"})
+ALWAYS_APPROVED = frozenset({"benefit_grant", "tier_override", "membership_grant"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ def benefit_request(member_id: str, body: BenefitGrantRequest) -> OperatorReques
 
 def tier_override_request(member_id: str, body: TierOverrideRequest) -> OperatorRequest:
     return OperatorRequest(member_id, "tier_override", body, {"tier": body.tier, "until": body.until})
+
+
+def membership_grant_request(member_id: str, body: MembershipGrantRequest) -> OperatorRequest:
+    return OperatorRequest(member_id, "membership_grant", body,
+                           body.model_dump(include={"merchant_id", "plan_id", "level_id", "until"}))
 
 
 def account_request(member_id: str, action: str, body: AccountActionRequest) -> OperatorRequest:

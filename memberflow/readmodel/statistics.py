@@ -124,13 +124,15 @@ def memberships(conn: sa.Connection, tenant_id: str, start: datetime, end: datet
                          .where(*in_range, mc.kind.in_(SALES), mc.order_id.is_not(None), mc.product_id.is_not(None))
                          .group_by(mc.merchant_id, mc.product_id).order_by(mc.merchant_id, mc.product_id)).all()
     kinds = dict(conn.execute(sa.select(mc.kind, sa.func.count()).where(*in_range).group_by(mc.kind)).all())
+    renewals = conn.scalar(sa.select(sa.func.count()).where(*in_range, mc.kind == "extended",
+                                                            mc.order_id.is_not(None)))  # a card bought again
     return MembershipFigures(
         active_per_plan_level=[PlanLevelMembers(merchant_id=m, plan_id=p, level_id=lv, members=int(n))
                                for m, p, lv, n in active],
         sales_by_product=[ProductSales(merchant_id=m, product_id=p, sales=int(n),
                                        revenue=Decimal(revenue).quantize(CENT))
                           for m, p, n, revenue in sales],
-        joined=int(kinds.get("joined", 0)), renewals=int(kinds.get("extended", 0)),
+        joined=int(kinds.get("joined", 0)), renewals=int(renewals or 0),
         upgrades=int(kinds.get("upgraded", 0)), expired=int(kinds.get("expired", 0)),
         revoked=int(kinds.get("revoked", 0)))
 

@@ -12,6 +12,7 @@ import pytest
 from engine.operator_actions import operator_command_id
 from models.commands import PointsCredit
 from tests.admin.command_worker import Worker
+from tests.admin.console_client import signed_in
 from tests.admin.fixtures import LIMITS, TENANT, auth
 
 MEMBER = "m0006"
@@ -198,3 +199,37 @@ def test_a_tier_override_and_a_benefit_wait_for_an_approver_then_apply(client, t
     assert "free_shipping" in {g["benefit"] for g in shown["grants"]}
     states = {c["action"]: c["state"] for c in shown["operator_commands"]}
     assert states["tier_override"] == states["benefit_grant"] == "applied", (states, shown["member"])
+
+
+def test_a_membership_grant_waits_for_an_approver_and_the_engine_s_refusal_is_shown(client, token, published, worker,
+                                                                                   audit):
+    request_id = rid()
+    answer = post(client, token["operator"], f"{BASE}/memberships",
+                  {"merchant_id": "coffee", "plan_id": "club", "level_id": "green",
+                   "until": "2027-06-01T00:00:00+08:00", "reason": "goodwill", "request_id": request_id})
+    assert answer.status_code == 202 and answer.json()["state"] == "pending_approval"
+    assert (audit.records[-1].action, audit.records[-1].outcome) == ("member.membership_grant", "pending")
+    post(client, token["approver"], f"/tenants/{TENANT}/approvals/{answer.json()['approval_id']}/approve",
+         {"reason": "ok", "request_id": rid("d")})
+    command = published.commands[-1]
+    assert (command.type, command.merchant_id, command.plan_id, command.level_id, command.reason) == (
+        "membership_grant", "coffee", "club", "green", "goodwill")
+    worker.run()  # these rules define no merchant: the engine refuses it, with the reason
+    row = command_row(client, token["viewer"], request_id)
+    assert row["state"] == "refused" and row["refusal"] == "merchant coffee is not defined"
+
+
+def test_a_membership_grant_needs_an_aware_until(client, token):
+    answer = post(client, token["operator"], f"{BASE}/memberships",
+                  {"merchant_id": "coffee", "plan_id": "club", "level_id": "green", "until": "2027-06-01T00:00:00",
+                   "reason": "x", "request_id": rid()})
+    assert answer.status_code == 422 and ["body", "until"] in [e["loc"] for e in answer.json()["detail"]]
+
+
+def test_the_console_names_a_membership_grant_in_the_approval_queue(client, token):
+    answer = post(client, token["operator"], f"{BASE}/memberships",
+                  {"merchant_id": "coffee", "plan_id": "club", "level_id": "green",
+                   "until": "2027-06-01T00:00:00+08:00", "reason": "console label", "request_id": rid()})
+    assert answer.json()["state"] == "pending_approval"
+    queue = signed_in(client.app, token["viewer"]).get(f"/console/{TENANT}/approvals")
+    assert queue.status_code == 200 and "<td>membership grant</td>" in queue.text

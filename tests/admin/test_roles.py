@@ -27,6 +27,9 @@ def body(kind: str) -> dict | None:
         return {"benefit": "free_shipping", "reason": "matrix", "request_id": f"b{n}"}
     if kind == "tier":
         return {"tier": "GOLD", "until": "2026-06-01T00:00:00+08:00", "reason": "matrix", "request_id": f"t{n}"}
+    if kind == "membership":
+        return {"merchant_id": "coffee", "plan_id": "club", "level_id": "green", "until": "2026-06-01T00:00:00+08:00",
+                "reason": "matrix", "request_id": f"g{n}"}
     if kind == "rules":
         return {"rules": {"points": {"pending_days": n % 30}}, "reason": "matrix", "request_id": f"v{n}"}
     if kind == "candidate":
@@ -43,7 +46,7 @@ def body(kind: str) -> dict | None:
 
 
 #: what a role that may gets, by body kind (a read: 200)
-SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "account": 202, "rules": 201,
+SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "membership": 202, "account": 202, "rules": 201,
            "rollback": 201, "import": 200, "plan_step": 202}
 
 
@@ -65,6 +68,7 @@ ENDPOINTS = [
     ("POST", f"/tenants/{TENANT}/members/{MEMBER}/debit", "points", Role.OPERATOR, True),
     ("POST", f"/tenants/{TENANT}/members/{MEMBER}/benefits", "benefit", Role.OPERATOR, True),
     ("POST", f"/tenants/{TENANT}/members/{MEMBER}/tier-override", "tier", Role.OPERATOR, True),
+    ("POST", f"/tenants/{TENANT}/members/{MEMBER}/memberships", "membership", Role.OPERATOR, True),
     *[("POST", f"/tenants/{TENANT}/members/{MEMBER}/{action}", "account", Role.OPERATOR, True)
       for action in ("lock", "unlock", "freeze", "unfreeze")],
     ("GET", f"/tenants/{TENANT}/rules", None, Role.VIEWER, True),

@@ -35,6 +35,30 @@ def merchant_steps(merchant: str = "coffee", tenant: str = "default", *, price: 
     ]
 
 
+def club_steps(merchant: str = "coffee", *, suspended: bool = False) -> list[dict[str, Any]]:
+    """A coffee chain's club: green (free: registration, invitation, grant), gold (spend 100.00 or a
+    grant), black (a paid card only); a coupon bound to every level."""
+    base = {"tenant_id": "default", "merchant_id": merchant}
+    return [
+        {**base, "type": "merchant", "name": "Coffee", "suspended": suspended},
+        {**base, "type": "card_template", "template_id": "club-card", "title": "Club card"},
+        {**base, "type": "plan", "plan_id": "club", "name": "Club", "template_id": "club-card",
+         "levels": [
+             {"level_id": "green", "name": "Green", "rank": 1,
+              "channels": ["registration", "invitation", "operator_grant"]},
+             {"level_id": "gold", "name": "Gold", "rank": 2, "channels": ["spend_threshold", "operator_grant"],
+              "spend_threshold": "100.00"},
+             {"level_id": "black", "name": "Black", "rank": 3, "channels": ["purchase"]}]},
+        {**base, "type": "plan_status", "plan_id": "club", "status": "effective"},
+        {**base, "type": "product", "product_id": "black-year", "plan_id": "club", "level_id": "black",
+         "price": "99.00", "duration_days": 365},
+        {**base, "type": "product_status", "product_id": "black-year", "status": "effective"},
+        {**base, "type": "activity", "activity_id": "welcome", "name": "Welcome", "effective": True},
+        {**base, "type": "benefit", "benefit_id": "latte", "plan_id": "club", "activity_id": "welcome",
+         "coupon_template": "free_latte", "value": "5.00"},
+    ]
+
+
 def parsed(steps: list[dict[str, Any]]) -> list[Any]:
     return [STEP.validate_python(s) for s in steps]
 

@@ -18,11 +18,12 @@ from memberflow.readmodel import schema
 from memberflow.readmodel.projection import Projection, Record
 from memberflow.readmodel.statistics import statistics
 from models.admin import PlanLevelMembers, ProductSales
+from models.commands import MembershipGrant
 from models.events import OrderItem
 from models.state import state_json
 from tables.members import state_key
 from tests.engine.fixtures import Member, make_rules
-from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
+from tests.engine.plan_fixtures import card_item, club_steps, merchant_steps, parsed
 from tests.readmodel.fixtures import changelog, dump
 
 BOOK = with_facts(RuleBook.single(make_rules()),
@@ -113,3 +114,23 @@ def test_the_statistics_count_members_per_plan_and_level_sales_renewals_and_chur
         ProductSales(merchant_id="coffee", product_id="vip-year", sales=2, revenue=Decimal("176.00"))]
     assert (june.joined, june.renewals, june.upgrades, june.expired, june.revoked) == (2, 0, 0, 0, 0)
     assert august.sales_by_product == [] and (august.expired, august.revoked) == (1, 0)
+
+
+def test_joins_by_other_channels_are_joined_but_neither_sales_nor_renewals(db):
+    rules = with_facts(RuleBook.single(make_rules()), fold_all(parsed(club_steps()))).default
+    m = Member(rules, member_id="g1")
+    for command_id, until in (("oc-1", "2024-09-01T00:00:00+08:00"), ("oc-2", "2024-12-01T00:00:00+08:00")):
+        m.apply(MembershipGrant(type="membership_grant", command_id=command_id, member_id="g1",
+                                occurred_at=datetime.fromisoformat("2024-07-01T10:00:00+08:00"), actor="t1:ops",
+                                reason="goodwill", request_id=command_id, merchant_id="coffee", plan_id="club",
+                                level_id="gold", until=datetime.fromisoformat(until)))
+    m.pay("o1", "100.00", "2024-07-02T10:00:00+08:00",
+          items=[OrderItem(sku="beans", category="grocery", unit_price=Decimal("100.00"), quantity=1,
+                           merchant_id="coffee")])  # the spend threshold of a level held already: nothing
+    batch = [Record(o.topic, o.topic, 0, i, o.key.encode(), o.value.model_dump_json().encode(), 1_700_000_000_000)
+             for i, o in enumerate(m.outputs) if o.topic == Topic.MEMBERSHIP_CHANGES]
+    project(db, [*batch, changelog(len(batch), state_key("default", "g1"), state_json(m.state))])
+    with db.connect() as conn:
+        held = statistics(conn, "default", JUNE, NOW).memberships
+        channel = conn.scalar(sa.select(schema.memberships.c.channel))
+    assert (held.joined, held.renewals, held.sales_by_product, channel) == (1, 0, [], "operator_grant")

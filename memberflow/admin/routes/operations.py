@@ -18,6 +18,7 @@ from memberflow.admin.operations import (
     account_request,
     approval_row,
     benefit_request,
+    membership_grant_request,
     points_request,
     tier_override_request,
 )
@@ -30,6 +31,7 @@ from models.admin import (
     ApprovalState,
     BenefitGrantRequest,
     CommandAnswer,
+    MembershipGrantRequest,
     Page,
     PointsAdjustment,
     Role,
@@ -72,6 +74,13 @@ def grant(member_id: str, body: BenefitGrantRequest, scope: Scope = Operator, op
              summary="set the tier and hold it against downgrades until a date (waits for an approver)")
 def tier_override(member_id: str, body: TierOverrideRequest, scope: Scope = Operator, ops: Operations = Ops):
     return ops.submit(scope, tier_override_request(member_id, body))
+
+
+@router.post(f"{MemberPath}/memberships", response_model=CommandAnswer, status_code=202, responses=ANSWERS,
+             summary="grant a membership of a merchant's plan level listing operator_grant, until a date (waits "
+                     "for an approver); a level not listing it is refused not_joinable")
+def membership_grant(member_id: str, body: MembershipGrantRequest, scope: Scope = Operator, ops: Operations = Ops):
+    return ops.submit(scope, membership_grant_request(member_id, body))
 
 
 def _account_action(action: str, summary: str) -> None:
