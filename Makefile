@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart bench-readmodel bench-simulate lint \
+.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart bench-readmodel bench-simulate bench-quote lint \
 	schemas clean
 
 $(STAMP): pyproject.toml
@@ -43,6 +43,9 @@ bench-restart: $(STAMP)  ## a SIGKILLed worker restarted: seconds until it proce
 
 bench-readmodel: $(STAMP)  ## member search over 1,000,000 members in PostgreSQL, and the projector (prints figures)
 	$(BIN)/python -m benchmarks.readmodel
+
+bench-quote: $(STAMP)  ## the checkout quote over HTTP on a warm worker beside its member lookup (prints p50/p99)
+	$(BIN)/python -m benchmarks.quote
 
 bench-simulate: $(STAMP)  ## what-if simulation of 1,000,000 demo events vs the plain replay (prints events/s)
 	$(BIN)/python -m benchmarks.simulate
