@@ -173,12 +173,25 @@ class AccountAction(OperatorCommandBase):
     type: AccountActionType
 
 
+RiskDecisionType = Literal["risk_release", "risk_confirm", "risk_dismiss"]
+
+
+class RiskDecision(OperatorCommandBase):
+    """An operator's decision on an open abnormal spending flag (engine/spending.py): ``release``
+    the points it holds (they become spendable), ``confirm`` it (held points are cancelled), or
+    ``dismiss`` a flag that holds nothing."""
+
+    type: RiskDecisionType
+    flag_id: Ident
+
+
 OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
     PointsCredit,
     PointsDebit,
     BenefitGrantCommand,
     TierOverride,
     AccountAction,
+    RiskDecision,
 )
 
 #: An operator's command, as the admin service builds it.
