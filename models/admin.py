@@ -166,11 +166,12 @@ class RedemptionRow(Contract):
 
 
 class AccountChangeRow(Contract):
-    """A change of the account's status (kind `account_status`) or an operator's tier override (`tier_override`)."""
+    """A change of the account's status (kind `account_status`), an operator's tier override (`tier_override`)
+    or an operator's decision on an abnormal spending flag (`risk_decision`: released, confirmed, dismissed)."""
 
     notification_id: str
     occurred_at: datetime
-    kind: Literal["account_status", "tier_override"]
+    kind: Literal["account_status", "tier_override", "risk_decision"]
     status: MemberStatus | None
     tier: str | None
     until: datetime | None
