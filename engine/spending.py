@@ -181,7 +181,8 @@ def _act(step: Step, trip: Trip) -> None:
         why = f"abnormal spending: {trip.rule.value} (an operator's unlock is the appeal)"
         set_status(step, MemberStatus.LOCKED, why)
         step.notify(NotificationKind.ACCOUNT_STATUS, f"account locked: {why}", ordinal=trip.rule.value,
-                    status=MemberStatus.LOCKED.value, rule=trip.rule.value, flag_id=flag_id)
+                    status=MemberStatus.LOCKED.value, previous=MemberStatus.ACTIVE.value, rule=trip.rule.value,
+                    flag_id=flag_id)
 
 
 def _forget_flags(flags: dict[str, OpenFlag]) -> None:
