@@ -5,6 +5,7 @@ member's spendable points go up -- only a release does."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.event_time import Arrival, apply_in_time
 from engine.holds import HELD
+from engine.intake import parse_event
 from engine.operator_actions import operator_command_id
 from engine.outcome import Applied
 from engine.wallet import spendable
@@ -314,3 +317,23 @@ def test_no_event_raises_a_held_locked_or_frozen_members_spendable_points(start,
     else:
         account(m, "unfreeze" if start == "freeze" else "unlock", at + MINUTE, "rq-back")
     assert free(m) >= before
+
+
+# -- event time: a late order ----------------------------------------------------------------------------
+
+
+def test_a_late_order_that_trips_a_rule_publishes_its_flag():
+    """Through event time (engine/event_time.py): the spiking order arrives after a later order, so
+    the later one is replayed; the late order's flag is published (the replay adds flags, as it
+    adds device reports) and the later order's earnings are held under it."""
+    rules = rules_with(amount_spike={"factor": 5, "history": 3, "min_history": 3, "action": "hold"})
+    record, published = None, []
+    for n, (amount, at) in enumerate([("10", T0), ("10", T0 + MINUTE), ("10", T0 + 2 * MINUTE),
+                                      ("20", T0 + 4 * MINUTE), ("500", T0 + 3 * MINUTE)]):
+        raw = json.dumps({"event_id": f"e{n}", "member_id": "m1", "occurred_at": at.isoformat(),
+                          "type": "order_paid", "order_id": f"o{n}", "amount": amount}).encode()
+        record, outcome = apply_in_time(record, parse_event("orders", raw, 65536), Arrival("orders", raw), rules)
+        published += outcome.outputs
+    (flag,) = [o.value for o in published if isinstance(o.value, RiskFlag)]
+    assert (flag.order_id, flag.action) == ("o4", RiskAction.HOLD)
+    assert {lot.order_id for lot in record.state.lots if lot.pending_until == HELD} == {"o3", "o4"}
