@@ -10,6 +10,7 @@ points) touch it; the state remembers what it was, and a release puts it back.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from engine.step import Step
 from engine.wallet import held
@@ -90,3 +91,23 @@ def cancel(step: Step, key: str, rule: str, **signed: object) -> int:
         step.ledger(LedgerKind.ADJUSTMENT, rule, -lot.amount, held(state), order_id=lot.order_id, seq=seq,
                     **signed)
     return cancelled
+
+
+def risk_summary(state: MemberState) -> dict[str, Any]:
+    """The member view's ``risk``: the abnormal spending flags awaiting an operator, and the points held
+    by them (``held_for_review``) and by a locked or frozen status (``held_by_status``)."""
+    spending = state.spending
+    if not isinstance(spending, SpendingHistory):
+        return {"open_flags": [], "held_for_review": 0, "held_by_status": 0}
+    by_key = {STATUS: 0, "": 0}
+    for lot in state.lots:
+        why = spending.held.get(lot.lot_id)
+        if why is not None:
+            key = STATUS if why.key == STATUS else ""
+            by_key[key] += lot.amount
+    return {
+        "open_flags": [{"flag_id": flag_id, "rule": flag.rule, "action": flag.action, "at": flag.at.isoformat(),
+                        "order_id": flag.order_id} for flag_id, flag in spending.flags.items()],
+        "held_for_review": by_key[""],
+        "held_by_status": by_key[STATUS],
+    }

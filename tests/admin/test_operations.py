@@ -219,7 +219,10 @@ def test_an_abnormal_order_s_hold_is_released_by_an_operator_audited(client, tok
     earned = [o.value for o in outputs if o.topic == "points-ledger" and o.value.order_id == "risk-o10"]
     held = sum(e.delta for e in earned)
     assert held > 0 and {e.pending_until.year for e in earned} == {9999}
-    before = page(client, token["viewer"])["member"]
+    shown = page(client, token["viewer"])
+    before = shown["member"]
+    assert [f["flag_id"] for f in shown["summary"]["risk"]["open_flags"]] == [flag.flag_id]  # found on the page
+    assert shown["summary"]["risk"]["held_for_review"] == held
     request_id = rid()
     path = f"{BASE}/risk-flags/{flag.flag_id}"
     assert post(client, token["viewer"], f"{path}/release", {"reason": "x", "request_id": rid()}).status_code == 403

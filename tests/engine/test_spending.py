@@ -18,6 +18,7 @@ from engine.holds import HELD
 from engine.intake import parse_event
 from engine.operator_actions import operator_command_id
 from engine.outcome import Applied
+from engine.views import member_summary
 from engine.wallet import spendable
 from models.commands import AccountAction, RiskDecision
 from models.devices import RiskAction, RiskFlag, RiskRule
@@ -126,12 +127,18 @@ def test_a_held_order_stays_pending_until_released():
     # what it earns while the flag is open is held under the same flag
     m.pay("next", "20", T0 + timedelta(days=7))
     assert free(m) == 60 and m.held == 580
+    risk = member_summary(m.state, m.rules, T0 + timedelta(days=7))["risk"]
+    assert risk == {"open_flags": [{"flag_id": flag.flag_id, "rule": "amount_spike", "action": "hold",
+                                    "at": (T0 + timedelta(days=5)).isoformat(), "order_id": "big"}],
+                    "held_for_review": 520, "held_by_status": 0}
     released = decide(m, "release", flag.flag_id, T0 + timedelta(days=8))
     assert released.result is Applied.APPLIED
     entries = [o.value for o in released.outputs if o.value.__class__.__name__ == "LedgerEntry"]
     assert [(e.rule, e.delta, e.order_id, e.pending_until) for e in entries] == [
         ("risk_release", 0, "big", None), ("risk_release", 0, "next", None)]
     assert free(m) == 580 and m.held == 580
+    assert member_summary(m.state, m.rules, T0 + timedelta(days=8))["risk"] == {
+        "open_flags": [], "held_for_review": 0, "held_by_status": 0}
     note = [o.value for o in released.outputs if isinstance(o.value, Notification)]
     assert note[0].kind is NotificationKind.RISK_DECISION and note[0].data["points"] == 520
     # a redelivery changes nothing; the flag is closed, so a second decision is refused
@@ -261,6 +268,7 @@ def test_a_frozen_or_locked_member_earns_pending_only_points_released_when_activ
     account(m, status, T0 + MINUTE, "rq-1")
     m.pay("o2", "20", T0 + 2 * MINUTE)
     assert m.held == 30 and free(m) == 10
+    assert member_summary(m.state, m.rules, T0 + 2 * MINUTE)["risk"]["held_by_status"] == 20
     back = account(m, "unfreeze" if status == "freeze" else "unlock", T0 + 3 * MINUTE, "rq-2")
     entries = [o.value for o in back.outputs if o.value.__class__.__name__ == "LedgerEntry"]
     assert [(e.rule, e.delta, e.order_id) for e in entries] == [("status_release", 0, "o2")]

@@ -56,8 +56,10 @@ def test_an_abnormal_order_s_points_stay_pending_until_released(cluster, worker)
     held = sum(e["delta"] for e in earned)
     assert held > 0 and {e["pending_until"][:4] for e in earned} == {"9999"}
     wait_until(lambda: page(worker)["points"]["pending"] == held, timeout=60)
-    shown = page(worker)["points"]
-    assert shown["spendable"] == usual["spendable"] and shown["balance"] == usual["balance"] + held
+    shown = page(worker)
+    assert shown["points"]["spendable"] == usual["spendable"] and shown["points"]["balance"] == usual["balance"] + held
+    assert shown["risk"]["held_for_review"] == held
+    assert [f["flag_id"] for f in shown["risk"]["open_flags"]] == [flag["flag_id"]]  # where an operator finds it
 
     release = {"type": "risk_release", "command_id": operator_command_id("default", "release-spiky-1"),
                "member_id": MEMBER, "occurred_at": "2026-11-03T10:00:00+08:00", "actor": "t1:olga",
@@ -66,6 +68,7 @@ def test_an_abnormal_order_s_points_stay_pending_until_released(cluster, worker)
     cluster.produce([("member-commands", MEMBER, release)])
     wait_until(lambda: page(worker)["points"]["pending"] == 0, timeout=60)
     assert page(worker)["points"]["spendable"] == usual["spendable"] + held
+    assert page(worker)["risk"] == {"open_flags": [], "held_for_review": 0, "held_by_status": 0}
     wait_until(lambda: any(e["rule"] == "risk_release" for e in ledger(cluster)), timeout=60)
     (entry,) = [e for e in ledger(cluster) if e["rule"] == "risk_release"]
     assert (entry["delta"], entry["order_id"], entry["operator"]) == (0, "spike-o3", "t1:olga")
