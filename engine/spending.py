@@ -193,6 +193,9 @@ def _forget_flags(flags: dict[str, OpenFlag]) -> None:
         del flags[flag_id]
 
 
+DONE = {"release": "released", "confirm": "confirmed", "dismiss": "dismissed"}
+
+
 def apply_decision(step: Step, command: RiskDecision) -> None:
     """An operator's release, confirmation or dismissal of an open flag."""
     state = step.state
@@ -213,6 +216,6 @@ def apply_decision(step: Step, command: RiskDecision) -> None:
         points = release(step, command.flag_id, "risk_release", **signed)
     elif decision == "confirm" and holds:
         points = cancel(step, command.flag_id, "risk_confirm", **signed)
-    step.notify(NotificationKind.RISK_DECISION, f"risk flag {command.flag_id} ({flag.rule}): {decision}d, "
+    step.notify(NotificationKind.RISK_DECISION, f"risk flag {command.flag_id} ({flag.rule}) {DONE[decision]}, "
                 f"{points} points: {command.reason}", decision=decision, flag_id=command.flag_id, rule=flag.rule,
                 action=flag.action, points=points, **signed)

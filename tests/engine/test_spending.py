@@ -141,6 +141,7 @@ def test_a_held_order_stays_pending_until_released():
         "open_flags": [], "held_for_review": 0, "held_by_status": 0}
     note = [o.value for o in released.outputs if isinstance(o.value, Notification)]
     assert note[0].kind is NotificationKind.RISK_DECISION and note[0].data["points"] == 520
+    assert note[0].message == f"risk flag {flag.flag_id} (amount_spike) released, 520 points: checked the orders"
     # a redelivery changes nothing; the flag is closed, so a second decision is refused
     again = decide(m, "release", flag.flag_id, T0 + timedelta(days=8))
     assert again.result is Applied.DUPLICATE and again.outputs == []
