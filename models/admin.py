@@ -376,6 +376,15 @@ class CouponFigures(Contract):
     average_held: Decimal = Field(description="valid_at_end / members, to two places")
 
 
+class RiskFigures(Contract):
+    """Operators' decisions on points held for review (docs/rules.md ``risk.spending``), from the ledger."""
+
+    released: int = Field(description="held lots released in the range (ledger entries `risk_release`)")
+    confirmed: int = Field(description="held lots confirmed -- their points cancelled -- in the range (`risk_confirm`)")
+    points_cancelled: int = Field(description="points the confirmations cancelled")
+    release_rate: Decimal = Field(description="released / (released + confirmed), to four places; 0 with neither")
+
+
 class DailyCount(Contract):
     key: str
     counts: list[int] = Field(description="one per day of `days`")
@@ -416,6 +425,7 @@ class Statistics(Contract):
     upgrades: int
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
+    risk: RiskFigures
     by_day: MembersByDay
 
 

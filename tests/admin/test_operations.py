@@ -236,6 +236,10 @@ def test_an_abnormal_order_s_hold_is_released_by_an_operator_audited(client, tok
     after = page(client, token["viewer"])["member"]
     assert after["spendable"] == before["spendable"] + held
     assert command_row(client, token["viewer"], request_id)["state"] == "applied"
+    today = command.occurred_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    figures = client.get(f"/tenants/{TENANT}/statistics", headers=auth(token["viewer"]), params={
+        "from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}).json()
+    assert figures["risk"] == {"released": 1, "confirmed": 0, "points_cancelled": 0, "release_rate": "1.0000"}
     # deciding again: the flag is closed, the engine refuses and the operator sees why
     again = rid()
     post(client, token["approver"], f"{path}/dismiss", {"reason": "again", "request_id": again})
