@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from config.risk import RedemptionBurst, SpendingRules
 from engine.event_time import Arrival, apply_in_time
 from engine.holds import HELD
 from engine.intake import parse_event
@@ -26,6 +27,7 @@ from models.outputs import DeadLetterReason, LedgerKind, Notification, Notificat
 from models.state import MemberStatus
 from tests.engine.fixtures import Member, make_rules
 from tests.engine.redemption_fixtures import request, result_of
+from tests.engine.test_coupon_thresholds import gold_coupons, member_with_coupons, use
 
 T0 = datetime.fromisoformat("2026-03-02T10:00:00+08:00")
 MINUTE = timedelta(minutes=1)
@@ -346,3 +348,17 @@ def test_a_late_order_that_trips_a_rule_publishes_its_flag():
     (flag,) = [o.value for o in published if isinstance(o.value, RiskFlag)]
     assert (flag.order_id, flag.action) == ("o4", RiskAction.HOLD)
     assert {lot.order_id for lot in record.state.lots if lot.pending_until == HELD} == {"o3", "o4"}
+
+
+@pytest.mark.parametrize(("uses", "tripped"), [(2, False), (3, True)])
+def test_benefit_uses_count_in_a_redemption_burst(uses, tripped):
+    gold = gold_coupons(per_order=None, min_spend=None, count=3)
+    burst = SpendingRules(orders_per_hour=None, amount_spike=None, refund_after_spend=None,
+                          redemption_burst=RedemptionBurst(max_redemptions=2, window=timedelta(hours=1)))
+    rules = gold.model_copy(update={"risk": gold.risk.model_copy(update={"spending": burst})})
+    m, coupons = member_with_coupons(rules)
+    for i, coupon in enumerate(coupons[:uses]):
+        assert use(m, coupon, f"shop-{i}", None).result is Applied.APPLIED
+    got = flags(m)
+    assert [(f.rule, f.evidence.get("redemptions")) for f in got] == (
+        [(RiskRule.REDEMPTION_BURST, "3")] if tripped else [])
