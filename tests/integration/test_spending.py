@@ -2,7 +2,7 @@
 member's usual (the shipped ``amount_spike``: over 10x the median of its previous orders, from
 three) raises a ``hold`` risk flag, and its points stay pending -- in the balance, not spendable
 -- until the operator's release (the command the admin API publishes); the release delivered
-again changes nothing."""
+again changes nothing.  A frozen member's order earns pending-only points, released by the unfreeze."""
 
 from __future__ import annotations
 
@@ -82,3 +82,37 @@ def test_an_abnormal_order_s_points_stay_pending_until_released(cluster, worker)
     wait_until(lambda: consumed_total(worker, "duplicate") > duplicates, timeout=60)
     assert page(worker)["points"]["spendable"] == usual["spendable"] + held
     assert len([e for e in ledger(cluster) if e["rule"] == "risk_release"]) == 1
+
+
+def test_a_frozen_member_s_order_earns_pending_only_points_until_the_unfreeze(cluster, worker):
+    frozen = "frozen-spender-1"
+
+    def shown() -> dict | None:
+        status, body = worker.get_json(f"/members/{frozen}")
+        return body if status == 200 else None
+
+    def action(kind: str, request_id: str, at: str) -> tuple[str, str, dict]:
+        return "member-commands", frozen, {
+            "type": kind, "command_id": operator_command_id("default", request_id), "member_id": frozen,
+            "occurred_at": at, "actor": "t1:olga", "reason": f"{kind} by an operator", "request_id": request_id}
+
+    def paid(n: int, at: str) -> tuple[str, str, dict]:
+        return "orders", frozen, {"event_id": f"fz-{n}", "member_id": frozen, "occurred_at": at,
+                                  "type": "order_paid", "order_id": f"fz-o{n}", "amount": "100.00"}
+
+    cluster.produce([paid(0, "2026-11-02T10:00:00+08:00")])
+    wait_until(lambda: (p := shown()) is not None and p["points"]["spendable"] > 0, timeout=60)
+    before = shown()["points"]
+    cluster.produce([action("account_freeze", "freeze-fz-1", "2026-11-02T11:00:00+08:00"),
+                     paid(1, "2026-11-02T12:00:00+08:00")])
+    wait_until(lambda: shown()["points"]["pending"] > 0, timeout=60)
+    frozen_view = shown()
+    assert frozen_view["status"] == "frozen" and frozen_view["points"]["spendable"] == before["spendable"]
+    assert frozen_view["risk"]["held_by_status"] == frozen_view["points"]["pending"]
+
+    cluster.produce([action("account_unfreeze", "unfreeze-fz-1", "2026-11-03T10:00:00+08:00")])
+    wait_until(lambda: shown()["status"] == "active", timeout=60)
+    back = shown()["points"]
+    assert back["pending"] == 0 and back["spendable"] == before["spendable"] + frozen_view["points"]["pending"]
+    wait_until(lambda: any(e["rule"] == "status_release" for _, e in cluster.consume(["points-ledger"], idle=1.0)
+                           if e["member_id"] == frozen), timeout=60)
