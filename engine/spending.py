@@ -89,14 +89,15 @@ def before(step: Step, event: Any) -> tuple[list[Trip], int]:
 def after(step: Step, event: Any, trips: list[Trip], held_before: int) -> None:
     """After the event applied: remember it, judge the rules that needed it applied, act."""
     state, rules = step.state, step.rules.risk.spending
-    spending = history(state)
     at = step.occurred_at
     if isinstance(event, OrderPaid):
         keep = max(rules.amount_spike.history if rules.amount_spike else 0,
                    rules.orders_per_hour.max_orders if rules.orders_per_hour else 0)
-        spending.orders.append((at, event.amount))
-        spending.orders.sort(key=lambda seen: seen[0])
-        del spending.orders[:max(0, len(spending.orders) - keep)]
+        if keep:  # no rule looks at orders: none kept
+            orders = history(state).orders
+            orders.append((at, event.amount))
+            orders.sort(key=lambda seen: seen[0])
+            del orders[:max(0, len(orders) - keep)]
     elif isinstance(event, OrderRefunded):
         trip = _refund_trip(step, event)
         trips = [trip] if trip else []
@@ -107,10 +108,12 @@ def after(step: Step, event: Any, trips: list[Trip], held_before: int) -> None:
             return  # refused: nothing was exchanged
         trip = _burst_trip(step)
         trips = [trip] if trip else []
-    if isinstance(event, (GiftRequest, *SPENDING_REQUESTS)) and held(state) < held_before:
-        spending.spent_at.append(at)
-        spending.spent_at.sort()
-        del spending.spent_at[:max(0, len(spending.spent_at) - KEEP_SPENT)]
+    if (isinstance(event, (GiftRequest, *SPENDING_REQUESTS)) and rules.refund_after_spend is not None
+            and held(state) < held_before):
+        spent = history(state).spent_at
+        spent.append(at)
+        spent.sort()
+        del spent[:max(0, len(spent) - KEEP_SPENT)]
     for trip in trips:
         _act(step, trip)
 
@@ -152,15 +155,14 @@ def _refund_trip(step: Step, event: OrderRefunded) -> Trip | None:
 
 def _burst_trip(step: Step) -> Trip | None:
     rule = step.rules.risk.spending.redemption_burst
-    spending = history(step.state)
-    at = step.occurred_at
-    if rule is not None:
-        spending.redemptions.append(at)
-        spending.redemptions.sort()
-        del spending.redemptions[:max(0, len(spending.redemptions) - rule.max_redemptions - 1)]
     if rule is None:
         return None
-    within = sum(1 for t in spending.redemptions if at - rule.window < t <= at)
+    redemptions = history(step.state).redemptions
+    at = step.occurred_at
+    redemptions.append(at)
+    redemptions.sort()
+    del redemptions[:max(0, len(redemptions) - rule.max_redemptions - 1)]
+    within = sum(1 for t in redemptions if at - rule.window < t <= at)
     if within <= rule.max_redemptions:
         return None
     return Trip(RiskRule.REDEMPTION_BURST, rule.action, rule.max_redemptions, rule.window,

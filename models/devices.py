@@ -67,7 +67,7 @@ class RiskFlag(Output):
     device_id: str | None = None
     members: list[str] = Field(description="every member the rule counted, the tripping one included")
     limit: int | None = Field(description="most members (a spending rule: orders, redemptions) the rule allows "
-                                          "within the window; null for amount_spike")
+                                          "within the window; null for amount_spike and refund_after_spend")
     window: timedelta | None = Field(description="the window counted; null for amount_spike")
     order_id: str | None = Field(default=None, exclude_if=lambda value: value is None,
                                  description="a spending rule: the order that tripped it")

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import UNSET
 
 from config.risk import RedemptionBurst, SpendingRules
 from engine.event_time import Arrival, apply_in_time
@@ -362,3 +363,12 @@ def test_benefit_uses_count_in_a_redemption_burst(uses, tripped):
     got = flags(m)
     assert [(f.rule, f.evidence.get("redemptions")) for f in got] == (
         [(RiskRule.REDEMPTION_BURST, "3")] if tripped else [])
+
+
+def test_with_every_rule_off_nothing_is_kept_nor_flagged():
+    m = Member(rules_with())
+    for i in range(30):
+        m.pay(f"o{i}", "10" if i < 29 else "100000", T0 + i * MINUTE)
+    m.apply(request("coupon", "c1", T0 + timedelta(hours=1), denomination="10"))
+    m.refund("o0", "10", T0 + timedelta(hours=1, minutes=1))
+    assert flags(m) == [] and m.state.spending is UNSET
