@@ -86,6 +86,7 @@ class DeviceHandler:
         await asyncio.gather(*sent)
         for out in outputs:
             self.metrics.outputs_sent.labels(out.topic).inc()
+        self.metrics.risk.observe(outputs)
 
     async def handle(self, record: Record) -> None:
         judged = judge(record, self.load, self.rules.book)

@@ -116,6 +116,7 @@ class MemberProcessor:
         self.answers.resolve(plan.outputs)
         self.metrics.badges.observe(plan.outputs)
         self.metrics.benefits.observe(plan.outputs)
+        self.metrics.risk.observe(plan.outputs)
 
     def plan(self, messages: list[Message], poisoned: set[int]) -> Planned:
         """Evaluate a batch in memory; nothing is sent or stored yet.

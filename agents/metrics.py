@@ -14,7 +14,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from config.topics import MEMBER_INPUTS, OUTPUTS
 from engine.outcome import Emitted
 from models.benefits import BenefitChange
-from models.outputs import BadgeChange, BenefitGrant, DeadLetterReason, LedgerKind, TierDirection
+from models.devices import RiskAction, RiskFlag, RiskRule
+from models.outputs import (
+    BadgeChange,
+    BenefitGrant,
+    DeadLetterReason,
+    LedgerKind,
+    Notification,
+    NotificationKind,
+    TierDirection,
+)
+from models.state import MemberStatus
 
 OUTCOMES = ("applied", "rewound", "duplicate", "dead_lettered", "forwarded")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -25,6 +35,7 @@ class Metrics:
         self.registry = registry
         self.badges = BadgeMetrics(registry)
         self.benefits = BenefitMetrics(registry)
+        self.risk = RiskMetrics(registry)
         self.events_consumed = Counter(
             "memberflow_events_consumed",
             "Input events consumed, by logical topic and outcome",
@@ -171,3 +182,69 @@ class BenefitMetrics:
                 self.issued.labels(value.benefit, value.tier or "none").inc(value.quantity)
             elif isinstance(value, BenefitChange) and value.retracts is None:
                 self.changes.labels(value.benefit, value.tier or "none", value.action).inc()
+
+
+#: the risk decisions an operator makes on a flag (engine/spending.py)
+RISK_DECISIONS = ("release", "confirm", "dismiss")
+
+
+class RiskMetrics:
+    """Risk flags by rule and action, operators' decisions on them, open holds and locked or frozen members.
+
+    The gauges are kept, as the badge gauge is, from the changes this worker made (+1 when a hold
+    flag is raised, -1 when an operator releases or confirms it; +1 / -1 as a member's status
+    becomes or stops being locked or frozen): only the sum across workers means something --
+    ``sum by (status) (memberflow_members_status)`` -- and it counts the changes made since the
+    workers started (the read model's members table has every member's status).  The release rate
+    is ``sum(rate(memberflow_risk_decisions_total{decision="release"}[1d]))`` over
+    ``sum(rate(memberflow_risk_decisions_total[1d]))``.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.flags = Counter("memberflow_risk_flags", "Risk flags raised, by rule and action", ["rule", "action"],
+                             registry=registry)
+        self.decisions = Counter(
+            "memberflow_risk_decisions", "Operators' decisions on abnormal spending flags (release, confirm, dismiss)",
+            ["decision"], registry=registry)
+        self.holds = Gauge("memberflow_risk_holds_open",
+                           "Net hold flags raised and not yet released or confirmed, by this worker (sum across "
+                           "workers)", registry=registry)
+        self.status = Gauge("memberflow_members_status",
+                            "Net members this worker moved into a locked or frozen status (sum across workers)",
+                            ["status"], registry=registry)
+        for rule in RiskRule:
+            for action in RiskAction:
+                self.flags.labels(rule.value, action.value)
+        for decision in RISK_DECISIONS:
+            self.decisions.labels(decision)
+        for status in (MemberStatus.LOCKED, MemberStatus.FROZEN):
+            self.status.labels(status.value)
+
+    def observe(self, outputs: Iterable[Emitted]) -> None:
+        for out in outputs:
+            value = out.value
+            if getattr(value, "retracts", None) is not None:
+                continue  # a correction's withdrawal: not a new flag or decision
+            if isinstance(value, RiskFlag):
+                self.flags.labels(value.rule.value, value.action.value).inc()
+                if value.action is RiskAction.HOLD:
+                    self.holds.inc()
+            elif isinstance(value, Notification):
+                if value.kind is NotificationKind.RISK_DECISION:
+                    decision = value.data.get("decision")
+                    if decision in RISK_DECISIONS:
+                        self.decisions.labels(decision).inc()
+                    if value.data.get("action") == "hold" and decision in ("release", "confirm"):
+                        self.holds.dec()
+                elif value.kind is NotificationKind.ACCOUNT_STATUS:
+                    self._status(value.data)
+
+    def _status(self, data: dict) -> None:
+        new = data.get("status")
+        # a lock by a penalty names no previous status: it locks only active accounts
+        previous = data.get("previous", MemberStatus.ACTIVE.value)
+        if new == previous:
+            return
+        for status, step in ((previous, -1), (new, 1)):
+            if status in (MemberStatus.LOCKED.value, MemberStatus.FROZEN.value):
+                self.status.labels(status).inc(step)

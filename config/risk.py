@@ -9,6 +9,7 @@ the inactivity freeze by the periodic evaluation (``engine.lifecycle``).
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import Field
@@ -43,6 +44,55 @@ class InactivityFreeze(Strict):
                                   description="one warning this many days before the freeze date; 0 = none")
 
 
+class SpendingAction(StrEnum):
+    """What an abnormal spending rule does (``engine.spending``); each also publishes a ``risk-flags`` output."""
+
+    FLAG = "flag"  # the flag only
+    HOLD = "hold"  # the order's points stay pending until an operator releases or confirms (cancels) them
+    LOCK = "lock"  # the account is locked (an operator's unlock is the appeal)
+
+
+class OrdersPerHour(Strict):
+    """More than ``max_orders`` paid orders within one hour (event time), this one included."""
+
+    max_orders: int = Field(ge=1, le=1000)
+    action: SpendingAction = SpendingAction.FLAG
+
+
+class AmountSpike(Strict):
+    """An order of more than ``factor`` times the median of the member's previous ``history`` orders
+    (at least ``min_history`` of them; fewer: not judged)."""
+
+    factor: Decimal = Field(gt=1, le=1000, decimal_places=2)
+    history: int = Field(default=10, ge=1, le=100, description="previous orders the median is taken over")
+    min_history: int = Field(default=3, ge=1, le=100)
+    action: SpendingAction = SpendingAction.HOLD
+
+
+class RefundAfterSpend(Strict):
+    """A refund within ``within`` after the member spent points (a coupon, points + cash, merchandise, a gift)."""
+
+    within: timedelta = Field(gt=timedelta(0), le=timedelta(days=30), description="ISO 8601, e.g. PT1H")
+    action: SpendingAction = SpendingAction.FLAG
+
+
+class RedemptionBurst(Strict):
+    """More than ``max_redemptions`` coupon exchanges and benefit uses within ``window``, this one included."""
+
+    max_redemptions: int = Field(ge=1, le=1000)
+    window: timedelta = Field(gt=timedelta(0), le=timedelta(days=30), description="ISO 8601, e.g. PT1H")
+    action: SpendingAction = SpendingAction.FLAG
+
+
+class SpendingRules(Strict):
+    """The abnormal spending monitor's rules (issue 22 item 4); null turns a rule off."""
+
+    orders_per_hour: OrdersPerHour | None = OrdersPerHour(max_orders=10)
+    amount_spike: AmountSpike | None = AmountSpike(factor=Decimal(10))
+    refund_after_spend: RefundAfterSpend | None = RefundAfterSpend(within=timedelta(hours=1))
+    redemption_burst: RedemptionBurst | None = RedemptionBurst(max_redemptions=10, window=timedelta(hours=1))
+
+
 class RiskRules(Strict):
     """Seed 001: registrations per device, false registration information -10, malicious review -10,
     no login for three months: frozen."""
@@ -55,3 +105,4 @@ class RiskRules(Strict):
     malicious_review: Penalty = Penalty(deduct=10, lock=LockPolicy.IF_UNCOVERED)
     inactivity: InactivityFreeze | None = Field(
         default=InactivityFreeze(), description="freeze members who stop logging in; null = never")
+    spending: SpendingRules = SpendingRules()

@@ -131,8 +131,9 @@ class Topic(StrEnum):
                           "the answer to every redemption request")
     DEAD_LETTERS = ("dead-letters", Role.OUTPUT, "member id or the input's key", Reader.DOWNSTREAM, DeadLetter,
                     "input that was not applied, with the reason")
-    RISK_FLAGS = ("risk-flags", Role.OUTPUT, "tenant/device", Reader.DOWNSTREAM, RiskFlag,
-                  "a risk rule tripped: the device, the members it counted, the rule")
+    RISK_FLAGS = ("risk-flags", Role.OUTPUT, "tenant/device or member id", Reader.DOWNSTREAM, RiskFlag,
+                  "a risk rule tripped: the device and the members it counted, or the member's abnormal spending; "
+                  "the rule, the action, the evidence")
     MEMBER_CONTACTS = ("member-contacts", Role.OUTPUT, "member id", Reader.READ_MODEL, ContactChange,
                        "name, phone and email as a profile or an import gave them")
     AUDIT = ("audit", Role.RECORD, "tenant id", Reader.READ_MODEL, AuditRecord,
@@ -144,7 +145,7 @@ MEMBER_INPUTS: tuple[Topic, ...] = tuple(t for t in MEMBER_TOPICS if t.role is R
 #: topics whose every value is one member's event, applied by the engine (``engine.intake``)
 MEMBER_EVENTS: tuple[Topic, ...] = (*MEMBER_INPUTS, Topic.MEMBER_COMMANDS)
 OUTPUTS: tuple[Topic, ...] = tuple(t for t in Topic if t.role is Role.OUTPUT)
-#: outputs of the device agent (the rest come from the members agent)
+#: outputs of the device agent (the rest come from the members agent, which also flags abnormal spending)
 DEVICE_OUTPUTS: tuple[Topic, ...] = (Topic.RISK_FLAGS,)
 
 

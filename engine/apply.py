@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.rules import TenantRules
-from engine import redemptions
+from engine import redemptions, spending
 from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.benefit_usage import apply_usage
@@ -28,7 +28,7 @@ from engine.step import Step
 from engine.windows import prune
 from models.badges import BusinessScores
 from models.benefits import BenefitUsage
-from models.commands import DeviceVerdict, ImportMember, InvitationAccepted, MembershipInvitation
+from models.commands import DeviceVerdict, ImportMember, InvitationAccepted, MembershipInvitation, RiskDecision
 from models.events import (
     Complaint,
     Login,
@@ -196,6 +196,7 @@ HANDLERS: dict[type, Callable[[Step, Any], None]] = {
 HANDLERS.update(redemptions.HANDLERS)  # redemption requests and gift commands
 HANDLERS[ImportMember] = apply_import  # member data migration
 HANDLERS.update(OPERATOR_HANDLERS)  # operator adjustments and account actions (engine/operator_actions.py)
+HANDLERS[RiskDecision] = spending.apply_decision  # an operator's release, confirm or dismiss of a risk flag
 
 #: event type -> fn(state, event) -> outputs sent again when the event is a
 #: duplicate (a retried redemption request gets its first answer again)
@@ -243,11 +244,16 @@ def apply_new(state: MemberState, event: MemberEvent, rules: TenantRules) -> Out
     if rejected is not None:
         return rejected
     step = Step.for_event(state, rules, event)
+    watched = spending.watched(event)  # the abnormal spending monitor (engine/spending.py)
+    if watched:
+        trips, held_before = spending.before(step, event)
     try:
         HANDLERS[type(event)](step, event)
     except Reject as rejection:
         # Handlers raise Reject only before they change anything.
         return _reject(state, rejection.reason, rejection.detail)
+    if watched:
+        spending.after(step, event, trips, held_before)
     for after in AFTER_EVENT:
         after(step)
     previous_watermark = state.watermark

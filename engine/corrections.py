@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from config.topics import Topic
 from engine.ids import derive_id
 from engine.outcome import Emitted
-from models.devices import DeviceActivity
+from models.devices import DeviceActivity, RiskFlag
 from models.outputs import BadgeChange, BenefitGrant, ContactChange, DeadLetter, LedgerEntry, Notification, TierChange
 from models.redemptions import RedemptionResult
 
@@ -47,13 +47,15 @@ ID_FIELDS: dict[type, str] = {
     DeadLetter: "dead_letter_id",
     DeviceActivity: "activity_id",
     ContactChange: "contact_id",
+    RiskFlag: "flag_id",
 }
 #: topics whose outputs a replay may retract and restate
 CORRECTED = frozenset({Topic.POINTS_LEDGER, Topic.TIER_CHANGES, Topic.BADGE_CHANGES, Topic.BENEFIT_GRANTS,
                        Topic.NOTIFICATIONS})
 #: topics whose outputs a replay only adds (a dead letter it finds, a late event's device report, a late
-#: profile's contact details, which depend on nothing before them); never withdrawn or sent again
-ADDED_ONLY = frozenset({Topic.DEAD_LETTERS, Topic.DEVICE_ACTIVITY, Topic.MEMBER_CONTACTS})
+#: profile's contact details, which depend on nothing before them, a risk flag the replay raises -- the
+#: member's state keeps it open for an operator); never withdrawn or sent again
+ADDED_ONLY = frozenset({Topic.DEAD_LETTERS, Topic.DEVICE_ACTIVITY, Topic.MEMBER_CONTACTS, Topic.RISK_FLAGS})
 
 
 def output_id(value: BaseModel) -> str:

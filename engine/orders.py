@@ -8,6 +8,7 @@ from decimal import ROUND_FLOOR, Decimal
 from config.rules import ClawbackPolicy
 from engine.earning import TOTAL_COUNTER, order_points
 from engine.growth import order_growth
+from engine.holds import hold_lot, open_hold
 from engine.step import Step
 from engine.tiers import upgrade_if_qualified
 from engine.wallet import add_lot, expires_at, held, take
@@ -39,6 +40,10 @@ def record_earning(step: Step, lines: list, order_id: str | None, pending_days: 
         order_id=order_id,
     )
     add_lot(state, lot)
+    if lot.amount > 0:  # not all of it went to pay a debt
+        key = step.hold or open_hold(state)  # a spending hold, or a locked or frozen account (engine/holds.py)
+        if key is not None:
+            hold_lot(state, lot, key)
     balance = held(state) - total
     for line in lines:
         balance += line.points

@@ -43,6 +43,8 @@ class Step:
         self.day: date = self.local_time.date()
         self._qualification: Qualification | None = None
         self._watermark_day: tuple[datetime, date] | None = None
+        #: the risk flag this event's earnings are held under (set by engine.spending before an order applies)
+        self.hold: str | None = None
 
     @classmethod
     def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:

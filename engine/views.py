@@ -9,6 +9,7 @@ from config.rules import TenantRules
 from config.tiers import DowngradePolicy, Metric, MetricKind
 from engine.badge_views import badges_summary
 from engine.benefit_views import benefits_summary
+from engine.holds import risk_summary
 from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
 from engine.redemptions.views import redemptions_summary
@@ -67,6 +68,7 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
             "lifetime_earned": state.lifetime_earned,
         },
         "lots": lots_view(state),
+        "risk": risk_summary(state),  # open abnormal spending flags, points held (engine/holds.py)
         "growth": state.growth,
         "spend_30d": str(metric_value(state, SPEND_30D, day)),
         "spend_365d": str(metric_value(state, SPEND_365D, day)),

@@ -166,11 +166,12 @@ class RedemptionRow(Contract):
 
 
 class AccountChangeRow(Contract):
-    """A change of the account's status (kind `account_status`) or an operator's tier override (`tier_override`)."""
+    """A change of the account's status (kind `account_status`), an operator's tier override (`tier_override`)
+    or an operator's decision on an abnormal spending flag (`risk_decision`: released, confirmed, dismissed)."""
 
     notification_id: str
     occurred_at: datetime
-    kind: Literal["account_status", "tier_override"]
+    kind: Literal["account_status", "tier_override", "risk_decision"]
     status: MemberStatus | None
     tier: str | None
     until: datetime | None
@@ -384,6 +385,15 @@ class CouponFigures(Contract):
     average_held: Decimal = Field(description="valid_at_end / members, to two places")
 
 
+class RiskFigures(Contract):
+    """Operators' decisions on points held for review (docs/rules.md ``risk.spending``), from the ledger."""
+
+    released: int = Field(description="held lots released in the range (ledger entries `risk_release`)")
+    confirmed: int = Field(description="held lots confirmed -- their points cancelled -- in the range (`risk_confirm`)")
+    points_cancelled: int = Field(description="points the confirmations cancelled")
+    release_rate: Decimal = Field(description="released / (released + confirmed), to four places; 0 with neither")
+
+
 class DailyCount(Contract):
     key: str
     counts: list[int] = Field(description="one per day of `days`")
@@ -452,6 +462,7 @@ class Statistics(Contract):
     upgrades: int
     downgrades: int
     tier_changes: list[Count] = Field(description="in the range, by `direction:to_tier`")
+    risk: RiskFigures
     by_day: MembersByDay
     memberships: MembershipFigures
 

@@ -186,6 +186,18 @@ class MembershipGrant(OperatorCommandBase):
     until: AwareDatetime
 
 
+RiskDecisionType = Literal["risk_release", "risk_confirm", "risk_dismiss"]
+
+
+class RiskDecision(OperatorCommandBase):
+    """An operator's decision on an open abnormal spending flag (engine/spending.py): ``release``
+    the points it holds (they become spendable), ``confirm`` it (held points are cancelled), or
+    ``dismiss`` a flag that holds nothing."""
+
+    type: RiskDecisionType
+    flag_id: Ident
+
+
 OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
     PointsCredit,
     PointsDebit,
@@ -193,6 +205,7 @@ OPERATOR_COMMANDS: tuple[type[OperatorCommandBase], ...] = (
     TierOverride,
     AccountAction,
     MembershipGrant,
+    RiskDecision,
 )
 
 #: An operator's command, as the admin service builds it.

@@ -44,11 +44,18 @@ class DeviceActivity(BaseModel):
 class RiskRule(StrEnum):
     REGISTRATIONS_PER_DEVICE = "registrations_per_device"
     LOGINS_PER_DEVICE = "logins_per_device"
+    # the abnormal spending monitor's (engine/spending.py), over the member's own recent history
+    ORDERS_PER_HOUR = "orders_per_hour"
+    AMOUNT_SPIKE = "amount_spike"
+    REFUND_AFTER_SPEND = "refund_after_spend"
+    REDEMPTION_BURST = "redemption_burst"
 
 
 class RiskAction(StrEnum):
     NO_REWARDS = "no_registration_rewards"  # the member earns no registration or invitation rewards
     FLAG_ONLY = "flag_only"
+    HOLD = "hold"  # the member's points earned from then on stay pending until an operator decides
+    LOCK = "lock"  # the account was locked
 
 
 class RiskFlag(Output):
@@ -59,8 +66,13 @@ class RiskFlag(Output):
     action: RiskAction
     device_id: str | None = None
     members: list[str] = Field(description="every member the rule counted, the tripping one included")
-    limit: int = Field(description="most members the rule allows within the window")
-    window: timedelta
+    limit: int | None = Field(description="most members (a spending rule: orders, redemptions) the rule allows "
+                                          "within the window; null for amount_spike and refund_after_spend")
+    window: timedelta | None = Field(description="the window counted; null for amount_spike")
+    order_id: str | None = Field(default=None, exclude_if=lambda value: value is None,
+                                 description="a spending rule: the order that tripped it")
+    evidence: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value,
+                                     description="a spending rule: what it saw (counts, amounts, moments)")
 
 
 

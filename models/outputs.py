@@ -154,6 +154,7 @@ class NotificationKind(StrEnum):
     GIFT_RETURNED = "gift_returned"
     MEMBERSHIP_RENEWAL_REMINDER = "membership_renewal_reminder"
     MEMBERSHIP_RENEWAL_REQUEST = "membership_renewal_request"  # for the billing system: renew an auto-renewing card
+    RISK_DECISION = "risk_decision"  # an operator released, confirmed or dismissed a risk flag (data.decision)
 
 
 class Notification(Output):

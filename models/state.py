@@ -47,6 +47,33 @@ class PointLot(State):
     order_id: str | None = None
 
 
+class HeldLot(State):
+    """A lot kept pending by a hold (``engine.holds``): ``key`` is the risk flag holding it, or
+    ``status`` (earned while locked or frozen); ``pending_until`` what it was before."""
+
+    key: str
+    pending_until: datetime | None = None
+
+
+class OpenFlag(State):
+    """An abnormal spending flag awaiting an operator's release, confirmation or dismissal."""
+
+    rule: str
+    action: str
+    at: datetime
+    order_id: str | None = None
+
+
+class SpendingHistory(State):
+    """The abnormal spending monitor's memory (``engine.spending``), bounded by its rules."""
+
+    orders: list[tuple[datetime, Decimal]] = field(default_factory=list)  # recent paid orders, by time
+    spent_at: list[datetime] = field(default_factory=list)  # recent moments points were spent
+    redemptions: list[datetime] = field(default_factory=list)  # recent coupon exchanges and benefit uses
+    flags: dict[str, OpenFlag] = field(default_factory=dict)  # open flags by flag id, oldest first
+    held: dict[str, HeldLot] = field(default_factory=dict)  # lot id -> why it is held
+
+
 class OrderRecord(State):
     """What one paid order earned, so a refund claws back exactly that."""
 
@@ -153,6 +180,8 @@ class MemberState(State, dict=True):
     merchant_spend: dict[str, Decimal] | UnsetType = UNSET
     # benefit instances by grant id, oldest first (models/benefit_state.py; UNSET: none granted since they came)
     benefits: dict[str, BenefitInstance] | UnsetType = UNSET
+    # the abnormal spending monitor's history, open flags and held lots (engine/spending.py; UNSET: none yet)
+    spending: SpendingHistory | UnsetType = UNSET
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)

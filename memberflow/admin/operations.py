@@ -9,7 +9,8 @@ same request id gets that answer again, the same id with another body is 409.
 Credits and debits are limited per adjustment and per operator per UTC day
 (``MEMBERFLOW_ADJUSTMENT_LIMIT_POINTS``, ``MEMBERFLOW_OPERATOR_DAILY_LIMIT_POINTS``);
 a benefit grant, a tier override and a membership grant always wait for an
-approver; account actions never do.  Every request and decision is audited.
+approver; account actions and risk decisions (release, confirm, dismiss a risk
+flag) never do.  Every request and decision is audited.
 """
 
 from __future__ import annotations
@@ -102,6 +103,16 @@ def account_request(member_id: str, action: str, body: AccountActionRequest) -> 
     if action not in ACCOUNT_ACTIONS:
         raise ValueError(f"no account action {action!r}")
     return OperatorRequest(member_id, f"account_{action}", body, {})
+
+
+#: the decisions on a member's open risk flag (engine/spending.py), each a command ``risk_<decision>``
+RISK_DECISIONS = ("release", "confirm", "dismiss")
+
+
+def risk_request(member_id: str, flag_id: str, decision: str, body: AccountActionRequest) -> OperatorRequest:
+    if decision not in RISK_DECISIONS:
+        raise ValueError(f"no risk decision {decision!r}")
+    return OperatorRequest(member_id, f"risk_{decision}", body, {"flag_id": flag_id})
 
 
 def _fingerprint(who: Principal, request: OperatorRequest) -> str:

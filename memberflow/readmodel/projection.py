@@ -403,7 +403,9 @@ def _membership_change(v: Any, _: Record) -> dict[str, Any]:
             "card_id": v.card_id, "until": utc(v.until), "amount": v.amount}
 
 
-ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE})
+#: an operator's risk decision (release, confirm, dismiss of a risk flag) is one too: it shows the command applied
+ACCOUNT_CHANGES = frozenset({NotificationKind.ACCOUNT_STATUS, NotificationKind.TIER_OVERRIDE,
+                             NotificationKind.RISK_DECISION})
 _ACCOUNT_CHANGE = re.compile(rb'"kind":\s*"(?:%s)"' % b"|".join(k.value.encode() for k in ACCOUNT_CHANGES))
 
 

@@ -31,6 +31,7 @@ from models.admin import (
     PointsByRule,
     PointsFigures,
     ProductSales,
+    RiskFigures,
     Statistics,
 )
 
@@ -85,6 +86,17 @@ def coupons(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime,
         b.tenant_id == tenant_id, b.benefit == POINTS_COUPON, b.issued_at >= start, b.issued_at < end)))
     return CouponFigures(issued=issued, valid_at_end=valid, expired_at_end=expired, used=used,
                          average_held=_average(valid, members))
+
+
+def risk(figures: PointsFigures) -> RiskFigures:
+    """Held lots released and confirmed in the range: the ledger entries of those rules (engine/holds.py)."""
+    entries = {r.rule: r for r in figures.by_rule if r.kind == "adjustment"}
+    released = entries["risk_release"].entries if "risk_release" in entries else 0
+    confirm = entries.get("risk_confirm")
+    confirmed, cancelled = (confirm.entries, -confirm.points) if confirm is not None else (0, 0)
+    decided = released + confirmed
+    rate = (Decimal(released) / decided).quantize(RATE, ROUND_HALF_EVEN) if decided else Decimal("0.0000")
+    return RiskFigures(released=released, confirmed=confirmed, points_cancelled=cancelled, release_rate=rate)
 
 
 def by_day(conn: sa.Connection, tenant_id: str, start: datetime, end: datetime) -> MembersByDay:
@@ -157,5 +169,5 @@ def statistics(conn: sa.Connection, tenant_id: str, start: datetime, end: dateti
         members_per_status=statuses, coupons=coupons(conn, tenant_id, start, end, figures.members),
         grants_by_benefit=grants, benefit_usage=benefit_usage(conn, tenant_id, start, end), gifts_by_status=gifts,
         upgrades=sum(n for d, _, n in changes if d == "up"), downgrades=sum(n for d, _, n in changes if d == "down"),
-        tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes],
+        tier_changes=[Count(key=f"{d}:{to}", count=n) for d, to, n in changes], risk=risk(figures),
         by_day=by_day(conn, tenant_id, start, end), memberships=memberships(conn, tenant_id, start, end))

@@ -3,6 +3,8 @@ service published as the agent would (``agents.records.process``) and projects w
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from agents.records import Record as InputRecord
@@ -25,14 +27,18 @@ class Worker:
             if record.physical == CHANGELOG and record.value is not None:
                 self.store.records[record.key] = decode_record(record.value)
 
-    def run(self) -> list:
+    def run(self, events: tuple[tuple[str, dict], ...] = ()) -> list:
+        """Apply ``events`` (input topic, JSON value), then the commands published since the last run."""
         commands = self.published.commands[self.done:]
         self.done = len(self.published.commands)
         records, touched, outputs = [], set(), []
-        for command in commands:
-            result = process(InputRecord("member-commands", command.model_dump_json().encode(),
-                                         command.member_id.encode()), self.store, rules(), 65536)
-            touched.add(state_key(command.tenant_id, command.member_id))
+        inputs = [(topic, value, value["member_id"], value.get("tenant_id", "default")) for topic, value in events]
+        inputs += [("member-commands", command.model_dump(mode="json"), command.member_id, command.tenant_id)
+                   for command in commands]
+        for topic, value, member_id, tenant_id in inputs:
+            result = process(InputRecord(topic, json.dumps(value).encode(), member_id.encode()), self.store,
+                             rules(), 65536)
+            touched.add(state_key(tenant_id, member_id))
             outputs += result.outputs
         for out in outputs:
             if out.topic in TOPIC_TABLES:

@@ -18,6 +18,7 @@ from memberflow.readmodel import schema
 from tests.admin.command_worker import Worker
 from tests.admin.console_client import csrf_of, fields, signed_in
 from tests.admin.fixtures import LIMITS, TENANT
+from tests.admin.test_operations import _orders
 
 HOME = f"/console/{TENANT}"
 MEMBER = "m0007"
@@ -266,3 +267,24 @@ def test_an_unknown_member_is_404_and_a_reused_request_id_409(as_role):
     assert client.post(f"{PAGE}/points", data={**body, "points": "1"}).status_code == 303
     reused = client.post(f"{PAGE}/points", data={**body, "points": "2"})
     assert reused.status_code == 409 and "used already" in reused.text
+
+
+def test_an_open_hold_is_listed_and_released_from_the_member_page(as_role, worker):
+    """Ten orders of 10 a hour apart, then one of 1000: the shipped amount_spike holds its points; the page
+    lists the open flag (operators only) and its form's release makes them spendable."""
+    outputs = worker.run(tuple(("orders", {**value, "member_id": MEMBER, "event_id": f"c-{value['event_id']}",
+                                           "order_id": f"c-{value['order_id']}"})
+                               for _, value in _orders(["10"] * 10 + ["1000"])))
+    (flag,) = [o.value for o in outputs if o.topic == "risk-flags"]
+    assert 'data-testid="form-risk"' not in as_role("viewer").get(PAGE).text
+    client = as_role("operator")
+    page = client.get(PAGE).text
+    assert 'data-testid="form-risk"' in page and f'<option value="{flag.flag_id}"' in page
+    request_id = sent_id(send(client, f"{PAGE}/risk", {"flag_id": flag.flag_id, "decision": "release",
+                                                       "reason": "the customer bought a fridge"}))
+    assert command_row(client.get(PAGE).text, request_id).endswith("pending")
+    (entry,) = [o.value for o in worker.run() if o.topic == "points-ledger"]
+    assert (entry.rule, entry.order_id) == ("risk_release", flag.order_id)
+    page = client.get(PAGE).text
+    assert command_row(page, request_id).endswith("applied") and 'data-testid="form-risk"' not in page
+    assert "risk flag decided" in page

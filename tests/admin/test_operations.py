@@ -6,6 +6,7 @@ page and the approval queue show."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -233,3 +234,50 @@ def test_the_console_names_a_membership_grant_in_the_approval_queue(client, toke
     assert answer.json()["state"] == "pending_approval"
     queue = signed_in(client.app, token["viewer"]).get(f"/console/{TENANT}/approvals")
     assert queue.status_code == 200 and "<td>membership grant</td>" in queue.text
+
+
+def _orders(amounts: list[str]) -> tuple[tuple[str, dict], ...]:
+    """Paid orders an hour apart, the last one a minute ago (operators' commands happen now)."""
+    start = datetime.now(UTC) - timedelta(hours=len(amounts), minutes=-59)
+    return tuple(("orders", {"type": "order_paid", "event_id": f"risk-o{i}", "order_id": f"risk-o{i}",
+                             "member_id": MEMBER, "amount": amount,
+                             "occurred_at": (start + timedelta(hours=i)).isoformat()})
+                 for i, amount in enumerate(amounts))
+
+
+def test_an_abnormal_order_s_hold_is_released_by_an_operator_audited(client, token, worker, audit, published):
+    """Ten orders of 10, then one of 1000 (over 10x the median of the last ten: the shipped amount_spike
+    holds it): its points stay pending until an operator's release, which is audited and shows as applied."""
+    outputs = worker.run(_orders(["10"] * 10 + ["1000"]))
+    (flag,) = [o.value for o in outputs if o.topic == "risk-flags"]
+    assert (flag.rule, flag.action, flag.order_id) == ("amount_spike", "hold", "risk-o10")
+    earned = [o.value for o in outputs if o.topic == "points-ledger" and o.value.order_id == "risk-o10"]
+    held = sum(e.delta for e in earned)
+    assert held > 0 and {e.pending_until.year for e in earned} == {9999}
+    shown = page(client, token["viewer"])
+    before = shown["member"]
+    assert [f["flag_id"] for f in shown["summary"]["risk"]["open_flags"]] == [flag.flag_id]  # found on the page
+    assert shown["summary"]["risk"]["held_for_review"] == held
+    request_id = rid()
+    path = f"{BASE}/risk-flags/{flag.flag_id}"
+    assert post(client, token["viewer"], f"{path}/release", {"reason": "x", "request_id": rid()}).status_code == 403
+    answer = post(client, token["operator"], f"{path}/release", {"reason": "customer called", "request_id": request_id})
+    assert answer.status_code == 202 and answer.json()["action"] == "risk_release"
+    command = published.commands[-1]
+    assert (command.type, command.flag_id) == ("risk_release", flag.flag_id)
+    assert (audit.records[-1].action, audit.records[-1].detail["flag_id"]) == ("member.risk_release", flag.flag_id)
+    (entry,) = [o.value for o in worker.run() if o.topic == "points-ledger"]
+    assert (entry.rule, entry.delta, entry.order_id, entry.operator) == ("risk_release", 0, "risk-o10", command.actor)
+    after = page(client, token["viewer"])["member"]
+    assert after["spendable"] == before["spendable"] + held
+    assert command_row(client, token["viewer"], request_id)["state"] == "applied"
+    today = command.occurred_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    figures = client.get(f"/tenants/{TENANT}/statistics", headers=auth(token["viewer"]), params={
+        "from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}).json()
+    assert figures["risk"] == {"released": 1, "confirmed": 0, "points_cancelled": 0, "release_rate": "1.0000"}
+    # deciding again: the flag is closed, the engine refuses and the operator sees why
+    again = rid()
+    post(client, token["approver"], f"{path}/dismiss", {"reason": "again", "request_id": again})
+    (letter,) = [o.value for o in worker.run() if o.topic == "dead-letters"]
+    assert letter.reason == "invalid_command"
+    assert "no open risk flag" in command_row(client, token["viewer"], again)["refusal"]

@@ -71,6 +71,8 @@ ENDPOINTS = [
     ("POST", f"/tenants/{TENANT}/members/{MEMBER}/memberships", "membership", Role.OPERATOR, True),
     *[("POST", f"/tenants/{TENANT}/members/{MEMBER}/{action}", "account", Role.OPERATOR, True)
       for action in ("lock", "unlock", "freeze", "unfreeze")],
+    *[("POST", f"/tenants/{TENANT}/members/{MEMBER}/risk-flags/rf-1/{decision}", "account", Role.OPERATOR, True)
+      for decision in ("release", "confirm", "dismiss")],
     ("GET", f"/tenants/{TENANT}/rules", None, Role.VIEWER, True),
     ("POST", f"/tenants/{TENANT}/rules/validate", "candidate", Role.VIEWER, True),
     ("POST", f"/tenants/{TENANT}/rules/versions", "rules", Role.ADMIN, True),
@@ -91,7 +93,8 @@ def test_the_matrix_covers_every_route(client):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(m.upper(), path) for path, ops in paths.items() for m in ops if path != "/healthz"}
     covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
-                .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}"))
+                .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}")
+                .replace("/risk-flags/rf-1", "/risk-flags/{flag_id}"))
                for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
     covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...

@@ -17,7 +17,7 @@ from pydantic import Field
 from memberflow.admin.console.forms import QueryForm, day_end, day_start, parse
 from memberflow.admin.console.session import ConsoleError
 from memberflow.admin.console.web import Page, money, tenant_page
-from memberflow.admin.console.writing import ACCOUNT_ACTIONS, FormState, forms_for
+from memberflow.admin.console.writing import ACCOUNT_ACTIONS, RISK_DECISIONS, FormState, forms_for
 from memberflow.admin.routes.reports import LEDGER_COLUMNS, export_response, streamed_rows
 from memberflow.readmodel import commands as operator_views
 from memberflow.readmodel import queries
@@ -99,7 +99,10 @@ def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormS
                        ledger=ledger, next_cursor=cursor, form=form, errors=errors, kinds=list(LedgerKind),
                        grants=grants, gifts=gifts, memberships=memberships, commands=commands, changes=changes,
                        sent=page.request.query_params.get("sent"), forms=forms_for(failed),
-                       account_actions=[(a, a) for a in ACCOUNT_ACTIONS])
+                       account_actions=[(a, a) for a in ACCOUNT_ACTIONS],
+                       risk_decisions=[(d, d) for d in RISK_DECISIONS],
+                       risk_flags=[(f["flag_id"], f"{f['rule']} ({f['action']}) {f.get('order_id') or ''}".strip())
+                                   for f in summary.get("risk", {}).get("open_flags", [])])
 
 
 @router.get("/members/{member_id}/ledger-export")

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from memberflow.admin.console.forms import day_start
 from memberflow.admin.operations import (
     ACCOUNT_ACTIONS,
+    RISK_DECISIONS,
     OperatorRequest,
     account_request,
     benefit_request,
     points_request,
+    risk_request,
     tier_override_request,
 )
 from models.admin import AccountActionRequest, BenefitGrantRequest, PointsAdjustment, TierOverrideRequest
@@ -75,9 +77,21 @@ class AccountForm(AccountActionRequest):
         return account_request(member_id, self.action, body)
 
 
+class RiskForm(AccountActionRequest):
+    """A decision on one of the member's open abnormal spending flags (docs/rules.md ``risk.spending``)."""
+
+    flag_id: str = Field(min_length=1, max_length=128)
+    decision: Literal[RISK_DECISIONS]  # type: ignore[valid-type]
+
+    def operator_request(self, member_id: str) -> OperatorRequest:
+        body = AccountActionRequest.model_validate(self.model_dump(exclude={"flag_id", "decision"}))
+        return risk_request(member_id, self.flag_id, self.decision, body)
+
+
 #: the forms by the last part of the path they post to
-FORMS: dict[str, type[PointsForm | BenefitForm | TierForm | AccountForm]] = {
-    "points": PointsForm, "benefit": BenefitForm, "tier-override": TierForm, "account": AccountForm}
+FORMS: dict[str, type[PointsForm | BenefitForm | TierForm | AccountForm | RiskForm]] = {
+    "points": PointsForm, "benefit": BenefitForm, "tier-override": TierForm, "account": AccountForm,
+    "risk": RiskForm}
 
 
 @dataclass(frozen=True)

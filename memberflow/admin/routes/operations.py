@@ -1,4 +1,4 @@
-"""Adjustments and account actions on a member (operator and above), and the approvals of
+"""Adjustments, account actions and risk flag decisions on a member (operator and above), and the approvals of
 those over a limit (listed by viewers, decided by approvers who did not make them).
 
 Each write answers 202: the command is published (or waits for an approver); the
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from memberflow.admin.deps import Scope, Services, scoped, services
 from memberflow.admin.operations import (
@@ -20,6 +20,7 @@ from memberflow.admin.operations import (
     benefit_request,
     membership_grant_request,
     points_request,
+    risk_request,
     tier_override_request,
 )
 from memberflow.admin.routes.members import Cursor, Limit, paged
@@ -94,6 +95,21 @@ _account_action("lock", "lock the account (points cannot be spent)")
 _account_action("unlock", "unlock the account: the appeal path, it clears a complaint's lock too")
 _account_action("freeze", "freeze the account")
 _account_action("unfreeze", "unfreeze the account")
+
+FlagId = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+def _risk_decision(decision: str, summary: str) -> None:
+    @router.post(f"{MemberPath}/risk-flags/{{flag_id}}/{decision}", response_model=CommandAnswer, status_code=202,
+                 responses=ANSWERS, summary=summary, name=f"risk_{decision}")
+    def decide(member_id: str, flag_id: FlagId, body: AccountActionRequest, scope: Scope = Operator,
+               ops: Operations = Ops):
+        return ops.submit(scope, risk_request(member_id, flag_id, decision, body))
+
+
+_risk_decision("release", "release the points an abnormal spending flag holds: they become spendable")
+_risk_decision("confirm", "confirm an abnormal spending flag: the points it holds are cancelled (a ledger entry)")
+_risk_decision("dismiss", "dismiss an abnormal spending flag that holds nothing")
 
 
 @router.get("/approvals", response_model=Page[ApprovalRow], summary="the approval queue, newest first")

@@ -100,6 +100,8 @@ def statistics_rows(figures: Statistics) -> Iterator[list]:
             yield [section, count.key, count.count]
     for name, value in figures.coupons.model_dump().items():
         yield ["coupons", name, value]
+    for name, value in figures.risk.model_dump().items():
+        yield ["risk", name, value]
     yield ["tiers", "upgrades", figures.upgrades]
     yield ["tiers", "downgrades", figures.downgrades]
     held = figures.memberships
