@@ -65,11 +65,11 @@ def stream_rules_dir(directory: Path, **sections: dict) -> Path:
 
 
 def replayed(events: list[tuple[str, str, dict]], rules: RuleBook, store: MemoryStore | None = None) -> list[dict]:
-    """What the offline replay of ``events`` (in this order) publishes, as JSON values (its reports to
-    the device agent left aside: the live worker's device agent reads those)."""
+    """What the offline replay of ``events`` (in this order) publishes on the ``OUTPUTS`` topics -- the
+    ones the live side is read on -- as JSON values."""
     return [json.loads(e.value.model_dump_json())
             for e in replay(({"topic": t, "key": k, "value": v} for t, k, v in events), rules, store=store)
-            if e.topic != Topic.DEVICE_ACTIVITY]
+            if e.topic in OUTPUTS]
 
 
 def consumed_total(worker: WorkerProcess, outcome: str | None = None) -> float:
