@@ -37,7 +37,7 @@ POLL_MS = 200
 RETRY_SECONDS = 1.0
 #: the most records one fetch -- one transaction -- holds.  Caught up, a fetch holds what arrived since the
 #: last; behind, it fills up, and a member whose state changed many times in it is summarised once
-#: (``Projection.apply``), so the further behind, the less each record costs: a burst is caught up with.
+#: (``Projection.prepare``), so the further behind, the less each record costs: a burst is caught up with.
 FETCH_RECORDS = 5000
 #: bytes per partition per fetch request: room for a full fetch of member states (a few KiB each)
 PARTITION_FETCH_BYTES = 8 * 1024 * 1024

@@ -142,17 +142,10 @@ CREDIT = 1200  # over the admin service's default MEMBERFLOW_ADJUSTMENT_LIMIT_PO
 
 def test_a_credit_over_the_limit_is_approved_by_a_second_person_and_shows_in_the_member_s_ledger(
         browser, run, cluster):
-    ops, engine, ledger = run
+    ops, engine, _ = run
     with engine.connect() as conn:
         member = conn.scalar(sa.select(schema.members.c.member_id).where(schema.members.c.status == "active")
                              .order_by(schema.members.c.member_id).limit(1))
-    balance = sum(e["delta"] for e in ledger.values() if e["member_id"] == member)
-
-    def row_balance() -> int:  # the member's row comes from the changelog, which may trail the ledger's rows
-        with engine.connect() as conn:
-            return conn.scalar(sa.select(schema.members.c.balance).where(schema.members.c.member_id == member))
-
-    wait_until(lambda: row_balance() == balance, timeout=60)
     operator, approver, viewer = (make_token(ops, name, role) for name, role in (
         ("olga", "operator"), ("anna", "approver"), ("vic", "viewer")))
 
@@ -194,9 +187,17 @@ def test_a_credit_over_the_limit_is_approved_by_a_second_person_and_shows_in_the
     wait_until(applied, timeout=90)
     newest = page.get_by_test_id("ledger").locator("tbody tr").first.locator("td").all_inner_texts()
     assert newest[1:4] == ["adjustment", "operator_credit", f"+{CREDIT}"]
-    assert page.get_by_test_id("balance").inner_text() == f"{balance + CREDIT:,}"
-    on_topic = [e for e in settled_ledger(cluster).values()
-                if e["member_id"] == member and e["rule"] == "operator_credit"]
+    entries: list[dict] = []
+
+    def shown_as_on_the_topic() -> bool:
+        """The balance shown is the sum of the member's entries on the topic (a registration's +5 may still
+        follow the device agent's verdict on a busy machine: both catch up with it)."""
+        entries[:] = [e for e in settled_ledger(cluster).values() if e["member_id"] == member]
+        page.reload()
+        return page.get_by_test_id("balance").inner_text() == f"{sum(e['delta'] for e in entries):,}"
+
+    wait_until(shown_as_on_the_topic, timeout=90, interval=1.0)
+    on_topic = [e for e in entries if e["rule"] == "operator_credit"]
     assert len(on_topic) == 1 and on_topic[0]["delta"] == CREDIT and on_topic[0]["reason"] == "welcome back"
     assert re.search(r":olga$", on_topic[0]["operator"]) and re.search(r":anna$", on_topic[0]["approver"])
     page.screenshot(path=artifacts_dir() / "run-console-approved.png", full_page=True)
