@@ -156,14 +156,22 @@ class Sale:
     product: CardProduct
 
 
+def _closed(merchant: MerchantDefinition | None, merchant_id: str, what: str) -> str | None:
+    """Why a merchant takes no new ``what`` (sales, members): not defined, or suspended; None when open."""
+    if merchant is None:
+        return f"merchant {merchant_id} is not defined"
+    if merchant.suspended:
+        return f"merchant {merchant_id} is suspended: no new {what}"
+    return None
+
+
 def sale(facts: PlanFacts, tenant: str, merchant_id: str, product_id: str) -> Sale | str:
     """The card product if it is sellable now, or why not: it and its plan must be
     effective and its merchant defined and not suspended."""
     merchant = facts.get("merchant", tenant, merchant_id)
-    if merchant is None:
-        return f"merchant {merchant_id} is not defined"
-    if merchant.suspended:
-        return f"merchant {merchant_id} is suspended: no new sales"
+    refused = _closed(merchant, merchant_id, "sales")
+    if refused is not None:
+        return refused
     product = facts.get("product", tenant, merchant_id, product_id)
     if product is None:
         return f"card product {product_id} of merchant {merchant_id} is not defined"
@@ -186,11 +194,9 @@ def joinable(facts: PlanFacts, tenant: str, merchant_id: str, plan_id: str, leve
              channel: JoinChannel) -> tuple[PlanDefinition, PlanLevel] | str:
     """The plan and level if a member can join it now by ``channel``, or why not: the plan must be
     effective, its merchant defined and not suspended, and the level must list the channel."""
-    merchant = facts.get("merchant", tenant, merchant_id)
-    if merchant is None:
-        return f"merchant {merchant_id} is not defined"
-    if merchant.suspended:
-        return f"merchant {merchant_id} is suspended: no new members"
+    refused = _closed(facts.get("merchant", tenant, merchant_id), merchant_id, "members")
+    if refused is not None:
+        return refused
     plan = facts.get("plan", tenant, merchant_id, plan_id)
     if plan is None:
         return f"plan {plan_id} of merchant {merchant_id} is not defined"
