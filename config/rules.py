@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from croniter import croniter
-from pydantic import AwareDatetime, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from config.business_lines import BusinessLine
 from config.earning.schema import EarningRules
+from config.experiments import HOLDOUT, Arm, Experiment, assign, merge_overlay
 from config.redemptions import RedemptionRules
 from config.risk import RiskRules
 from config.strict import Strict
@@ -232,6 +233,8 @@ class TenantRules(Strict):
     #: seed 000's business lines (badges), version 1 unless stated; newer versions
     #: published to `business-lines` supersede them per tenant (engine/lines.py)
     business_lines: dict[LineId, BusinessLine] = Field(default_factory=dict)
+    #: live experiments (config/experiments.py): rules overlays tried on a share of the members
+    experiments: list[Experiment] = Field(default_factory=list)
     #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
     #: the version published to ``tenant-rules`` these rules are, and its label, set by engine.published_rules only
@@ -239,6 +242,48 @@ class TenantRules(Strict):
     _version_label: str | None = PrivateAttr(default=None)
     #: the merchant membership plans in force (engine.plans.PlanFacts), set by engine.plans only
     _membership_plans: Any = PrivateAttr(default=None)
+    #: each variant's rules as validated at load, by arm (shared by copies: never changed)
+    _variants: dict[Arm, TenantRules] = PrivateAttr(default_factory=dict)
+    #: (owner, arm -> the rules a member in that arm is judged by), built on first use by ``for_member``
+    _arm_rules: Any = PrivateAttr(default=None)
+    #: set on an arm's rules only: the arm, and the rules it was derived from
+    _arm: Arm | None = PrivateAttr(default=None)
+    _base: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _compile_experiments(self) -> TenantRules:
+        """Every variant's overlay merged and validated now, so a bad one is refused at load with its path."""
+        if not self.experiments:
+            return self
+        ladder = [t.id for t in self.tiers.tiers]
+        ids = [e.id for e in self.experiments]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"experiments: ids repeat: {ids}")
+        base = self.model_dump(exclude={"experiments"})
+        variants: dict[Arm, TenantRules] = {}
+        for i, experiment in enumerate(self.experiments):
+            unknown = sorted(set(experiment.population.tiers) - set(ladder))
+            if unknown:
+                raise ValueError(f"experiments.{i}.population.tiers: unknown tier(s) {unknown}; the ladder is {ladder}")
+            for j, variant in enumerate(experiment.variants):
+                where = f"experiments.{i}.variants.{j}.overlay"
+                merged = merge_overlay(base, variant.overlay)
+                try:
+                    rules = TenantRules.model_validate(merged)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    path = ".".join(str(p) for p in err["loc"])
+                    raise ValueError(f"{where}.{path}: {err['msg']}") from None
+                changed = [t.id for t in rules.tiers.tiers]
+                if changed != ladder:
+                    added = sorted(set(changed) - set(ladder))
+                    raise ValueError(f"{where}.tiers.tiers: unknown tier(s) {added}; an overlay keeps the ladder "
+                                     f"{ladder}")
+                for path, why in unknown_tiers(rules):
+                    raise ValueError(f"{where}.{path}: {why}")
+                variants[Arm(experiment.id, variant.name)] = rules
+        self._variants = variants
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -256,7 +301,9 @@ class TenantRules(Strict):
     @cached_property
     def fingerprint(self) -> int:
         """A digest of these rules: stored due marks hold only under the rules they were computed with."""
-        return int.from_bytes(blake2b(self.model_dump_json().encode(), digest_size=8).digest(), "big")
+        # rules without experiments digest as they did before experiments existed
+        dumped = self.model_dump_json(exclude=None if self.experiments else {"experiments"})
+        return int.from_bytes(blake2b(dumped.encode(), digest_size=8).digest(), "big")
 
     @property
     def version(self) -> str:
@@ -264,12 +311,44 @@ class TenantRules(Strict):
         ``tenant-rules``, ``file:<fingerprint>`` for rules loaded from the rules directory."""
         private = self.__pydantic_private__
         assert private is not None
+        base = private["_base"]
+        if base is not None:
+            return base.version
         label = private["_version_label"]  # read per output: straight from pydantic's private storage
         if label is None:
             published = private["_published_version"]
             label = private["_version_label"] = f"v{published}" if published is not None else \
                 f"file:{self.fingerprint:016x}"
         return label
+
+
+    @property
+    def arm(self) -> Arm | None:
+        """The experiment arm these rules are for (None: the tenant's own rules)."""
+        private = self.__pydantic_private__
+        return private["_arm"] if private else None
+
+    def for_member(self, tenant_id: str, member_id: str, tier: str, at: datetime) -> TenantRules:
+        """The rules a member in ``tier`` is judged by for an event at ``at``: these rules, or an
+        experiment arm's (the holdout's are these rules naming the arm)."""
+        if not self.experiments:
+            return self
+        arm = assign(self.experiments, tenant_id, member_id, tier, at)
+        if arm is None:
+            return self
+        private = self.__pydantic_private__
+        assert private is not None
+        cache = private["_arm_rules"]
+        if cache is None or cache[0] is not self:  # a copy carries its original's cache: not its own
+            cache = private["_arm_rules"] = (self, {})
+        rules = cache[1].get(arm)
+        if rules is None:
+            rules = (self if arm.variant == HOLDOUT else private["_variants"][arm]).model_copy()
+            rules._published_lines = private["_published_lines"]
+            rules._membership_plans = private["_membership_plans"]
+            rules._arm, rules._base, rules._arm_rules = arm, self, None
+            cache[1][arm] = rules
+        return rules
 
 
 def unknown_tiers(rules: TenantRules) -> list[tuple[str, str]]:

@@ -45,6 +45,9 @@ class Step:
         self._watermark_day: tuple[datetime, date] | None = None
         #: the risk flag this event's earnings are held under (set by engine.spending before an order applies)
         self.hold: str | None = None
+        #: what every output names when the member is in a live experiment (rules of an arm)
+        arm = rules.arm
+        self._arm_fields = {"experiment": arm.experiment, "variant": arm.variant} if arm is not None else None
 
     @classmethod
     def for_event(cls, state: MemberState, rules: TenantRules, event: MemberEvent) -> Step:
@@ -54,13 +57,16 @@ class Step:
         return derive_id(prefix, self.state.tenant_id, self.state.member_id, self.cause_id, *parts)
 
     def _common(self) -> dict[str, Any]:
-        return {
+        common = {
             "tenant_id": self.state.tenant_id,
             "member_id": self.state.member_id,
             "occurred_at": self.occurred_at,
             "cause_event_id": self.cause_id,
             "rules_version": self.rules.version,
         }
+        if self._arm_fields is not None:
+            common.update(self._arm_fields)
+        return common
 
     def emit(self, topic: Topic, value: Any) -> None:
         self.outputs.append(Emitted(topic, self.state.member_id, value))

@@ -38,6 +38,15 @@ class Output(BaseModel):
         exclude_if=lambda value: value is None,
         description="the tenant rules that decided this output: `v<n>` for version n published to `tenant-rules`, "
                     "`file:<digest>` for rules loaded from the rules directory")
+    experiment: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="the live experiment the member was in when this output was decided (config/experiments.py)")
+    variant: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="the member's arm of `experiment`: a variant's name (its rules overlay decided this output) "
+                    "or `holdout` (the tenant's own rules)")
 
 
 class LedgerKind(StrEnum):

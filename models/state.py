@@ -74,6 +74,21 @@ class SpendingHistory(State):
     held: dict[str, HeldLot] = field(default_factory=dict)  # lot id -> why it is held
 
 
+class ExperimentExposure(State):
+    """A member's part in one live experiment (config/experiments.py): its arm, when it was first in it,
+    and what happened to it while in it -- the read model's per-variant figures sum these."""
+
+    variant: str
+    enrolled_at: datetime
+    spend: Decimal = Decimal(0)  # paid money, net of refunds, of orders applied in the experiment
+    orders: int = 0
+    points_issued: int = 0  # points earned (ledger kind earn, gifts aside)
+    upgrades: int = 0
+    downgrades: int = 0
+    grants: int = 0  # benefit grants
+    benefits_used: int = 0
+
+
 class OrderRecord(State):
     """What one paid order earned, so a refund claws back exactly that."""
 
@@ -182,6 +197,8 @@ class MemberState(State, dict=True):
     benefits: dict[str, BenefitInstance] | UnsetType = UNSET
     # the abnormal spending monitor's history, open flags and held lots (engine/spending.py; UNSET: none yet)
     spending: SpendingHistory | UnsetType = UNSET
+    # live experiments the member has been in, by experiment id (engine/experiments.py; UNSET: none)
+    experiments: dict[str, ExperimentExposure] | UnsetType = UNSET
 
 
 #: the state's JSON codec (a value written by the pydantic model it replaced reads the same)
