@@ -9,6 +9,7 @@ from config.rules import TenantRules
 from config.tiers import DowngradePolicy, Metric, MetricKind
 from engine.badge_views import badges_summary
 from engine.benefit_views import benefits_summary
+from engine.experiments import exposures_summary
 from engine.holds import risk_summary
 from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
@@ -77,4 +78,5 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         **badges_summary(state, rules),  # "badges", "badge_rights" (engine/badge_views.py)
         **redemptions_summary(state, as_of),  # "redemptions": gifts, held points, coupons
         **benefits_summary(state, as_of),  # "benefits": the instances kept (engine/benefit_views.py)
+        "experiments": exposures_summary(state),  # live experiments the member is or was in (engine/experiments.py)
     }
