@@ -19,6 +19,8 @@ from engine.badges import apply_business_scores, complete
 from engine.behaviour import apply_complaint, apply_login, apply_profile, apply_review
 from engine.benefit_usage import apply_usage
 from engine.clock import local_day
+from engine.experiments import arm_rules
+from engine.experiments import record as record_exposure
 from engine.imports import apply_import
 from engine.join_channels import apply_membership_invitation, apply_order_paid_joining, apply_order_refunded_joining
 from engine.operator_actions import HANDLERS as OPERATOR_HANDLERS
@@ -240,6 +242,7 @@ def duplicate(state: MemberState, event: MemberEvent) -> Outcome:
 
 def apply_new(state: MemberState, event: MemberEvent, rules: TenantRules) -> Outcome:
     """``apply_event`` for a completed event known not to be a duplicate."""
+    rules = arm_rules(state, rules, event.occurred_at)  # a live experiment's arm judges by its own rules
     rejected = check(state, event, rules)
     if rejected is not None:
         return rejected
@@ -256,6 +259,7 @@ def apply_new(state: MemberState, event: MemberEvent, rules: TenantRules) -> Out
         spending.after(step, event, trips, held_before)
     for after in AFTER_EVENT:
         after(step)
+    record_exposure(step, event)
     previous_watermark = state.watermark
     _remember(state, event, rules)
     new_day = previous_watermark is None or state.watermark.date() != previous_watermark.date()

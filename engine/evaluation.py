@@ -21,6 +21,8 @@ from engine.benefits import grant_scheduled, scheduled_due
 from engine.downgrades import downgrade_due, evaluate_downgrade
 from engine.due_moments import LookAhead
 from engine.event_time import fix_history, fold
+from engine.experiments import arm_rules, next_boundary
+from engine.experiments import record as record_exposure
 from engine.expiry import expire_points, expiry_due, warn_expiry, warning_due
 from engine.ids import derive_id
 from engine.lifecycle import freeze_inactive, inactivity_due
@@ -80,11 +82,13 @@ def rules_for(tenant_id: str, selector: str | None, rulebook: RuleBook) -> Tenan
 def evaluate_member(
     state: MemberState, rules: TenantRules, as_of: datetime, cause_id: str
 ) -> tuple[bool, list[Emitted]]:
-    """Apply every periodic rule; returns (state changed, outputs)."""
-    step = Step(state, rules, cause_id, as_of)
+    """Apply every periodic rule (a live experiment's arm by its own rules); returns (state changed, outputs)."""
+    step = Step(state, arm_rules(state, rules, as_of), cause_id, as_of)
     changed = False
     for hook in EVALUATION_HOOKS:
         changed = hook.run(step, as_of) or changed
+    if step.outputs:
+        record_exposure(step, None)
     return changed or bool(step.outputs), step.outputs
 
 
@@ -106,8 +110,8 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
     """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
     anything for this state (``since`` itself when it could at once), or None
     when nothing is scheduled until an event changes the state."""
-    ahead = LookAhead(state, rules, since)
-    due = None
+    ahead = LookAhead(state, arm_rules(state, rules, since), since)
+    due = next_boundary(rules, since) if rules.experiments else None  # where the member's arm may change
     for hook in EVALUATION_HOOKS:
         moment = hook.due(ahead)
         if moment is not None and (due is None or moment < due):

@@ -12,14 +12,52 @@ from datetime import datetime
 from typing import Any
 
 from config.rules import TenantRules
+from engine.step import Step
+from models.benefits import BenefitChange
+from models.events import OrderPaid, OrderRefunded
+from models.outputs import BenefitGrant, LedgerEntry, LedgerKind, TierChange, TierDirection
 from models.state import ExperimentExposure, MemberState
 
 
-def rules_for(state: MemberState, rules: TenantRules, at: datetime) -> TenantRules:
-    """The rules ``state``'s member is judged by for an event at ``at``."""
+def arm_rules(state: MemberState, rules: TenantRules, at: datetime) -> TenantRules:
+    """The rules ``state``'s member is judged by at ``at`` (the tenant's, or its experiment arm's)."""
     if not rules.experiments:
         return rules
     return rules.for_member(state.tenant_id, state.member_id, state.tier, at)
+
+
+def next_boundary(rules: TenantRules, since: datetime) -> datetime | None:
+    """The first moment after ``since`` an experiment starts or ends: a member's arm, and so what an
+    evaluation could do for it, may change there."""
+    moments = [t for e in rules.experiments for t in (e.population.starts_at, e.until()) if t is not None and t > since]
+    return min(moments, default=None)
+
+
+def record(step: Step, event: object) -> None:
+    """Add what this step did to the member's exposure in its arm's experiment (``step.rules.arm``)."""
+    arm = step.rules.arm
+    if arm is None:
+        return
+    exposed = exposure(step.state, arm.experiment, arm.variant, step.occurred_at)
+    if isinstance(event, OrderPaid):
+        exposed.spend += event.amount
+        exposed.orders += 1
+    elif isinstance(event, OrderRefunded):
+        exposed.spend -= event.amount
+    for emitted in step.outputs:
+        value = emitted.value
+        if isinstance(value, LedgerEntry):
+            if value.kind is LedgerKind.EARN and value.rule != "gift" and value.retracts is None:
+                exposed.points_issued += value.delta
+        elif isinstance(value, TierChange):
+            if value.direction is TierDirection.UP:
+                exposed.upgrades += 1
+            else:
+                exposed.downgrades += 1
+        elif isinstance(value, BenefitGrant):
+            exposed.grants += 1
+        elif isinstance(value, BenefitChange) and value.action == "used":
+            exposed.benefits_used += 1
 
 
 def exposures_summary(state: MemberState) -> list[dict[str, Any]]:

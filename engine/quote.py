@@ -21,6 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from config.rules import Rounding, TenantRules
 from engine.apply import apply_event
 from engine.benefit_instances import instances, usable
+from engine.experiments import arm_rules
 from engine.redemptions.common import BLOCKED
 from engine.redemptions.payments import Refusal, plan_payment
 from engine.wallet import spendable
@@ -36,6 +37,7 @@ QUOTE_ORDER = "quote"
 
 
 def quote(state: MemberState, rules: TenantRules, cart: QuoteRequest, at: datetime) -> QuoteResult:
+    rules = arm_rules(state, rules, at)  # a member in a live experiment is priced by its arm's rules
     matrix = rules.tiers.by_id(state.tier).benefits
     rounding = ROUNDING[rules.checkout.rounding]
     lines = [((item.unit_price * item.quantity), (item.unit_price * matrix.discount).quantize(CENT, rounding)

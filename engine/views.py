@@ -9,7 +9,7 @@ from config.rules import TenantRules
 from config.tiers import DowngradePolicy, Metric, MetricKind
 from engine.badge_views import badges_summary
 from engine.benefit_views import benefits_summary
-from engine.experiments import exposures_summary
+from engine.experiments import arm_rules, exposures_summary
 from engine.holds import risk_summary
 from engine.progress import lots_view, tier_progress
 from engine.qualification import qualification
@@ -45,6 +45,8 @@ def tier_protection(state: MemberState, rules: TenantRules, qualified_rank: int)
 
 
 def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> dict[str, Any]:
+    rules = arm_rules(state, rules, as_of)  # a member in a live experiment is shown its arm's tiers and rights
+    arm = rules.arm
     day = as_of.astimezone(rules.tz).date()
     q = qualification(state, rules.tiers, day)
     return {
@@ -78,5 +80,6 @@ def member_summary(state: MemberState, rules: TenantRules, as_of: datetime) -> d
         **badges_summary(state, rules),  # "badges", "badge_rights" (engine/badge_views.py)
         **redemptions_summary(state, as_of),  # "redemptions": gifts, held points, coupons
         **benefits_summary(state, as_of),  # "benefits": the instances kept (engine/benefit_views.py)
+        "experiment_arm": {"experiment": arm.experiment, "variant": arm.variant} if arm else None,
         "experiments": exposures_summary(state),  # live experiments the member is or was in (engine/experiments.py)
     }
