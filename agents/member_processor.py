@@ -162,6 +162,8 @@ class MemberProcessor:
                 log.exception("engine failed on %s@%s:%s", topic, msg.partition, msg.offset)
                 raise EngineFailure(index) from exc
             self._add(plan, topic, result)
+            if result.outputs and topic == Topic.ORDERS:
+                self.metrics.experiments.order(decoded, result.outputs[0].value)
         for msg, record in slices:
             store.current = MessageEvent(msg)
             self._add(plan, Topic.EVALUATION_SLICES, self.slices.run(record, store))
@@ -218,6 +220,8 @@ class MemberProcessor:
             value = out.value
             if getattr(value, "retracts", None) is not None:
                 retracted[out.topic] += 1
+            if getattr(value, "experiment", None) is not None:
+                m.experiments.output(value)
             if isinstance(value, LedgerEntry):
                 points[value.kind.value] += abs(value.delta)
             elif isinstance(value, TierChange):

@@ -15,13 +15,16 @@ from config.topics import MEMBER_INPUTS, OUTPUTS
 from engine.outcome import Emitted
 from models.benefits import BenefitChange
 from models.devices import RiskAction, RiskFlag, RiskRule
+from models.events import OrderPaid, OrderRefunded
 from models.outputs import (
     BadgeChange,
     BenefitGrant,
     DeadLetterReason,
+    LedgerEntry,
     LedgerKind,
     Notification,
     NotificationKind,
+    TierChange,
     TierDirection,
 )
 from models.state import MemberStatus
@@ -36,6 +39,7 @@ class Metrics:
         self.badges = BadgeMetrics(registry)
         self.benefits = BenefitMetrics(registry)
         self.risk = RiskMetrics(registry)
+        self.experiments = ExperimentMetrics(registry)
         self.events_consumed = Counter(
             "memberflow_events_consumed",
             "Input events consumed, by logical topic and outcome",
@@ -186,6 +190,55 @@ class BenefitMetrics:
 
 #: the risk decisions an operator makes on a flag (engine/spending.py)
 RISK_DECISIONS = ("release", "confirm", "dismiss")
+
+
+class ExperimentMetrics:
+    """Live experiments (config/experiments.py), per experiment and variant, from what the arms' members
+    did on this worker since it started: orders and spend (net of refunds), points issued, tier moves,
+    benefits granted and used.  Members per variant, and so spend per member, are the read model's
+    (``GET /tenants/{t}/experiments/{id}/statistics``); dashboards sum these series across workers."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ["experiment", "variant"]
+        self.orders = Counter("memberflow_experiment_orders", "Orders paid by members in an experiment arm",
+                              labels, registry=registry)
+        self.spend = Counter("memberflow_experiment_spend", "Money paid by members in an experiment arm",
+                             labels, registry=registry)
+        self.refunds = Counter("memberflow_experiment_refunds", "Money refunded to members in an experiment arm",
+                               labels, registry=registry)
+        self.points = Counter("memberflow_experiment_points_issued",
+                              "Points earned by members in an experiment arm (gifts aside)", labels, registry=registry)
+        self.tier_changes = Counter("memberflow_experiment_tier_changes",
+                                    "Tier changes of members in an experiment arm, by direction",
+                                    [*labels, "direction"], registry=registry)
+        self.benefits = Counter("memberflow_experiment_benefits",
+                                "Benefits granted to and used by members in an experiment arm, by action",
+                                [*labels, "action"], registry=registry)
+
+    def order(self, event: object, tagged: object) -> None:
+        """An order event whose first output names its arm (``tagged``)."""
+        experiment = getattr(tagged, "experiment", None)
+        if experiment is None:
+            return
+        arm = (experiment, tagged.variant)  # type: ignore[attr-defined]
+        if isinstance(event, OrderPaid):
+            self.orders.labels(*arm).inc()
+            self.spend.labels(*arm).inc(float(event.amount))
+        elif isinstance(event, OrderRefunded):
+            self.refunds.labels(*arm).inc(float(event.amount))
+
+    def output(self, value: object) -> None:
+        """One output naming its arm."""
+        arm = (value.experiment, value.variant)  # type: ignore[attr-defined]
+        if isinstance(value, LedgerEntry):
+            if value.kind is LedgerKind.EARN and value.rule != "gift" and value.retracts is None:
+                self.points.labels(*arm).inc(max(value.delta, 0))
+        elif isinstance(value, TierChange):
+            self.tier_changes.labels(*arm, value.direction.value).inc()
+        elif isinstance(value, BenefitGrant):
+            self.benefits.labels(*arm, "granted").inc()
+        elif isinstance(value, BenefitChange) and value.action == "used":
+            self.benefits.labels(*arm, "used").inc()
 
 
 class RiskMetrics:

@@ -50,7 +50,7 @@ def _exported() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set
     from memberflow.readmodel.projector import ProjectorMetrics
 
     worker = Metrics(CollectorRegistry())
-    metrics = [worker, worker.badges, worker.benefits, worker.risk, ProjectorMetrics()]
+    metrics = [worker, worker.badges, worker.benefits, worker.risk, worker.experiments, ProjectorMetrics()]
     kinds: dict[str, dict[str, set[str]]] = {"counter": {}, "histogram": {}, "gauge": {}}
     for holder in metrics:
         for metric in vars(holder).values():
