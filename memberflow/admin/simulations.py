@@ -16,6 +16,7 @@ instance's children and marks their rows failed.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import shutil
 import subprocess
@@ -210,10 +211,11 @@ class Simulations:
         stderr.close()
         with self.lock:
             self.children[simulation_id] = child
-        threading.Thread(target=self._wait, args=(simulation_id, child, work), daemon=True,
+        labels = {str(paths["base"]): f"in force ({base.version})", str(paths["candidate"]): "candidate"}
+        threading.Thread(target=self._wait, args=(simulation_id, child, work, labels), daemon=True,
                          name=f"simulation-{simulation_id}").start()
 
-    def _wait(self, simulation_id: str, child: subprocess.Popen, work: Path) -> None:
+    def _wait(self, simulation_id: str, child: subprocess.Popen, work: Path, labels: dict[str, str]) -> None:
         started = datetime.now(UTC)
         try:
             while True:
@@ -229,8 +231,13 @@ class Simulations:
                     self._beat(simulation_id)
             report = work / "report"
             if code == 0 and (report / "report.json").exists():
-                self._finish(simulation_id, figures=json.loads((report / "report.json").read_text(encoding="utf-8")),
-                             page=(report / "report.html").read_text(encoding="utf-8"))
+                figures = json.loads((report / "report.json").read_text(encoding="utf-8"))
+                page = (report / "report.html").read_text(encoding="utf-8")
+                for run in ("base", "candidate"):  # the rules by name, not by the files this run wrote
+                    label = labels.get(figures[run]["rules"], figures[run]["rules"])
+                    page = page.replace(html.escape(figures[run]["rules"]), html.escape(label))
+                    figures[run]["rules"] = label
+                self._finish(simulation_id, figures=figures, page=page)
             else:
                 words = (work / "stderr.txt").read_text(encoding="utf-8", errors="replace").strip()
                 self._finish(simulation_id, error=f"memberflow simulate exited with {code}: {words[-LAST_WORDS:]}")

@@ -95,6 +95,8 @@ def test_a_started_simulation_reports_the_command_s_figures_over_the_tenant_s_li
     page = sim_client.get(f"/tenants/{TENANT}/simulations/{simulation_id}/report.html", headers=auth(token["viewer"]))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "What-if simulation" in page.text
+    assert report["base"]["rules"] == f"in force ({done['base_rules']})" and report["candidate"]["rules"] == "candidate"
+    assert f"in force ({done['base_rules']})" in page.text and "memberflow-sim-" not in page.text
     listed = sim_client.get(f"/tenants/{TENANT}/simulations", headers=auth(token["viewer"])).json()
     assert listed[0]["simulation_id"] == simulation_id and listed[0]["summary"] == summary
     assert "report" not in listed[0] and "rules" not in listed[0]
