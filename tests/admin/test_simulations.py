@@ -5,6 +5,7 @@ another instance serves them, and the same figures as the command's over the ten
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -172,3 +173,19 @@ def test_bad_input_is_422_at_the_field_s_path(sim_client, token, sent, loc):
     answer = sim_client.post(f"/tenants/{TENANT}/simulations", json=sent, headers=auth(token["operator"]))
     assert answer.status_code == 422
     assert loc in [e["loc"] for e in answer.json()["detail"]], answer.json()
+
+
+def test_a_second_start_waits_for_the_running_one_and_a_stopping_service_stops_it(filled, token, tmp_path):
+    pipe = tmp_path / "history.pipe"
+    os.mkfifo(pipe)  # the child blocks reading it: it runs until stopped
+    with TestClient(app_over(filled, KeptAudit(), pipe)) as c:
+        first = c.post(f"/tenants/{TENANT}/simulations", json=body(), headers=auth(token["operator"]))
+        assert first.status_code == 202 and first.json()["state"] == "running"
+        simulation_id = first.json()["simulation_id"]
+        second = c.post(f"/tenants/{TENANT}/simulations", json=body(), headers=auth(token["operator"]))
+        assert second.status_code == 409 and simulation_id in second.json()["detail"]
+        shown = c.get(f"/tenants/{TENANT}/simulations/{simulation_id}", headers=auth(token["viewer"])).json()
+        assert shown["state"] == "running" and shown["summary"] is None and shown["report"] is None
+    with TestClient(app_over(filled, KeptAudit(), pipe)) as c:  # the first service stopped, and its child
+        stopped = c.get(f"/tenants/{TENANT}/simulations/{simulation_id}", headers=auth(token["viewer"])).json()
+        assert stopped["state"] == "failed" and stopped["error"] == "the admin service stopped"
