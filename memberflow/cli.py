@@ -178,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     simulate.add_argument("--until", help="with --from-topics: up to this moment (ISO 8601 with offset)")
     simulate.add_argument("--evaluate", choices=["schedule", "daily"], default="schedule",
                           help="periodic evaluation at each rule set's schedule (default) or every local midnight")
+    simulate.add_argument("--tenant", help="only this tenant's lines (events and definitions naming it)")
     simulate.add_argument("--out", default="simulation", help="directory for report.html and report.json")
     simulate.add_argument("--processes", type=int, default=1, help="processes, members split among them by hash")
     simulate.set_defaults(fn=cmd_simulate)

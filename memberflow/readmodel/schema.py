@@ -12,7 +12,8 @@ Two kinds of table live in the database:
   rebuild-from-topics, no migrations).
 * **Service tables** (``SERVICE``): the admin service's API tokens, the
   operators' requests (adjustments and account actions, kept for their first
-  answer and the daily limits) and the approvals of those over a limit.
+  answer and the daily limits), the approvals of those over a limit and the
+  what-if simulations with their reports.
   Nothing derives them from topics, so a rebuild leaves them alone.  Whether
   an operator's command was applied is read from the projection: the outputs
   and dead letters whose ``cause_event_id`` is the command's id.
@@ -379,5 +380,33 @@ approvals = Table(
 )
 Index("ix_approvals_state", approvals.c.tenant_id, approvals.c.state, approvals.c.requested_at)
 
-SERVICE: tuple[Table, ...] = (api_tokens, operator_requests, approvals)
+#: what-if simulations started through the admin service: their state and, once done, the report (its figures and
+#: its HTML page), so that any admin instance serves them; at most one runs per tenant (``ux_simulations_running``)
+simulations = Table(
+    "simulations", metadata,
+    Column("simulation_id", String(40), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False, comment="running, done or failed"),
+    Column("days", Integer, nullable=False),
+    Column("evaluate", String(16), nullable=False),
+    Column("since", When, nullable=False),
+    Column("until", When, nullable=False),
+    Column("base_rules", String(64), nullable=False, comment="the rules in force compared with, as outputs name them"),
+    Column("rules", JSON, nullable=False, comment="the candidate's complete rules document"),
+    Column("requested_by", String(160), nullable=False),
+    Column("token_id", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("started_at", When, nullable=False),
+    Column("heartbeat_at", When, nullable=False, comment="the running instance's last sign of life"),
+    Column("finished_at", When),
+    Column("error", Text),
+    Column("figures", JSON, comment="report.json"),
+    Column("report_html", Text, comment="report.html"),
+)
+Index("ix_simulations_tenant", simulations.c.tenant_id, simulations.c.started_at)
+Index("ux_simulations_running", simulations.c.tenant_id, unique=True,
+      sqlite_where=simulations.c.state == "running", postgresql_where=simulations.c.state == "running")
+
+SERVICE: tuple[Table, ...] = (api_tokens, operator_requests, approvals, simulations)
 PROJECTION: tuple[Table, ...] = tuple(t for t in metadata.sorted_tables if t not in SERVICE)

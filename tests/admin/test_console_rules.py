@@ -1,6 +1,7 @@
 """The console's Rules screen through FastAPI's test client: the rules in force with their version for
-every role, the editor for admins only, a candidate's errors at their field paths, its changes against
-the rules in force, publish (audited, retry-safe), the diff between versions and a roll back."""
+every role, the editor for operators (check and simulate) and Publish for admins only, a candidate's
+errors at their field paths, its changes against the rules in force, publish (audited, retry-safe), the
+diff between versions and a roll back."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def in_force(page: str) -> str:
     return re.search(r'data-testid="rules-version">([^<]*)<', page).group(1)
 
 
-def test_every_role_sees_the_rules_in_force_and_only_an_admin_the_editor(app, token, admin):
+def test_every_role_sees_the_rules_in_force_and_only_an_operator_the_editor(app, token, admin):
     viewer = signed_in(app, token["viewer"])
     page = viewer.get(PAGE).text
     assert in_force(page).startswith("file:") and "no version was published" in page

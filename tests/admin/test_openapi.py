@@ -24,5 +24,7 @@ def test_the_service_serves_it_and_every_operation_states_its_responses(client):
             ok = next((operation["responses"][c] for c in ("200", "201", "202") if c in operation["responses"]), None)
             if path.startswith("/tenants/{tenant_id}/exports/"):
                 assert set(ok["content"]) >= {"text/csv; charset=utf-8", EXPORT_XLSX}, path
+            elif path.endswith("/report.html"):
+                assert "text/html" in ok["content"], path
             else:
                 assert ok and ok["content"]["application/json"]["schema"], (method, path)

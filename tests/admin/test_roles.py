@@ -4,9 +4,13 @@ tenant's token: 401 without a valid token, 404 for another tenant, 403 for a rol
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
+from memberflow.admin.simulations import Simulations
+from memberflow.readmodel import schema
 from models.admin import Role
 from tests.admin.fixtures import FOREIGN, TENANT, auth
 
@@ -34,6 +38,8 @@ def body(kind: str) -> dict | None:
         return {"rules": {"points": {"pending_days": n % 30}}, "reason": "matrix", "request_id": f"v{n}"}
     if kind == "candidate":
         return {"rules": {"points": {"pending_days": 3}}}
+    if kind == "simulation":
+        return {"rules": {"points": {"pending_days": 3}}, "days": 7, "reason": "matrix", "request_id": f"sim{n}"}
     if kind == "rollback":
         return {"version": 1, "reason": "matrix", "request_id": f"b{n}"}
     if kind == "plan_step":
@@ -47,7 +53,7 @@ def body(kind: str) -> dict | None:
 
 #: what a role that may gets, by body kind (a read: 200)
 SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "membership": 202, "account": 202, "rules": 201,
-           "rollback": 201, "import": 200, "plan_step": 202}
+           "rollback": 201, "import": 200, "plan_step": 202, "simulation": 202}
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -82,6 +88,10 @@ ENDPOINTS = [
     ("GET", f"/tenants/{TENANT}/rules/diff?from=1&to=1", None, Role.VIEWER, True),
     ("POST", f"/tenants/{TENANT}/rules/rollback", "rollback", Role.ADMIN, True),
     ("GET", f"/tenants/{TENANT}/campaigns/expiry-warnings/preview", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/simulations", "simulation", Role.OPERATOR, True),
+    ("GET", f"/tenants/{TENANT}/simulations", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/simulations/sim-matrix", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/simulations/sim-matrix/report.html", None, Role.VIEWER, True),
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
     ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
@@ -94,7 +104,8 @@ def test_the_matrix_covers_every_route(client):
     routes = {(m.upper(), path) for path, ops in paths.items() for m in ops if path != "/healthz"}
     covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
                 .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}")
-                .replace("/risk-flags/rf-1", "/risk-flags/{flag_id}"))
+                .replace("/risk-flags/rf-1", "/risk-flags/{flag_id}")
+                .replace("/simulations/sim-matrix", "/simulations/{simulation_id}"))
                for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
     covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...
@@ -107,6 +118,25 @@ def first_version(client, token) -> None:
     """Version 1 of the tenant's rules, for the endpoints that read or restore one."""
     made = client.post(f"/tenants/{TENANT}/rules/versions", json=body("rules"), headers=auth(token["admin"]))
     assert made.status_code == 201 and made.json()["version"] == 1
+
+
+class Instant(Simulations):
+    """Simulations that end as they start: the matrix starts several in a row, and one runs per tenant."""
+
+    def _launch(self, simulation_id: str, *args) -> None:
+        self._finish(simulation_id, error="not run: the roles matrix")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def a_simulation(client, filled) -> None:
+    """A finished simulation (``sim-matrix``) to read, and simulations that end at once."""
+    client.app.state.simulations = Instant(filled, client.app.state.rules)
+    now = datetime.now(UTC)
+    with filled.begin() as conn:
+        conn.execute(sa.insert(schema.simulations).values(
+            simulation_id="sim-matrix", tenant_id=TENANT, state="done", days=1, evaluate="daily", since=now,
+            until=now, base_rules="v1", rules={}, requested_by="x:matrix", token_id="x", reason="matrix",
+            request_id="m", started_at=now, heartbeat_at=now, finished_at=now, report_html="<p>report</p>"))
 
 
 @pytest.mark.parametrize(("method", "path", "kind", "least", "scoped"), ENDPOINTS)

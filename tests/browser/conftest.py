@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from fastapi import FastAPI
 
 from memberflow.dev.broker import free_port
 from memberflow.readmodel.database import open_database, prepare
@@ -29,16 +31,19 @@ class Console:
     tokens: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    """The admin service over a read model the projection filled from the demo stream, on 127.0.0.1."""
-    engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('console') / 'readmodel.sqlite'}")
+def filled_read_model(directory: Path) -> sa.Engine:
+    """A read model the projection filled from the demo stream, in ``directory``."""
+    engine = open_database(f"sqlite:///{directory / 'readmodel.sqlite'}")
     prepare(engine)
     fill(engine)
-    made = tokens(engine)
+    return engine
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """``app`` served on a free 127.0.0.1 port, in a thread, until the block ends; its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(admin_app(engine, KeptAudit()), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="admin-service", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -46,10 +51,21 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         assert thread.is_alive() and time.monotonic() < deadline, "the admin service did not start"
         time.sleep(0.05)
     try:
-        yield Console(f"http://127.0.0.1:{port}", engine, made)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """The admin service over a read model the projection filled from the demo stream, on 127.0.0.1."""
+    engine = filled_read_model(tmp_path_factory.mktemp("console"))
+    made = tokens(engine)
+    try:
+        with served(admin_app(engine, KeptAudit())) as url:
+            yield Console(url, engine, made)
+    finally:
         engine.dispose()
 
 

@@ -18,12 +18,13 @@ from memberflow.admin.console import (
     members,
     rules,
     signin,
+    simulations,
 )
 from memberflow.admin.console.session import ConsoleError, SignInRequired, signed_in
 from memberflow.admin.console.web import HERE, render
 
 ROUTERS = (signin.router, members.router, member.router, adjust.router, approvals.router, dashboard.router,
-           activity.router, imports.router, rules.router, campaigns.router)
+           activity.router, imports.router, rules.router, simulations.router, campaigns.router)
 
 
 #: the console loads nothing from elsewhere and may not be framed (a click on it from another site)
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     async def content_policy(request: Request, call_next):
         response = await call_next(request)
         if request.url.path.startswith("/console"):
-            response.headers["Content-Security-Policy"] = POLICY
+            response.headers.setdefault("Content-Security-Policy", POLICY)  # a report page states its own
             response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

@@ -1,8 +1,9 @@
 """Rules (viewer reads, admin writes): the rules in force with their version, the versions published
-with a diff between any two, and -- for an admin -- an editor for a candidate (YAML, merged over the
-default rules like a ``<tenant>.yaml`` file), checked with each error at its field's path and diffed
-against the rules in force, published with a reason, and a roll back to an earlier version; and the
-tenant's business lines, each with its version in force and its history (read-only).
+with a diff between any two, and -- for an operator -- an editor for a candidate (YAML, merged over the
+default rules like a ``<tenant>.yaml`` file), checked with each error at its field's path, diffed
+against the rules in force and simulated over the last days (``console.simulations``); an admin
+publishes it with a reason, or rolls back to an earlier version; and the tenant's business lines, each
+with its version in force and its history (read-only).
 
 Checking, publishing and rolling back go through ``TenantRulesService`` and ``publish_audited``, as the
 API's ``/tenants/{t}/rules`` endpoints do (audited; a retry with the same request id publishes nothing
@@ -70,7 +71,9 @@ def show(page: Page, status: int = 200, editor: dict[str, Any] | None = None) ->
         else:
             diff = {"from": form.start, "to": form.end, "changes": changes(old.rules, new.rules),
                     "text": text_diff(old.rules, new.rules, f"v{form.start}", f"v{form.end}")}
-    editor = editor or {"text": _yaml(in_force), "publish": FormState()}
+    if editor is None:
+        state = FormState(values={"days": "30", "evaluate": "schedule"})
+        editor = {"text": _yaml(in_force), "publish": state}
     return page.render("rules.html", 422 if errors else status, current=current, row=row,
                        in_force_yaml=_yaml(in_force), versions=versions, diff=diff, errors=errors, form=form,
                        editor=editor, rollback=FormState(), published=page.request.query_params.get("published"),
@@ -82,7 +85,7 @@ def rules_page(request: Request, page: Page = Depends(tenant_page())):
     return show(page)
 
 
-def _candidate(page: Page, text: str) -> tuple[TenantRules | None, list[dict[str, str]]]:
+def candidate_of(page: Page, text: str) -> tuple[TenantRules | None, list[dict[str, str]]]:
     """The candidate in ``text`` validated as the tenant's rules, or the errors by field path."""
     try:
         data = yaml.safe_load(text)
@@ -99,9 +102,11 @@ def _candidate(page: Page, text: str) -> tuple[TenantRules | None, list[dict[str
 def edit(page: Page, raw: dict[str, str]) -> Response:
     text = raw.get("rules", "")
     publish = raw.get("action") == "publish"
-    candidate, problems = _candidate(page, text)
+    candidate, problems = candidate_of(page, text)
     signed, errors = (posted(Signed, {k: raw.get(k, "") for k in ("reason", "request_id")}) if publish
                       else (None, {}))
+    if publish and not page.who.may(Role.ADMIN):
+        raise ConsoleError(403, f"the {page.who.role} role may not publish rules (needs admin)")
     state = FormState(raw.get("request_id") or FormState().request_id, raw, errors)
     editor: dict[str, Any] = {"text": text, "problems": problems, "publish": state}
     if candidate is not None:
@@ -135,7 +140,7 @@ def roll_back(page: Page, raw: dict[str, str]) -> Response:
     return RedirectResponse(f"/console/{page.tenant_id}/rules?published={version.version}", 303)
 
 
-async def _raw(request: Request) -> dict[str, str]:
+async def form_of(request: Request) -> dict[str, str]:
     form = await request.form(max_part_size=4 * 1024 * 1024)
     raw = {k: v for k, v in form.items() if isinstance(v, str)}
     check_csrf(request, raw.pop("csrf", None))
@@ -143,10 +148,10 @@ async def _raw(request: Request) -> dict[str, str]:
 
 
 @router.post("", response_class=HTMLResponse)
-async def post_candidate(request: Request, page: Page = Depends(tenant_page(Role.ADMIN))) -> Response:
-    return await run_in_threadpool(edit, page, await _raw(request))
+async def post_candidate(request: Request, page: Page = Depends(tenant_page(Role.OPERATOR))) -> Response:
+    return await run_in_threadpool(edit, page, await form_of(request))
 
 
 @router.post("/rollback")
 async def post_rollback(request: Request, page: Page = Depends(tenant_page(Role.ADMIN))) -> Response:
-    return await run_in_threadpool(roll_back, page, await _raw(request))
+    return await run_in_threadpool(roll_back, page, await form_of(request))

@@ -53,7 +53,7 @@ def rules_service(request: Request) -> TenantRulesService:
     return request.app.state.rules
 
 
-def _checked(svc: TenantRulesService, tenant_id: str, data: dict) -> TenantRules:
+def checked(svc: TenantRulesService, tenant_id: str, data: dict) -> TenantRules:
     try:
         return svc.candidate(tenant_id, data)
     except CandidateError as exc:
@@ -73,7 +73,7 @@ def in_force(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesServ
              responses=INVALID)
 def validate(body: RulesCandidate, scope: Scope = Depends(scoped(Role.VIEWER)),
              rules: TenantRulesService = Depends(rules_service)):
-    candidate = _checked(rules, scope.tenant_id, body.rules)
+    candidate = checked(rules, scope.tenant_id, body.rules)
     return RulesChecked(fingerprint=f"{candidate.fingerprint:016x}", rules=document(candidate))
 
 
@@ -83,7 +83,7 @@ def validate(body: RulesCandidate, scope: Scope = Depends(scoped(Role.VIEWER)),
                                                 "publish took the version number (try again)"}})
 def publish(body: RulesPublish, scope: Scope = Depends(scoped(Role.ADMIN)),
             rules: TenantRulesService = Depends(rules_service), svc: Services = Depends(services)):
-    candidate = _checked(rules, scope.tenant_id, body.rules)
+    candidate = checked(rules, scope.tenant_id, body.rules)
     return publish_audited(rules, svc, scope, "rules.publish", candidate, body.reason, body.request_id, {})
 
 

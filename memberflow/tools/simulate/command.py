@@ -40,6 +40,13 @@ def simulate_command(args: argparse.Namespace) -> int:
                 print(f"read {lines} records from the input topics", file=sys.stderr)
             else:
                 events = Path(args.events)
+            if getattr(args, "tenant", None):
+                from memberflow.tools.simulate.tenant import keep_tenant
+
+                mine = Path(spool) / "tenant.jsonl"
+                kept = keep_tenant(events, args.tenant, mine)
+                print(f"kept {kept} lines of tenant {args.tenant}", file=sys.stderr)
+                events = mine
             runs = simulate(base, candidate, events, daily=args.evaluate == "daily", processes=args.processes,
                             until=until)
     except RulesError as exc:
