@@ -18,43 +18,11 @@ from memberflow.readmodel.experiment_statistics import Moments, experiment_stati
 from memberflow.readmodel.experiments import VariantSums, member_experiments, members_per_variant
 from memberflow.readmodel.projection import Projection, Record
 from models.admin_experiments import ExperimentStatus
-from models.state import ExperimentExposure, state_json
-from tables.members import state_key
-from tests.engine.fixtures import Member, make_rules
-from tests.readmodel.fixtures import changelog
+from tests.engine.fixtures import Member
+from tests.readmodel.experiment_fixtures import ENROLLED, PARTS, RULES, member, records
 
 NOW = datetime(2025, 3, 20, tzinfo=UTC)
-ENROLLED = datetime(2025, 3, 2, 9, 30, tzinfo=UTC)
-EXPERIMENT = {"id": "double", "description": "double points for silver",
-              "population": {"starts_at": "2025-03-01T00:00:00+00:00", "ends_at": "2025-04-01T00:00:00+00:00"},
-              "holdout": "0.2",
-              "variants": [{"name": "double", "overlay": {"points": {"pending_days": 3}}}]}
-RULES = make_rules({"experiments": [EXPERIMENT]})
 BOOK = RuleBook.single(RULES)
-#: (member, arm, spend, orders, points issued, upgrades, downgrades, grants, benefits used)
-PARTS = [
-    ("h1", "holdout", "10.00", 1, 10, 0, 0, 0, 0),
-    ("h2", "holdout", "20.00", 2, 20, 0, 1, 1, 0),
-    ("h3", "holdout", "30.00", 1, 30, 0, 0, 0, 0),
-    ("d1", "double", "20.00", 1, 40, 1, 0, 1, 1),
-    ("d2", "double", "40.00", 2, 80, 0, 0, 1, 0),
-    ("d3", "double", "60.00", 3, 120, 1, 0, 2, 1),
-    ("d4", "double", "80.00", 2, 160, 0, 0, 0, 0),
-]
-
-
-def member(member_id: str, arm: str, spend: str, *counts: int) -> Member:
-    m = Member(RULES, member_id=member_id)
-    m.pay(f"{member_id}-o", spend, "2025-03-02T09:30:00+00:00")
-    names = ("orders", "points_issued", "upgrades", "downgrades", "grants", "benefits_used")
-    m.state.experiments = {"double": ExperimentExposure(variant=arm, enrolled_at=ENROLLED, spend=Decimal(spend),
-                                                        **dict(zip(names, counts, strict=True)))}
-    return m
-
-
-def records(members: list[Member], first: int = 0) -> list[Record]:
-    return [changelog(first + i, state_key(m.tenant_id, m.member_id), state_json(m.state))
-            for i, m in enumerate(members)]
 
 
 def project(db: sa.Engine, batch: list[Record]) -> None:
@@ -161,6 +129,9 @@ def test_arms_without_enough_members_have_no_interval(db):
 def test_status_follows_the_window_and_the_stop():
     experiment = RULES.experiments[0]
     assert status(experiment, datetime(2025, 2, 1, tzinfo=UTC)) is ExperimentStatus.SCHEDULED
-    assert status(experiment, datetime(2025, 4, 1, tzinfo=UTC)) is ExperimentStatus.ENDED
+    assert status(experiment, datetime(2030, 4, 1, tzinfo=UTC)) is ExperimentStatus.RUNNING
+    ends = experiment.population.model_copy(update={"ends_at": datetime(2025, 4, 1, tzinfo=UTC)})
+    assert status(experiment.model_copy(update={"population": ends}), datetime(2025, 4, 1, tzinfo=UTC)) \
+        is ExperimentStatus.ENDED
     stopped = experiment.model_copy(update={"stopped_at": datetime(2025, 3, 10, tzinfo=UTC)})
     assert status(stopped, NOW) is ExperimentStatus.STOPPED
