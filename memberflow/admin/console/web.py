@@ -48,6 +48,7 @@ NAV: list[NavItem] = [
     NavItem("Gifts", "/gifts", Role.VIEWER),
     NavItem("Approvals", "/approvals", Role.VIEWER),
     NavItem("Rules", "/rules", Role.VIEWER),
+    NavItem("Experiments", "/experiments", Role.VIEWER),
     NavItem("Expiry warnings", "/expiry-warnings", Role.VIEWER),
     NavItem("Import", "/import", Role.ADMIN),
     NavItem("Audit", "/audit", Role.ADMIN),
