@@ -16,10 +16,13 @@ from config.topics import Topic
 from memberflow.readmodel import schema
 from memberflow.readmodel.experiment_statistics import Moments, experiment_statistics, status, welch
 from memberflow.readmodel.experiments import VariantSums, member_experiments, members_per_variant
-from memberflow.readmodel.projection import Projection, Record
+from memberflow.readmodel.projection import MEMBERS_CHANGELOG, Projection, Record
 from models.admin_experiments import ExperimentStatus
+from models.state import ExperimentExposure
+from tables.members import NEVER, DueMark, decode_record, encode
 from tests.engine.fixtures import Member
 from tests.readmodel.experiment_fixtures import ENROLLED, PARTS, RULES, member, records
+from tests.readmodel.fixtures import stream
 
 NOW = datetime(2025, 3, 20, tzinfo=UTC)
 BOOK = RuleBook.single(RULES)
@@ -135,3 +138,23 @@ def test_status_follows_the_window_and_the_stop():
         is ExperimentStatus.ENDED
     stopped = experiment.model_copy(update={"stopped_at": datetime(2025, 3, 10, tzinfo=UTC)})
     assert status(stopped, NOW) is ExperimentStatus.STOPPED
+
+
+def test_stored_values_as_the_workers_write_them(db):
+    """The demo stream's member records (state and journal, as the table stores them), a due mark in front,
+    with an exposure added to some: the projector reads them like any changelog value."""
+    _, stream_records = stream()
+    changelog_records = [r for r in stream_records if r.topic == MEMBERS_CHANGELOG]
+    chosen = []
+    for i, record in enumerate(changelog_records[:6]):
+        stored = decode_record(record.value)
+        stored.state.experiments = {"double": ExperimentExposure(
+            variant="double" if i % 2 else "holdout", enrolled_at=ENROLLED, spend=Decimal(f"{i}5.50"), orders=i)}
+        stored.stored_json = None
+        value = encode(stored, DueMark(0, NEVER, RULES.fingerprint))
+        chosen.append(Record(record.topic, record.physical, 0, 100_000 + i, record.key, value, record.timestamp_ms))
+    project(db, [*stream_records, *chosen])
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(schema.experiment_members)).all()
+        assert members_per_variant(conn, "default") == {"double": {"holdout": 3, "double": 3}}
+    assert sorted(Decimal(r.spend) for r in rows) == [Decimal(f"{i}5.50") for i in range(6)]
