@@ -122,6 +122,8 @@ class LedgerRow(Contract):
     operator: str | None = Field(default=None, description="an operator's adjustment: who made it")
     approver: str | None = Field(default=None, description="who approved it, when it was over a limit")
     reason: str | None = Field(default=None, description="an operator's adjustment: why")
+    experiment: str | None = Field(default=None, description="the live experiment it was decided in (null: none)")
+    variant: str | None = Field(default=None, description="the member's arm of `experiment`")
 
 
 class GrantRow(Contract):
@@ -137,6 +139,8 @@ class GrantRow(Contract):
     valid_until: datetime | None
     line_id: str | None
     badge_level: int | None
+    experiment: str | None = Field(default=None, description="the live experiment it was decided in (null: none)")
+    variant: str | None = Field(default=None, description="the member's arm of `experiment`")
 
 
 class GiftRow(Contract):

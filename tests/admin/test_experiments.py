@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from config.rules import TenantRules
-from memberflow.readmodel.projection import Projection
+from config.topics import Topic
+from memberflow.readmodel.projection import Projection, Record
 from tests.admin.fixtures import TENANT, auth
 from tests.readmodel.experiment_fixtures import EXPERIMENT, PARTS, member, records
 from tests.readmodel.fixtures import rules
@@ -21,10 +22,16 @@ BASE = f"/tenants/{TENANT}/experiments"
 
 @pytest.fixture(scope="module", autouse=True)
 def exposed(filled) -> None:
-    """The experiment's members in the read model (beside the test stream's)."""
+    """The experiment's members in the read model (beside the test stream's), and d3's ledger entries
+    decided in its arm."""
+    members = [member(*part) for part in PARTS]
+    d3 = next(m for m in members if m.member_id == "d3")
+    entries = [Record(out.topic, out.topic, 0, 10_000 + i, out.key.encode(), out.value.model_copy(
+        update={"experiment": "double", "variant": "double"}).model_dump_json().encode(), 1_700_000_000_000)
+        for i, out in enumerate(d3.outputs) if out.topic == Topic.POINTS_LEDGER]
     with filled.begin() as conn:
         Projection(rules(), now=lambda: datetime(2025, 3, 24, tzinfo=UTC)).apply(
-            conn, records([member(*part) for part in PARTS], first=10_000))
+            conn, [*entries, *records(members, first=10_000)])
 
 
 def running(client, token, reason: str = "start") -> int:
@@ -73,6 +80,8 @@ def test_the_member_page_shows_its_experiments(client, token):
     (part,) = page.json()["experiments"]
     assert (part["experiment"], part["variant"], part["spend"], part["orders"], part["points_issued"]) == \
         ("double", "double", "60.00", 3, 120)
+    ledger = client.get(f"/tenants/{TENANT}/members/d3/ledger", headers=auth(token["viewer"])).json()["items"]
+    assert ledger and {(e["experiment"], e["variant"]) for e in ledger} == {("double", "double")}
 
 
 def test_stopping_publishes_the_rules_with_stopped_at(client, token, rules_published, audit):
