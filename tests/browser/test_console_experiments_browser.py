@@ -48,6 +48,15 @@ def test_the_experiment_page_shows_the_variants(browser, experimenting, artifact
     context.close()
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_forms_fit_and_are_labelled(browser, experimenting, width):
+    context, page = sign_in(browser, experimenting, "admin", width)
+    page.goto(f"{experimenting.url}/console/{TENANT}/experiments/double")
+    assert page.get_by_test_id("form-rollout").get_by_label("Variant").input_value() == "double"
+    check_page(page, f"an experiment with its forms at {width} px")
+    context.close()
+
+
 def test_an_admin_stops_it_from_the_page(browser, experimenting):
     context, page = sign_in(browser, experimenting, "admin")
     page.goto(f"{experimenting.url}/console/{TENANT}/experiments/double")
