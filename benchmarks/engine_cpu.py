@@ -18,6 +18,12 @@ Kafka is left out: sending, the changelog publish and the RocksDB write.  It
 prints microseconds per event per phase and events/s, the best of
 BENCH_CPU_ROUNDS rounds (default 3), each from empty state.  Sizes:
 BENCH_CPU_EVENTS (default 100000), BENCH_CPU_MEMBERS (10000).
+
+``BENCH_CPU_EVENT_TIME=0`` measures the same work without the event-time layer
+(``engine.event_time``: lateness checks, the journal stored with each state,
+folding): every event is applied in arrival order by ``engine.apply`` alone,
+as before event time existed.  Alternated with the default, it is what event
+time costs on the in-order path.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+from agents import records
 from agents.batch_store import BatchStore, WarmStates
 from agents.history import KnownHeads, record_history
 from agents.kafka.changelog import DeferredTable
@@ -36,9 +43,14 @@ from agents.kafka.routing import partition_for
 from agents.records import Record, Result, decode, evaluate
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
+from engine.apply import apply_event
+from engine.event_time import Arrival
+from engine.outcome import Outcome
 from memberflow.cli import tune_gc
 from memberflow.dev.demo.formats import encode
 from memberflow.dev.demo.stream import generate
+from models.events import MemberEvent
+from models.journal import MemberRecord
 from tables.current_event import MessageEvent
 
 PARTITIONS = 4
@@ -79,6 +91,17 @@ def batches(events: int, members: int, size: int) -> list[list[Record]]:
     for i in range(max(len(c) for c in cut.values())):
         out += [c[i] for c in cut.values() if i < len(c)]
     return out
+
+
+def in_arrival_order(record: MemberRecord | None, event: MemberEvent, arrival: Arrival,
+                     rules: object) -> tuple[MemberRecord, Outcome]:
+    """``engine.event_time.apply_in_time`` without event time: ``engine.apply`` alone, no journal."""
+    outcome = apply_event(record.state if record is not None else None, event, rules)  # type: ignore[arg-type]
+    if record is None:
+        return MemberRecord(outcome.state), outcome
+    record.state = outcome.state
+    record.stored_json = None
+    return record, outcome
 
 
 def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> Round:
@@ -131,6 +154,9 @@ def main() -> int:
     rulebook = RuleBook.load(SHIPPED_RULES_DIR)
     stream = batches(events, members, size)
     tune_gc(settings.gc_threshold)  # as the worker does after start-up
+    event_time = os.environ.get("BENCH_CPU_EVENT_TIME", "1") != "0"
+    if not event_time:
+        records.apply_in_time = in_arrival_order  # type: ignore[assignment]
     best: Round | None = None
     for i in range(rounds):
         r = run(stream, rulebook, settings)
@@ -149,7 +175,8 @@ def main() -> int:
     print(f"serialize outputs           {us(best.serialize)}/event ({best.outputs:,} outputs)")
     print(f"ledger history rows         {us(best.history)}/event")
     print(f"total                       {us(best.total)}/event = {n / best.total:,.0f} events/s on one core")
-    print(json.dumps({"kind": "engine_cpu", "events": n, "events_per_s": round(n / best.total),
+    print(json.dumps({"kind": "engine_cpu", "event_time": event_time, "events": n,
+                      "events_per_s": round(n / best.total),
                       "us_per_event": round(best.total / n * 1e6, 1)}), flush=True)
     return 0
 

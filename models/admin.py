@@ -122,6 +122,8 @@ class LedgerRow(Contract):
     operator: str | None = Field(default=None, description="an operator's adjustment: who made it")
     approver: str | None = Field(default=None, description="who approved it, when it was over a limit")
     reason: str | None = Field(default=None, description="an operator's adjustment: why")
+    experiment: str | None = Field(default=None, description="the live experiment it was decided in (null: none)")
+    variant: str | None = Field(default=None, description="the member's arm of `experiment`")
 
 
 class GrantRow(Contract):
@@ -137,6 +139,8 @@ class GrantRow(Contract):
     valid_until: datetime | None
     line_id: str | None
     badge_level: int | None
+    experiment: str | None = Field(default=None, description="the live experiment it was decided in (null: none)")
+    variant: str | None = Field(default=None, description="the member's arm of `experiment`")
 
 
 class GiftRow(Contract):
@@ -207,6 +211,21 @@ class OperatorCommandRow(Contract):
     refusal: str | None = Field(description="why the engine refused it (state `refused`)")
 
 
+class MemberExperimentRow(Contract):
+    """A member's part in a live experiment: its arm and what happened to it while in it."""
+
+    experiment: str
+    variant: str = Field(description="a variant's name, or `holdout` (the base rules)")
+    enrolled_at: AwareDatetime = Field(description="the event time of its first event in the experiment")
+    spend: Decimal = Field(description="paid, net of refunds, in the experiment")
+    orders: int
+    points_issued: int
+    upgrades: int
+    downgrades: int
+    grants: int
+    benefits_used: int
+
+
 class MemberPage(Contract):
     """What an operator's member page shows."""
 
@@ -222,6 +241,8 @@ class MemberPage(Contract):
                                           "credit or debit is `pending` until its ledger entry is in")
     account_changes: list[AccountChangeRow] = Field(
         default_factory=list, description="the account's recent status changes and tier overrides, newest first")
+    experiments: list[MemberExperimentRow] = Field(
+        default_factory=list, description="the live experiments the member is or was in, the first entered first")
 
 
 # -- operators' commands: adjustments and account actions ---------------------------

@@ -23,7 +23,17 @@ from memberflow.admin.audit import AuditLog, AuditPublisher
 from memberflow.admin.commands import CommandPublisher
 from memberflow.admin.deps import Services
 from memberflow.admin.operations import Limits, Operations
-from memberflow.admin.routes import activity, imports, members, operations, plans, reports, simulations, tokens
+from memberflow.admin.routes import (
+    activity,
+    experiments,
+    imports,
+    members,
+    operations,
+    plans,
+    reports,
+    simulations,
+    tokens,
+)
 from memberflow.admin.routes import rules as rules_routes
 from memberflow.admin.rules import RulesPublisher, TenantRulesService
 from memberflow.admin.simulations import History, InputTopics, Simulations
@@ -41,15 +51,15 @@ def create_app(engine: sa.Engine, publisher: AuditPublisher, commands: CommandPu
     broker's input topics)."""
     app = FastAPI(title=TITLE, version=VERSION, description="The operators' API: members, ledger, gifts, "
                   "redemptions, statistics and exports, adjustments, account actions and approvals, tenant "
-                  "rules at runtime with what-if simulations of a candidate, the expiry-warning campaign, "
-                  "imports, tenant-scoped, with API tokens and roles.")
+                  "rules at runtime with what-if simulations of a candidate, live experiments, the "
+                  "expiry-warning campaign, imports, tenant-scoped, with API tokens and roles.")
     app.state.services = Services(engine, AuditLog(engine, publisher), commands)
     app.state.operations = Operations(engine, app.state.services.audit, commands, limits)
     app.state.rules = TenantRulesService(engine, rules or RuleBook.from_path(SHIPPED_RULES_DIR), rules_publisher)
     app.state.simulations = Simulations(engine, app.state.rules, history or InputTopics())
     app.router.add_event_handler("shutdown", app.state.simulations.close)
     for router in (members.router, activity.router, reports.router, tokens.router, operations.router,
-                   rules_routes.router, simulations.router, imports.router, plans.router):
+                   rules_routes.router, simulations.router, experiments.router, imports.router, plans.router):
         app.include_router(router)
     console.install(app)
 

@@ -23,8 +23,9 @@ applied whole or not at all.
   as of the moment it is projected; the member's row is replaced and the
   gifts it sent, the benefit instances it holds and its memberships of
   merchants' plans (``engine.memberships.memberships_view``: one past
-  ``until`` is ``expired`` as of the summary) are upserted (an instance the
-  state no longer keeps stays as it was last seen).  A tombstone deletes the
+  ``until`` is ``expired`` as of the summary) and its parts in live experiments
+  (the summary's ``experiments``: arm and figures, into ``experiment_members``)
+  are upserted (an instance the state no longer keeps stays as it was last seen).  A tombstone deletes the
   member's row.
   The row carries the member's next points expiry (``next_expiry_at``, ``next_expiry_points``) for the
   expiry-warning preview.
@@ -83,6 +84,8 @@ TOPIC_TABLES: dict[Topic, tuple[sa.Table, str]] = {
 WRITTEN_ONCE = (schema.audit, schema.rules_versions, schema.business_line_versions)
 #: the contact details ``member-contacts`` carries, each merged on its own
 CONTACT_FIELDS = ("name", "phone", "email")
+#: the counts of a member's exposure in an experiment (its summary's ``experiments`` entries)
+EXPOSURE_COUNTS = ("orders", "points_issued", "upgrades", "downgrades", "grants", "benefits_used")
 #: every logical topic the projector reads
 SOURCES: tuple[str, ...] = (*TOPIC_TABLES, Topic.MEMBER_CONTACTS, Topic.TENANT_RULES, Topic.BUSINESS_LINES,
                              MEMBERS_CHANGELOG)
@@ -287,6 +290,9 @@ class Projection:
             for held in memberships_view(state, rules, as_of)["memberships"]:
                 key = (tenant_id, member_id, held["merchant_id"], held["plan_id"])
                 final[(schema.memberships, key)] = _membership(tenant_id, member_id, held)
+        for part in page.get("experiments", ()):
+            final[(schema.experiment_members, (tenant_id, part["experiment"], member_id))] = experiment_member(
+                tenant_id, member_id, part)
 
     # -- writing --------------------------------------------------------------
 
@@ -315,6 +321,13 @@ def _instance(tenant_id: str, member_id: str, inst: dict[str, Any]) -> dict[str,
             "status": inst["status"], "uses": len(inst["uses"]), "amount_saved": sum(saved) if saved else None,
             "issued_at": utc(inst["issued_at"]), "valid_until": utc(inst["valid_until"]),
             "settled_at": utc(inst["settled_at"]), "detail": inst}
+
+
+def experiment_member(tenant_id: str, member_id: str, part: dict[str, Any]) -> dict[str, Any]:
+    """A member's row of an experiment from its summary's ``experiments`` entry (engine/experiments.py)."""
+    return {"tenant_id": tenant_id, "experiment": part["experiment"], "member_id": member_id,
+            "variant": part["variant"], "enrolled_at": utc(part["enrolled_at"]), "spend": Decimal(part["spend"]),
+            **{name: int(part[name]) for name in EXPOSURE_COUNTS}}
 
 
 def _membership(tenant_id: str, member_id: str, held: dict[str, Any]) -> dict[str, Any]:
@@ -373,16 +386,21 @@ def _common(value: Any) -> dict[str, Any]:
             "cause_event_id": value.cause_event_id}
 
 
+def _arm(value: Any) -> dict[str, Any]:
+    return {"experiment": value.experiment, "variant": value.variant}
+
+
 def _ledger(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "entry_id": v.entry_id, "kind": str(v.kind), "rule": v.rule, "delta": v.delta,
             "balance": v.balance, "order_id": v.order_id, "pending_until": utc(v.pending_until),
-            "expires_at": utc(v.expires_at), "operator": v.operator, "approver": v.approver, "reason": v.reason}
+            "expires_at": utc(v.expires_at), "operator": v.operator, "approver": v.approver, "reason": v.reason,
+            **_arm(v)}
 
 
 def _grant(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "grant_id": v.grant_id, "benefit": v.benefit, "tier": v.tier, "value": v.value,
             "quantity": v.quantity, "valid_from": utc(v.valid_from), "valid_until": utc(v.valid_until),
-            "line_id": v.line_id, "badge_level": v.badge_level, "details": _json(v.details)}
+            "line_id": v.line_id, "badge_level": v.badge_level, "details": _json(v.details), **_arm(v)}
 
 
 def _redemption(v: Any, _: Record) -> dict[str, Any]:
@@ -394,7 +412,7 @@ def _redemption(v: Any, _: Record) -> dict[str, Any]:
 
 def _tier_change(v: Any, _: Record) -> dict[str, Any]:
     return {**_common(v), "change_id": v.change_id, "from_tier": v.from_tier, "to_tier": v.to_tier,
-            "direction": str(v.direction), "reason": v.reason}
+            "direction": str(v.direction), "reason": v.reason, **_arm(v)}
 
 
 def _membership_change(v: Any, _: Record) -> dict[str, Any]:

@@ -41,13 +41,19 @@ from sqlalchemy import (
 )
 
 #: bump when a projection table or what the projector writes into it changes: the next start rebuilds
-PROJECTION_VERSION = 7
+PROJECTION_VERSION = 8
 
 metadata = MetaData()
 Money = Numeric(18, 2)
 #: member ids compare byte by byte on both databases, so an id prefix search uses the key's index on PostgreSQL
 MemberId = String(128).with_variant(String(128, collation="C"), "postgresql")
 When = DateTime(timezone=True)
+
+
+def _arm() -> tuple[Column, Column]:
+    """The experiment arm an output was decided under (null: none), as the output names it."""
+    return (Column("experiment", String(64), comment="the live experiment the member was in (null: none)"),
+            Column("variant", String(64), comment="its arm: a variant's name or holdout"))
 
 
 def _output(name: str, id_column: str, *columns: Column, indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
@@ -153,6 +159,7 @@ ledger = _output(
     Column("operator", String(160), comment="an operator's adjustment: who made it"),
     Column("approver", String(160), comment="and who approved it, when it was over a limit"),
     Column("reason", Text, comment="an operator's adjustment: why"),
+    *_arm(),
     indexes=(("kind",), ("rule",)),
 )
 
@@ -167,6 +174,7 @@ grants = _output(
     Column("line_id", String(96)),
     Column("badge_level", Integer),
     Column("details", JSON, nullable=False),
+    *_arm(),
     indexes=(("benefit",),),
 )
 
@@ -188,6 +196,7 @@ tier_changes = _output(
     Column("to_tier", String(64), nullable=False),
     Column("direction", String(8), nullable=False),
     Column("reason", String(96), nullable=False),
+    *_arm(),
     indexes=(("direction",),),
 )
 
@@ -258,6 +267,26 @@ memberships = Table(
 )
 Index("ix_memberships_plan", memberships.c.tenant_id, memberships.c.merchant_id, memberships.c.plan_id,
       memberships.c.level_id, memberships.c.status)
+
+#: a member's part in a live experiment (config/experiments.py), as its state's exposure shows it when summarised:
+#: its arm and what happened to it in the experiment.  The experiment statistics sum these per variant.
+experiment_members = Table(
+    "experiment_members", metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("experiment", String(64), primary_key=True),
+    Column("member_id", MemberId, primary_key=True),
+    Column("variant", String(64), nullable=False, comment="a variant's name, or holdout"),
+    Column("enrolled_at", When, nullable=False, comment="the event time of the member's first event in it"),
+    Column("spend", Money, nullable=False, comment="paid, net of refunds, in the experiment"),
+    Column("orders", Integer, nullable=False),
+    Column("points_issued", BigInteger, nullable=False),
+    Column("upgrades", Integer, nullable=False),
+    Column("downgrades", Integer, nullable=False),
+    Column("grants", Integer, nullable=False),
+    Column("benefits_used", Integer, nullable=False),
+)
+Index("ix_experiment_members_variant", experiment_members.c.tenant_id, experiment_members.c.experiment,
+      experiment_members.c.variant)
 
 membership_changes = _output(
     "membership_changes", "change_id",

@@ -13,6 +13,7 @@ from memberflow.admin.simulations import Simulations
 from memberflow.readmodel import schema
 from models.admin import Role
 from tests.admin.fixtures import FOREIGN, TENANT, auth
+from tests.readmodel.experiment_fixtures import EXPERIMENT
 
 MEMBER = "m0006"
 RANGE = "from=2025-03-01T00:00:00%2B08:00&to=2025-04-01T00:00:00%2B08:00"
@@ -34,8 +35,13 @@ def body(kind: str) -> dict | None:
     if kind == "membership":
         return {"merchant_id": "coffee", "plan_id": "club", "level_id": "green", "until": "2026-06-01T00:00:00+08:00",
                 "reason": "matrix", "request_id": f"g{n}"}
-    if kind == "rules":
-        return {"rules": {"points": {"pending_days": n % 30}}, "reason": "matrix", "request_id": f"v{n}"}
+    if kind == "rules":  # every version has the experiment, running
+        return {"rules": {"points": {"pending_days": n % 30}, "experiments": [EXPERIMENT]}, "reason": "matrix",
+                "request_id": f"v{n}"}
+    if kind == "stop":
+        return {"reason": "matrix", "request_id": f"e{n}"}
+    if kind == "rollout":
+        return {"variant": "double", "reason": "matrix", "request_id": f"o{n}"}
     if kind == "candidate":
         return {"rules": {"points": {"pending_days": 3}}}
     if kind == "simulation":
@@ -53,7 +59,9 @@ def body(kind: str) -> dict | None:
 
 #: what a role that may gets, by body kind (a read: 200)
 SUCCESS = {"token": 201, "points": 202, "benefit": 202, "tier": 202, "membership": 202, "account": 202, "rules": 201,
-           "rollback": 201, "import": 200, "plan_step": 202, "simulation": 202}
+           "rollback": 201, "import": 200, "plan_step": 202, "simulation": 202, "stop": 201, "rollout": 201}
+#: kinds that stop the experiment: it runs again (a new version) before each call
+STOPS = ("stop", "rollout")
 
 
 #: (method, path, body kind, the least role that may, tenant-scoped)
@@ -92,6 +100,10 @@ ENDPOINTS = [
     ("GET", f"/tenants/{TENANT}/simulations", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/simulations/sim-matrix", None, Role.VIEWER, True),
     ("GET", f"/tenants/{TENANT}/simulations/sim-matrix/report.html", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/experiments", None, Role.VIEWER, True),
+    ("GET", f"/tenants/{TENANT}/experiments/double/statistics", None, Role.VIEWER, True),
+    ("POST", f"/tenants/{TENANT}/experiments/double/stop", "stop", Role.ADMIN, True),
+    ("POST", f"/tenants/{TENANT}/experiments/double/rollout", "rollout", Role.ADMIN, True),
     ("GET", "/tokens", None, Role.ADMIN, False),
     ("POST", "/tokens", "token", Role.ADMIN, False),
     ("POST", f"/tenants/{TENANT}/imports", "import", Role.ADMIN, True),
@@ -105,7 +117,8 @@ def test_the_matrix_covers_every_route(client):
     covered = {(m, p.split("?")[0].replace(TENANT, "{tenant_id}").replace(MEMBER, "{member_id}")
                 .replace("/versions/1", "/versions/{version}").replace("/merchants/coffee", "/merchants/{merchant_id}")
                 .replace("/risk-flags/rf-1", "/risk-flags/{flag_id}")
-                .replace("/simulations/sim-matrix", "/simulations/{simulation_id}"))
+                .replace("/simulations/sim-matrix", "/simulations/{simulation_id}")
+                .replace("/experiments/double", "/experiments/{experiment_id}"))
                for m, p, *_ in ENDPOINTS}
     covered.add(("POST", "/tokens/{token_id}/revoke"))  # test_revoking_needs_an_admin_of_the_token_s_tenant
     covered |= {("POST", f"/tenants/{{tenant_id}}/approvals/{{approval_id}}/{decision}")  # test_deciding_...
@@ -142,6 +155,9 @@ def a_simulation(client, filled) -> None:
 @pytest.mark.parametrize(("method", "path", "kind", "least", "scoped"), ENDPOINTS)
 def test_every_endpoint_with_every_token(client, token, method, path, kind, least, scoped):
     def call(headers):
+        if kind in STOPS:
+            assert client.post(f"/tenants/{TENANT}/rules/versions", json=body("rules"),
+                               headers=auth(token["admin"])).status_code == 201
         return client.request(method, path, json=body(kind), headers=headers).status_code
 
     assert call({}) == 401

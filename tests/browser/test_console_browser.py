@@ -113,7 +113,7 @@ def test_an_operator_searches_opens_a_member_and_exports(browser, console, busie
 def test_every_page_fits_the_width_and_labels_its_fields(browser, console, busiest, width):
     context, page = sign_in(browser, console, "admin", width)
     for path in ("/members", f"/members/{busiest}", "/dashboard", "/gifts", "/approvals", "/rules", "/expiry-warnings",
-                 "/import", "/audit"):
+                 "/experiments", "/import", "/audit"):
         page.goto(f"{console.url}/console/{TENANT}{path}")
         check_page(page, f"{path} at {width} px")
     context.close()

@@ -13,6 +13,7 @@ from memberflow.admin.console import (
     approvals,
     campaigns,
     dashboard,
+    experiments,
     imports,
     member,
     members,
@@ -24,7 +25,7 @@ from memberflow.admin.console.session import ConsoleError, SignInRequired, signe
 from memberflow.admin.console.web import HERE, render
 
 ROUTERS = (signin.router, members.router, member.router, adjust.router, approvals.router, dashboard.router,
-           activity.router, imports.router, rules.router, simulations.router, campaigns.router)
+           activity.router, imports.router, rules.router, simulations.router, experiments.router, campaigns.router)
 
 
 #: the console loads nothing from elsewhere and may not be framed (a click on it from another site)

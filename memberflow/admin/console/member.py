@@ -1,8 +1,8 @@
 """A member's page: points and lots, tier and progress, badges, coupons and grants, open gifts,
-memberships of merchants' plans, status with its reason, the ledger (newest first, filtered by kind,
-rule and dates, paged), the operators' commands about the member with where each is, and -- for an
-operator -- the writing forms (memberflow/admin/console/writing.py, posted to
-memberflow/admin/console/adjust.py)."""
+memberships of merchants' plans, live experiments (arm and figures), status with its reason, the
+ledger (newest first, filtered by kind, rule and dates, paged), the operators' commands about the
+member with where each is, and -- for an operator -- the writing forms
+(memberflow/admin/console/writing.py, posted to memberflow/admin/console/adjust.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from memberflow.admin.console.writing import ACCOUNT_ACTIONS, RISK_DECISIONS, Fo
 from memberflow.admin.routes.reports import LEDGER_COLUMNS, export_response, streamed_rows
 from memberflow.readmodel import commands as operator_views
 from memberflow.readmodel import queries
+from memberflow.readmodel.experiments import member_experiments
 from models.outputs import LedgerKind
 
 router = APIRouter(prefix="/console/{tenant_id}", include_in_schema=False)
@@ -91,6 +92,7 @@ def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormS
         memberships = queries.member_memberships(conn, page.tenant_id, member_id)
         commands = operator_views.member_commands(conn, page.tenant_id, member_id)
         changes = operator_views.account_changes(conn, page.tenant_id, member_id)
+        experiments = member_experiments(conn, page.tenant_id, member_id)
     summary = row.page
     currency = summary.get("currency", "CNY")
     progress = summary.get("tier_progress")
@@ -98,6 +100,7 @@ def show(page: Page, member_id: str, status: int = 200, failed: tuple[str, FormS
                        progress=progress_text(progress, currency), share=progress_share(progress),
                        ledger=ledger, next_cursor=cursor, form=form, errors=errors, kinds=list(LedgerKind),
                        grants=grants, gifts=gifts, memberships=memberships, commands=commands, changes=changes,
+                       experiments=experiments,
                        sent=page.request.query_params.get("sent"), forms=forms_for(failed),
                        account_actions=[(a, a) for a in ACCOUNT_ACTIONS],
                        risk_decisions=[(d, d) for d in RISK_DECISIONS],

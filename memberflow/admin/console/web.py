@@ -49,6 +49,7 @@ NAV: list[NavItem] = [
     NavItem("Approvals", "/approvals", Role.VIEWER),
     NavItem("Rules", "/rules", Role.VIEWER),
     NavItem("Simulations", "/simulations", Role.VIEWER),
+    NavItem("Experiments", "/experiments", Role.VIEWER),
     NavItem("Expiry warnings", "/expiry-warnings", Role.VIEWER),
     NavItem("Import", "/import", Role.ADMIN),
     NavItem("Audit", "/audit", Role.ADMIN),

@@ -12,11 +12,13 @@ from memberflow.admin.deps import Scope, Services, scoped, services
 from memberflow.admin.rows import as_model, as_models
 from memberflow.readmodel import commands as operator_views
 from memberflow.readmodel import queries
+from memberflow.readmodel.experiments import member_experiments
 from models.admin import (
     AccountChangeRow,
     GiftRow,
     GrantRow,
     LedgerRow,
+    MemberExperimentRow,
     MemberPage,
     MemberRow,
     MemberSort,
@@ -112,10 +114,12 @@ def member_page(member_id: str, scope: Scope = Depends(scoped(Role.VIEWER)), svc
         gifts = queries.open_gifts(conn, scope.tenant_id, member_id)
         commands = operator_views.member_commands(conn, scope.tenant_id, member_id)
         changes = operator_views.account_changes(conn, scope.tenant_id, member_id)
+        experiments = member_experiments(conn, scope.tenant_id, member_id)
     return MemberPage(member=as_model(MemberRow, row), summary=row.page, recent_ledger=as_models(LedgerRow, ledger),
                       grants=as_models(GrantRow, grants), open_gifts=as_models(GiftRow, gifts),
                       operator_commands=as_models(OperatorCommandRow, commands),
-                      account_changes=as_models(AccountChangeRow, changes))
+                      account_changes=as_models(AccountChangeRow, changes),
+                      experiments=as_models(MemberExperimentRow, experiments))
 
 
 @router.get("/members/{member_id}/ledger", response_model=Page[LedgerRow], summary="a member's ledger, newest first",
