@@ -54,7 +54,7 @@ def test_each_member_s_exposure_is_a_row_replaced_by_its_next_summary(db):
 
 def test_a_member_outside_experiments_has_no_row(db):
     m = Member(RULES, member_id="plain")
-    m.pay("o1", "12.00", "2025-03-02T09:30:00+00:00")
+    m.pay("o1", "12.00", "2025-02-20T09:30:00+00:00")  # before the experiment starts
     project(db, records([m]))
     with db.connect() as conn:
         assert member_experiments(conn, "default", "plain") == []
