@@ -22,8 +22,10 @@ from config.settings import Settings
 from memberflow.dev.broker import EmbeddedBroker, free_port, fresh_data_dir, port_is_free
 from memberflow.dev.cluster import ROOT, WorkerProcess
 from memberflow.dev.console import SHORT, Console, say
+from memberflow.dev.demo.experiment import demo_rules_dir
 from memberflow.dev.demo.feed import SEED, Progress, feed
 from memberflow.dev.demo.personas import member_id, personas
+from memberflow.dev.demo.schedule import demo_start
 from memberflow.dev.operators import Operators, start_operators
 from memberflow.dev.processes import ProcessFailed, sigint_blocked
 from memberflow.web.auth import add_token, new_token
@@ -56,6 +58,8 @@ def worker_env(broker_url: str, embedded: bool, port: int) -> dict[str, str]:
     else:
         env.setdefault("MEMBERFLOW_DATA_DIR", str(RUN_DIR / "data"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if "MEMBERFLOW_RULES_DIR" not in env:  # the shipped rules with the demo's live experiment
+        env["MEMBERFLOW_RULES_DIR"] = str(demo_rules_dir(RUN_DIR / "rules", demo_start()).resolve())
     return env
 
 
