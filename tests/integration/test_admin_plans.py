@@ -5,18 +5,15 @@ catalogue ends with the effective plan; a member then buys its card."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
 
 from engine.plans import catalogue, fold_all
-from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
 from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
 from tests.integration.fixtures import wait_until
+from tests.integration.operators import admin_service
 
 
 def post(url: str, token: str, body: dict) -> int:
@@ -29,32 +26,11 @@ def post(url: str, token: str, body: dict) -> int:
         return err.code
 
 
-def healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(base + "/healthz", timeout=5) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def admin(cluster, tmp_path_factory):
     """The admin service on a SQLite read model, and an admin token of the default tenant."""
-    work = tmp_path_factory.mktemp("admin-plans")
-    port = free_port()
-    env = {**cluster.env("admin-plans"), "MEMBERFLOW_READMODEL_URL": f"sqlite:///{work / 'readmodel.sqlite'}",
-           "MEMBERFLOW_ADMIN_PORT": str(port)}
-    made = subprocess.run([sys.executable, "-m", "memberflow.cli", "admin", "token", "create", "--tenant", "default",
-                           "--role", "admin"], env=env, capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "memberflow.cli", "admin"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=open(work / "admin.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: healthy(base), timeout=60)
-        yield base, made.stdout.strip().splitlines()[-1]
-    finally:
-        stop_process(proc)
+    with admin_service(cluster, tmp_path_factory.mktemp("admin-plans"), name="admin-plans") as service:
+        yield service
 
 
 def test_steps_published_through_the_admin_service_in_reverse_end_in_the_effective_plan(cluster, admin):

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
 from tests.integration.fixtures import consumed_total, effective, wait_until
+from tests.integration.operators import admin_service
 from tests.integration.test_admin import call
 
 MEMBERS = 6
@@ -47,21 +44,8 @@ def recent_orders(now: datetime) -> list[tuple[str, str, dict]]:
 @pytest.fixture(scope="module")
 def admin(cluster, tmp_path_factory):
     """The admin service on SQLite, with the worker's environment (broker, topics, rules), and an operator token."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("admin-sim")
-    env = {**cluster.env("admin"), "MEMBERFLOW_READMODEL_URL": f"sqlite:///{data / 'readmodel.sqlite'}",
-           "MEMBERFLOW_ADMIN_PORT": str(port)}
-    made = subprocess.run([sys.executable, "-m", "memberflow.cli", "admin", "token", "create", "--tenant", "default",
-                           "--role", "operator"], env=env, capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "memberflow.cli", "admin"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=open(data / "admin.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: call(base, "/healthz")[0] == 200, timeout=60)
-        yield base, made.stdout.strip().splitlines()[-1]
-    finally:
-        stop_process(proc)
+    with admin_service(cluster, tmp_path_factory.mktemp("admin-sim"), role="operator") as service:
+        yield service
 
 
 def test_the_admin_service_simulates_a_candidate_over_the_last_days_of_the_topics(cluster, admin):

@@ -6,8 +6,6 @@ lookup shows the arm, and the worker's metrics count each arm's orders."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,11 +16,10 @@ import pytest
 from config.experiments import HOLDOUT, arm_of
 from config.rules import RuleBook
 from memberflow.dev.cluster import LocalCluster
-from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database
 from tests.integration.fixtures import comparable, effective, metric, replayed, stream_rules_dir, wait_until
+from tests.integration.operators import admin_service
 from tests.integration.test_admin import call
 
 START = "2026-03-01T00:00:00+08:00"
@@ -100,8 +97,17 @@ def spend_of(i: int) -> Decimal:
     return Decimal(100 + 37 * i)
 
 
-def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experiment_cluster, postgres_url,
-                                                                         tmp_path):
+@pytest.fixture
+def operators(experiment_cluster, postgres_url, tmp_path):
+    """The projector and the admin service of the experiment's cluster on an empty PostgreSQL read model."""
+    engine = open_database(postgres_url)
+    schema.metadata.drop_all(engine)
+    engine.dispose()
+    with admin_service(experiment_cluster[0], tmp_path, readmodel_url=postgres_url, projector=True) as service:
+        yield service
+
+
+def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experiment_cluster, operators):
     cluster, book = experiment_cluster
     worker = cluster.add_worker("ex2")
     experiment = book.default.experiments[0]
@@ -112,76 +118,57 @@ def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experim
     # the first test's members are in the experiment too (again: duplicates when that test ran first)
     cluster.produce([e for m in MEMBERS for e in orders(m)] + events)
     spends = {m: (Decimal(1100), 2) for m in MEMBERS} | {m: (spend_of(i), 1) for i, m in enumerate(STATS_MEMBERS)}
-    engine = open_database(postgres_url)
-    schema.metadata.drop_all(engine)
-    port = free_port()
-    env = {**cluster.env("admin"), "MEMBERFLOW_READMODEL_URL": postgres_url, "MEMBERFLOW_ADMIN_PORT": str(port),
-           "MEMBERFLOW_PROJECTOR_PORT": str(free_port())}
-    made = subprocess.run([sys.executable, "-m", "memberflow.cli", "admin", "token", "create", "--tenant", "default",
-                           "--role", "admin"], env=env, capture_output=True, text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    token = made.stdout.strip().splitlines()[-1]
-    procs = [subprocess.Popen([sys.executable, "-m", "memberflow.cli", *argv], env=env, stdin=subprocess.DEVNULL,
-                              stdout=open(tmp_path / f"{argv[0]}.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
-             for argv in (["readmodel", "run"], ["admin"])]
-    base = f"http://127.0.0.1:{port}"
+    base, token = operators
     path = "/tenants/default/experiments/diamond-x2/statistics"
-    try:
-        wait_until(lambda: call(base, "/healthz")[0] == 200, timeout=60)
 
-        def statistics() -> dict:
-            status, body = call(base, path, token)
-            assert status == 200, body
-            return json.loads(body)
+    def statistics() -> dict:
+        status, body = call(base, path, token)
+        assert status == 200, body
+        return json.loads(body)
 
-        def counted() -> bool:
-            stats = statistics()
-            return sum(v["members"] for v in stats["variants"]) >= len(spends) and sum(
-                Decimal(v["spend"]) for v in stats["variants"]) >= sum(spend for spend, _ in spends.values())
-
-        wait_until(counted, timeout=120)
+    def counted() -> bool:
         stats = statistics()
-        ledger = [v for _, v in cluster.consume(["points-ledger"], idle=1.0) if v.get("member_id") in arms]
-        by_arm: dict[str, list[Decimal]] = {}
-        orders_by_arm: Counter[str] = Counter()
-        for m, (spend, n) in spends.items():
-            by_arm.setdefault(arms[m].variant, []).append(spend)
-            orders_by_arm[arms[m].variant] += n
-        assert stats["control"] == HOLDOUT
-        figures = {v["variant"]: v for v in stats["variants"]}
-        assert set(figures) == set(by_arm)
-        for variant, paid in by_arm.items():
-            got = figures[variant]
-            assert (got["members"], got["orders"]) == (len(paid), orders_by_arm[variant])
-            assert Decimal(got["spend"]) == sum(paid)
-            assert Decimal(got["spend_per_member"]).quantize(Decimal("0.01")) == \
-                (sum(paid) / len(paid)).quantize(Decimal("0.01"))
-            earned = sum(e["delta"] for e in ledger if arms[e["member_id"]].variant == variant and e["kind"] == "earn")
-            assert got["points_issued"] == earned
-        difference = {d["variant"]: d for d in stats["differences"]}["B"]
-        expected = sum(by_arm["B"]) / len(by_arm["B"]) - sum(by_arm[HOLDOUT]) / len(by_arm[HOLDOUT])
-        assert abs(Decimal(difference["difference"]) - expected) < Decimal("0.01")
-        assert Decimal(difference["ci_low"]) < Decimal(difference["difference"]) < Decimal(difference["ci_high"])
+        return sum(v["members"] for v in stats["variants"]) >= len(spends) and sum(
+            Decimal(v["spend"]) for v in stats["variants"]) >= sum(spend for spend, _ in spends.values())
 
-        # stopped: a new rules version on tenant-rules; from then on members are on the base rules, untagged
-        status, body = call(base, "/tenants/default/experiments/diamond-x2/stop", token,
-                            body=json.dumps({"reason": "enough data", "request_id": "stop-1"}).encode(),
-                            method="POST")
-        assert status == 201, body
-        wait_until(lambda: metric(worker, "memberflow_rules_versions_total", verdict="applied") >= 1, timeout=60)
-        member = next(m for m in STATS_MEMBERS if arms[m].variant == "B")
-        after = datetime.now(UTC).isoformat()
-        cluster.produce([("orders", member, {"event_id": f"{member}-late", "member_id": member, "occurred_at": after,
-                                             "type": "order_paid", "order_id": f"{member}-o2", "amount": "80.00"})])
+    wait_until(counted, timeout=120)
+    stats = statistics()
+    ledger = [v for _, v in cluster.consume(["points-ledger"], idle=1.0) if v.get("member_id") in arms]
+    by_arm: dict[str, list[Decimal]] = {}
+    orders_by_arm: Counter[str] = Counter()
+    for m, (spend, n) in spends.items():
+        by_arm.setdefault(arms[m].variant, []).append(spend)
+        orders_by_arm[arms[m].variant] += n
+    assert stats["control"] == HOLDOUT
+    figures = {v["variant"]: v for v in stats["variants"]}
+    assert set(figures) == set(by_arm)
+    for variant, paid in by_arm.items():
+        got = figures[variant]
+        assert (got["members"], got["orders"]) == (len(paid), orders_by_arm[variant])
+        assert Decimal(got["spend"]) == sum(paid)
+        assert Decimal(got["spend_per_member"]).quantize(Decimal("0.01")) == \
+            (sum(paid) / len(paid)).quantize(Decimal("0.01"))
+        earned = sum(e["delta"] for e in ledger if arms[e["member_id"]].variant == variant and e["kind"] == "earn")
+        assert got["points_issued"] == earned
+    difference = {d["variant"]: d for d in stats["differences"]}["B"]
+    expected = sum(by_arm["B"]) / len(by_arm["B"]) - sum(by_arm[HOLDOUT]) / len(by_arm[HOLDOUT])
+    assert abs(Decimal(difference["difference"]) - expected) < Decimal("0.01")
+    assert Decimal(difference["ci_low"]) < Decimal(difference["difference"]) < Decimal(difference["ci_high"])
 
-        def entries() -> list[dict]:
-            return [v for _, v in cluster.consume(["points-ledger"], idle=1.0) if v.get("order_id") == f"{member}-o2"]
+    # stopped: a new rules version on tenant-rules; from then on members are on the base rules, untagged
+    status, body = call(base, "/tenants/default/experiments/diamond-x2/stop", token,
+                        body=json.dumps({"reason": "enough data", "request_id": "stop-1"}).encode(),
+                        method="POST")
+    assert status == 201, body
+    wait_until(lambda: metric(worker, "memberflow_rules_versions_total", verdict="applied") >= 1, timeout=60)
+    member = next(m for m in STATS_MEMBERS if arms[m].variant == "B")
+    after = datetime.now(UTC).isoformat()
+    cluster.produce([("orders", member, {"event_id": f"{member}-late", "member_id": member, "occurred_at": after,
+                                         "type": "order_paid", "order_id": f"{member}-o2", "amount": "80.00"})])
 
-        wait_until(entries, timeout=60)
-        assert {(e.get("experiment"), e.get("variant")) for e in entries()} == {(None, None)}
-        assert json.loads(call(base, "/tenants/default/experiments", token)[1])[0]["status"] == "stopped"
-    finally:
-        for proc in procs:
-            stop_process(proc)
-        engine.dispose()
+    def entries() -> list[dict]:
+        return [v for _, v in cluster.consume(["points-ledger"], idle=1.0) if v.get("order_id") == f"{member}-o2"]
+
+    wait_until(entries, timeout=60)
+    assert {(e.get("experiment"), e.get("variant")) for e in entries()} == {(None, None)}
+    assert json.loads(call(base, "/tenants/default/experiments", token)[1])[0]["status"] == "stopped"
