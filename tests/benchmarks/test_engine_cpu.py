@@ -33,3 +33,23 @@ def test_a_benchmark_process_reports_its_own_kind_in_either_stream() -> None:
     assert reported("count", logged) == {"kind": "count", "events": 3, "events_per_s": 9}
     with pytest.raises(RuntimeError, match="naive failed"):
         reported("naive", logged)
+
+
+def test_without_event_time_the_same_events_go_through_engine_apply_alone_with_no_journal(monkeypatch) -> None:
+    """``BENCH_CPU_EVENT_TIME=0``: every event applied in arrival order, nothing journaled, the same work timed."""
+    from agents import records
+    from benchmarks.engine_cpu import in_arrival_order
+    from engine.event_time import Arrival
+    from tests.engine.fixtures import paid
+
+    book = RuleBook.load(SHIPPED_RULES_DIR)
+    record, first = in_arrival_order(None, paid("e1", "o1", "100", "2026-03-01T10:00:00+08:00"),
+                                     Arrival("orders", b"", None), book.default)
+    record, second = in_arrival_order(record, paid("e2", "o2", "50", "2026-02-01T10:00:00+08:00"),
+                                      Arrival("orders", b"", None), book.default)
+    assert first.outputs and second.outputs and not record.journal.keys and record.state is second.state
+    stream = batches(600, 40, 100)
+    with_time = run(stream, book, Settings.from_env({}))
+    monkeypatch.setattr(records, "apply_in_time", in_arrival_order)
+    without = run(stream, book, Settings.from_env({}))
+    assert without.events == with_time.events and abs(without.outputs - with_time.outputs) <= with_time.outputs // 10
