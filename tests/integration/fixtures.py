@@ -72,6 +72,16 @@ def replayed(events: list[tuple[str, str, dict]], rules: RuleBook, store: Memory
             if e.topic in OUTPUTS]
 
 
+def member_outputs(cluster, topic: str, member: str) -> list[dict]:
+    """A member's outputs on ``topic``, once per id (outputs are at-least-once), in the order first seen."""
+    unique: dict[str, dict] = {}
+    for _, v in cluster.consume([topic], idle=0.5, timeout=30):
+        if v.get("member_id") == member:
+            unique.setdefault(v.get("change_id") or v.get("grant_id") or v.get("notification_id")
+                              or v.get("command_id"), v)
+    return list(unique.values())
+
+
 def consumed_total(worker: WorkerProcess, outcome: str | None = None) -> float:
     """Sum of memberflow_events_consumed_total, optionally for one outcome."""
     total = 0.0

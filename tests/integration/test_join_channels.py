@@ -7,22 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.engine.plan_fixtures import club_steps
-from tests.integration.fixtures import wait_until
+from tests.integration.fixtures import member_outputs, wait_until
 
 AT = "2026-03-05T10:{minute:02d}:00+08:00"
 
 
-def outputs(cluster, topic: str, member: str) -> list[dict]:
-    """A member's outputs on ``topic``, once per id (outputs are at-least-once)."""
-    unique: dict[str, dict] = {}
-    for _, v in cluster.consume([topic], idle=0.5, timeout=30):
-        if v.get("member_id") == member:
-            unique.setdefault(v.get("change_id") or v.get("grant_id") or v.get("command_id"), v)
-    return list(unique.values())
-
-
 def joined(cluster, member: str) -> list[tuple[str, str, str]]:
-    return [(c["kind"], c["level_id"], c["channel"]) for c in outputs(cluster, "membership-changes", member)]
+    return [(c["kind"], c["level_id"], c["channel"]) for c in member_outputs(cluster, "membership-changes", member)]
 
 
 def registration(member: str, minute: int, **extra) -> tuple[str, str, dict]:
@@ -56,31 +47,31 @@ def test_registration_with_the_merchant_then_an_invitee_of_that_member_join_the_
     alice = registration("alice", 0, merchant_id="coffee")
     cluster.produce([alice, alice])  # redelivered
     wait_until(lambda: joined(cluster, "alice") == [("joined", "green", "registration")], timeout=120)
-    wait_until(lambda: len(outputs(cluster, "benefit-grants", "alice")) >= 2, timeout=60)
-    assert sorted(g["benefit"] for g in outputs(cluster, "benefit-grants", "alice")) == ["free_latte",
+    wait_until(lambda: len(member_outputs(cluster, "benefit-grants", "alice")) >= 2, timeout=60)
+    assert sorted(g["benefit"] for g in member_outputs(cluster, "benefit-grants", "alice")) == ["free_latte",
                                                                                          "membership_card"]
     cluster.produce([registration("bob", 1, invited_by="alice")])
     wait_until(lambda: joined(cluster, "bob") == [("joined", "green", "invitation")], timeout=120)
-    wait_until(lambda: len(outputs(cluster, "benefit-grants", "bob")) >= 2, timeout=60)
-    assert sorted(g["benefit"] for g in outputs(cluster, "benefit-grants", "bob")) == ["free_latte",
+    wait_until(lambda: len(member_outputs(cluster, "benefit-grants", "bob")) >= 2, timeout=60)
+    assert sorted(g["benefit"] for g in member_outputs(cluster, "benefit-grants", "bob")) == ["free_latte",
                                                                                        "membership_card"]
 
 
 def test_spend_reaching_the_threshold_joins_once_and_one_cent_under_does_not(cluster, worker):
     cluster.produce([order("carol", "c-o1", "99.99", 2)])
-    wait_until(lambda: len(outputs(cluster, "points-ledger", "carol")) >= 1, timeout=120)
+    wait_until(lambda: len(member_outputs(cluster, "points-ledger", "carol")) >= 1, timeout=120)
     assert joined(cluster, "carol") == []
     last = order("carol", "c-o2", "0.01", 3)
     cluster.produce([last, last])  # redelivered
     wait_until(lambda: joined(cluster, "carol") == [("joined", "gold", "spend_threshold")], timeout=60)
-    wait_until(lambda: len(outputs(cluster, "benefit-grants", "carol")) >= 2, timeout=60)
-    assert len(outputs(cluster, "benefit-grants", "carol")) == 2
+    wait_until(lambda: len(member_outputs(cluster, "benefit-grants", "carol")) >= 2, timeout=60)
+    assert len(member_outputs(cluster, "benefit-grants", "carol")) == 2
 
 
 def test_an_operator_grant_joins_and_one_of_a_level_not_listing_it_is_dead_lettered(cluster, worker):
     cluster.produce([grant("dave", "gold", "oc-1"), grant("dave", "gold", "oc-1"), grant("dave", "black", "oc-2")])
     wait_until(lambda: joined(cluster, "dave") == [("joined", "gold", "operator_grant")], timeout=120)
-    [change] = outputs(cluster, "membership-changes", "dave")
+    [change] = member_outputs(cluster, "membership-changes", "dave")
     assert change["until"] == "2026-09-01T00:00:00+08:00" and change["cause_event_id"] == "oc-1"
 
     def refused() -> list[dict]:

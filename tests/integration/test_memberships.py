@@ -12,7 +12,7 @@ import pytest
 
 from engine.plans import catalogue, fold_all
 from tests.engine.plan_fixtures import card_item, merchant_steps, parsed
-from tests.integration.fixtures import metric, wait_until
+from tests.integration.fixtures import member_outputs, metric, wait_until
 
 KEY = "default/coffee"
 MONTHLY_FRUIT = {"merchant_id": "fruit", "type": "benefit", "benefit_id": "monthly-basket", "plan_id": "vip",
@@ -24,15 +24,6 @@ def order(member: str, order_id: str, *items: dict, event_id: str | None = None,
     amount = str(sum(float(i["unit_price"]) for i in items))
     return ("orders", member, {"type": "order_paid", "event_id": event_id or f"{order_id}-paid", "member_id": member,
                                "order_id": order_id, "amount": amount, "items": list(items), "occurred_at": at})
-
-
-def outputs(cluster, topic: str, member: str) -> list[dict]:
-    """A member's outputs on ``topic``, once per id (outputs are at-least-once)."""
-    unique: dict[str, dict] = {}
-    for _, v in cluster.consume([topic], idle=0.5, timeout=30):
-        if v.get("member_id") == member:
-            unique.setdefault(v.get("change_id") or v.get("grant_id") or v.get("notification_id"), v)
-    return list(unique.values())
 
 
 def letters(cluster, reason: str, key: str | None = None) -> list[dict]:
@@ -81,11 +72,11 @@ def test_buying_the_card_issues_one_card_and_its_coupons_once_even_when_redelive
     cluster.produce([buy, buy, order("c1", "o1", card_item(), event_id="o1-retried")])
     wait_until(lambda: metric(worker, "memberflow_events_consumed_total", topic="orders",
                               outcome="duplicate") >= 2, timeout=60)
-    wait_until(lambda: len(outputs(cluster, "benefit-grants", "c1")) >= 2, timeout=60)
-    grants = outputs(cluster, "benefit-grants", "c1")
+    wait_until(lambda: len(member_outputs(cluster, "benefit-grants", "c1")) >= 2, timeout=60)
+    grants = member_outputs(cluster, "benefit-grants", "c1")
     assert sorted((g["benefit"], g["quantity"]) for g in grants) == [("free_coffee", 2), ("membership_card", 1)]
-    wait_until(lambda: len(outputs(cluster, "membership-changes", "c1")) >= 1, timeout=30)  # its own topic
-    [joined] = outputs(cluster, "membership-changes", "c1")
+    wait_until(lambda: len(member_outputs(cluster, "membership-changes", "c1")) >= 1, timeout=30)  # its own topic
+    [joined] = member_outputs(cluster, "membership-changes", "c1")
     assert (joined["kind"], joined["level_id"], joined["until"]) == ("joined", "gold", "2027-03-05T10:00:00+08:00")
     assert joined["card_id"] == next(g["grant_id"] for g in grants if g["benefit"] == "membership_card")
 
@@ -98,28 +89,29 @@ def used(member: str, benefit_id: str, order_id: str, at: str) -> tuple:
 
 def test_a_second_purchase_extends_and_a_refund_revokes_and_voids_the_unused_benefits(cluster, worker):
     cluster.produce([order("c1", "o2", card_item(), at="2026-04-01T10:00:00+08:00")])
-    wait_until(lambda: len(outputs(cluster, "membership-changes", "c1")) >= 2, timeout=60)
-    extended = [c for c in outputs(cluster, "membership-changes", "c1") if c["kind"] == "extended"]
+    wait_until(lambda: len(member_outputs(cluster, "membership-changes", "c1")) >= 2, timeout=60)
+    extended = [c for c in member_outputs(cluster, "membership-changes", "c1") if c["kind"] == "extended"]
     assert [c["until"] for c in extended] == ["2028-03-04T10:00:00+08:00"]  # 365 days more (2028 is leap)
-    wait_until(lambda: len(outputs(cluster, "benefit-grants", "c1")) >= 3, timeout=30)  # its own topic
-    grants = {g["details"].get("period", "card"): g["grant_id"] for g in outputs(cluster, "benefit-grants", "c1")}
+    wait_until(lambda: len(member_outputs(cluster, "benefit-grants", "c1")) >= 3, timeout=30)  # its own topic
+    grants = {g["details"].get("period", "card"): g["grant_id"]
+              for g in member_outputs(cluster, "benefit-grants", "c1")}
     assert sorted(grants) == ["card", "o1", "o2"]  # the card, the coupons bought with o1 and with o2
     # o1's coupons (quantity 2) used up before the refund
     cluster.produce([used("c1", grants["o1"], f"shop-{n}", f"2026-04-01T1{n}:00:00+08:00") for n in (1, 2)])
-    wait_until(lambda: any(c["uses"] == 2 for c in outputs(cluster, "benefit-changes", "c1")), timeout=60)
+    wait_until(lambda: any(c["uses"] == 2 for c in member_outputs(cluster, "benefit-changes", "c1")), timeout=60)
     duplicates = metric(worker, "memberflow_events_consumed_total", topic="orders", outcome="duplicate")
     refund = ("orders", "c1", {"type": "order_refunded", "event_id": "o2-refund", "member_id": "c1",
                                "order_id": "o2", "amount": "88.00", "occurred_at": "2026-04-02T10:00:00+08:00"})
     cluster.produce([refund, refund])  # redelivered
-    wait_until(lambda: any(c["kind"] == "revoked" for c in outputs(cluster, "membership-changes", "c1")),
+    wait_until(lambda: any(c["kind"] == "revoked" for c in member_outputs(cluster, "membership-changes", "c1")),
                timeout=60)
-    voided = lambda: sorted(c["benefit_id"] for c in outputs(cluster, "benefit-changes", "c1")  # noqa: E731
+    voided = lambda: sorted(c["benefit_id"] for c in member_outputs(cluster, "benefit-changes", "c1")  # noqa: E731
                             if c["action"] == "voided")
     wait_until(lambda: len(voided()) >= 2, timeout=30)  # its own topic
     wait_until(lambda: metric(worker, "memberflow_events_consumed_total", topic="orders",
                               outcome="duplicate") >= duplicates + 1, timeout=60)
     assert voided() == sorted([grants["card"], grants["o2"]])  # once each; o1's used coupons stay used
-    assert [c["kind"] for c in outputs(cluster, "membership-changes", "c1")].count("revoked") == 1
+    assert [c["kind"] for c in member_outputs(cluster, "membership-changes", "c1")].count("revoked") == 1
     status, body = worker.get_json("/members/c1/memberships")
     assert status == 200
     assert [(m["key"], m["status"], m["plan_name"], m["level_name"]) for m in body["memberships"]] == [
@@ -128,21 +120,21 @@ def test_a_second_purchase_extends_and_a_refund_revokes_and_voids_the_unused_ben
 
 def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, worker):
     cluster.produce([order("c2", "o3", card_item(), card_item("fruit", price="30.00"))])
-    wait_until(lambda: len(outputs(cluster, "membership-changes", "c2")) >= 2, timeout=60)
+    wait_until(lambda: len(member_outputs(cluster, "membership-changes", "c2")) >= 2, timeout=60)
     status, body = worker.get_json("/members/c2/memberships?as_of=2026-03-06T00:00:00%2B08:00")
     assert status == 200
     assert {m["key"]: (m["status"], m["until"]) for m in body["memberships"]} == {
         "coffee/vip": ("active", "2027-03-05T10:00:00+08:00"), "fruit/vip": ("active", "2026-04-04T10:00:00+08:00")}
     cluster.produce([order("c5", "o7", card_item("gym", price="50.00"))])  # an auto-renewing card
-    wait_until(lambda: len(outputs(cluster, "membership-changes", "c5")) == 1, timeout=60)
-    baskets = lambda: sorted(g["details"]["period"] for g in outputs(cluster, "benefit-grants", "c2")  # noqa: E731
+    wait_until(lambda: len(member_outputs(cluster, "membership-changes", "c5")) == 1, timeout=60)
+    baskets = lambda: sorted(g["details"]["period"] for g in member_outputs(cluster, "benefit-grants", "c2")  # noqa: E731
                              if g["benefit"] == "fruit_basket")
     wait_until(lambda: baskets() == ["2026-03"], timeout=30)  # the joining month's at once (its own topic)
     cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-04-01T00:00:00+08:00"})])
     seen: dict[str, list[dict]] = {}
 
     def read(member: str, kind: str) -> bool:  # kept from the read that saw it: a later read may stop early
-        seen[member] = outputs(cluster, "notifications", member)
+        seen[member] = member_outputs(cluster, "notifications", member)
         return any(n["kind"] == kind for n in seen[member])
 
     wait_until(lambda: read("c2", "membership_renewal_reminder"), timeout=60)
@@ -156,7 +148,7 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
     expired: list[dict] = []
 
     def expired_now() -> bool:  # kept from the read that saw it: a later read may stop early on a busy machine
-        expired[:] = [c for c in outputs(cluster, "membership-changes", "c2") if c["kind"] == "expired"]
+        expired[:] = [c for c in member_outputs(cluster, "membership-changes", "c2") if c["kind"] == "expired"]
         return bool(expired)
 
     wait_until(expired_now, timeout=60)
@@ -165,7 +157,7 @@ def test_two_merchants_plans_on_one_member_then_reminded_and_expired(cluster, wo
 
 def test_a_pending_plans_product_and_a_suspended_merchants_are_refused_with_the_reason(cluster, worker):
     cluster.produce([order("c4", "o6", card_item("fruit", price="30.00"))])
-    wait_until(lambda: len(outputs(cluster, "membership-changes", "c4")) == 1, timeout=60)
+    wait_until(lambda: len(member_outputs(cluster, "membership-changes", "c4")) == 1, timeout=60)
     tea = [s for s in merchant_steps("tea") if not (s["type"] == "plan_status" and s["status"] == "effective")]
     cluster.produce([("membership-plans", "default/tea", s) for s in tea])
     cluster.produce([("membership-plans", "default/fruit",
@@ -179,7 +171,7 @@ def test_a_pending_plans_product_and_a_suspended_merchants_are_refused_with_the_
     details = sorted(v["detail"] for v in letters(cluster, "not_sellable") if v["member_id"] == "c3")
     assert details == ["items[0]: merchant fruit is suspended: no new sales",
                        "items[0]: plan vip of card product vip-year is pending, not effective"]
-    assert outputs(cluster, "membership-changes", "c3") == []
+    assert member_outputs(cluster, "membership-changes", "c3") == []
     # the suspended merchant's existing memberships are kept
     status, body = worker.get_json("/members/c4/memberships?as_of=2026-03-06T00:00:00%2B08:00")
     assert [(m["key"], m["status"]) for m in body["memberships"]] == [("fruit/vip", "active")]
