@@ -11,16 +11,18 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from agents.devices import judge
 from agents.records import Record, dead_letter, offer_record, offer_rules_record, process
-from config.rules import RuleBook
+from config.rules import RuleBook, TenantRules
 from config.settings import Settings
 from config.topics import Topic
 from engine.clock import micros
 from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
+from engine.event_time import fold as fold_journal
 from engine.outcome import Emitted
 from engine.plans import EMPTY, fold, missing, parse_step, with_facts
 from engine.published_rules import LiveRules
@@ -146,18 +148,39 @@ class OfflineEngine:
             if mark is not None and mark.rules == rules.fingerprint and mark.since <= as_of < mark.due:
                 continue
             record = store.records[key]  # changed in place: an evaluation that fails ends the run
-            changed, outputs = evaluate_record(record, rules, command.as_of, cause)
-            if changed:
-                store.put(key, record)
-            state = record.state
-            since = command.as_of if state.watermark is None else max(command.as_of, state.watermark)
-            store.marks[key] = DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
+            outputs = self._evaluate_member(key, record, rules, command.as_of, cause)
             for out in outputs:
                 if self.feedback and out.topic in FED_BACK:
                     commands.append(command_line(out))
                 yield out
         for line in commands:
             yield from self.feed(line)
+
+    def _evaluate_member(self, key: bytes, record: MemberRecord, rules: TenantRules, as_of: datetime,
+                         cause: str) -> list[Emitted]:
+        """One member's evaluation and its new due mark.  A member whose state says nothing is
+        due at ``as_of`` (``next_due``, the workers' own test) only has its journal folded, as the
+        evaluation would: the same stored value and mark, without running every periodic rule."""
+        store, state = self.store, record.state
+        due = None
+        if state.watermark is None or state.watermark <= as_of:
+            due = next_due(state, rules, as_of)
+            if due is None or due > as_of:
+                entries = len(record.journal)
+                fold_journal(record, rules)
+                if len(record.journal) != entries:
+                    store.put(key, record)
+                store.marks[key] = DueMark.of(as_of, due, rules.fingerprint)
+                return []
+        changed, outputs = evaluate_record(record, rules, as_of, cause)
+        if changed:
+            store.put(key, record)
+        state = record.state
+        since = as_of if state.watermark is None else max(as_of, state.watermark)
+        if changed or outputs or since != as_of:  # otherwise the state is the one ``due`` was worked out for
+            due = next_due(state, rules, since)
+        store.marks[key] = DueMark.of(since, due, rules.fingerprint)
+        return outputs
 
     def _one(self, line: dict) -> Iterator[Emitted]:
         topic = line["topic"]
