@@ -23,6 +23,7 @@ from config.topics import Topic
 from engine.clock import micros
 from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
 from engine.event_time import fold as fold_journal
+from engine.event_time import replay
 from engine.outcome import Emitted
 from engine.plans import EMPTY, fold, missing, parse_step, with_facts
 from engine.published_rules import LiveRules
@@ -58,33 +59,45 @@ class MemoryStore:
         """Every member's state, by key."""
         return {key: record.state for key, record in self.records.items()}
 
-    def restore(self) -> None:
+    def restore(self, rulebook: RuleBook | None = None) -> None:
         """After an engine failure: nothing to do, the failed apply changed a copy."""
 
 
 class LentStore(MemoryStore):
-    """Hands out the stored record itself, having kept its state's JSON and its journal;
-    ``restore`` puts them back after an engine failure.  Cheaper than a copy: the JSON is
-    kept with the record (``stored_json``), which the journal takes as its base."""
+    """Hands out the stored record itself, having kept what gives its state back and its
+    journal; ``restore`` puts them back after an engine failure.  Cheaper than a copy: a
+    member with a journal is its journal's base and entries replayed (``engine.event_time``,
+    what a late event's rewind relies on), one without keeps its state's JSON with the record
+    (``stored_json``), which the journal then takes as its base."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lent: tuple[bytes, bytes, Journal] | None = None
+        self.lent: tuple[bytes, bytes | None, Journal] | None = None
 
     def get(self, key: bytes) -> MemberRecord | None:
         record = self.records.get(key)
         if record is None:
             self.lent = None
             return None
-        if record.stored_json is None:
-            record.stored_json = state_json(record.state)
-        self.lent = (key, record.stored_json, record.journal.copy())
+        raw = None
+        if not record.journal.keys:
+            if record.stored_json is None:
+                record.stored_json = state_json(record.state)
+            raw = record.stored_json
+        self.lent = (key, raw, record.journal.copy())
         return record
 
-    def restore(self) -> None:
-        if self.lent is not None:
-            key, raw, journal = self.lent
+    def restore(self, rulebook: RuleBook | None = None) -> None:
+        if self.lent is None:
+            return
+        key, raw, journal = self.lent
+        if raw is not None:
             self.records[key] = MemberRecord(state_of_json(raw), journal, raw)
+            return
+        assert rulebook is not None, "a member with a journal is restored by replaying it under the rules"
+        lent = MemberRecord(self.records[key].state, journal)
+        state, _ = replay(lent, journal.frames, rulebook.for_tenant(lent.state.tenant_id))
+        self.records[key] = MemberRecord(state, journal)
 
 
 def to_record(line: dict) -> Record:
@@ -208,7 +221,7 @@ class OfflineEngine:
         else:
             result = process(to_record(line), self.store, self.rulebook, self.limit)
             if result.reason is DeadLetterReason.PROCESSING_ERROR:
-                self.store.restore()
+                self.store.restore(self.rulebook)
             yield from result.outputs
 
     def _book(self) -> RuleBook:
