@@ -113,8 +113,9 @@ FED_BACK = frozenset({Topic.MEMBER_COMMANDS, Topic.DEVICE_ACTIVITY})
 
 
 def command_line(out: Emitted) -> dict:
-    """A member command the engine emitted, as the line a worker would read back."""
-    return {"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())}
+    """A member command the engine emitted, as the line a worker would read back: its value the
+    payload as the workers publish it (``model_dump_json``), not parsed only to be dumped again."""
+    return {"topic": out.topic, "key": out.key, "value": out.value.model_dump_json()}
 
 
 class OfflineEngine:
