@@ -180,7 +180,9 @@ def parser() -> argparse.ArgumentParser:
                           help="periodic evaluation at each rule set's schedule (default) or every local midnight")
     simulate.add_argument("--tenant", help="only this tenant's lines (events and definitions naming it)")
     simulate.add_argument("--out", default="simulation", help="directory for report.html and report.json")
-    simulate.add_argument("--processes", type=int, default=1, help="processes, members split among them by hash")
+    simulate.add_argument("--processes", type=int, default=None,
+                          help="processes to run in (default: one per core): the two rule sets side by side, "
+                          "beyond two their members split by hash")
     simulate.set_defaults(fn=cmd_simulate)
     readmodel = sub.add_parser("readmodel", help="the operators' read model (MEMBERFLOW_READMODEL_URL)")
     rm = readmodel.add_subparsers(dest="readmodel_command", required=True)

@@ -11,16 +11,19 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from agents.devices import judge
 from agents.records import Record, dead_letter, offer_record, offer_rules_record, process
-from config.rules import RuleBook
+from config.rules import RuleBook, TenantRules
 from config.settings import Settings
 from config.topics import Topic
 from engine.clock import micros
 from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
+from engine.event_time import fold as fold_journal
+from engine.event_time import replay
 from engine.outcome import Emitted
 from engine.plans import EMPTY, fold, missing, parse_step, with_facts
 from engine.published_rules import LiveRules
@@ -56,33 +59,45 @@ class MemoryStore:
         """Every member's state, by key."""
         return {key: record.state for key, record in self.records.items()}
 
-    def restore(self) -> None:
+    def restore(self, rulebook: RuleBook | None = None) -> None:
         """After an engine failure: nothing to do, the failed apply changed a copy."""
 
 
 class LentStore(MemoryStore):
-    """Hands out the stored record itself, having kept its state's JSON and its journal;
-    ``restore`` puts them back after an engine failure.  Cheaper than a copy: the JSON is
-    kept with the record (``stored_json``), which the journal takes as its base."""
+    """Hands out the stored record itself, having kept what gives its state back and its
+    journal; ``restore`` puts them back after an engine failure.  Cheaper than a copy: a
+    member with a journal is its journal's base and entries replayed (``engine.event_time``,
+    what a late event's rewind relies on), one without keeps its state's JSON with the record
+    (``stored_json``), which the journal then takes as its base."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lent: tuple[bytes, bytes, Journal] | None = None
+        self.lent: tuple[bytes, bytes | None, Journal] | None = None
 
     def get(self, key: bytes) -> MemberRecord | None:
         record = self.records.get(key)
         if record is None:
             self.lent = None
             return None
-        if record.stored_json is None:
-            record.stored_json = state_json(record.state)
-        self.lent = (key, record.stored_json, record.journal.copy())
+        raw = None
+        if not record.journal.keys:
+            if record.stored_json is None:
+                record.stored_json = state_json(record.state)
+            raw = record.stored_json
+        self.lent = (key, raw, record.journal.copy())
         return record
 
-    def restore(self) -> None:
-        if self.lent is not None:
-            key, raw, journal = self.lent
+    def restore(self, rulebook: RuleBook | None = None) -> None:
+        if self.lent is None:
+            return
+        key, raw, journal = self.lent
+        if raw is not None:
             self.records[key] = MemberRecord(state_of_json(raw), journal, raw)
+            return
+        assert rulebook is not None, "a member with a journal is restored by replaying it under the rules"
+        lent = MemberRecord(self.records[key].state, journal)
+        state, _ = replay(lent, journal.frames, rulebook.for_tenant(lent.state.tenant_id))
+        self.records[key] = MemberRecord(state, journal)
 
 
 def to_record(line: dict) -> Record:
@@ -98,8 +113,9 @@ FED_BACK = frozenset({Topic.MEMBER_COMMANDS, Topic.DEVICE_ACTIVITY})
 
 
 def command_line(out: Emitted) -> dict:
-    """A member command the engine emitted, as the line a worker would read back."""
-    return {"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())}
+    """A member command the engine emitted, as the line a worker would read back: its value the
+    payload as the workers publish it (``model_dump_json``), not parsed only to be dumped again."""
+    return {"topic": out.topic, "key": out.key, "value": out.value.model_dump_json()}
 
 
 class OfflineEngine:
@@ -146,18 +162,39 @@ class OfflineEngine:
             if mark is not None and mark.rules == rules.fingerprint and mark.since <= as_of < mark.due:
                 continue
             record = store.records[key]  # changed in place: an evaluation that fails ends the run
-            changed, outputs = evaluate_record(record, rules, command.as_of, cause)
-            if changed:
-                store.put(key, record)
-            state = record.state
-            since = command.as_of if state.watermark is None else max(command.as_of, state.watermark)
-            store.marks[key] = DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
+            outputs = self._evaluate_member(key, record, rules, command.as_of, cause)
             for out in outputs:
                 if self.feedback and out.topic in FED_BACK:
                     commands.append(command_line(out))
                 yield out
         for line in commands:
             yield from self.feed(line)
+
+    def _evaluate_member(self, key: bytes, record: MemberRecord, rules: TenantRules, as_of: datetime,
+                         cause: str) -> list[Emitted]:
+        """One member's evaluation and its new due mark.  A member whose state says nothing is
+        due at ``as_of`` (``next_due``, the workers' own test) only has its journal folded, as the
+        evaluation would: the same stored value and mark, without running every periodic rule."""
+        store, state = self.store, record.state
+        due = None
+        if state.watermark is None or state.watermark <= as_of:
+            due = next_due(state, rules, as_of)
+            if due is None or due > as_of:
+                entries = len(record.journal)
+                fold_journal(record, rules)
+                if len(record.journal) != entries:
+                    store.put(key, record)
+                store.marks[key] = DueMark.of(as_of, due, rules.fingerprint)
+                return []
+        changed, outputs = evaluate_record(record, rules, as_of, cause)
+        if changed:
+            store.put(key, record)
+        state = record.state
+        since = as_of if state.watermark is None else max(as_of, state.watermark)
+        if changed or outputs or since != as_of:  # otherwise the state is the one ``due`` was worked out for
+            due = next_due(state, rules, since)
+        store.marks[key] = DueMark.of(since, due, rules.fingerprint)
+        return outputs
 
     def _one(self, line: dict) -> Iterator[Emitted]:
         topic = line["topic"]
@@ -185,7 +222,7 @@ class OfflineEngine:
         else:
             result = process(to_record(line), self.store, self.rulebook, self.limit)
             if result.reason is DeadLetterReason.PROCESSING_ERROR:
-                self.store.restore()
+                self.store.restore(self.rulebook)
             yield from result.outputs
 
     def _book(self) -> RuleBook:

@@ -8,6 +8,7 @@ import pytest
 
 from agents import records
 from config.rules import RuleBook
+from engine.event_time import fix_history
 from memberflow.tools.offline import LentStore, OfflineEngine
 from memberflow.tools.replay import replay
 from models.outputs import BadgeChange, DeadLetter, LedgerEntry
@@ -57,13 +58,18 @@ def test_replay_folds_business_lines_records_in_order():
         ("wealth", 1, 2, "2022-11-02")]
 
 
-def test_an_engine_failure_leaves_the_lent_member_as_it_was(book, monkeypatch):
+@pytest.mark.parametrize("journal", [True, False], ids=["replayed-from-journal", "from-stored-json"])
+def test_an_engine_failure_leaves_the_lent_member_as_it_was(book, monkeypatch, journal):
     """The offline engine lends out the stored record itself (``LentStore``): a failure
-    half-way puts back the state and journal it had."""
+    half-way puts back the state and journal it had (a member with a journal by replaying it,
+    one without from its state's JSON)."""
     store = LentStore()
     engine = OfflineEngine(book, MAX_BYTES, store)
     list(engine.feed({"topic": "orders", "key": "m1", "value": order(event_id="e1", order_id="o1", amount="600")}))
     (key, before), = store.records.items()
+    assert before.journal.keys
+    if not journal:
+        fix_history(before)
     state, entries = state_json(before.state), list(before.journal.keys)
     real = records.apply_in_time
 

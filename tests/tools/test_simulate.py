@@ -17,7 +17,7 @@ from memberflow import cli
 from memberflow.cli import main
 from memberflow.tools.simulate.progress import WIDTH, Progress
 from memberflow.tools.simulate.report import compare, html
-from memberflow.tools.simulate.run import Job, run_shard, simulate
+from memberflow.tools.simulate.run import Job, run_shard, shards_for, simulate
 from models.outputs import BenefitGrant, LedgerEntry, LedgerKind, TierChange
 from tests.engine.intake_fixtures import order
 from tests.tools.simulate_fixtures import (
@@ -137,13 +137,17 @@ def test_the_html_report_is_well_formed_and_has_every_chart(demo, tmp_path):
     assert html(figures) == page  # the page is drawn from exactly the JSON figures
 
 
-def test_two_processes_give_the_figures_of_one(demo, tmp_path):
+def test_several_processes_give_the_figures_of_one(demo, tmp_path):
     gifts = sum(1 for line in demo.read_text().splitlines() if '"kind": "gift"' in line)
     assert gifts > 0  # gift hand-offs cross members: linked members share a process
     candidate = doubled_diamond(tmp_path / "c.yaml")
     one = compare(*simulate(SHIPPED, candidate, demo, processes=1), "b", "c")
+    assert shards_for(2) == 1  # two processes: a rule set each
     two = compare(*simulate(SHIPPED, candidate, demo, processes=2), "b", "c")
     assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
+    assert shards_for(4) == 2  # four: each rule set's members in two shards
+    four = compare(*simulate(SHIPPED, candidate, demo, processes=4), "b", "c")
+    assert json.dumps(four, sort_keys=True) == json.dumps(one, sort_keys=True)
     assert one["base"]["outputs"]["member-commands"] > 0
 
 

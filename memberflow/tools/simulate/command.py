@@ -24,7 +24,7 @@ def _moment(text: str | None, flag: str) -> datetime:
 
 def simulate_command(args: argparse.Namespace) -> int:
     base, candidate, out = Path(args.base), Path(args.candidate), Path(args.out)
-    if args.processes < 1:
+    if args.processes is not None and args.processes < 1:
         print("--processes must be at least 1", file=sys.stderr)
         return 2
     try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -117,14 +119,14 @@ def _pooled(index: int, job: Job) -> Figures:
 
 def run_jobs(jobs: list[Job], processes: int, bar: Progress) -> list[Figures]:
     """Every job's figures, in ``processes`` processes (1: in this one)."""
-    if processes == 1:
+    if processes == 1 or len(jobs) == 1:
         results = []
         for index, job in enumerate(jobs):
             results.append(run_shard(job, lambda done, i=index: bar.update(i, done)))
         return results
     context = multiprocessing.get_context("fork")
     shared = context.Array("q", len(jobs), lock=False)
-    with context.Pool(processes, initializer=_init_worker, initargs=(shared,)) as pool:
+    with context.Pool(min(processes, len(jobs)), initializer=_init_worker, initargs=(shared,)) as pool:
         pending = [pool.apply_async(_pooled, (index, job)) for index, job in enumerate(jobs)]
         while not all(p.ready() for p in pending):
             for index in range(len(jobs)):
@@ -136,25 +138,39 @@ def run_jobs(jobs: list[Job], processes: int, bar: Progress) -> list[Figures]:
     return results
 
 
-def simulate(base: Path, candidate: Path, events: Path, *, daily: bool = False, processes: int = 1,
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def shards_for(processes: int) -> int:
+    """Members split in this many shards per rule set: the two rule sets take a process each
+    first (they share nothing), shards fill the processes beyond two."""
+    return max(1, math.ceil(processes / 2))
+
+
+def simulate(base: Path, candidate: Path, events: Path, *, daily: bool = False, processes: int | None = None,
              until: datetime | None = None, stderr: IO[str] | None = None) -> tuple[Figures, Figures]:
-    """The base and candidate figures over ``events``.  Raises ``RulesError`` (file, field path,
-    why) before anything runs when either rule set does not load."""
+    """The base and candidate figures over ``events``, in ``processes`` processes (default: one
+    per core).  Raises ``RulesError`` (file, field path, why) before anything runs when either
+    rule set does not load."""
     for path in (base, candidate):
         RuleBook.from_path(path)
+    processes = processes or cores()
+    shards = shards_for(processes)
     links = None
-    if processes > 1:
+    if shards > 1:
         with events.open(encoding="utf-8") as fh:
             links = MemberLinks.of_lines(fh)
-    jobs = [Job(rules, events, daily, shard, processes, links, until)
-            for rules in (base, candidate) for shard in range(processes)]
+    jobs = [Job(rules, events, daily, shard, shards, links, until)
+            for rules in (base, candidate) for shard in range(shards)]
     bar = Progress(len(jobs) * events.stat().st_size, len(jobs), stderr)
     results = run_jobs(jobs, processes, bar)
     bar.close()
     runs = []
-    for first in (0, processes):
+    for first in (0, shards):
         merged = results[first]
-        for other in results[first + 1:first + processes]:
+        for other in results[first + 1:first + shards]:
             merged.merge(other)
         runs.append(merged)
     return runs[0], runs[1]
