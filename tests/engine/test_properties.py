@@ -149,7 +149,7 @@ class Track:
 
 
 def _output_id(value) -> str:
-    for name in ("entry_id", "change_id", "grant_id", "notification_id"):
+    for name in ("entry_id", "change_id", "grant_id", "notification_id", "flag_id"):
         if hasattr(value, name):
             return getattr(value, name)
     raise AssertionError(f"no id on {value!r}")
