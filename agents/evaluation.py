@@ -25,7 +25,7 @@ from agents.rules_in_force import RulesInForce
 from config.rules import TenantRules
 from config.topics import Topic
 from engine.clock import micros
-from engine.evaluation import evaluate_record, next_due, rules_for
+from engine.evaluation import evaluate_marked, next_due, rules_for
 from engine.outcome import Applied, Emitted
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
@@ -87,8 +87,8 @@ class SliceRunner:
                 record = store.get(key)
                 if record is None:
                     continue
-                changed, outs = evaluate_record(record, rules, piece.as_of, piece.evaluation_id)
-                mark = due_mark(record.state, rules, piece.as_of)
+                changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id)
+                mark = DueMark.of(since, due, rules.fingerprint)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)

@@ -106,6 +106,38 @@ def evaluate_record(record: MemberRecord, rules: TenantRules, as_of: datetime, c
     return len(record.journal) != entries, outputs
 
 
+class Evaluated(NamedTuple):
+    """What ``evaluate_marked`` did to a stored member, and its due mark's moments."""
+
+    changed: bool  # the stored value changed
+    outputs: list[Emitted]
+    since: datetime  # the evaluation's moment, or the member's latest event if later
+    due: datetime | None  # ``next_due`` from ``since`` on
+
+
+def evaluate_marked(record: MemberRecord, rules: TenantRules, as_of: datetime, cause_id: str) -> Evaluated:
+    """``evaluate_record``, then ``next_due`` of the state it leaves from ``as_of`` (or the member's
+    latest event, if later) on -- in one, with the same results, cheaper: a member with nothing due
+    as of ``as_of`` is not evaluated at all (``next_due``'s promise, which lets an evaluation pass
+    over a member with a valid mark, says evaluating it would do nothing), and the moment that said
+    so is its next due when the evaluation's moment is not before its latest event."""
+    state = record.state
+    due = next_due(state, rules, as_of)
+    if due is None or due > as_of:
+        entries = len(record.journal)
+        fold(record, rules)
+        changed = len(record.journal) != entries
+        since = _since(record.state, as_of)
+        return Evaluated(changed, [], since, due if since == as_of else next_due(record.state, rules, since))
+    changed, outputs = evaluate_record(record, rules, as_of, cause_id)
+    since = _since(record.state, as_of)
+    return Evaluated(changed, outputs, since, next_due(record.state, rules, since))
+
+
+def _since(state: MemberState, as_of: datetime) -> datetime:
+    return as_of if state.watermark is None else max(as_of, state.watermark)
+
+
 def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
     """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
     anything for this state (``since`` itself when it could at once), or None
