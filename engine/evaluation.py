@@ -85,8 +85,8 @@ def evaluate_member(
     """Apply every periodic rule (a live experiment's arm by its own rules); returns (state changed, outputs)."""
     step = Step(state, arm_rules(state, rules, as_of), cause_id, as_of)
     changed = False
-    for hook in EVALUATION_HOOKS:
-        changed = hook.run(step, as_of) or changed
+    for run, _ in EVALUATION_HOOKS:
+        changed = run(step, as_of) or changed
     if step.outputs:
         record_exposure(step, None)
     return changed or bool(step.outputs), step.outputs
@@ -144,8 +144,8 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
     when nothing is scheduled until an event changes the state."""
     ahead = LookAhead(state, arm_rules(state, rules, since), since)
     due = next_boundary(rules, since) if rules.experiments else None  # where the member's arm may change
-    for hook in EVALUATION_HOOKS:
-        moment = hook.due(ahead)
+    for _, due_of in EVALUATION_HOOKS:
+        moment = due_of(ahead)
         if moment is not None and (due is None or moment < due):
             due = moment
             if due <= since:

@@ -41,12 +41,16 @@ RULE = "inactivity"
 
 def inactive_since(state: MemberState) -> datetime | None:
     """The moment the inactivity clock runs from, or None when there is none."""
-    moments = [state.last_login_at]
+    latest = state.last_login_at  # the first of equal moments wins, as with max()
     if state.registration is not None:
-        moments.append(state.registration.registered_at)
-    if state.status is MemberStatus.ACTIVE and isinstance(state.status_since, datetime):
-        moments.append(state.status_since)
-    return max((m for m in moments if m is not None), default=None)
+        registered = state.registration.registered_at
+        if registered is not None and (latest is None or registered > latest):
+            latest = registered
+    if state.status is MemberStatus.ACTIVE:
+        since = state.status_since
+        if isinstance(since, datetime) and (latest is None or since > latest):
+            latest = since
+    return latest
 
 
 def months_later(moment: datetime, months: int, tz: tzinfo) -> datetime:
