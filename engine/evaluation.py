@@ -66,6 +66,14 @@ EVALUATION_HOOKS: list[Periodic] = [
 ]
 
 
+#: the order ``next_due`` asks the due moments in: the answer is the same in any order (the earliest,
+#: or ``since`` as soon as one is due at once), so the costliest -- a freeze date, a qualification and
+#: the moments its windows change -- come last, and a member due at once is found due sooner
+_COSTLY = (inactivity_due, nudges_due, downgrade_due)
+DUE_ORDER: tuple[Due, ...] = (*(h.due for h in EVALUATION_HOOKS if h.due not in _COSTLY),
+                              *(due for due in _COSTLY if any(h.due is due for h in EVALUATION_HOOKS)))
+
+
 def evaluation_id(tenant_selector: str | None, as_of: datetime) -> str:
     """The cause id every output of one evaluation carries."""
     return derive_id("eval", tenant_selector or "*", as_of.isoformat())
@@ -144,7 +152,7 @@ def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetim
     when nothing is scheduled until an event changes the state."""
     ahead = LookAhead(state, arm_rules(state, rules, since), since)
     due = next_boundary(rules, since) if rules.experiments else None  # where the member's arm may change
-    for _, due_of in EVALUATION_HOOKS:
+    for due_of in DUE_ORDER:
         moment = due_of(ahead)
         if moment is not None and (due is None or moment < due):
             due = moment

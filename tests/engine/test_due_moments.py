@@ -22,7 +22,14 @@ from msgspec import UNSET
 from config.rules import TenantRules
 from config.tiers import Cadence
 from engine.benefits import period_of
-from engine.evaluation import evaluate_marked, evaluate_member, evaluate_record, next_due
+from engine.evaluation import (
+    DUE_ORDER,
+    EVALUATION_HOOKS,
+    evaluate_marked,
+    evaluate_member,
+    evaluate_record,
+    next_due,
+)
 from engine.lifecycle import freeze_date
 from models.badges import BadgeState
 from models.journal import MemberRecord
@@ -195,6 +202,10 @@ def test_evaluate_marked_is_evaluate_record_then_next_due(rules, data, as_of_hou
     expected = (changed, outputs, since, next_due(long_way.state, rules, since))
     assert tuple(evaluate_marked(short_way, rules, as_of, "eval")) == expected
     assert short_way.state == long_way.state
+
+
+def test_next_due_asks_every_hook_once():
+    assert sorted(map(id, DUE_ORDER)) == sorted(id(hook.due) for hook in EVALUATION_HOOKS)
 
 
 def test_the_due_moments_of_plain_members():
