@@ -77,6 +77,9 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
         return False
     policy = rules.risk.inactivity
     assert policy is not None
+    lead = timedelta(days=policy.warn_days_before)
+    if as_of < due and (not lead or as_of < due - lead or state.inactivity_warned_for == due):
+        return False  # neither frozen nor warned now
     since = inactive_since(state)
     assert since is not None
     last_seen = local_day(since, rules.tz).isoformat()
@@ -89,9 +92,6 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
                     status=MemberStatus.FROZEN.value, previous=MemberStatus.ACTIVE.value, rule=RULE, reason=why,
                     last_seen_at=since.isoformat(), freeze_date=due.isoformat())
         return True
-    lead = timedelta(days=policy.warn_days_before)
-    if not lead or as_of < due - lead or state.inactivity_warned_for == due:
-        return False
     state.inactivity_warned_for = due
     on = local_day(due, rules.tz).isoformat()
     step.emit(Topic.NOTIFICATIONS, Notification(
