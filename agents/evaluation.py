@@ -30,7 +30,7 @@ from engine.outcome import Applied, Emitted
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
 from models.state import MemberState
-from tables.members import SEPARATOR, DueMark
+from tables.members import SEPARATOR, DueMark, due_by_mark
 from tables.scan import entries_after
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,8 @@ class SliceRunner:
                 record = store.get(key)
                 if record is None:
                     continue
-                changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id)
+                changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id,
+                                                            due_by_mark(raw, as_of, rules.fingerprint))
                 mark = DueMark.of(since, due, rules.fingerprint)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)

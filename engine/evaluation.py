@@ -123,14 +123,16 @@ class Evaluated(NamedTuple):
     due: datetime | None  # ``next_due`` from ``since`` on
 
 
-def evaluate_marked(record: MemberRecord, rules: TenantRules, as_of: datetime, cause_id: str) -> Evaluated:
+def evaluate_marked(record: MemberRecord, rules: TenantRules, as_of: datetime, cause_id: str,
+                    likely_due: bool = False) -> Evaluated:
     """``evaluate_record``, then ``next_due`` of the state it leaves from ``as_of`` (or the member's
     latest event, if later) on -- in one, with the same results, cheaper: a member with nothing due
     as of ``as_of`` is not evaluated at all (``next_due``'s promise, which lets an evaluation pass
     over a member with a valid mark, says evaluating it would do nothing), and the moment that said
-    so is its next due when the evaluation's moment is not before its latest event."""
+    so is its next due when the evaluation's moment is not before its latest event.  ``likely_due``
+    (its stored mark says it is due) skips that first look: the results are the same either way."""
     state = record.state
-    due = next_due(state, rules, as_of)
+    due = as_of if likely_due else next_due(state, rules, as_of)
     if due is None or due > as_of:
         entries = len(record.journal)
         fold(record, rules)
