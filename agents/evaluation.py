@@ -6,8 +6,10 @@ same partition.  The next slice is sent with the slice's outputs, before its
 state is written, so a crash replays the slice (same outputs, same ids) and
 then continues; live events interleave between slices.  A member whose
 stored due mark says the evaluation has nothing to do is passed over
-undecoded; every member evaluated is stored with a fresh mark when that lets
-the next evaluation pass over it (``due_mark``).
+undecoded; every member decoded is stored with a fresh mark when that lets
+the next evaluation pass over it, and one with nothing due as of the slice's
+moment is not evaluated at all (``engine.evaluation.evaluate_marked``; the
+mark it gets is ``due_mark``'s).
 """
 
 from __future__ import annotations
