@@ -6,8 +6,10 @@ same partition.  The next slice is sent with the slice's outputs, before its
 state is written, so a crash replays the slice (same outputs, same ids) and
 then continues; live events interleave between slices.  A member whose
 stored due mark says the evaluation has nothing to do is passed over
-undecoded; every member evaluated is stored with a fresh mark when that lets
-the next evaluation pass over it (``due_mark``).
+undecoded; every member decoded is stored with a fresh mark when that lets
+the next evaluation pass over it, and one with nothing due as of the slice's
+moment is not evaluated at all (``engine.evaluation.evaluate_marked``; the
+mark it gets is ``due_mark``'s).
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from agents.rules_in_force import RulesInForce
 from config.rules import TenantRules
 from config.topics import Topic
 from engine.clock import micros
-from engine.evaluation import evaluate_record, next_due, rules_for
+from engine.evaluation import evaluate_marked, next_due, rules_for
 from engine.outcome import Applied, Emitted
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
 from models.state import MemberState
-from tables.members import SEPARATOR, DueMark
+from tables.members import SEPARATOR, DueMark, due_by_mark
 from tables.scan import entries_after
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,9 @@ class SliceRunner:
                 record = store.get(key)
                 if record is None:
                     continue
-                changed, outs = evaluate_record(record, rules, piece.as_of, piece.evaluation_id)
-                mark = due_mark(record.state, rules, piece.as_of)
+                changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id,
+                                                            due_by_mark(raw, as_of, rules.fingerprint))
+                mark = DueMark.of(since, due, rules.fingerprint)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)

@@ -1,10 +1,10 @@
 """Periodic evaluation of many members on one worker's RocksDB (`make bench-eval`).
 
 Fills a RocksDB partition store (the format the members table uses: raw
-keys, pydantic JSON values) with BENCH_EVAL_MEMBERS members (default
+keys, values as ``tables.members.encode`` writes them) with BENCH_EVAL_MEMBERS members (default
 1,000,000) of mixed tiers, lots and birthdays, written as events leave them
 (no due mark).  Then it runs the worker's own slice code --
-``agents.evaluation.SliceRunner`` over ``agents.members.BatchStore``, each
+``agents.evaluation.SliceRunner`` over ``agents.batch_store.BatchStore``, each
 slice's changed states written back in one RocksDB batch, every output
 serialized as the worker sends it -- for two daily evaluations:
 

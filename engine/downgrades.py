@@ -26,9 +26,9 @@ def evaluate_downgrade(step: Step, as_of: datetime) -> bool:
     state, ladder = step.state, step.rules.tiers
     if overridden(state, as_of):
         return False
-    q = step.qualification()
     current = ladder.rank(state.tier)
-    if q.rank >= current:
+    q = step.qualification() if current else None  # the base tier has nowhere to fall to
+    if q is None or q.rank >= current:
         if state.downgrade_at is None:
             return False
         state.downgrade_at, state.downgrade_warned = None, False

@@ -66,6 +66,14 @@ EVALUATION_HOOKS: list[Periodic] = [
 ]
 
 
+#: the order ``next_due`` asks the due moments in: the answer is the same in any order (the earliest,
+#: or ``since`` as soon as one is due at once), so the costliest -- a freeze date, a qualification and
+#: the moments its windows change -- come last, and a member due at once is found due sooner
+_COSTLY = (inactivity_due, nudges_due, downgrade_due)
+DUE_ORDER: tuple[Due, ...] = (*(h.due for h in EVALUATION_HOOKS if h.due not in _COSTLY),
+                              *(due for due in _COSTLY if any(h.due is due for h in EVALUATION_HOOKS)))
+
+
 def evaluation_id(tenant_selector: str | None, as_of: datetime) -> str:
     """The cause id every output of one evaluation carries."""
     return derive_id("eval", tenant_selector or "*", as_of.isoformat())
@@ -85,8 +93,8 @@ def evaluate_member(
     """Apply every periodic rule (a live experiment's arm by its own rules); returns (state changed, outputs)."""
     step = Step(state, arm_rules(state, rules, as_of), cause_id, as_of)
     changed = False
-    for hook in EVALUATION_HOOKS:
-        changed = hook.run(step, as_of) or changed
+    for run, _ in EVALUATION_HOOKS:
+        changed = run(step, as_of) or changed
     if step.outputs:
         record_exposure(step, None)
     return changed or bool(step.outputs), step.outputs
@@ -106,14 +114,48 @@ def evaluate_record(record: MemberRecord, rules: TenantRules, as_of: datetime, c
     return len(record.journal) != entries, outputs
 
 
+class Evaluated(NamedTuple):
+    """What ``evaluate_marked`` did to a stored member, and its due mark's moments."""
+
+    changed: bool  # the stored value changed
+    outputs: list[Emitted]
+    since: datetime  # the evaluation's moment, or the member's latest event if later
+    due: datetime | None  # ``next_due`` from ``since`` on
+
+
+def evaluate_marked(record: MemberRecord, rules: TenantRules, as_of: datetime, cause_id: str,
+                    likely_due: bool = False) -> Evaluated:
+    """``evaluate_record``, then ``next_due`` of the state it leaves from ``as_of`` (or the member's
+    latest event, if later) on -- in one, with the same results, cheaper: a member with nothing due
+    as of ``as_of`` is not evaluated at all (``next_due``'s promise, which lets an evaluation pass
+    over a member with a valid mark, says evaluating it would do nothing), and the moment that said
+    so is its next due when the evaluation's moment is not before its latest event.  ``likely_due``
+    (its stored mark says it is due) skips that first look: the results are the same either way."""
+    state = record.state
+    due = as_of if likely_due else next_due(state, rules, as_of)
+    if due is None or due > as_of:
+        entries = len(record.journal)
+        fold(record, rules)
+        changed = len(record.journal) != entries
+        since = _since(record.state, as_of)
+        return Evaluated(changed, [], since, due if since == as_of else next_due(record.state, rules, since))
+    changed, outputs = evaluate_record(record, rules, as_of, cause_id)
+    since = _since(record.state, as_of)
+    return Evaluated(changed, outputs, since, next_due(record.state, rules, since))
+
+
+def _since(state: MemberState, as_of: datetime) -> datetime:
+    return as_of if state.watermark is None else max(as_of, state.watermark)
+
+
 def next_due(state: MemberState, rules: TenantRules, since: datetime) -> datetime | None:
     """The earliest ``as_of >= since`` at which ``evaluate_member`` could do
     anything for this state (``since`` itself when it could at once), or None
     when nothing is scheduled until an event changes the state."""
     ahead = LookAhead(state, arm_rules(state, rules, since), since)
     due = next_boundary(rules, since) if rules.experiments else None  # where the member's arm may change
-    for hook in EVALUATION_HOOKS:
-        moment = hook.due(ahead)
+    for due_of in DUE_ORDER:
+        moment = due_of(ahead)
         if moment is not None and (due is None or moment < due):
             due = moment
             if due <= since:

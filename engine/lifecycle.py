@@ -41,12 +41,16 @@ RULE = "inactivity"
 
 def inactive_since(state: MemberState) -> datetime | None:
     """The moment the inactivity clock runs from, or None when there is none."""
-    moments = [state.last_login_at]
+    latest = state.last_login_at  # the first of equal moments wins, as with max()
     if state.registration is not None:
-        moments.append(state.registration.registered_at)
-    if state.status is MemberStatus.ACTIVE and isinstance(state.status_since, datetime):
-        moments.append(state.status_since)
-    return max((m for m in moments if m is not None), default=None)
+        registered = state.registration.registered_at
+        if registered is not None and (latest is None or registered > latest):
+            latest = registered
+    if state.status is MemberStatus.ACTIVE:
+        since = state.status_since
+        if isinstance(since, datetime) and (latest is None or since > latest):
+            latest = since
+    return latest
 
 
 def months_later(moment: datetime, months: int, tz: tzinfo) -> datetime:
@@ -73,6 +77,9 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
         return False
     policy = rules.risk.inactivity
     assert policy is not None
+    lead = timedelta(days=policy.warn_days_before)
+    if as_of < due and (not lead or as_of < due - lead or state.inactivity_warned_for == due):
+        return False  # neither frozen nor warned now
     since = inactive_since(state)
     assert since is not None
     last_seen = local_day(since, rules.tz).isoformat()
@@ -85,9 +92,6 @@ def freeze_inactive(step: Step, as_of: datetime) -> bool:
                     status=MemberStatus.FROZEN.value, previous=MemberStatus.ACTIVE.value, rule=RULE, reason=why,
                     last_seen_at=since.isoformat(), freeze_date=due.isoformat())
         return True
-    lead = timedelta(days=policy.warn_days_before)
-    if not lead or as_of < due - lead or state.inactivity_warned_for == due:
-        return False
     state.inactivity_warned_for = due
     on = local_day(due, rules.tz).isoformat()
     step.emit(Topic.NOTIFICATIONS, Notification(

@@ -48,7 +48,8 @@ def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
 def has_days_after(state: MemberState, day: date) -> bool:
     """Whether a bucket lies after ``day``: a window could still gain it, so its
     value is not bounded by today's (never after the latest event's day)."""
-    return any(d > day for d in state.spend_days) or any(d > day for d in state.points_days)
+    spend, points = state.spend_days, state.points_days  # the latest day of each, found in C
+    return bool(spend and max(spend) > day or points and max(points) > day)
 
 
 def prune(state: MemberState, as_of: date, lateness_days: int = 0) -> None:

@@ -128,6 +128,15 @@ def not_due(raw: bytes, as_of: int, rules: int) -> bool:
     return fingerprint == rules and since <= as_of < due
 
 
+def due_by_mark(raw: bytes, as_of: int, rules: int) -> bool:
+    """Whether the due mark at the front of a stored value, valid as of ``as_of`` under the rules
+    with fingerprint ``rules``, says the evaluation has something to do for the member."""
+    if raw[:1] != MARK:
+        return False
+    since, due, fingerprint = _MARK.unpack_from(raw, len(MARK))
+    return fingerprint == rules and since <= due <= as_of
+
+
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:
     """A table of raw bytes keys and values (the codec is ours, not Faust's)."""
     table = app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=partitions, help=help)

@@ -22,9 +22,17 @@ from msgspec import UNSET
 from config.rules import TenantRules
 from config.tiers import Cadence
 from engine.benefits import period_of
-from engine.evaluation import evaluate_member, next_due
+from engine.evaluation import (
+    DUE_ORDER,
+    EVALUATION_HOOKS,
+    evaluate_marked,
+    evaluate_member,
+    evaluate_record,
+    next_due,
+)
 from engine.lifecycle import freeze_date
 from models.badges import BadgeState
+from models.journal import MemberRecord
 from models.redemption_state import GiftStatus, IssuedCoupon, ReceivedGift
 from models.state import MemberRegistration, MemberState, MemberStatus, PointLot, copy_state
 from tests.engine.fixtures import make_rules
@@ -179,6 +187,26 @@ def test_evaluating_a_member_before_its_due_moment_does_nothing(rules, data, sin
         before = copy_state(state)
         changed, outputs = evaluate_member(before, rules, as_of, "eval")
         assert (changed, outputs, before) == (False, [], state), f"as of {as_of}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), as_of_hours=SINCE)
+def test_evaluate_marked_is_evaluate_record_then_next_due(rules, data, as_of_hours):
+    """The slice runner's shortcut (a member with nothing due is not evaluated, and the moment that
+    said so is its mark) changes, emits and marks exactly what the long way does."""
+    as_of = at(as_of_hours)
+    state = data.draw(member_states(as_of))
+    long_way, short_way = MemberRecord(copy_state(state)), MemberRecord(copy_state(state))
+    changed, outputs = evaluate_record(long_way, rules, as_of, "eval")
+    since = as_of if long_way.state.watermark is None else max(as_of, long_way.state.watermark)
+    expected = (changed, outputs, since, next_due(long_way.state, rules, since))
+    likely_due = data.draw(st.booleans())  # a hint (the stored mark's): the results do not depend on it
+    assert tuple(evaluate_marked(short_way, rules, as_of, "eval", likely_due)) == expected
+    assert short_way.state == long_way.state
+
+
+def test_next_due_asks_every_hook_once():
+    assert sorted(map(id, DUE_ORDER)) == sorted(id(hook.due) for hook in EVALUATION_HOOKS)
 
 
 def test_the_due_moments_of_plain_members():

@@ -9,7 +9,7 @@ from config.settings import SHIPPED_RULES_DIR
 from engine.event_time import Arrival, apply_in_time
 from engine.intake import parse_event
 from models.journal import MemberRecord
-from tables.members import DueMark, decode, decode_record, encode, not_due
+from tables.members import DueMark, decode, decode_record, due_by_mark, encode, not_due
 
 RULES = RuleBook.load(SHIPPED_RULES_DIR).for_tenant("default")
 
@@ -56,5 +56,7 @@ def test_the_due_mark_is_read_without_decoding_and_left_aside_by_decode() -> Non
     record = feed(None, order(1, 1))
     raw = encode(record, DueMark(since=10, due=20, rules=7))
     assert not_due(raw, 15, 7) and not not_due(raw, 20, 7) and not not_due(raw, 15, 8)
+    assert due_by_mark(raw, 20, 7) and not due_by_mark(raw, 19, 7) and not due_by_mark(raw, 20, 8)
+    assert not due_by_mark(encode(record), 20, 7)  # no mark: nothing known
     assert decode(raw) == record.state
     assert decode_record(raw).journal.keys == record.journal.keys
