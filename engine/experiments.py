@@ -43,7 +43,9 @@ def record(step: Step, event: object) -> None:
         exposed.spend += event.amount
         exposed.orders += 1
     elif isinstance(event, OrderRefunded):
-        exposed.spend -= event.amount
+        paid = step.state.orders.get(event.order_id)
+        if paid is not None and paid.paid_at >= exposed.enrolled_at:  # only what the experiment counted as spent
+            exposed.spend -= step.refunded
     for emitted in step.outputs:
         value = emitted.value
         if isinstance(value, LedgerEntry):

@@ -98,6 +98,7 @@ def apply_order_refunded(step: Step, event: OrderRefunded, record: OrderRecord) 
     state, rules = step.state, step.rules
     refund = min(event.amount, record.amount - record.refunded)
     record.refunded += refund
+    step.refunded = refund
     full = record.refunded >= record.amount
     points_due = (record.points if full else _proportional(record.points, record.refunded, record.amount))
     growth_due = (record.growth if full else _proportional(record.growth, record.refunded, record.amount))

@@ -45,6 +45,8 @@ class Step:
         self._watermark_day: tuple[datetime, date] | None = None
         #: the risk flag this event's earnings are held under (set by engine.spending before an order applies)
         self.hold: str | None = None
+        #: the money a refund took back from its order (set by engine.orders: a refund beyond the order is capped)
+        self.refunded = Decimal(0)
         #: what every output names when the member is in a live experiment (rules of an arm)
         arm = rules.arm
         self._arm_fields = {"experiment": arm.experiment, "variant": arm.variant} if arm is not None else None

@@ -73,6 +73,17 @@ def test_the_exposure_adds_up_what_the_member_did_in_the_experiment() -> None:
     assert summary["experiments"][0]["spend"] == "1060" and summary["experiments"][0]["orders"] == 2
 
 
+def test_a_refund_takes_back_only_what_the_experiment_counted_and_no_more_than_the_order() -> None:
+    m = Member(RULES, member_in("B"))
+    m.pay("before", "300", START - timedelta(days=1))  # paid before the experiment started
+    m.pay("o1", "100", START + timedelta(days=1))
+    m.refund("before", "300", START + timedelta(days=2))
+    m.refund("o1", "60", START + timedelta(days=3))
+    m.refund("o1", "60", START + timedelta(days=4))  # 20 more than is left of the order
+    assert m.state is not None and m.state.experiments
+    assert m.state.experiments["diamond-x2"].spend == Decimal(0)
+
+
 def test_outside_the_window_and_after_a_stop_members_are_on_the_base_rules_untagged() -> None:
     before = Member(RULES, member_in("B"))
     before.pay("o1", "1000", START - timedelta(days=2))
