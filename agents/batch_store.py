@@ -58,7 +58,7 @@ class BatchStore:
         it, says evaluating it as of ``as_of`` (microseconds since the epoch)
         does nothing: pass over it without decoding it.  Otherwise ``get``
         decodes ``raw`` without reading it again."""
-        if not_due(raw, as_of, rules.fingerprint) and key not in self.cache:
+        if not_due(raw, as_of, rules.due_fingerprint) and key not in self.cache:
             return True
         self.raw[key] = raw
         return False

@@ -42,7 +42,7 @@ def due_mark(state: MemberState, rules: TenantRules, evaluated_as_of: datetime) 
     """The mark of a state the periodic evaluation has just looked at: from then
     (or from its latest event, if later) on, under these rules."""
     since = evaluated_as_of if state.watermark is None else max(evaluated_as_of, state.watermark)
-    return DueMark.of(since, next_due(state, rules, since), rules.fingerprint)
+    return DueMark.of(since, next_due(state, rules, since), rules.due_fingerprint)
 
 
 class SliceRunner:
@@ -90,8 +90,8 @@ class SliceRunner:
                 if record is None:
                     continue
                 changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id,
-                                                            due_by_mark(raw, as_of, rules.fingerprint))
-                mark = DueMark.of(since, due, rules.fingerprint)
+                                                            due_by_mark(raw, as_of, rules.due_fingerprint))
+                mark = DueMark.of(since, due, rules.due_fingerprint)
             except Exception:
                 log.exception("evaluation failed for %r; its state is left as it was", key)
                 store.discard(key)

@@ -237,6 +237,8 @@ class TenantRules(Strict):
     experiments: list[Experiment] = Field(default_factory=list)
     #: the published definitions in force (engine.published_lines.Catalog), set by engine.published_lines only
     _published_lines: Any = PrivateAttr(default=None)
+    #: a digest of those definitions (0: none), set with them
+    _lines_digest: int = PrivateAttr(default=0)
     #: the version published to ``tenant-rules`` these rules are, and its label, set by engine.published_rules only
     _published_version: int | None = PrivateAttr(default=None)
     _version_label: str | None = PrivateAttr(default=None)
@@ -306,6 +308,13 @@ class TenantRules(Strict):
         return int.from_bytes(blake2b(dumped.encode(), digest_size=8).digest(), "big")
 
     @property
+    def due_fingerprint(self) -> int:
+        """What a stored due mark holds under: these rules and the business-line definitions
+        published into them (a badge's due moments depend on its line's definition)."""
+        private = self.__pydantic_private__
+        return self.fingerprint ^ private["_lines_digest"] if private else self.fingerprint
+
+    @property
     def version(self) -> str:
         """What outputs name as the rules that decided them: ``v<n>`` for a version published to
         ``tenant-rules``, ``file:<fingerprint>`` for rules loaded from the rules directory."""
@@ -344,7 +353,7 @@ class TenantRules(Strict):
         rules = cache[1].get(arm)
         if rules is None:
             rules = (self if arm.variant == HOLDOUT else private["_variants"][arm]).model_copy()
-            rules._published_lines = private["_published_lines"]
+            rules._published_lines, rules._lines_digest = private["_published_lines"], private["_lines_digest"]
             rules._membership_plans = private["_membership_plans"]
             rules._arm, rules._base, rules._arm_rules = arm, self, None
             cache[1][arm] = rules

@@ -48,7 +48,7 @@ from config.rules import TenantRules
 from config.tiers import Cadence
 from config.topics import Topic
 from engine.benefits import period_of
-from engine.clock import local_day, start_of_day
+from engine.clock import add_months, local_day, start_of_day
 from engine.due_moments import LookAhead
 from engine.outcome import Reject
 from engine.published_lines import lines_for
@@ -314,6 +314,51 @@ def _evaluate_line(step: Step, line_id: str, line: BusinessLine, badge: BadgeSta
 
 
 def badges_due(ahead: LookAhead) -> datetime | None:
-    """A member holding a badge is looked at by every evaluation (definitions
-    change at run time); one without badges never is."""
-    return ahead.since if ahead.state.badges else None
+    """The earliest moment from ``ahead.since`` on at which :func:`evaluate_badges` could change a
+    badge, under the definitions in force (they travel in the rules, and a due mark holds only
+    under them: ``TenantRules.due_fingerprint``)."""
+    state, since = ahead.state, ahead.since
+    if not state.badges:
+        return None
+    lines = lines_for(ahead.rules, state.tenant_id)
+    due = None
+    for line_id, badge in state.badges.items():
+        line = lines.get(line_id)
+        if line is None:
+            continue  # a retired line: nothing until the next snapshot
+        moment = _line_due(ahead, line_id, line, badge)
+        if moment is None:
+            continue
+        if due is None or moment < due:
+            due = moment
+            if due <= since:
+                return since
+    return due
+
+
+def _line_due(ahead: LookAhead, line_id: str, line: BusinessLine, badge: BadgeState) -> datetime | None:
+    """``badges_due`` for one badge."""
+    since = ahead.since
+    due = None
+    values = stored_values(line, badge)
+    if values is not None:
+        qualified = qualified_level(line, values)
+        if qualified > badge.level:
+            return since  # an upgrade a newer definition allows
+        if qualified == badge.level:
+            if badge.protection_until is not None or badge.downgrade_warned:
+                return since  # a pending downgrade to cancel
+        elif badge.protection_until is None:
+            return since  # short of its level: protection starts
+        else:
+            due = badge.protection_until
+            if line.downgrade_warning_days and not badge.downgrade_warned:
+                due = min(due, badge.protection_until - timedelta(days=line.downgrade_warning_days))
+    level = line.level(badge.level) if badge.level >= 1 else None
+    if level is not None and level.rights:
+        if rights_period(ahead.state, line_id) != period_of(ahead.day, Cadence.MONTH):
+            return since
+        first = add_months(ahead.day.replace(day=1), 1)
+        renewal = start_of_day(first, ahead.rules.tz)
+        due = renewal if due is None else min(due, renewal)
+    return due

@@ -69,7 +69,7 @@ EVALUATION_HOOKS: list[Periodic] = [
 #: the order ``next_due`` asks the due moments in: the answer is the same in any order (the earliest,
 #: or ``since`` as soon as one is due at once), so the costliest -- a freeze date, a qualification and
 #: the moments its windows change -- come last, and a member due at once is found due sooner
-_COSTLY = (inactivity_due, nudges_due, downgrade_due)
+_COSTLY = (badges_due, inactivity_due, nudges_due, downgrade_due)
 DUE_ORDER: tuple[Due, ...] = (*(h.due for h in EVALUATION_HOOKS if h.due not in _COSTLY),
                               *(due for due in _COSTLY if any(h.due is due for h in EVALUATION_HOOKS)))
 

@@ -169,7 +169,7 @@ def _append(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, r
         if state.watermark is event.occurred_at:
             record.latest = (event.occurred_at, key[0])
         if len(journal) > rules.retention.journal_entries:
-            fold(record, rules, at_least=rules.retention.journal_entries)
+            fold(record, rules)
     return outcome
 
 
@@ -196,14 +196,17 @@ def _rewind(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, r
     record.state = state
     record.stored_json = None
     if len(journal) > rules.retention.journal_entries:
-        fold(record, rules, at_least=rules.retention.journal_entries)
+        fold(record, rules)
     return Outcome(state, Applied.REWOUND, corrections)
 
 
-def fold(record: MemberRecord, rules: TenantRules, at_least: int = 1) -> None:
+def fold(record: MemberRecord, rules: TenantRules) -> None:
     """Fold the journal's events older than ``max_lateness`` behind the member's latest
-    event time into its base -- no late event can be put before them any more -- once at
-    least ``at_least`` of them have aged so (replaying them costs what applying them did)."""
+    event time into its base -- no late event can be put before them any more -- when all
+    of them have aged so (dropping the journal costs nothing), or at least
+    ``retention.journal_entries`` of them (replaying them to the new base costs what applying
+    them did, once for that many events: folding fewer, a decode and an encode of the state
+    each time, cost more than the events themselves)."""
     journal, state = record.journal, record.state
     if not journal.keys or state.watermark is None:
         return
@@ -211,7 +214,7 @@ def fold(record: MemberRecord, rules: TenantRules, at_least: int = 1) -> None:
     expired = bisect_left(journal.keys, (horizon,))
     if expired == len(journal):
         journal.rebase(None)
-    elif expired >= at_least:
+    elif expired >= rules.retention.journal_entries:
         folded, _ = replay(record, journal.frames[:expired], rules)
         journal.rebase(state_json(folded), expired)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from hashlib import blake2b
 
 from pydantic import ValidationError
 
@@ -47,9 +48,16 @@ def lines_for(rules: TenantRules, tenant_id: str) -> Mapping[str, BusinessLine]:
     return merged
 
 
-def with_catalog(rules: TenantRules, catalog: Catalog) -> TenantRules:
+def catalog_digest(catalog: Catalog) -> int:
+    """A 64-bit digest of the definitions in force: a line's version names its definition."""
+    text = ";".join(f"{tenant}/{line_id}@{definition.version}" for tenant in sorted(catalog)
+                    for line_id, definition in sorted(catalog[tenant].items()))
+    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def with_catalog(rules: TenantRules, catalog: Catalog, digest: int) -> TenantRules:
     copy = rules.model_copy()
-    copy._published_lines = catalog
+    copy._published_lines, copy._lines_digest = catalog, digest
     return copy
 
 
@@ -143,7 +151,8 @@ class PublishedLines:
             self.book = self.base
             return
         catalog = {tenant: dict(lines) for tenant, lines in self.published.items()}
+        digest = catalog_digest(catalog)
         self.book = RuleBook(
-            with_catalog(self.base.default, catalog),
-            {tenant: with_catalog(rules, catalog) for tenant, rules in self.base.tenants.items()},
+            with_catalog(self.base.default, catalog, digest),
+            {tenant: with_catalog(rules, catalog, digest) for tenant, rules in self.base.tenants.items()},
         )

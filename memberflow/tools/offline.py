@@ -159,7 +159,7 @@ class OfflineEngine:
             if rules is None:
                 continue
             mark = store.marks.get(key)
-            if mark is not None and mark.rules == rules.fingerprint and mark.since <= as_of < mark.due:
+            if mark is not None and mark.rules == rules.due_fingerprint and mark.since <= as_of < mark.due:
                 continue
             record = store.records[key]  # changed in place: an evaluation that fails ends the run
             outputs = self._evaluate_member(key, record, rules, command.as_of, cause)
@@ -184,7 +184,7 @@ class OfflineEngine:
                 fold_journal(record, rules)
                 if len(record.journal) != entries:
                     store.put(key, record)
-                store.marks[key] = DueMark.of(as_of, due, rules.fingerprint)
+                store.marks[key] = DueMark.of(as_of, due, rules.due_fingerprint)
                 return []
         changed, outputs = evaluate_record(record, rules, as_of, cause)
         if changed:
@@ -193,7 +193,7 @@ class OfflineEngine:
         since = as_of if state.watermark is None else max(as_of, state.watermark)
         if changed or outputs or since != as_of:  # otherwise the state is the one ``due`` was worked out for
             due = next_due(state, rules, since)
-        store.marks[key] = DueMark.of(since, due, rules.fingerprint)
+        store.marks[key] = DueMark.of(since, due, rules.due_fingerprint)
         return outputs
 
     def _one(self, line: dict) -> Iterator[Emitted]:

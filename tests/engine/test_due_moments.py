@@ -11,6 +11,7 @@ move every knob the due moments depend on.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from msgspec import UNSET
 from config.rules import TenantRules
 from config.tiers import Cadence
 from engine.benefits import period_of
+from engine.clock import add_months
 from engine.evaluation import (
     DUE_ORDER,
     EVALUATION_HOOKS,
@@ -128,11 +130,30 @@ def member_states(draw, since: datetime) -> MemberState:
     state.redemption.coupons = coupons
     state.redemption.gifts_received = gifts
     lifecycle(state, since, draw)
-    if draw(st.integers(0, 9)) == 7:
-        state.badges = {"line": BadgeState(level=1)}
+    if draw(st.integers(0, 4)) == 2:
+        badges(state, since, draw)
     if tier in TIER_CADENCE and draw(st.integers(0, 3)):
         settle(state, since, draw)
     return state
+
+
+def badges(state: MemberState, since: datetime, draw) -> None:
+    """Badges of the shipped lines (and a retired one): a level its stored values qualify for or
+    not, decided before or after ``since``, a downgrade pending (warned or not), this month's
+    rights issued or another month's (engine/badges.py)."""
+    at = lambda hours: since + timedelta(hours=hours)  # noqa: E731
+    for line_id in draw(st.lists(st.sampled_from(["baitiao", "gold_bar", "retired"]), max_size=2, unique=True)):
+        values = ({"bt_score": str(draw(st.sampled_from([400, 500, 650, 800]))),
+                   "bt_yq_flag": str(draw(st.integers(0, 1)))} if line_id == "baitiao"
+                  else {"jt_hold_amt": str(draw(st.sampled_from([500, 1000, 10000, 100000])))})
+        if draw(st.integers(0, 5)) == 0:
+            values = {}  # values this version cannot read
+        state.badges[line_id] = BadgeState(
+            level=draw(st.integers(0, 3)), since=draw(st.none() | SINCE.map(at)), values=values,
+            protection_until=draw(st.none() | SOON.map(at)), downgrade_warned=draw(st.booleans()))
+        if draw(st.booleans()):
+            month = add_months(since.date(), draw(st.integers(-1, 0)))
+            state.benefit_periods[f"badge_rights:{line_id}"] = period_of(month, Cadence.MONTH)
 
 
 def lifecycle(state: MemberState, since: datetime, draw) -> None:
@@ -249,3 +270,50 @@ def test_the_due_moments_of_plain_members():
                        spend_days={T.date(): Decimal(600)})
     assert next_due(gold, rules, T) == T + timedelta(days=1)  # 1 March 2026 is a Sunday: coupons on Monday
     assert next_due(MemberState(tenant_id="t", member_id="m"), rules, T) is None
+
+
+def _badge_holder(since: datetime, **badge) -> MemberState:
+    state = MemberState(tenant_id="t", member_id="m", last_login_at=since)
+    state.badges = {"baitiao": BadgeState(since=since - timedelta(days=3), **badge)}
+    state.benefit_periods["badge_rights:baitiao"] = period_of(since.date(), Cadence.MONTH)
+    return state
+
+
+def test_a_badge_holder_is_due_when_its_rights_renew():
+    """Rights issued for this month: nothing until the next local month, when they renew."""
+    rules, since = make_rules(), datetime.fromisoformat("2026-03-10T02:00:00+08:00")
+    state = _badge_holder(since, level=2, values={"bt_score": "700", "bt_yq_flag": "0"})
+    due = next_due(state, rules, since)
+    assert due == datetime.fromisoformat("2026-04-01T00:00:00+08:00")
+    assert evaluate_member(copy_state(state), rules, due - timedelta(microseconds=1), "e") == (False, [])
+    changed, outputs = evaluate_member(copy_state(state), rules, due, "e")
+    assert changed and {out.value.benefit for out in outputs} == {"baitiao_interest_coupon", "baitiao_limit_boost"}
+
+
+def test_a_badge_short_of_its_level_is_due_at_its_warning_then_its_downgrade():
+    rules, since = make_rules(), datetime.fromisoformat("2026-03-10T02:00:00+08:00")
+    short = {"bt_score": "600", "bt_yq_flag": "0"}  # level 1's values under a level-2 badge
+    assert next_due(_badge_holder(since, level=2, values=short), rules, since) == since  # protection starts
+    ends = since + timedelta(days=12)
+    state = _badge_holder(since, level=2, values=short, protection_until=ends)
+    assert next_due(state, rules, since) == ends - timedelta(days=7)  # downgrade_warning_days
+    state.badges["baitiao"].downgrade_warned = True
+    assert next_due(state, rules, since) == ends
+    requalified = _badge_holder(since, level=2, values={"bt_score": "700", "bt_yq_flag": "0"}, downgrade_warned=True)
+    assert next_due(requalified, rules, since) == since  # a pending downgrade to cancel
+
+
+def test_a_line_published_at_run_time_changes_the_due_marks_key():
+    """A badge's due moments depend on its line's definition, so a mark holds only under it."""
+    from config.rules import RuleBook
+    from engine.published_lines import PublishedLines
+
+    rules = make_rules()
+    lines = PublishedLines(RuleBook(rules, {}))
+    before = lines.book.default.due_fingerprint
+    definition = rules.business_lines["baitiao"].model_dump() | {"tenant_id": "t", "line_id": "baitiao", "version": 2}
+    assert lines.offer(json.dumps(definition, default=str).encode(), 1 << 20).verdict == "applied"
+    after = lines.book.default
+    assert after.fingerprint == rules.fingerprint and after.due_fingerprint != before
+    arm_free = after.for_member("t", "m", "NORMAL", datetime.fromisoformat("2026-03-10T02:00:00+08:00"))
+    assert arm_free.due_fingerprint == after.due_fingerprint
