@@ -9,7 +9,7 @@ tenant's rules can set a lower one (``limits.max_amount``).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -61,7 +61,15 @@ def fixed_offset(value: datetime) -> datetime:
     if type(zone) is timezone:
         return value
     offset = value.utcoffset()
-    return value.replace(tzinfo=UTC if not offset else timezone(offset))
+    fixed = _ZONES.get(offset)
+    if fixed is None:
+        fixed = UTC if not offset else timezone(offset)
+        if len(_ZONES) < 4096:  # offsets in use are few; an odd one is made again
+            _ZONES[offset] = fixed
+    return value.replace(tzinfo=fixed)
+
+
+_ZONES: dict[timedelta | None, timezone] = {}
 
 
 #: When something happened (event time): an RFC 3339 date-time with an offset.

@@ -12,7 +12,9 @@ import json
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from agents.devices import judge
@@ -100,9 +102,43 @@ class LentStore(MemoryStore):
         self.records[key] = MemberRecord(state, journal)
 
 
+class _RawLine(msgspec.Struct):
+    topic: str
+    value: msgspec.Raw = msgspec.Raw(b"null")
+    key: str | None = None
+    partition: Any = None
+    offset: Any = None
+    timestamp: Any = None
+
+
+_RAW_LINE = msgspec.json.Decoder(_RawLine)
+
+
+def read_line(text: bytes) -> dict:
+    """A JSONL line with its ``value`` left as the JSON text it is (``msgspec.Raw``): the engine
+    parses a payload itself, so parsing it here and writing it again for the engine is waste.
+    Raises ``ValueError`` when the line is not such an object."""
+    try:
+        line = _RAW_LINE.decode(text)
+    except msgspec.MsgspecError as exc:
+        raise ValueError(f"not an input line: {exc}") from exc
+    return {"topic": line.topic, "key": line.key, "value": line.value, "partition": line.partition,
+            "offset": line.offset, "timestamp": line.timestamp}
+
+
+def payload(value: object) -> bytes:
+    """A line's ``value`` as the payload the workers would read: an object as its JSON, a string
+    as the raw payload it holds."""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, msgspec.Raw):
+        raw = bytes(value)
+        return msgspec.json.decode(raw).encode() if raw[:1] == b'"' else raw
+    return json.dumps(value).encode()
+
+
 def to_record(line: dict) -> Record:
-    value = line.get("value")
-    raw = value.encode() if isinstance(value, str) else json.dumps(value).encode()
+    raw = payload(line.get("value"))
     key = line.get("key")
     return Record(line["topic"], raw, key.encode() if key is not None else None, line.get("partition"),
                   line.get("offset"), line.get("timestamp"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -17,11 +16,12 @@ from typing import IO, Any
 from config.rules import RuleBook
 from config.topics import Role, Topic
 from engine.outcome import Emitted
-from memberflow.tools.offline import OfflineEngine
+from memberflow.tools.offline import OfflineEngine, read_line
 from memberflow.tools.simulate.figures import Figures
+from memberflow.tools.simulate.lines import event_time, head_of, member_of
 from memberflow.tools.simulate.progress import Progress
 from memberflow.tools.simulate.schedule import Schedule
-from memberflow.tools.simulate.shards import DEFINITIONS, MemberLinks, member_of, shard_of
+from memberflow.tools.simulate.shards import DEFINITIONS, MemberLinks, shard_of
 
 #: lines the simulation does not apply: the schedule issues the evaluations, and the
 #: engine's own member commands come from the simulated engine, not the recording
@@ -40,19 +40,6 @@ class Job:
     shards: int = 1
     links: MemberLinks | None = None
     until: datetime | None = None
-
-
-def event_time(line: dict) -> datetime | None:
-    """The line's ``occurred_at``, when it has a valid aware one."""
-    value = line.get("value")
-    text = value.get("occurred_at") if isinstance(value, dict) else None
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def run_shard(job: Job, progress: Callable[[int], None] | None = None,
@@ -76,9 +63,10 @@ def run_shard(job: Job, progress: Callable[[int], None] | None = None,
         for count, text in enumerate(fh, 1):
             if not text.strip():
                 continue
-            line = json.loads(text)
+            line = read_line(text)
+            head = head_of(line)
             figures.events += 1
-            moment = event_time(line)
+            moment = event_time(head)
             if moment is not None:
                 if schedule.started:
                     evaluate(moment)
@@ -87,7 +75,7 @@ def run_shard(job: Job, progress: Callable[[int], None] | None = None,
             topic = line.get("topic")
             if topic in SKIPPED:
                 continue
-            if topic not in DEFINITIONS and shard_of(member_of(line), links, job.shards) != job.shard:
+            if topic not in DEFINITIONS and shard_of(member_of(line, head), links, job.shards) != job.shard:
                 continue
             for out in engine.feed(line):
                 add(out)

@@ -20,17 +20,6 @@ from config.topics import Topic
 DEFINITIONS = frozenset({Topic.BUSINESS_LINES, Topic.MEMBERSHIP_PLANS})
 
 
-def member_of(line: dict) -> str | None:
-    """The member id a line's value names (the line's key when it names none)."""
-    value = line.get("value")
-    if isinstance(value, dict):
-        member = value.get("member_id", value.get("user_pin"))
-        if isinstance(member, str):
-            return member
-    key = line.get("key")
-    return key if isinstance(key, str) else None
-
-
 class MemberLinks:
     """Union-find over the members gifts, invitations and shared devices connect; only they are held.
     A device is a node of its own (``\x00device:<tenant>/<device id>``)."""
