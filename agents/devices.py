@@ -45,14 +45,17 @@ class Judged:
     reason: DeadLetterReason | None = None
 
 
-def judge(record: Record, load: Callable[[bytes], DeviceState | None], book: RuleBook) -> Judged:
+def judge(record: Record, load: Callable[[bytes], DeviceState | None], book: RuleBook,
+          activity: DeviceActivity | None = None) -> Judged:
     """One ``device-activity`` record through the device rules, or its dead letter (shared with the
-    offline replay).  ``load`` gives the device's stored state (a copy the rules may change)."""
-    try:
-        activity = DeviceActivity.model_validate_json(record.value or b"")
-    except ValidationError as exc:
-        reason = DeadLetterReason.INVALID_EVENT
-        return Judged([dead_letter(record, reason, str(exc.errors()[0]["msg"]))], reason=reason)
+    offline replay, which passes the report it made itself as ``activity``: what parsing the record
+    gives).  ``load`` gives the device's stored state (a copy the rules may change)."""
+    if activity is None:
+        try:
+            activity = DeviceActivity.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            reason = DeadLetterReason.INVALID_EVENT
+            return Judged([dead_letter(record, reason, str(exc.errors()[0]["msg"]))], reason=reason)
     key = device_key(activity.tenant_id, activity.device_id).encode()
     try:
         state, outputs = apply_activity(load(key), activity, book.for_tenant(activity.tenant_id))

@@ -237,7 +237,8 @@ class BusinessLine(Strict):
         return self
 
     def rule_of(self, level: int) -> Node:
-        return self._compiled[level]
+        # read straight from pydantic's private storage: its attribute fallback costs more than the rule
+        return self.__pydantic_private__["_compiled"][level]  # type: ignore[index]
 
     def level(self, number: int) -> BadgeLevel | None:
         return self.levels[number - 1] if 1 <= number <= len(self.levels) else None

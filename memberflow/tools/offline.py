@@ -150,8 +150,9 @@ FED_BACK = frozenset({Topic.MEMBER_COMMANDS, Topic.DEVICE_ACTIVITY})
 
 def command_line(out: Emitted) -> dict:
     """A member command the engine emitted, as the line a worker would read back: its value the
-    payload as the workers publish it (``model_dump_json``), not parsed only to be dumped again."""
-    return {"topic": out.topic, "key": out.key, "value": out.value.model_dump_json()}
+    payload as the workers publish it (``model_dump_json``), not parsed only to be dumped again,
+    and the model itself under ``"model"`` (what parsing the payload gives back)."""
+    return {"topic": out.topic, "key": out.key, "value": out.value.model_dump_json(), "model": out.value}
 
 
 class OfflineEngine:
@@ -243,7 +244,7 @@ class OfflineEngine:
         elif topic == Topic.MEMBERSHIP_PLANS:  # merchants' plan steps, folded in any order as on every worker
             yield from self._plan_step(to_record(line))
         elif topic == Topic.DEVICE_ACTIVITY:  # the device agent's part
-            judged = judge(to_record(line), self.store.devices.get, self.rulebook)
+            judged = judge(to_record(line), self.store.devices.get, self.rulebook, line.get("model"))
             if judged.key is not None and judged.state is not None:
                 self.store.devices[judged.key] = judged.state
             yield from judged.outputs

@@ -9,8 +9,13 @@ from datetime import datetime
 
 import pytest
 
-from memberflow.tools.offline import read_line, to_record
+from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
+from config.topics import Topic
+from memberflow.tools.offline import OfflineEngine, command_line, read_line, to_record
 from memberflow.tools.simulate.lines import event_time, head_of, member_of
+from models.devices import DeviceActivity
+from tests.tools.simulate_fixtures import demo_lines
 
 LINES = [
     {"topic": "orders", "key": "m1", "value": {"member_id": "m1", "occurred_at": "2026-03-02T10:00:00+08:00",
@@ -55,3 +60,17 @@ def test_a_line_that_is_not_an_object_with_a_topic_is_refused():
     for text in (b"[1]", b"{\"value\": {}}", b"{"):
         with pytest.raises(ValueError):
             read_line(text)
+
+
+def test_a_fed_back_device_report_s_model_is_what_its_payload_parses_to():
+    """The offline engine hands the device agent the reports the members' engine made
+    (``"model"``) instead of parsing the payloads it wrote for them: the same values."""
+    engine = OfflineEngine(RuleBook.load(SHIPPED_RULES_DIR), feedback=True)
+    reports = 0
+    for line in demo_lines(60, 20):
+        for out in engine.feed(line):
+            if out.topic == Topic.DEVICE_ACTIVITY:
+                fed = command_line(out)
+                assert DeviceActivity.model_validate_json(fed["value"]) == fed["model"]
+                reports += 1
+    assert reports > 100

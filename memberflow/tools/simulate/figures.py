@@ -38,9 +38,13 @@ class Figures:
         self.tiers_over_time: defaultdict[str, Counter[str]] = defaultdict(Counter)  # as_of -> tier -> members
         self.member_points: Counter[str] = Counter()  # "tenant/member" -> points issued to the member
         self.member_tier: dict[str, str] = {}
+        self._last_day: tuple[datetime | None, str] = (None, "")
 
     def _day(self, moment: datetime) -> str:
-        return moment.astimezone(self.tz).date().isoformat()
+        last = self._last_day
+        if last[0] is not moment:  # an event's outputs share its moment: converted once
+            last = self._last_day = (moment, moment.astimezone(self.tz).date().isoformat())
+        return last[1]
 
     def add(self, out: Emitted) -> None:
         value = out.value
