@@ -52,11 +52,12 @@ def has_days_after(state: MemberState, day: date) -> bool:
     return bool(spend and max(spend) > day or points and max(points) > day)
 
 
-def prune(state: MemberState, as_of: date, lateness_days: int = 0) -> None:
+def prune(state: MemberState, as_of: date, lateness_days: int) -> None:
     """Forget buckets no window can reach, even for an event ``lateness_days`` older
-    than ``as_of``, and counters of past days."""
+    than ``as_of``, and the counters of days no such event can have (an older one is
+    refused as too late: it could never read them)."""
     oldest = as_of - timedelta(days=HORIZON_DAYS + lateness_days)
-    oldest_counter = as_of - timedelta(days=COUNTER_DAYS)
+    oldest_counter = as_of - timedelta(days=min(COUNTER_DAYS, lateness_days))
     for buckets, cutoff in ((state.spend_days, oldest), (state.points_days, oldest), (state.counters, oldest_counter)):
         if buckets and min(buckets) < cutoff:  # something can leave: the scan in C, the removal only then
             for d in [d for d in buckets if d < cutoff]:

@@ -220,6 +220,17 @@ def test_beyond_the_allowed_lateness_the_event_is_too_late_and_nothing_is_applie
     assert state_json(m.state).decode() == before and outcome.outputs == []
 
 
+def test_a_day_s_counters_last_as_long_as_an_event_may_be_late_for_it() -> None:
+    """Daily caps hold for an event at the lateness bound; counters of older days, which no
+    accepted event can read, are dropped (state kept small)."""
+    m = Member(DEFAULT_LATENESS).feed(*(review(f"r{i}", at(3, i)) for i in range(3)))  # the day's 3 capped reviews
+    m.feed(login("l0", at(1)), login("l1", at(10)))
+    assert min(m.state.counters) == (DAY0 + timedelta(days=3)).date()  # day 1's went when day 10 came
+    growth = m.state.growth
+    assert m.arrive(*review("r-late", at(3))).result is Applied.REWOUND  # exactly 7 days behind
+    assert m.state.growth == growth  # the day's cap still holds
+
+
 def test_the_allowed_lateness_is_a_tenant_rule() -> None:
     strict = make_rules({"limits": {"max_lateness": "PT1H"}})
     m = Member(strict).feed(order("a", "150", at(1)))
