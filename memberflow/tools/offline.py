@@ -23,8 +23,7 @@ from config.rules import RuleBook, TenantRules
 from config.settings import Settings
 from config.topics import Topic
 from engine.clock import micros
-from engine.evaluation import evaluate_record, evaluation_id, next_due, rules_for
-from engine.event_time import fold as fold_journal
+from engine.evaluation import evaluate_marked, evaluation_id, rules_for
 from engine.event_time import replay
 from engine.outcome import Emitted
 from engine.plans import EMPTY, fold, missing, parse_step, with_facts
@@ -209,28 +208,12 @@ class OfflineEngine:
 
     def _evaluate_member(self, key: bytes, record: MemberRecord, rules: TenantRules, as_of: datetime,
                          cause: str) -> list[Emitted]:
-        """One member's evaluation and its new due mark.  A member whose state says nothing is
-        due at ``as_of`` (``next_due``, the workers' own test) only has its journal folded, as the
-        evaluation would: the same stored value and mark, without running every periodic rule."""
-        store, state = self.store, record.state
-        due = None
-        if state.watermark is None or state.watermark <= as_of:
-            due = next_due(state, rules, as_of)
-            if due is None or due > as_of:
-                entries = len(record.journal)
-                fold_journal(record, rules)
-                if len(record.journal) != entries:
-                    store.put(key, record)
-                store.marks[key] = DueMark.of(as_of, due, rules.due_fingerprint)
-                return []
-        changed, outputs = evaluate_record(record, rules, as_of, cause)
+        """One member's evaluation and its new due mark, as the workers' slices do it
+        (``evaluate_marked``: a member with nothing due is not evaluated, only folded)."""
+        changed, outputs, since, due = evaluate_marked(record, rules, as_of, cause)
         if changed:
-            store.put(key, record)
-        state = record.state
-        since = as_of if state.watermark is None else max(as_of, state.watermark)
-        if changed or outputs or since != as_of:  # otherwise the state is the one ``due`` was worked out for
-            due = next_due(state, rules, since)
-        store.marks[key] = DueMark.of(since, due, rules.due_fingerprint)
+            self.store.put(key, record)
+        self.store.marks[key] = DueMark.of(since, due, rules.due_fingerprint)
         return outputs
 
     def _one(self, line: dict) -> Iterator[Emitted]:
