@@ -212,3 +212,45 @@ def test_the_periodic_evaluation_downgrades_after_warning(cluster, worker):
     down = changes(cluster, "dg1")[1]
     assert (down["from_level"], down["to_level"], down["direction"], down["rule_version"]) == (2, 1, "down", 2)
     assert down["occurred_at"] == "2023-01-31T00:00:00+08:00" and down["reason"] == "downgrade"
+
+
+def test_a_definition_published_after_an_evaluation_reaches_its_marked_holders(cluster, worker):
+    """An evaluation leaves a badge holder a due mark (next: the coming month's rights).  A definition
+    published after it that moves the holder's level voids the mark, so the very next evaluation starts
+    the downgrade rather than passing over the member until the mark's moment
+    (``TenantRules.due_fingerprint`` carries the published lines)."""
+    cluster.produce([("business-scores", "pub1", snapshot("pub1", "2023-02-01", line_id="wealth", lc_score="460",
+                                                           jt_hold_amt="3100", gdlc_jy_flag="0"))])
+    wait_until(lambda: [c["to_level"] for c in changes(cluster, "pub1")] == [2], timeout=60)
+
+    def evaluate(as_of: str) -> None:
+        cluster.produce([("commands", "*", {"type": "evaluate", "as_of": as_of})])
+
+    def looked_at() -> float:
+        return sum(metric(w, "memberflow_members_evaluated_total") + metric(w, "memberflow_members_not_due_total")
+                   for w in cluster.workers)
+
+    def detail() -> dict:
+        return worker.get_json("/members/pub1/badges/wealth")[1]
+
+    before = looked_at()
+    evaluate("2023-02-10T00:00:00+08:00")  # pub1 evaluated and marked: nothing due before 1 March
+    wait_until(lambda: looked_at() > before, timeout=60)
+    settled = [-2.0, -1.0]
+
+    def evaluation_done() -> bool:  # every worker's slices looked at: the count stays put
+        settled.append(looked_at())
+        return settled[-1] == settled[-2] == settled[-3]
+
+    wait_until(evaluation_done, timeout=60, interval=1.0)
+    assert detail()["protection_until"] is None
+
+    stricter = wealth_definition(5, 150)
+    stricter["levels"][1]["rule"] = {"all": [{"field": "lc_score", "op": ">=", "value": 500},
+                                             {"field": "jt_hold_amt", "op": ">=", "value": 3000}]}
+    cluster.produce([("business-lines", "default/wealth", stricter)])
+    wait_until(lambda: all(versions(w).get("wealth") == 5 for w in cluster.workers), timeout=30)
+    evaluate("2023-02-15T00:00:00+08:00")
+    wait_until(lambda: detail()["protection_until"] is not None, timeout=60)
+    assert detail()["protection_until"] == "2023-03-17T00:00:00+08:00"  # 30 days of protection from 15 Feb
+    assert [c["to_level"] for c in changes(cluster, "pub1")] == [2]  # down only when protection ends
