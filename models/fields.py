@@ -101,7 +101,7 @@ class FastReading:
         fast = self.read(value)
         if fast is not _SLOW:
             return fast
-        try:  # JSON as JSON: a JSON number is a float to pydantic's decimals, a text in Python
+        try:  # JSON input read as JSON: pydantic reads some values otherwise in Python
             if info.mode == "json":
                 return self.adapter.validate_json(json.dumps(value))
             return self.adapter.validate_python(value)
@@ -134,7 +134,7 @@ def _canonical(text: str) -> bool:
 
 
 def _canonical_time(value: Any) -> Any:
-    """The canonical shape read by ``datetime.fromisoformat`` (half of a login's decoding, measured):
+    """The canonical shape read by ``datetime.fromisoformat`` (a third of a login's decoding, measured):
     zoned, as the shape ends in an offset, with a standard ``timezone`` as ``fixed_offset`` gives;
     a moment with such a zone (outputs the engine builds) passes as it is."""
     kind = type(value)
