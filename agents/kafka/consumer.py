@@ -168,12 +168,6 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
         # Tansu does not (a consumer saw new records a median 124 ms late with 500 ms, 9 ms with 10).
         consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
-        # Every record fetched, not the first ``max_poll_records``: aiokafka hands out its buffered
-        # partitions in the order their fetches arrived, so a capped read left a quiet topic's new
-        # records (a worker's own member-commands) behind thousands of logins already buffered, and
-        # reading in step held every partition back for them, up to ``IDLE_SECONDS``: stalls of
-        # 2-4 s in a backlog, a third of the throughput.  ``InStep`` hands out a batch at a time.
-        consumer._max_poll_records = None
         log.info("consumer fetches wait at most %d ms for data", consumer._fetch_max_wait_ms)
         return consumer
 

@@ -1,16 +1,13 @@
-"""The consumer: a static member still leaves when it stops cleanly; a fetch reads everything buffered."""
+"""The consumer's group membership: a static member still leaves when it stops cleanly."""
 
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from aiokafka.protocol.group import LeaveGroupRequest
-from faust.transport.drivers import aiokafka as driver
 
-from agents.kafka.consumer import ConsumerThread, _leave_group
+from agents.kafka.consumer import _leave_group
 
 
 class Coordinator:
@@ -38,16 +35,3 @@ def test_a_member_that_never_joined_sends_nothing() -> None:
     coordinator = Coordinator("")
     asyncio.run(_leave_group(coordinator))
     assert coordinator.sent == []
-
-
-def test_the_worker_reads_every_buffered_partition_not_the_first_max_poll_records(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Capped, aiokafka hands out the partitions buffered first: a quiet topic's record waited
-    behind a busy topic's backlog while reading in step held every partition back for it."""
-    made = SimpleNamespace(_max_poll_records=500, _fetch_max_wait_ms=1500)
-    monkeypatch.setattr(driver.AIOKafkaConsumerThread, "_create_worker_consumer", lambda self, transport: made)
-    thread = ConsumerThread.__new__(ConsumerThread)  # not started: only its app's setting is read
-    thread.app = SimpleNamespace(fetch_max_wait_ms=20)
-    consumer = thread._create_worker_consumer(None)
-    assert consumer is made
-    assert (consumer._max_poll_records, consumer._fetch_max_wait_ms) == (None, 20)
