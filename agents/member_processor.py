@@ -36,15 +36,17 @@ from agents.history import KnownHeads, record_history
 from agents.kafka.changelog import DeferredTable, write_values
 from agents.kafka.publisher import Publisher
 from agents.kafka.routing import SOURCE_HEADER, partition_for, source_topic
-from agents.metrics import Metrics
+from agents.metrics import Metrics, Tallies
 from agents.records import Record, Result, dead_letter, decode, engine_failure, evaluate
 from agents.rules_in_force import RulesInForce
 from config.settings import Settings
 from config.topics import Topic
+from engine.experiments import order_tallies
 from engine.outcome import Applied, Emitted
 from models.events import MemberEvent
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from tables.current_event import MessageEvent
+from tables.members import state_key
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,14 @@ FIRST = datetime.min.replace(tzinfo=UTC)
 
 def _in_time(event: tuple) -> tuple[datetime, int]:
     return event[0], event[1]
+
+
+def _tallies(store: BatchStore, key: bytes | None) -> Tallies:
+    """What the member's experiments counted of its orders (none unless ``key`` is an order's member)."""
+    if key is None:
+        return {}
+    record = store.get(key)
+    return order_tallies(record.state if record is not None else None)
 
 
 class EngineFailure(Exception):
@@ -156,14 +166,16 @@ class MemberProcessor:
         book = self.rules.book
         for _, index, msg, topic, record, decoded in events:
             store.current = MessageEvent(msg)
+            key = state_key(decoded.tenant_id, decoded.member_id) if topic == Topic.ORDERS else None
+            before = _tallies(store, key)
             try:
                 result = evaluate(record, decoded, store, book)
             except Exception as exc:
                 log.exception("engine failed on %s@%s:%s", topic, msg.partition, msg.offset)
                 raise EngineFailure(index) from exc
             self._add(plan, topic, result)
-            if result.outputs and topic == Topic.ORDERS:
-                self.metrics.experiments.order(decoded, result.outputs[0].value)
+            if key is not None:
+                self.metrics.experiments.orders_counted(before, _tallies(store, key))
         for msg, record in slices:
             store.current = MessageEvent(msg)
             self._add(plan, Topic.EVALUATION_SLICES, self.slices.run(record, store))

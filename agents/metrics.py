@@ -8,6 +8,7 @@ the start.  Counted per batch by the agents, never per event.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -15,7 +16,6 @@ from config.topics import MEMBER_INPUTS, OUTPUTS
 from engine.outcome import Emitted
 from models.benefits import BenefitChange
 from models.devices import RiskAction, RiskFlag, RiskRule
-from models.events import OrderPaid, OrderRefunded
 from models.outputs import (
     BadgeChange,
     BenefitGrant,
@@ -28,6 +28,10 @@ from models.outputs import (
     TierDirection,
 )
 from models.state import MemberStatus
+
+#: an experiment's (variant, orders, net spend) counted of a member (``engine.experiments.order_tallies``)
+Tallies = dict[str, tuple[str, int, Decimal]]
+ZERO = Decimal(0)
 
 OUTCOMES = ("applied", "rewound", "duplicate", "dead_lettered", "forwarded")
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -204,7 +208,8 @@ class ExperimentMetrics:
                               labels, registry=registry)
         self.spend = Counter("memberflow_experiment_spend", "Money paid by members in an experiment arm",
                              labels, registry=registry)
-        self.refunds = Counter("memberflow_experiment_refunds", "Money refunded to members in an experiment arm",
+        self.refunds = Counter("memberflow_experiment_refunds",
+                               "Money refunded of orders paid in an experiment arm (no more than each order paid)",
                                labels, registry=registry)
         self.points = Counter("memberflow_experiment_points_issued",
                               "Points earned by members in an experiment arm (gifts aside)", labels, registry=registry)
@@ -215,17 +220,19 @@ class ExperimentMetrics:
                                 "Benefits granted to and used by members in an experiment arm, by action",
                                 [*labels, "action"], registry=registry)
 
-    def order(self, event: object, tagged: object) -> None:
-        """An order event whose first output names its arm (``tagged``)."""
-        experiment = getattr(tagged, "experiment", None)
-        if experiment is None:
-            return
-        arm = (experiment, tagged.variant)  # type: ignore[attr-defined]
-        if isinstance(event, OrderPaid):
-            self.orders.labels(*arm).inc()
-            self.spend.labels(*arm).inc(float(event.amount))
-        elif isinstance(event, OrderRefunded):
-            self.refunds.labels(*arm).inc(float(event.amount))
+    def orders_counted(self, before: Tallies, after: Tallies) -> None:
+        """What one order event added to its arm's orders and spend, as the member's exposure counted
+        it (``engine.experiments.order_tallies`` before and after the event): a refund takes back no
+        more than its order paid, and only from an order paid in the experiment."""
+        for experiment, (variant, orders, spend) in after.items():
+            _, orders_before, spend_before = before.get(experiment, (variant, 0, ZERO))
+            arm = (experiment, variant)
+            if orders > orders_before:
+                self.orders.labels(*arm).inc(orders - orders_before)
+            if spend > spend_before:
+                self.spend.labels(*arm).inc(float(spend - spend_before))
+            elif spend < spend_before:
+                self.refunds.labels(*arm).inc(float(spend_before - spend))
 
     def output(self, value: object) -> None:
         """One output naming its arm."""

@@ -9,6 +9,7 @@ to the member's exposure in that experiment, which the read model sums per varia
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from config.rules import TenantRules
@@ -60,6 +61,14 @@ def record(step: Step, event: object) -> None:
             exposed.grants += 1
         elif isinstance(value, BenefitChange) and value.action == "used":
             exposed.benefits_used += 1
+
+
+def order_tallies(state: MemberState | None) -> dict[str, tuple[str, int, Decimal]]:
+    """What each of the member's experiments has counted of its orders: (variant, orders, net spend).
+    The difference across one event is what that event added to its arm (the worker's metrics)."""
+    if state is None or not state.experiments:
+        return {}
+    return {name: (e.variant, e.orders, e.spend) for name, e in state.experiments.items()}
 
 
 def exposures_summary(state: MemberState) -> list[dict[str, Any]]:

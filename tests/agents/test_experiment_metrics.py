@@ -3,33 +3,42 @@ engine emits for members in an experiment."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 
-from agents.metrics import Metrics
-from tests.engine.fixtures import paid, refunded
-from tests.engine.test_experiments import START, diamond_order_points
+from agents.metrics import ExperimentMetrics, Metrics
+from engine.experiments import order_tallies
+from tests.engine.fixtures import Member
+from tests.engine.test_experiments import RULES, START, member_in
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
+def counted(metrics: ExperimentMetrics, member: Member, act: Callable[[], object]) -> None:
+    """``act`` on the member, its order tallies fed to the metrics as the worker does around an order event."""
+    before = order_tallies(member.state)
+    act()
+    metrics.orders_counted(before, order_tallies(member.state))
+
+
 def test_orders_spend_points_tier_moves_and_grants_are_counted_per_arm() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry).experiments
-    member, _ = diamond_order_points("B")
+    member = Member(RULES, member_in("B"))
+    counted(metrics, member, lambda: member.pay("o1", "1000", START + timedelta(days=1)))
+    counted(metrics, member, lambda: member.pay("o2", "100", START + timedelta(days=1, hours=1)))
+    counted(metrics, member, lambda: member.refund("o1", "30", START + timedelta(days=1, hours=2)))
     for emitted in member.outputs:
         metrics.output(emitted.value)
-    first = member.outputs[0].value
-    metrics.order(paid("x1", "o1", "1000", START, member=member.member_id), first)
-    metrics.order(refunded("x2", "o1", "30", START + timedelta(hours=2), member=member.member_id), first)
     arm = {"experiment": "diamond-x2", "variant": "B"}
     issued = sum(e.delta for e in member.ledger if e.kind.value == "earn")
     assert sample(registry, "memberflow_experiment_points_issued_total", **arm) == issued > 0
-    assert sample(registry, "memberflow_experiment_orders_total", **arm) == 1
-    assert sample(registry, "memberflow_experiment_spend_total", **arm) == 1000
+    assert sample(registry, "memberflow_experiment_orders_total", **arm) == 2
+    assert sample(registry, "memberflow_experiment_spend_total", **arm) == 1100
     assert sample(registry, "memberflow_experiment_refunds_total", **arm) == 30
     assert sample(registry, "memberflow_experiment_tier_changes_total", **arm, direction="up") == len(
         member.tier_changes) >= 1
@@ -37,9 +46,28 @@ def test_orders_spend_points_tier_moves_and_grants_are_counted_per_arm() -> None
     assert sample(registry, "memberflow_experiment_orders_total", experiment="diamond-x2", variant="A") == 0
 
 
+def test_refunds_count_what_the_experiment_counted_not_their_face_amount() -> None:
+    """As the member's exposure (and so the read model's statistics): nothing of an order paid before
+    the experiment, and no more of an order than it paid."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry).experiments
+    member = Member(RULES, member_in("B"))
+    steps = [lambda: member.pay("before", "300", START - timedelta(days=1)),
+             lambda: member.pay("o1", "100", START + timedelta(days=1)),
+             lambda: member.refund("before", "300", START + timedelta(days=2)),
+             lambda: member.refund("o1", "60", START + timedelta(days=3)),
+             lambda: member.refund("o1", "60", START + timedelta(days=4))]  # 20 more than is left of the order
+    for step in steps:
+        counted(metrics, member, step)
+    arm = {"experiment": "diamond-x2", "variant": "B"}
+    assert sample(registry, "memberflow_experiment_spend_total", **arm) == 100
+    assert sample(registry, "memberflow_experiment_refunds_total", **arm) == 100
+    assert member.state is not None and member.state.experiments["diamond-x2"].spend == 0
+
+
 def test_an_order_outside_every_experiment_counts_nothing() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry).experiments
-    untagged = paid("x1", "o1", "10", START)
-    metrics.order(untagged, untagged)  # no experiment field
+    member = Member(RULES, member_in("B"))
+    counted(metrics, member, lambda: member.pay("o1", "10", START - timedelta(days=1)))
     assert not [s for m in registry.collect() for s in m.samples if s.name.startswith("memberflow_experiment")]

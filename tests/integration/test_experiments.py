@@ -29,6 +29,7 @@ EXPERIMENT = {"id": "diamond-x2", "description": "DIAMOND earns double", "popula
                            {"name": "B", "overlay": {"points": {"earning": {"tier_multipliers": {"tiers": {
                                "DIAMOND": 2}}}}}}]}
 MEMBERS = [f"ex-{i}" for i in range(30)]
+REFUNDED = MEMBERS[0]  # asks for 150 back of its second order, which paid 100
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,12 @@ def orders(member: str) -> list[tuple[str, str, dict]]:
     def order(n: int, amount: str, at: str) -> tuple[str, str, dict]:
         return "orders", member, {"event_id": f"{member}-pay-{n}", "member_id": member, "occurred_at": at,
                                   "type": "order_paid", "order_id": f"{member}-o{n}", "amount": amount}
-    return [order(1, "1000.00", "2026-03-02T10:00:00+08:00"), order(2, "100.00", "2026-03-03T10:00:00+08:00")]
+    history = [order(1, "1000.00", "2026-03-02T10:00:00+08:00"), order(2, "100.00", "2026-03-03T10:00:00+08:00")]
+    if member == REFUNDED:
+        history.append(("orders", member, {"event_id": f"{member}-refund", "member_id": member,
+                                           "occurred_at": "2026-03-03T12:00:00+08:00", "type": "order_refunded",
+                                           "order_id": f"{member}-o2", "amount": "150.00"}))
+    return history
 
 
 def test_each_arm_is_judged_by_its_rules_and_its_outputs_name_it(experiment_cluster):
@@ -78,7 +84,7 @@ def test_each_arm_is_judged_by_its_rules_and_its_outputs_name_it(experiment_clus
     assert {k: comparable(v) for k, v in effective(live).items()} == \
         {k: comparable(v) for k, v in effective(expected).items()}
 
-    member = next(m for m, a in arms.items() if a.variant == "B")
+    member = next(m for m, a in arms.items() if a.variant == "B" and m != REFUNDED)
     status, view = worker.get_json(f"/members/{member}?as_of=2026-03-04T00:00:00%2B08:00")
     assert status == 200
     assert view["experiment_arm"] == {"experiment": "diamond-x2", "variant": "B"}
@@ -88,6 +94,9 @@ def test_each_arm_is_judged_by_its_rules_and_its_outputs_name_it(experiment_clus
     for variant, members in per_arm.items():
         wait_until(lambda v=variant, n=members: metric(worker, "memberflow_experiment_orders_total",
                                                        experiment="diamond-x2", variant=v) == 2 * n, timeout=30)
+    # the refund counts what the experiment counted of the order: its 100, not the 150 asked for
+    wait_until(lambda: metric(worker, "memberflow_experiment_refunds_total", experiment="diamond-x2",
+                              variant=arms[REFUNDED].variant) == 100, timeout=30)
 
 
 STATS_MEMBERS = [f"exs-{i}" for i in range(40)]
@@ -115,9 +124,10 @@ def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experim
     events = [("orders", m, {"event_id": f"{m}-pay", "member_id": m, "occurred_at": "2026-03-05T10:00:00+08:00",
                              "type": "order_paid", "order_id": f"{m}-o", "amount": str(spend_of(i))})
               for i, m in enumerate(STATS_MEMBERS)]
-    # the first test's members are in the experiment too (again: duplicates when that test ran first)
+    # the first test's members are in the experiment too (again: duplicates when that test ran first;
+    # REFUNDED's refund of 150 takes back the 100 its order paid)
     cluster.produce([e for m in MEMBERS for e in orders(m)] + events)
-    spends = {m: (Decimal(1100), 2) for m in MEMBERS} | {m: (spend_of(i), 1) for i, m in enumerate(STATS_MEMBERS)}
+    spends = {m: (Decimal(1000 if m == REFUNDED else 1100), 2) for m in MEMBERS} | {m: (spend_of(i), 1) for i, m in enumerate(STATS_MEMBERS)}
     base, token = operators
     path = "/tenants/default/experiments/diamond-x2/statistics"
 
