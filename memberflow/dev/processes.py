@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,14 +67,23 @@ def spawn(argv: list[str], log_path: Path | None, env: Mapping[str, str], cwd: P
 
 def stop_process(proc: subprocess.Popen, grace: float = 5.0) -> None:
     """SIGTERM, then SIGKILL if it has not exited -- only our own child, by PID."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(grace)
+    stop_processes([proc], grace)
+
+
+def stop_processes(procs: Sequence[subprocess.Popen], grace: float = 5.0) -> None:
+    """``stop_process`` for several at once: all are told to stop before any is waited for, so
+    they shut down side by side (workers of one group stopped one by one would each hand their
+    partitions to the next in a rebalance first)."""
+    running = [proc for proc in procs if proc.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in running:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
 
 
 @contextmanager

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from memberflow.dev.cluster import ROOT, WorkerProcess
-from memberflow.dev.processes import Child, ProcessFailed, spawn, stop_process
+from memberflow.dev.processes import Child, ProcessFailed, spawn, stop_process, stop_processes
 
 
 class Script(Child):
@@ -51,6 +52,40 @@ def test_stop_process_stops_its_own_child_in_its_own_session(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+#: a child that, told to stop, writes its own file and exits only once the other's is there too
+WAITS_FOR_THE_OTHER = """
+import pathlib, signal, sys, time
+mine, other = map(pathlib.Path, sys.argv[1:])
+def stop(*_):
+    mine.touch()
+    while not other.exists():
+        time.sleep(0.05)
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
+mine.with_suffix(".ready").touch()
+time.sleep(120)
+"""
+
+
+def test_stop_processes_tells_every_one_before_waiting_for_any(tmp_path: Path) -> None:
+    """As workers of one group do: each ends only once the other has stopped too. Stopped one by
+    one, the first would wait out its grace and be killed."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    procs = [spawn([sys.executable, "-c", WAITS_FOR_THE_OTHER, str(mine), str(other)], tmp_path / f"{mine.name}.log",
+                   os.environ) for mine, other in ((a, b), (b, a))]
+    try:
+        deadline = time.monotonic() + 30
+        while not all(p.with_suffix(".ready").exists() for p in (a, b)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop_processes(procs, grace=20)
+        assert [proc.returncode for proc in procs] == [0, 0]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_a_worker_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from memberflow.dev.cluster import LocalCluster
 from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
+from memberflow.dev.processes import stop_processes
 from tests.integration.fixtures import wait_until
 
 
@@ -48,5 +48,4 @@ def admin_service(cluster: LocalCluster, workdir: Path, *, readmodel_url: str | 
         wait_until(lambda: answers(base), timeout=60)
         yield base, made.stdout.strip().splitlines()[-1]
     finally:
-        for proc in procs:
-            stop_process(proc)
+        stop_processes(procs)

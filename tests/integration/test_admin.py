@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
+from memberflow.dev.processes import stop_processes
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database
 from tests.integration.fixtures import consumed_total, effective, mixed_events, wait_until
@@ -70,8 +70,7 @@ def stack(cluster, postgres_url, tmp_path_factory):
         wait_until(lambda: call(base, "/healthz")[0] == 200, timeout=60)
         yield base, made.stdout.strip().splitlines()[-1], engine
     finally:
-        for proc in procs:
-            stop_process(proc)
+        stop_processes(procs)
         engine.dispose()
 
 

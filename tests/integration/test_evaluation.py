@@ -71,5 +71,4 @@ def test_two_workers_evaluate_each_member_exactly_once_and_pass_over_only_what_i
     assert looked_at(first, second) == 3 * len(members)
     assert metric(first, "memberflow_members_not_due_total") + metric(second, "memberflow_members_not_due_total") \
         > passed_over
-    first.stop()
-    second.stop()
+    cluster.stop(first, second)

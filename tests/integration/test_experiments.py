@@ -127,7 +127,8 @@ def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experim
     # the first test's members are in the experiment too (again: duplicates when that test ran first;
     # REFUNDED's refund of 150 takes back the 100 its order paid)
     cluster.produce([e for m in MEMBERS for e in orders(m)] + events)
-    spends = {m: (Decimal(1000 if m == REFUNDED else 1100), 2) for m in MEMBERS} | {m: (spend_of(i), 1) for i, m in enumerate(STATS_MEMBERS)}
+    spends = {m: (Decimal(1000 if m == REFUNDED else 1100), 2) for m in MEMBERS} | {
+        m: (spend_of(i), 1) for i, m in enumerate(STATS_MEMBERS)}
     base, token = operators
     path = "/tenants/default/experiments/diamond-x2/statistics"
 

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from memberflow.dev.postgres import free_port
-from memberflow.dev.processes import stop_process
+from memberflow.dev.processes import stop_processes
 from memberflow.readmodel import schema
 from memberflow.readmodel.database import open_database
 from tests.integration.fixtures import consumed_total, metric, wait_until
@@ -47,8 +47,7 @@ def stack(cluster, postgres_url, tmp_path_factory):
         wait_until(lambda: call(base, "/healthz")[0] == 200, timeout=60)
         yield base, made.stdout.strip().splitlines()[-1], engine, workers
     finally:
-        for proc in procs:
-            stop_process(proc)
+        stop_processes(procs)
         engine.dispose()
 
 
