@@ -187,13 +187,16 @@ def _reminds(inst: BenefitInstance, lead: timedelta) -> bool:
 
 def instances_due(ahead: LookAhead) -> datetime | None:
     """The earliest expiry or reminder of an issued instance, or retention of a settled one."""
+    kept = ahead.state.benefits
+    if not kept:
+        return None
     rules = ahead.rules.benefits
     lead = timedelta(days=rules.remind_days_before)
-    moments = [settle_due(ahead.state, rules)]
-    for inst in instances(ahead.state).values():
+    due = settle_due(ahead.state, rules)
+    for inst in kept.values():
         if inst.status is not BenefitStatus.ISSUED or inst.valid_until is None:
             continue
-        moments.append(inst.valid_until)
-        if _reminds(inst, lead):
-            moments.append(inst.valid_until - lead)
-    return min((m for m in moments if m is not None), default=None)
+        moment = inst.valid_until - lead if _reminds(inst, lead) else inst.valid_until
+        if due is None or moment < due:
+            due = moment
+    return due

@@ -10,12 +10,13 @@ computes what several rules share (the local day, the qualification) once.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from config.rules import TenantRules
-from config.tiers import MetricKind
+from config.tiers import Metric, MetricKind
 from engine.clock import local_day, start_of_day, window_days
 from engine.qualification import Qualification, qualification
-from engine.windows import has_days_after
+from engine.windows import has_days_after, metric_value
 from models.state import MemberState
 
 
@@ -23,7 +24,8 @@ class LookAhead:
     """One member's state and rules, looked at from ``since`` on.  (Plain lazy
     attributes: ``functools.cached_property`` takes a lock on every read in 3.11.)"""
 
-    __slots__ = ("state", "rules", "since", "_day", "_windows_may_grow", "_qualification")
+    __slots__ = ("state", "rules", "since", "_day", "_windows_may_grow", "_qualification", "_first_expiry",
+                 "_qualifies_until", "_metrics")
 
     def __init__(self, state: MemberState, rules: TenantRules, since: datetime) -> None:
         self.state = state
@@ -32,6 +34,9 @@ class LookAhead:
         self._day: date | None = None
         self._windows_may_grow: bool | None = None
         self._qualification: Qualification | None = None
+        self._first_expiry: datetime | None | bool = False  # False: not looked for yet
+        self._qualifies_until: dict[int, datetime | None] = {}
+        self._metrics: dict[tuple[MetricKind, int], Decimal] = {}  # as of ``day``, by (kind, window)
 
     @property
     def day(self) -> date:
@@ -50,14 +55,41 @@ class LookAhead:
     @property
     def qualification(self) -> Qualification:
         if self._qualification is None:
-            self._qualification = qualification(self.state, self.rules.tiers, self.day)
+            self._qualification = qualification(self.state, self.rules.tiers, self.day, self._metrics)
         return self._qualification
+
+    def metric(self, metric: Metric) -> Decimal:
+        """``metric``'s value as of ``day`` (summed once, and shared with ``qualification``)."""
+        key = (metric.kind, metric.window_days)
+        value = self._metrics.get(key)
+        if value is None:
+            value = self._metrics[key] = metric_value(self.state, metric, self.day)
+        return value
+
+    @property
+    def first_expiry(self) -> datetime | None:
+        """The earliest expiry of a lot of points (None: no lot expires)."""
+        first = self._first_expiry
+        if first is False:
+            first = None
+            for lot in self.state.lots:
+                expires = lot.expires_at
+                if expires is not None and (first is None or expires < first):
+                    first = expires
+            self._first_expiry = first
+        return first  # type: ignore[return-value]
 
     def qualifies_until(self, rank: int) -> datetime | None:
         """The earliest moment from ``since`` on at which the member may qualify
         for less than ``rank``: ``since`` if it already does, None if never.
         Without events a window only loses days, so qualification can only fall
         when a day leaves a window; growth and invitations stay as they are."""
+        known = self._qualifies_until
+        if rank not in known:
+            known[rank] = self._qualifies_until_rank(rank)
+        return known[rank]
+
+    def _qualifies_until_rank(self, rank: int) -> datetime | None:
         if self.windows_may_grow or self.qualification.rank < rank:
             return self.since
         leaves: datetime | None = None

@@ -66,15 +66,17 @@ def warn_expiry(step: Step, as_of: datetime) -> bool:
 
 def expiry_due(ahead: LookAhead) -> datetime | None:
     """The earliest moment ``expire_points`` has a lot to expire."""
-    return min((lot.expires_at for lot in ahead.state.lots if lot.expires_at is not None), default=None)
+    return ahead.first_expiry
 
 
 def warning_due(ahead: LookAhead) -> datetime | None:
     """The earliest moment a lot comes within ``warn_lead_days`` of its expiry,
     and the cadence allows another warning."""
     state, policy = ahead.state, ahead.rules.points.expiry
-    first = expiry_due(ahead)
-    if not policy.warn_lead_days or first is None:
+    if not policy.warn_lead_days:
+        return None
+    first = ahead.first_expiry
+    if first is None:
         return None
     due = first - timedelta(days=policy.warn_lead_days)
     if state.expiry_warned_on is not None:

@@ -105,7 +105,7 @@ def nudges_due(ahead: LookAhead) -> datetime | None:
             dues.append(_not_before(falls, _cadence(state, rules, "retention")))
     if current + 1 < len(ladder.tiers) and ladder.tiers[current + 1].qualify:
         cond = ladder.tiers[current + 1].qualify[0]
-        if ahead.windows_may_grow or cond.threshold - metric_value(state, cond.metric, ahead.day) <= cfg.next_tier_gap:
+        if ahead.windows_may_grow or cond.threshold - ahead.metric(cond.metric) <= cfg.next_tier_gap:
             dues.append(_not_before(ahead.since, _cadence(state, rules, "next_tier")))
     if state.last_login_at is not None:
         churn = state.last_login_at + timedelta(days=cfg.churn_days)

@@ -20,10 +20,13 @@ class Qualification:
     value: Decimal
 
 
-def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualification:
-    """The highest tier the member qualifies for as of a local day."""
+def qualification(state: MemberState, ladder: TierRules, as_of: date,
+                  values: dict[tuple[MetricKind, int], Decimal] | None = None) -> Qualification:
+    """The highest tier the member qualifies for as of a local day.  ``values``: the metrics as of
+    that day, by (kind, window), known so far -- filled in as they are summed."""
     invited_rank = ladder.rank(state.invited_tier) if state.invited_tier else 0
-    values: dict[tuple[MetricKind, int], Decimal] = {}  # tiers usually measure the same metric
+    if values is None:
+        values = {}  # tiers usually measure the same metric
     for rank, tier, conditions in ladder.climb:
         for metric, threshold, name in conditions:
             key = (metric.kind, metric.window_days)
@@ -39,5 +42,5 @@ def qualification(state: MemberState, ladder: TierRules, as_of: date) -> Qualifi
         return Qualification(0, ladder.base, "base", "none", Decimal(0))
     value = values.get((first.kind, first.window_days))
     if value is None:
-        value = metric_value(state, first, as_of)
+        value = values[(first.kind, first.window_days)] = metric_value(state, first, as_of)
     return Qualification(0, ladder.base, "base", first.name, value)

@@ -336,5 +336,7 @@ def expire_gifts(step: Step, as_of: datetime) -> bool:
 def gifts_due(ahead: LookAhead) -> datetime | None:
     """The earliest answer deadline of an offer still open."""
     memory = ahead.state.redemption
+    if not memory.gifts_sent and not memory.gifts_received:
+        return None
     return min((g.respond_by for g in (*memory.gifts_sent.values(), *memory.gifts_received.values())
                 if g.status is GiftStatus.OFFERED), default=None)
