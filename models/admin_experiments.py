@@ -22,6 +22,7 @@ class ExperimentStatus(StrEnum):
     RUNNING = "running"
     ENDED = "ended"  # its window is over
     STOPPED = "stopped"  # stopped by an operator (``stopped_at`` passed), maybe rolled out
+    REMOVED = "removed"  # the rules in force no longer name it: as the last version that did defined it
 
 
 class VariantInfo(Contract):

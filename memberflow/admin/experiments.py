@@ -1,5 +1,6 @@
 """Live experiments, the admin service's side: the experiments of the rules in force with their status
-and members per arm, their statistics, and stopping or rolling one out.
+and members per arm (then those a later version removed, as the last version naming them defined
+them, while the read model has members of them), their statistics, and stopping or rolling one out.
 
 Stopping and rolling out publish a new version of the tenant's rules through ``publish_audited``, as
 publishing a candidate does (admin only, audited, a retry with the same request id gets the version
@@ -10,6 +11,7 @@ and names the variant in ``rolled_out``.  Both the API and the console call thes
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,28 +34,46 @@ from models.admin_rules import RulesVersionDetail
 STOP, ROLLOUT = "experiments.stop", "experiments.rollout"
 
 
-def _info(experiment: Experiment, members: dict[str, int], now: datetime) -> ExperimentInfo:
+def _info(experiment: Experiment, members: dict[str, int], now: datetime, removed: bool = False) -> ExperimentInfo:
     variants = [VariantInfo(name=HOLDOUT, weight=None, description="the base rules", members=members.get(HOLDOUT, 0))
                 ] if experiment.holdout > 0 else []
     variants += [VariantInfo(name=v.name, weight=v.weight, description=v.description, overlay=v.overlay,
                              members=members.get(v.name, 0)) for v in experiment.variants]
     p = experiment.population
     return ExperimentInfo(experiment=experiment.id, description=experiment.description,
-                          status=status(experiment, now), tiers=p.tiers, share=p.share, holdout=experiment.holdout,
-                          starts_at=p.starts_at, ends_at=p.ends_at, stopped_at=experiment.stopped_at,
-                          rolled_out=experiment.rolled_out, control=control(experiment),
-                          members=sum(members.values()), variants=variants)
+                          status=ExperimentStatus.REMOVED if removed else status(experiment, now), tiers=p.tiers,
+                          share=p.share, holdout=experiment.holdout, starts_at=p.starts_at, ends_at=p.ends_at,
+                          stopped_at=experiment.stopped_at, rolled_out=experiment.rolled_out,
+                          control=control(experiment), members=sum(members.values()), variants=variants)
+
+
+def _removed(rules: TenantRulesService, tenant_id: str, current: TenantRules,
+             ids: Iterable[str]) -> dict[str, tuple[Experiment, TenantRules]]:
+    """The last definition, and the rules that held it, of each of ``ids`` the rules in force no longer
+    name (an id no earlier version defines either is left out: nothing says what its arms were)."""
+    wanted = set(ids) - {e.id for e in current.experiments}
+    found: dict[str, tuple[Experiment, TenantRules]] = {}
+    if not wanted:
+        return found
+    for version in rules.history(tenant_id):
+        for defined in version.experiments:
+            if defined.id in wanted and defined.id not in found:
+                found[defined.id] = (defined, version)
+        if found.keys() >= wanted:
+            break
+    return found
 
 
 def experiments(rules: TenantRulesService, tenant_id: str, now: datetime | None = None) -> list[ExperimentInfo]:
-    """The experiments of the rules in force, in their order, with members per arm."""
+    """The experiments of the rules in force, in their order, with members per arm; then, by id, those
+    the rules no longer name but the read model has members of (``removed``)."""
     current, _ = rules.in_force(tenant_id)
-    if not current.experiments:
-        return []
     with rules.engine.connect() as conn:
         counted = members_per_variant(conn, tenant_id)
     now = now or datetime.now(UTC)
-    return [_info(e, counted.get(e.id, {}), now) for e in current.experiments]
+    listed = [_info(e, counted.get(e.id, {}), now) for e in current.experiments]
+    removed = _removed(rules, tenant_id, current, counted)
+    return listed + [_info(removed[i][0], counted[i], now, removed=True) for i in sorted(removed)]
 
 
 def find(current: TenantRules, experiment_id: str) -> tuple[int, Experiment]:
@@ -64,19 +84,30 @@ def find(current: TenantRules, experiment_id: str) -> tuple[int, Experiment]:
     raise HTTPException(404, f"no experiment {experiment_id!r} in the rules in force")
 
 
-def experiment(rules: TenantRulesService, tenant_id: str, experiment_id: str) -> ExperimentInfo:
+def _defined(rules: TenantRulesService, tenant_id: str, experiment_id: str) -> tuple[Experiment, TenantRules, bool]:
+    """The experiment as the rules in force define it, or else as the last version that did (removed: True),
+    with those rules; 404 when no version of the tenant's rules ever named it."""
     current, _ = rules.in_force(tenant_id)
-    _, found = find(current, experiment_id)
+    for experiment in current.experiments:
+        if experiment.id == experiment_id:
+            return experiment, current, False
+    removed = _removed(rules, tenant_id, current, [experiment_id])
+    if experiment_id not in removed:
+        raise HTTPException(404, f"no experiment {experiment_id!r} in the tenant's rules, in force or earlier")
+    return *removed[experiment_id], True
+
+
+def experiment(rules: TenantRulesService, tenant_id: str, experiment_id: str) -> ExperimentInfo:
+    found, _, removed = _defined(rules, tenant_id, experiment_id)
     with rules.engine.connect() as conn:
         counted = members_per_variant(conn, tenant_id)
-    return _info(found, counted.get(experiment_id, {}), datetime.now(UTC))
+    return _info(found, counted.get(experiment_id, {}), datetime.now(UTC), removed)
 
 
 def statistics(rules: TenantRulesService, tenant_id: str, experiment_id: str) -> ExperimentStatistics:
-    current, _ = rules.in_force(tenant_id)
-    _, found = find(current, experiment_id)
+    found, defining, removed = _defined(rules, tenant_id, experiment_id)
     with rules.engine.connect() as conn:
-        return experiment_statistics(conn, tenant_id, found, current)
+        return experiment_statistics(conn, tenant_id, found, defining, removed=removed)
 
 
 def _stopped(doc: dict[str, Any], index: int, now: datetime, rolled_out: str | None) -> dict[str, Any]:

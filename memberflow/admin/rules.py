@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -131,10 +132,19 @@ class TenantRulesService:
         row = self.latest(tenant_id)
         if row is None:
             return self.files.for_tenant(tenant_id), None
-        stored = RulesVersion(tenant_id=row.tenant_id, version=row.version, rules=row.rules,
-                              published_by=row.published_by, reason=row.reason,
-                              published_at=_aware(row.published_at))
-        return published(stored), row
+        return _rules_of(row), row
+
+    def history(self, tenant_id: str) -> Iterator[TenantRules]:
+        """Every rules version the tenant had, newest first: the published ones, then the files'."""
+        v = schema.rules_versions.c
+        with self.engine.connect() as conn:
+            numbers = conn.execute(sa.select(v.version).where(v.tenant_id == tenant_id)
+                                   .order_by(v.version.desc())).scalars().all()
+        for number in numbers:
+            row = self.version(tenant_id, number)
+            if row is not None:
+                yield _rules_of(row)
+        yield self.files.for_tenant(tenant_id)
 
     def publish(self, tenant_id: str, rules: TenantRules, published_by: str, reason: str) -> RulesVersion:
         """``rules`` as the tenant's next version: numbered, kept, on the topic (``VersionTaken`` on a race)."""
@@ -166,6 +176,13 @@ def _problem(error: Any) -> dict[str, Any]:
 
 
 _WITHIN = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): (.+)$", re.S)
+
+
+def _rules_of(row: sa.Row) -> TenantRules:
+    """A stored version's rules, named as outputs name them."""
+    return published(RulesVersion(tenant_id=row.tenant_id, version=row.version, rules=row.rules,
+                                  published_by=row.published_by, reason=row.reason,
+                                  published_at=_aware(row.published_at)))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -102,7 +102,8 @@ def _per_member(total: int, members: int) -> Decimal:
 
 
 def experiment_statistics(conn: sa.Connection, tenant_id: str, experiment: Experiment, rules: TenantRules,
-                          now: datetime | None = None) -> ExperimentStatistics:
+                          now: datetime | None = None, removed: bool = False) -> ExperimentStatistics:
+    """The figures per arm; ``rules``: those that define ``experiment`` (``removed``: no longer in force)."""
     now = now or datetime.now(UTC)
     summed = variant_sums(conn, tenant_id, experiment.id)
     names = arms(experiment)
@@ -127,6 +128,7 @@ def experiment_statistics(conn: sa.Connection, tenant_id: str, experiment: Exper
         differences.append(SpendDifference(variant=name, control=base, difference=_money(difference),
                                            ci_low=_money(low), ci_high=_money(high), p_value=p,
                                            degrees_of_freedom=df))
-    return ExperimentStatistics(tenant_id=tenant_id, experiment=experiment.id, status=status(experiment, now),
+    return ExperimentStatistics(tenant_id=tenant_id, experiment=experiment.id,
+                                status=ExperimentStatus.REMOVED if removed else status(experiment, now),
                                 control=base, currency=rules.currency, point_value=value, variants=figures,
                                 differences=differences, as_of=now)

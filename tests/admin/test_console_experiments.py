@@ -90,6 +90,20 @@ def test_an_admin_stops_it(app, token, admin, rules_published):
     assert 'data-testid="form-stop"' not in after
 
 
+def test_a_removed_experiment_is_listed_with_its_figures_and_no_forms(app, token, admin):
+    running(app, token, "removal")
+    with TestClient(app) as api:
+        made = api.post(f"/tenants/{TENANT}/rules/versions", headers=auth(token["admin"]), json={
+            "rules": {"experiments": []}, "reason": "remove", "request_id": "console-remove"})
+        assert made.status_code == 201, made.text
+    row = re.search(r'<tr data-experiment="double">.*?</tr>', admin.get(LIST).text, re.S).group(0)
+    assert 'data-testid="status">removed' in row
+    page = admin.get(PAGE).text
+    assert 'data-testid="status">removed<' in page
+    assert 'data-testid="members">4<' in re.search(r'<tr data-variant="double">.*?</tr>', page, re.S).group(0)
+    assert 'data-testid="form-stop"' not in page and 'data-testid="form-rollout"' not in page
+
+
 def test_an_admin_rolls_a_variant_out(app, token, admin, rules_published):
     running(app, token, "rollout")
     page = admin.get(PAGE).text

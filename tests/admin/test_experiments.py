@@ -74,6 +74,26 @@ def test_an_unknown_experiment_is_not_found(client, token):
         assert client.request(method, path, json=body, headers=auth(token["admin"])).status_code == 404
 
 
+def test_an_experiment_the_rules_no_longer_name_is_listed_as_removed_with_its_figures(client, token):
+    """A later version without it: its members and figures stay readable, by the last definition naming it;
+    it can no longer be stopped or rolled out."""
+    running(client, token, "before-removal")
+    removed = client.post(f"/tenants/{TENANT}/rules/versions", headers=auth(token["admin"]), json={
+        "rules": {"experiments": []}, "reason": "remove it", "request_id": "remove-double"})
+    assert removed.status_code == 201, removed.text
+    (found,) = client.get(BASE, headers=auth(token["viewer"])).json()
+    assert (found["experiment"], found["status"], found["control"], found["members"]) == \
+        ("double", "removed", "holdout", 7)
+    assert [(v["name"], v["members"]) for v in found["variants"]] == [("holdout", 3), ("double", 4)]
+    figures = client.get(f"{BASE}/double/statistics", headers=auth(token["viewer"])).json()
+    assert figures["status"] == "removed"
+    assert [(v["variant"], v["members"], v["spend_per_member"]) for v in figures["variants"]] == \
+        [("holdout", 3, "20.00"), ("double", 4, "50.00")]
+    stop = client.post(f"{BASE}/double/stop", headers=auth(token["admin"]), json={"reason": "x", "request_id": "r-1"})
+    assert stop.status_code == 404
+    assert client.get(f"{BASE}/never/statistics", headers=auth(token["viewer"])).status_code == 404
+
+
 def test_the_member_page_shows_its_experiments(client, token):
     page = client.get(f"/tenants/{TENANT}/members/d3", headers=auth(token["viewer"]))
     assert page.status_code == 200

@@ -67,3 +67,23 @@ def test_an_admin_stops_it_from_the_page(browser, experimenting):
     assert page.get_by_test_id("status").inner_text() == "stopped"
     assert page.get_by_role("button", name="Roll out").count() == 0
     context.close()
+
+
+def test_a_removed_experiment_keeps_its_figures_without_forms(browser, experimenting):
+    """A later rules version without it: still listed, as ``removed``, its page readable, nothing to decide."""
+    made = httpx.post(f"{experimenting.url}/tenants/{TENANT}/rules/versions",
+                      headers=auth(experimenting.tokens["admin"]),
+                      json={"rules": {"experiments": []}, "reason": "remove", "request_id": "browser-remove"})
+    assert made.status_code == 201, made.text
+    context, page = sign_in(browser, experimenting, "admin")
+    page.goto(f"{experimenting.url}/console/{TENANT}/experiments")
+    assert page.get_by_test_id("experiments").locator("tbody tr td").all_inner_texts()[1] == "removed"
+    page.get_by_role("link", name="double", exact=True).click()
+    page.wait_for_url(f"**/console/{TENANT}/experiments/double")
+    check_page(page, "a removed experiment")
+    assert page.get_by_test_id("status").inner_text() == "removed"
+    rows = page.get_by_test_id("variants").locator("tbody tr")
+    assert [r.locator("td").all_inner_texts()[0] for r in rows.all()] == ["3", "4"]
+    assert page.get_by_role("button", name="Stop").count() == 0
+    assert page.get_by_role("button", name="Roll out").count() == 0
+    context.close()
