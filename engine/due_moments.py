@@ -4,7 +4,8 @@ Every periodic rule (``engine.evaluation.EVALUATION_HOOKS``) states the
 earliest moment from ``since`` on at which it could change the member or emit
 anything, assuming no event arrives (an event rewrites the state, and the
 stored moment with it).  Each rule reads what it needs from a ``LookAhead``, which
-computes what several rules share (the local day, the qualification) once.
+computes what several rules share (the local day, the metrics and the qualification,
+when the member may qualify for less, the first expiry of its points) once.
 """
 
 from __future__ import annotations
