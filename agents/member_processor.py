@@ -36,12 +36,12 @@ from agents.history import KnownHeads, record_history
 from agents.kafka.changelog import DeferredTable, write_values
 from agents.kafka.publisher import Publisher
 from agents.kafka.routing import SOURCE_HEADER, partition_for, source_topic
-from agents.metrics import Metrics, Tallies
+from agents.metrics import Metrics
 from agents.records import Record, Result, dead_letter, decode, engine_failure, evaluate
 from agents.rules_in_force import RulesInForce
 from config.settings import Settings
 from config.topics import Topic
-from engine.experiments import order_tallies
+from engine.experiments import Tallies, order_tallies
 from engine.outcome import Applied, Emitted
 from models.events import MemberEvent
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange

@@ -13,6 +13,7 @@ from decimal import Decimal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from config.topics import MEMBER_INPUTS, OUTPUTS
+from engine.experiments import Tallies
 from engine.outcome import Emitted
 from models.benefits import BenefitChange
 from models.devices import RiskAction, RiskFlag, RiskRule
@@ -29,8 +30,6 @@ from models.outputs import (
 )
 from models.state import MemberStatus
 
-#: an experiment's (variant, orders, net spend) counted of a member (``engine.experiments.order_tallies``)
-Tallies = dict[str, tuple[str, int, Decimal]]
 ZERO = Decimal(0)
 
 OUTCOMES = ("applied", "rewound", "duplicate", "dead_lettered", "forwarded")

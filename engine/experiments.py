@@ -63,7 +63,11 @@ def record(step: Step, event: object) -> None:
             exposed.benefits_used += 1
 
 
-def order_tallies(state: MemberState | None) -> dict[str, tuple[str, int, Decimal]]:
+#: an experiment's (variant, orders, net spend) counted of a member, by experiment
+Tallies = dict[str, tuple[str, int, Decimal]]
+
+
+def order_tallies(state: MemberState | None) -> Tallies:
     """What each of the member's experiments has counted of its orders: (variant, orders, net spend).
     The difference across one event is what that event added to its arm (the worker's metrics)."""
     if state is None or not state.experiments:

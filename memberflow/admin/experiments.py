@@ -41,7 +41,7 @@ def _info(experiment: Experiment, members: dict[str, int], now: datetime, remove
                              members=members.get(v.name, 0)) for v in experiment.variants]
     p = experiment.population
     return ExperimentInfo(experiment=experiment.id, description=experiment.description,
-                          status=ExperimentStatus.REMOVED if removed else status(experiment, now), tiers=p.tiers,
+                          status=status(experiment, now, removed), tiers=p.tiers,
                           share=p.share, holdout=experiment.holdout, starts_at=p.starts_at, ends_at=p.ends_at,
                           stopped_at=experiment.stopped_at, rolled_out=experiment.rolled_out,
                           control=control(experiment), members=sum(members.values()), variants=variants)

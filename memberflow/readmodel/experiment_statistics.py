@@ -27,7 +27,10 @@ CENT = Decimal("0.01")
 CONFIDENCE = Decimal("0.95")
 
 
-def status(experiment: Experiment, now: datetime) -> ExperimentStatus:
+def status(experiment: Experiment, now: datetime, removed: bool = False) -> ExperimentStatus:
+    """``removed``: the rules in force no longer name it (``experiment`` is its last definition)."""
+    if removed:
+        return ExperimentStatus.REMOVED
     if experiment.stopped_at is not None and experiment.stopped_at <= now:
         return ExperimentStatus.STOPPED
     if now < experiment.population.starts_at:
@@ -129,6 +132,6 @@ def experiment_statistics(conn: sa.Connection, tenant_id: str, experiment: Exper
                                            ci_low=_money(low), ci_high=_money(high), p_value=p,
                                            degrees_of_freedom=df))
     return ExperimentStatistics(tenant_id=tenant_id, experiment=experiment.id,
-                                status=ExperimentStatus.REMOVED if removed else status(experiment, now),
+                                status=status(experiment, now, removed),
                                 control=base, currency=rules.currency, point_value=value, variants=figures,
                                 differences=differences, as_of=now)
