@@ -9,6 +9,7 @@ it was granted for, so repeating an evaluation grants nothing twice.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from config.tiers import Cadence
 from engine.clock import add_months, start_of_day
@@ -16,6 +17,7 @@ from engine.due_moments import LookAhead
 from engine.step import Step
 
 
+@lru_cache(maxsize=4096)
 def period_of(day: date, cadence: Cadence) -> str:
     if cadence is Cadence.DAY:
         return day.isoformat()
@@ -83,6 +85,7 @@ def scheduled_due(ahead: LookAhead) -> datetime | None:
     return coupons if birthday is None else birthday if coupons is None else min(coupons, birthday)
 
 
+@lru_cache(maxsize=4096)
 def next_period(day: date, cadence: Cadence) -> date:
     """The first day of the period after the one ``day`` is in."""
     if cadence is Cadence.DAY:

@@ -1,8 +1,13 @@
-"""Event-time helpers in a tenant's time zone (never the wall clock)."""
+"""Event-time helpers in a tenant's time zone (never the wall clock).
+
+The calendar helpers of dates are memoised: a periodic evaluation asks them the same
+questions for every member (the same day, the same windows and period starts).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -11,10 +16,12 @@ def local_day(moment: datetime, tz: tzinfo) -> date:
     return moment.astimezone(tz).date()
 
 
+@lru_cache(maxsize=4096)
 def start_of_day(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
+@lru_cache(maxsize=4096)
 def add_months(day: date, months: int) -> date:
     """``day`` plus ``months`` calendar months, clamped to the month's end."""
     month_index = day.month - 1 + months
@@ -27,6 +34,7 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
+@lru_cache(maxsize=4096)
 def window_days(as_of: date, days: int) -> tuple[date, date]:
     """Inclusive first and last day of a trailing window of ``days`` ending ``as_of``."""
     return as_of - timedelta(days=days - 1), as_of

@@ -97,7 +97,7 @@ class LookAhead:
         for kind, days in self.rules.tiers.windows:
             buckets = self.state.spend_days if kind is MetricKind.SPEND else self.state.points_days
             first, _ = window_days(self.day, days)
-            oldest = min((d for d in buckets if d >= first), default=None)
+            oldest = min(filter(first.__le__, buckets), default=None)
             if oldest is not None:
                 moment = start_of_day(oldest + timedelta(days=days), self.rules.tz)
                 leaves = moment if leaves is None else min(leaves, moment)
