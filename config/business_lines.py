@@ -222,6 +222,8 @@ class BusinessLine(Strict):
     downgrade_warning_days: int = Field(default=7, ge=0, le=365)
 
     _compiled: dict[int, Node] = PrivateAttr(default_factory=dict)
+    #: the engine's memo of this definition's level by a member's stored values (``engine.badges.stored_level``)
+    _levels: dict[tuple[str | None, ...], int | None] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> BusinessLine:
@@ -239,6 +241,10 @@ class BusinessLine(Strict):
     def rule_of(self, level: int) -> Node:
         # read straight from pydantic's private storage: its attribute fallback costs more than the rule
         return self.__pydantic_private__["_compiled"][level]  # type: ignore[index]
+
+    @property
+    def levels_memo(self) -> dict[tuple[str | None, ...], int | None]:
+        return self.__pydantic_private__["_levels"]  # type: ignore[index]
 
     def level(self, number: int) -> BadgeLevel | None:
         return self.levels[number - 1] if 1 <= number <= len(self.levels) else None

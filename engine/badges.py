@@ -146,6 +146,26 @@ def stored_values(line: BusinessLine, badge: BadgeState) -> dict[str, Value] | N
     return values
 
 
+_UNKNOWN = object()
+MEMO_SIZE = 65_536  # stored value sets remembered per definition before the memo starts again
+
+
+def stored_level(line: BusinessLine, badge: BadgeState) -> int | None:
+    """``qualified_level`` of the member's last values (None: ``stored_values`` cannot read them),
+    remembered per definition: a member's values stay as they are until its next snapshot, and an
+    evaluation looks at them on every pass."""
+    key = tuple(map(badge.values.get, line.fields))
+    memo = line.levels_memo
+    level = memo.get(key, _UNKNOWN)
+    if level is _UNKNOWN:
+        values = stored_values(line, badge)
+        level = None if values is None else qualified_level(line, values)
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = level
+    return level  # type: ignore[return-value]
+
+
 # -- changes --------------------------------------------------------------------------
 
 
@@ -269,9 +289,9 @@ def evaluate_badges(step: Step, as_of: datetime | date) -> bool:
             continue  # decided at or after this moment: a repeated evaluation changes nothing
         if line is None:
             continue  # a retired line: kept until the next snapshot, no rights to issue
-        values = stored_values(line, badge)
-        if values is not None:  # values this version cannot read: the level is kept until the next snapshot
-            changed = _evaluate_line(step, line_id, line, badge, qualified_level(line, values), as_of) or changed
+        qualified = stored_level(line, badge)
+        if qualified is not None:  # values this version cannot read: the level is kept until the next snapshot
+            changed = _evaluate_line(step, line_id, line, badge, qualified, as_of) or changed
         changed = renew_rights(step, line_id, line, badge) or changed
     return changed
 
@@ -340,9 +360,8 @@ def _line_due(ahead: LookAhead, line_id: str, line: BusinessLine, badge: BadgeSt
     """``badges_due`` for one badge."""
     since = ahead.since
     due = None
-    values = stored_values(line, badge)
-    if values is not None:
-        qualified = qualified_level(line, values)
+    qualified = stored_level(line, badge)
+    if qualified is not None:
         if qualified > badge.level:
             return since  # an upgrade a newer definition allows
         if qualified == badge.level:

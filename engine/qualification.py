@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from config.tiers import MetricKind, TierRules
 from engine.windows import metric_value
 from models.state import MemberState
 
 
-@dataclass(frozen=True, slots=True)
-class Qualification:
+class Qualification(NamedTuple):
+    """(A tuple: one is built on every look at a member, and a frozen dataclass costs twice as much.)"""
+
     rank: int
     tier: str
     reason: str

@@ -32,15 +32,21 @@ def add_points(state: MemberState, day: date, points: int) -> None:
         del state.points_days[day]
 
 
+_GROWTH, _SPEND = MetricKind.GROWTH, MetricKind.SPEND  # an enum's member costs a class lookup each time
+_ZERO = Decimal(0)
+
+
 def metric_value(state: MemberState, metric: Metric, as_of: date) -> Decimal:
-    if metric.kind is MetricKind.GROWTH:
+    kind = metric.kind
+    if kind is _GROWTH:
         return Decimal(state.growth)
-    buckets = state.spend_days if metric.kind is MetricKind.SPEND else state.points_days
+    buckets = state.spend_days if kind is _SPEND else state.points_days
     if not buckets:
-        return Decimal(0)
-    first, _ = window_days(as_of, metric.window_days)
-    days = filter(as_of.__ge__, filter(first.__le__, buckets))  # in C: the hot path's most frequent scan
-    return sum(map(buckets.__getitem__, days), Decimal(0))
+        return _ZERO
+    first = window_days(as_of, metric.window_days)[0]
+    if first <= min(buckets) and max(buckets) <= as_of:  # every day in the window (the scans in C)
+        return sum(buckets.values(), _ZERO)
+    return sum(map(buckets.__getitem__, filter(as_of.__ge__, filter(first.__le__, buckets))), _ZERO)
 
 
 def has_days_after(state: MemberState, day: date) -> bool:
