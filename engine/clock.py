@@ -44,3 +44,8 @@ def micros(moment: datetime) -> int:
     """Exact microseconds since the epoch (no float rounding)."""
     since = moment - _EPOCH
     return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+#: ``micros`` of moments many members share (an evaluation's moment, the start of a day or month):
+#: the subtraction asks a zone for its offset each time, a repeated moment is looked up
+shared_micros = lru_cache(maxsize=4096)(micros)

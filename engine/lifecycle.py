@@ -25,6 +25,7 @@ through the admin API.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
+from functools import lru_cache
 
 from config.rules import TenantRules
 from config.topics import Topic
@@ -53,8 +54,11 @@ def inactive_since(state: MemberState) -> datetime | None:
     return latest
 
 
+@lru_cache(maxsize=16_384)
 def months_later(moment: datetime, months: int, tz: tzinfo) -> datetime:
-    """The same local wall time ``months`` calendar months later (clamped to the month's end)."""
+    """The same local wall time ``months`` calendar months later (clamped to the month's end).
+    Memoised: a member's look and its evaluation ask it of the same moment (the result depends
+    on the instant only, so equal instants in other zones may share it)."""
     local = moment.astimezone(tz)
     day = add_months(local.date(), months)
     return local.replace(year=day.year, month=day.month, day=day.day)

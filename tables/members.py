@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import faust
 
-from engine.clock import micros
+from engine.clock import shared_micros
 from models.journal import HEADER, HEADER_SIZE, Journal, MemberRecord
 from models.state import MemberState, state_json, state_of_json
 
@@ -57,7 +57,7 @@ class DueMark(NamedTuple):
 
     @classmethod
     def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
-        return cls(micros(since), NEVER if due is None else micros(due), rules)
+        return cls(shared_micros(since), NEVER if due is None else shared_micros(due), rules)
 
 
 def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:

@@ -8,10 +8,11 @@ from agents.batch_store import BatchStore, WarmStates
 from agents.evaluation import due_mark
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
+from engine.clock import micros
 from models.journal import MemberRecord
 from models.state import MemberState, PointLot, state_json
 from tables.current_event import MessageEvent
-from tables.members import decode, micros, not_due, unmarked
+from tables.members import decode, not_due, unmarked
 
 RULES = RuleBook.load(SHIPPED_RULES_DIR).default
 
