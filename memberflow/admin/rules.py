@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -83,6 +83,11 @@ def document(rules: TenantRules) -> dict[str, Any]:
     return rules.model_dump(mode="json")
 
 
+#: published versions kept parsed per service (a version never changes once published; most requests read the
+#: one in force, and an experiment no longer in force is looked up in the earlier ones)
+PARSED_VERSIONS = 256
+
+
 @dataclass(frozen=True)
 class TenantRulesService:
     """What the rules endpoints do, over the read model and the rules directory's book."""
@@ -90,6 +95,7 @@ class TenantRulesService:
     engine: sa.Engine
     files: RuleBook
     publisher: RulesPublisher | None
+    parsed: dict[tuple[str, int], TenantRules] = field(default_factory=dict, compare=False, repr=False)
 
     def candidate(self, tenant_id: str, data: dict[str, Any]) -> TenantRules:
         """``data`` merged over the default rules, validated as the tenant's rules, every tier it names on
@@ -132,7 +138,21 @@ class TenantRulesService:
         row = self.latest(tenant_id)
         if row is None:
             return self.files.for_tenant(tenant_id), None
-        return _rules_of(row), row
+        return self._parsed(tenant_id, row.version, row), row  # type: ignore[return-value]
+
+    def _parsed(self, tenant_id: str, number: int, row: sa.Row | None = None) -> TenantRules | None:
+        """Version ``number``'s rules, parsed once (None: no such version)."""
+        key = (tenant_id, number)
+        rules = self.parsed.get(key)
+        if rules is None:
+            row = row if row is not None else self.version(tenant_id, number)
+            if row is None:
+                return None
+            rules = _rules_of(row)
+            if len(self.parsed) >= PARSED_VERSIONS:
+                del self.parsed[next(iter(self.parsed))]  # the first parsed goes first
+            self.parsed[key] = rules
+        return rules
 
     def history(self, tenant_id: str) -> Iterator[TenantRules]:
         """Every rules version the tenant had, newest first: the published ones, then the files'."""
@@ -141,9 +161,9 @@ class TenantRulesService:
             numbers = conn.execute(sa.select(v.version).where(v.tenant_id == tenant_id)
                                    .order_by(v.version.desc())).scalars().all()
         for number in numbers:
-            row = self.version(tenant_id, number)
-            if row is not None:
-                yield _rules_of(row)
+            rules = self._parsed(tenant_id, number)
+            if rules is not None:
+                yield rules
         yield self.files.for_tenant(tenant_id)
 
     def publish(self, tenant_id: str, rules: TenantRules, published_by: str, reason: str) -> RulesVersion:

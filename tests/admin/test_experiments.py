@@ -161,3 +161,23 @@ def test_a_viewer_may_not_stop(client, token):
     running(client, token, "viewer")
     assert client.post(f"{BASE}/double/stop", json={"reason": "x", "request_id": "v-1"},
                        headers=auth(token["operator"])).status_code == 403
+
+
+def test_a_published_version_is_parsed_once(client, token, monkeypatch):
+    """A version never changes once published: listing the experiments and reading their statistics again
+    parses no version again, and the next version published is the one in force at once."""
+    from memberflow.admin import rules as rules_module
+
+    first = running(client, token, "parsed-once")
+    assert client.get(BASE, headers=auth(token["viewer"])).status_code == 200
+    parsed: list[int] = []
+    parse = rules_module._rules_of
+    monkeypatch.setattr(rules_module, "_rules_of", lambda row: parsed.append(row.version) or parse(row))
+    for _ in range(2):
+        assert client.get(BASE, headers=auth(token["viewer"])).status_code == 200
+        assert client.get(f"{BASE}/double/statistics", headers=auth(token["viewer"])).status_code == 200
+    assert parsed == []
+    after = running(client, token, "parsed-once-next")
+    assert after == first + 1
+    assert client.get(f"/tenants/{TENANT}/rules", headers=auth(token["viewer"])).json()["version"] == after
+    assert parsed == [after]
