@@ -193,10 +193,12 @@ def instances_due(ahead: LookAhead) -> datetime | None:
     rules = ahead.rules.benefits
     lead = timedelta(days=rules.remind_days_before)
     due = settle_due(ahead.state, rules)
+    issued = BenefitStatus.ISSUED  # looked up once: an enum's member costs a class lookup each time
     for inst in kept.values():
-        if inst.status is not BenefitStatus.ISSUED or inst.valid_until is None:
+        until = inst.valid_until
+        if until is None or inst.status is not issued:
             continue
-        moment = inst.valid_until - lead if _reminds(inst, lead) else inst.valid_until
+        moment = until - lead if _reminds(inst, lead) else until
         if due is None or moment < due:
             due = moment
     return due

@@ -34,6 +34,16 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
+@lru_cache(maxsize=16_384)
+def months_later(moment: datetime, months: int, tz: tzinfo) -> datetime:
+    """The same local wall time ``months`` calendar months later (earlier when negative), clamped to
+    the month's end.  Memoised: a member's look and its evaluation ask it of the same moment (the
+    result depends on the instant only, so equal instants in other zones may share it)."""
+    local = moment.astimezone(tz)
+    day = add_months(local.date(), months)
+    return local.replace(year=day.year, month=day.month, day=day.day)
+
+
 @lru_cache(maxsize=4096)
 def window_days(as_of: date, days: int) -> tuple[date, date]:
     """Inclusive first and last day of a trailing window of ``days`` ending ``as_of``."""

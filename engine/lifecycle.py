@@ -24,13 +24,12 @@ through the admin API.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
-from functools import lru_cache
+from datetime import datetime, timedelta
 
 from config.rules import TenantRules
 from config.topics import Topic
 from engine.account_status import set_status
-from engine.clock import add_months, local_day
+from engine.clock import local_day, months_later
 from engine.due_moments import LookAhead
 from engine.ids import derive_id
 from engine.step import Step
@@ -52,16 +51,6 @@ def inactive_since(state: MemberState) -> datetime | None:
         if isinstance(since, datetime) and (latest is None or since > latest):
             latest = since
     return latest
-
-
-@lru_cache(maxsize=16_384)
-def months_later(moment: datetime, months: int, tz: tzinfo) -> datetime:
-    """The same local wall time ``months`` calendar months later (clamped to the month's end).
-    Memoised: a member's look and its evaluation ask it of the same moment (the result depends
-    on the instant only, so equal instants in other zones may share it)."""
-    local = moment.astimezone(tz)
-    day = add_months(local.date(), months)
-    return local.replace(year=day.year, month=day.month, day=day.day)
 
 
 def freeze_date(state: MemberState, rules: TenantRules) -> datetime | None:

@@ -11,7 +11,6 @@ import msgspec
 from msgspec import Raw
 
 from config.topics import Topic
-from engine.clock import add_months
 from engine.ids import derive_id
 from engine.outcome import Emitted
 from engine.step import Step
@@ -178,10 +177,3 @@ def notify_once(step: Step, kind: NotificationKind, message: str, *key: object, 
             rules_version=step.rules.version,
         ),
     )
-
-
-def shift_months(moment: datetime, months: int, tz: Any) -> datetime:
-    """The same local wall time ``months`` calendar months later (or earlier)."""
-    local = moment.astimezone(tz)
-    day = add_months(local.date(), months)
-    return local.replace(year=day.year, month=day.month, day=day.day)

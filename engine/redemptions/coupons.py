@@ -6,13 +6,13 @@ from datetime import datetime, timedelta
 
 from config.rules import TenantRules
 from engine.benefit_instances import instances
+from engine.clock import months_later
 from engine.due_moments import LookAhead
 from engine.redemptions.common import (
     answer,
     can_afford,
     notify_once,
     reject,
-    shift_months,
     spending_blocked,
     take_pieces,
 )
@@ -41,7 +41,7 @@ def apply_coupon(step: Step, request: CouponRequest) -> None:
     state = step.state
     take_pieces(state, cost, step.occurred_at)
     step.ledger(LedgerKind.SPEND, "coupon", -cost, held(state))
-    valid_until = shift_months(step.occurred_at, rules.valid_months, step.rules.tz)
+    valid_until = months_later(step.occurred_at, rules.valid_months, step.rules.tz)
     coupon = IssuedCoupon(
         coupon_id=step._id("cp", "coupon"),
         request_id=request.request_id,
@@ -84,7 +84,7 @@ def _keep(step: Step, coupon: IssuedCoupon) -> None:
 
 
 def first_reminder(coupon: IssuedCoupon, rules: TenantRules) -> datetime:
-    return shift_months(coupon.valid_until, -rules.redemptions.coupons.remind_months_before, rules.tz)
+    return months_later(coupon.valid_until, -rules.redemptions.coupons.remind_months_before, rules.tz)
 
 
 def coupon_reminders(step: Step, as_of: datetime) -> bool:
