@@ -91,6 +91,10 @@ class ExperimentStatistics(Contract):
     variants: list[VariantFigures]
     differences: list[SpendDifference] = Field(description="each variant against the control")
     as_of: datetime
+    enrolled_from: datetime | None = Field(default=None, description="of the members enrolled at or after this "
+                                                                     "moment only (none: from the start)")
+    enrolled_until: datetime | None = Field(default=None, description="of the members enrolled before this moment "
+                                                                      "only (none: until now)")
 
 
 class ExperimentStop(Signed):

@@ -104,10 +104,13 @@ def experiment(rules: TenantRulesService, tenant_id: str, experiment_id: str) ->
     return _info(found, counted.get(experiment_id, {}), datetime.now(UTC), removed)
 
 
-def statistics(rules: TenantRulesService, tenant_id: str, experiment_id: str) -> ExperimentStatistics:
+def statistics(rules: TenantRulesService, tenant_id: str, experiment_id: str, enrolled_from: datetime | None = None,
+               enrolled_until: datetime | None = None) -> ExperimentStatistics:
+    """The experiment's figures, of the members enrolled in ``[enrolled_from, enrolled_until)`` when given."""
     found, defining, removed = _defined(rules, tenant_id, experiment_id)
     with rules.engine.connect() as conn:
-        return experiment_statistics(conn, tenant_id, found, defining, removed=removed)
+        return experiment_statistics(conn, tenant_id, found, defining, removed=removed, enrolled_from=enrolled_from,
+                                     enrolled_until=enrolled_until)
 
 
 def _stopped(doc: dict[str, Any], index: int, now: datetime, rolled_out: str | None) -> dict[str, Any]:

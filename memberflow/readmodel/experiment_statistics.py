@@ -105,10 +105,13 @@ def _per_member(total: int, members: int) -> Decimal:
 
 
 def experiment_statistics(conn: sa.Connection, tenant_id: str, experiment: Experiment, rules: TenantRules,
-                          now: datetime | None = None, removed: bool = False) -> ExperimentStatistics:
-    """The figures per arm; ``rules``: those that define ``experiment`` (``removed``: no longer in force)."""
+                          now: datetime | None = None, removed: bool = False, enrolled_from: datetime | None = None,
+                          enrolled_until: datetime | None = None) -> ExperimentStatistics:
+    """The figures per arm; ``rules``: those that define ``experiment`` (``removed``: no longer in force).
+    ``enrolled_from`` / ``enrolled_until``: of the members enrolled in that span only (a cohort; assignment
+    does not depend on the moment, so the arms of a cohort compare as the whole experiment's do)."""
     now = now or datetime.now(UTC)
-    summed = variant_sums(conn, tenant_id, experiment.id)
+    summed = variant_sums(conn, tenant_id, experiment.id, enrolled_from, enrolled_until)
     names = arms(experiment)
     names += sorted(set(summed) - set(names))  # an arm the rules no longer name (a variant renamed)
     value = point_value(rules)
@@ -134,4 +137,5 @@ def experiment_statistics(conn: sa.Connection, tenant_id: str, experiment: Exper
     return ExperimentStatistics(tenant_id=tenant_id, experiment=experiment.id,
                                 status=status(experiment, now, removed),
                                 control=base, currency=rules.currency, point_value=value, variants=figures,
-                                differences=differences, as_of=now)
+                                differences=differences, as_of=now, enrolled_from=enrolled_from,
+                                enrolled_until=enrolled_until)

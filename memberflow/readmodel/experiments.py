@@ -9,6 +9,7 @@ the sums of the counts -- a few rows whatever the number of members.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -44,14 +45,19 @@ def members_per_variant(conn: sa.Connection, tenant_id: str) -> dict[str, dict[s
     return out
 
 
-def variant_sums(conn: sa.Connection, tenant_id: str, experiment: str) -> dict[str, VariantSums]:
-    """Variant -> its sums, for the variants with members."""
+def variant_sums(conn: sa.Connection, tenant_id: str, experiment: str, enrolled_from: datetime | None = None,
+                 enrolled_until: datetime | None = None) -> dict[str, VariantSums]:
+    """Variant -> its sums, for the variants with members (those enrolled from ``enrolled_from`` on and
+    before ``enrolled_until``, when given: a cohort)."""
     e = schema.experiment_members.c
+    cohort = [e.enrolled_at >= enrolled_from] if enrolled_from is not None else []
+    if enrolled_until is not None:
+        cohort.append(e.enrolled_at < enrolled_until)
     zero = sa.literal(0)
     query = sa.select(e.variant, sa.func.count(), sa.func.coalesce(sa.func.sum(e.spend), zero),
                       sa.func.coalesce(sa.func.sum(e.spend * e.spend), zero),
                       *(sa.func.coalesce(sa.func.sum(e[name]), zero) for name in EXPOSURE_COUNTS)) \
-        .where(e.tenant_id == tenant_id, e.experiment == experiment).group_by(e.variant)
+        .where(e.tenant_id == tenant_id, e.experiment == experiment, *cohort).group_by(e.variant)
     out = {}
     for variant, members, spend, squares, *counts in conn.execute(query):
         out[variant] = VariantSums(variant, int(members), _decimal(spend), _decimal(squares),

@@ -72,6 +72,28 @@ def test_a_viewer_sees_the_figures_but_no_forms(app, token):
     assert viewer.get(f"{LIST}/nope").status_code == 404
 
 
+def test_a_cohort_by_enrolment_day(app, token):
+    """The members enrolled between two UTC days (all of the fixture's on 2 March): the figures of those only,
+    said above the table; a span that ends before it starts is 422 with the field marked."""
+    running(app, token, "cohort")
+    viewer = signed_in(app, token["viewer"])
+
+    def members(page: str) -> list[str]:
+        return re.findall(r'data-testid="members">(\d+)<', page)
+
+    that_day = viewer.get(PAGE, params={"first": "2025-03-02", "last": "2025-03-02"})
+    assert that_day.status_code == 200 and members(that_day.text) == ["3", "4"]
+    assert 'data-testid="cohort">Members enrolled from 2025-03-02 to 2025-03-02 (UTC days' in that_day.text
+    later = viewer.get(PAGE, params={"first": "2025-03-03"}).text
+    assert members(later) == ["0", "0"] and 'value="2025-03-03"' in later
+    backwards = viewer.get(PAGE, params={"first": "2025-03-03", "last": "2025-03-02"})
+    assert backwards.status_code == 422 and "the last day must be on or after the first" in backwards.text
+    assert members(backwards.text) == ["3", "4"]  # shown for every member meanwhile
+    garbled = viewer.get(PAGE, params={"first": "2 March"})
+    assert garbled.status_code == 422 and 'aria-describedby="e-first"' in garbled.text
+    assert 'data-testid="cohort">Every member enrolled.' in viewer.get(PAGE).text
+
+
 def test_an_admin_stops_it(app, token, admin, rules_published):
     running(app, token, "stop")
     page = admin.get(PAGE).text

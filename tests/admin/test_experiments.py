@@ -14,7 +14,7 @@ from config.rules import TenantRules
 from config.topics import Topic
 from memberflow.readmodel.projection import Projection, Record
 from tests.admin.fixtures import TENANT, auth
-from tests.readmodel.experiment_fixtures import EXPERIMENT, PARTS, member, records
+from tests.readmodel.experiment_fixtures import ENROLLED, EXPERIMENT, PARTS, member, records
 from tests.readmodel.fixtures import rules
 
 BASE = f"/tenants/{TENANT}/experiments"
@@ -64,6 +64,30 @@ def test_statistics_per_variant_and_the_difference(client, token):
     (diff,) = figures["differences"]
     assert diff["difference"] == "30.00" and Decimal(diff["ci_low"]) < 30 < Decimal(diff["ci_high"])
     assert 0 < diff["p_value"] < 1
+
+
+def test_statistics_of_a_cohort_by_enrolment(client, token):
+    """Every member of the fixture enrolled at ENROLLED: a cohort from that moment holds them all, one
+    until it none; the answer names its bounds."""
+    running(client, token, "cohort")
+    stats = f"{BASE}/double/statistics"
+    moment = ENROLLED.isoformat()
+    since = client.get(stats, params={"enrolled_from": moment}, headers=auth(token["viewer"])).json()
+    assert [(v["variant"], v["members"]) for v in since["variants"]] == [("holdout", 3), ("double", 4)]
+    assert (since["enrolled_from"], since["enrolled_until"]) == ("2025-03-02T09:30:00Z", None)
+    before = client.get(stats, params={"enrolled_until": moment}, headers=auth(token["viewer"])).json()
+    assert [v["members"] for v in before["variants"]] == [0, 0] and before["differences"][0]["difference"] is None
+
+
+@pytest.mark.parametrize(("params", "loc"), [
+    ({"enrolled_from": "2025-03-02T00:00:00"}, ["query", "enrolled_from"]),  # no offset
+    ({"enrolled_until": "yesterday"}, ["query", "enrolled_until"]),
+    ({"enrolled_from": "2025-03-02T00:00:00+08:00", "enrolled_until": "2025-03-01T16:00:00Z"},
+     ["query", "enrolled_until"]),  # the same moment: an empty span
+])
+def test_an_invalid_cohort_is_422_with_the_parameter(client, token, params, loc):
+    answer = client.get(f"{BASE}/double/statistics", params=params, headers=auth(token["viewer"]))
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == loc
 
 
 def test_an_unknown_experiment_is_not_found(client, token):

@@ -1,7 +1,8 @@
 """In chromium: the Experiments screen and an experiment's page -- its per-variant table, the difference
 with its interval -- reached from the navigation, fitting 1280 and 390 pixels with every field labelled;
-an admin stops the experiment with its form (the members of tests/readmodel/experiment_fixtures.py,
-projected beside the demo stream, the experiment in a rules version published to the service)."""
+a cohort chosen with its form; an admin stops the experiment with its form (the members of
+tests/readmodel/experiment_fixtures.py, projected beside the demo stream, the experiment in a rules version
+published to the service)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,26 @@ def test_the_forms_fit_and_are_labelled(browser, experimenting, width):
     page.goto(f"{experimenting.url}/console/{TENANT}/experiments/double")
     assert page.get_by_test_id("form-rollout").get_by_label("Variant").input_value() == "double"
     check_page(page, f"an experiment with its forms at {width} px")
+    context.close()
+
+
+def test_a_cohort_from_its_form(browser, experimenting):
+    """The members enrolled from a day on (the fixture's all on 2 March): none from the 3rd."""
+    context, page = sign_in(browser, experimenting, "viewer")
+    page.goto(f"{experimenting.url}/console/{TENANT}/experiments/double")
+    form = page.get_by_test_id("form-cohort")
+    form.get_by_label("Enrolled from (UTC day)").fill("2025-03-03")
+    form.get_by_role("button", name="Show").click()
+    page.wait_for_url("**first=2025-03-03*")
+    check_page(page, "an experiment's cohort")
+    rows = page.get_by_test_id("variants").locator("tbody tr")
+    assert [r.locator("td").all_inner_texts()[0] for r in rows.all()] == ["0", "0"]
+    assert page.get_by_test_id("cohort").inner_text().startswith("Members enrolled from 2025-03-03")
+    form.get_by_label("Enrolled from (UTC day)").fill("2025-03-02")
+    form.get_by_label("Enrolled to (UTC day)").fill("2025-03-02")
+    form.get_by_role("button", name="Show").click()
+    page.wait_for_url("**last=2025-03-02*")
+    assert [r.locator("td").all_inner_texts()[0] for r in rows.all()] == ["3", "4"]
     context.close()
 
 

@@ -33,12 +33,13 @@ PARTS = [
 COUNTS = ("orders", "points_issued", "upgrades", "downgrades", "grants", "benefits_used")
 
 
-def member(member_id: str, arm: str, spend: str, *counts: int, tenant_id: str = "default") -> Member:
+def member(member_id: str, arm: str, spend: str, *counts: int, tenant_id: str = "default",
+           enrolled_at: datetime = ENROLLED) -> Member:
     """A member with one paid order whose state has an exposure in ``double`` with these figures (the
     engine records them; here they are set as it would)."""
     m = Member(RULES, member_id=member_id, tenant_id=tenant_id)
     m.pay(f"{member_id}-o", spend, "2025-03-02T09:30:00+00:00")
-    m.state.experiments = {"double": ExperimentExposure(variant=arm, enrolled_at=ENROLLED, spend=Decimal(spend),
+    m.state.experiments = {"double": ExperimentExposure(variant=arm, enrolled_at=enrolled_at, spend=Decimal(spend),
                                                         **dict(zip(COUNTS, counts, strict=True)))}
     return m
 

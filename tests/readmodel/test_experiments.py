@@ -105,6 +105,27 @@ def test_statistics_per_variant_by_hand(db):
     assert (float(diff.ci_low), float(diff.ci_high)) == pytest.approx((interval.low, interval.high), abs=0.005)
 
 
+def test_statistics_of_a_cohort_count_the_members_enrolled_in_it(db):
+    """Enrolled at or after ``enrolled_from``, before ``enrolled_until``: the bounds as the figures name them."""
+    days = [datetime(2025, 3, d, 12, tzinfo=UTC) for d in (2, 3, 3, 4, 2, 3, 4)]  # one per member of PARTS
+    project(db, records([member(*part, enrolled_at=day) for part, day in zip(PARTS, days, strict=True)]))
+    start, end = datetime(2025, 3, 3, tzinfo=UTC), datetime(2025, 3, 4, 12, tzinfo=UTC)
+    with db.connect() as conn:
+        everyone = experiment_statistics(conn, "default", RULES.experiments[0], RULES, NOW)
+        third = experiment_statistics(conn, "default", RULES.experiments[0], RULES, NOW, enrolled_from=start,
+                                      enrolled_until=end)
+        later = experiment_statistics(conn, "default", RULES.experiments[0], RULES, NOW, enrolled_from=start)
+        earlier = experiment_statistics(conn, "default", RULES.experiments[0], RULES, NOW, enrolled_until=start)
+    assert [v.members for v in everyone.variants] == [3, 4] and everyone.enrolled_from is None
+    # enrolled on the 3rd: h2 (20.00), h3 (30.00), d3 (60.00); d1 and d4, at noon on the 4th, are the end: out
+    assert [(v.variant, v.members, v.spend) for v in third.variants] == \
+        [("holdout", 2, Decimal("50.00")), ("double", 1, Decimal("60.00"))]
+    assert (third.enrolled_from, third.enrolled_until) == (start, end)
+    assert third.differences[0].difference == Decimal("35.00")  # 60 - 25
+    assert [v.members for v in later.variants] == [2, 3]  # with d1 and d4
+    assert [v.members for v in earlier.variants] == [1, 1]  # h1 and d2, on the 2nd
+
+
 def test_welch_from_sums_agrees_with_scipy_on_raw_samples():
     """The test from an arm's count, sum and sum of squares is SciPy's on the samples themselves."""
     a = [19.0, 22.0, 16.0, 29.0, 24.0]

@@ -7,7 +7,10 @@ rolling out publish the tenant's next rules version (audited as ``experiments.st
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from memberflow.admin import experiments as service
 from memberflow.admin.deps import Scope, Services, scoped, services
@@ -22,6 +25,18 @@ UNKNOWN = {404: {"description": "the rules in force have no experiment so named"
 PUBLISHING = {**UNKNOWN, 409: {"description": "the experiment was stopped already, the request id was used for "
                                               "another request, or a concurrent publish took the version number"},
               422: {"description": "an invalid body, or a variant the experiment does not have"}}
+EnrolledFrom = Annotated[datetime | None, Query(description="a cohort: the members enrolled at or after this "
+                                                            "moment (RFC 3339 with an offset)")]
+EnrolledUntil = Annotated[datetime | None, Query(description="a cohort: the members enrolled before this moment")]
+
+
+def _cohort(enrolled_from: datetime | None, enrolled_until: datetime | None) -> None:
+    for name, moment in (("enrolled_from", enrolled_from), ("enrolled_until", enrolled_until)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(422, [{"loc": ["query", name], "msg": "must carry an offset", "type": "value_error"}])
+    if enrolled_from is not None and enrolled_until is not None and enrolled_until <= enrolled_from:
+        raise HTTPException(422, [{"loc": ["query", "enrolled_until"], "msg": "must be after enrolled_from",
+                                   "type": "value_error"}])
 
 
 @router.get("", response_model=list[ExperimentInfo],
@@ -30,11 +45,15 @@ def list_experiments(scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantR
     return service.experiments(rules, scope.tenant_id)
 
 
-@router.get("/{experiment_id}/statistics", response_model=ExperimentStatistics, responses=UNKNOWN,
-            summary="figures per variant, and each variant's spend per member against the control (Welch)")
-def statistics(experiment_id: str, scope: Scope = Depends(scoped(Role.VIEWER)),
-               rules: TenantRulesService = Depends(rules_service)):
-    return service.statistics(rules, scope.tenant_id, experiment_id)
+@router.get("/{experiment_id}/statistics", response_model=ExperimentStatistics,
+            responses={**UNKNOWN, 422: {"description": "a moment without an offset, or a cohort that ends before "
+                                                       "it starts"}},
+            summary="figures per variant, and each variant's spend per member against the control (Welch); "
+                    "of a cohort when enrolled_from or enrolled_until is given")
+def statistics(experiment_id: str, enrolled_from: EnrolledFrom = None, enrolled_until: EnrolledUntil = None,
+               scope: Scope = Depends(scoped(Role.VIEWER)), rules: TenantRulesService = Depends(rules_service)):
+    _cohort(enrolled_from, enrolled_until)
+    return service.statistics(rules, scope.tenant_id, experiment_id, enrolled_from, enrolled_until)
 
 
 @router.post("/{experiment_id}/stop", response_model=RulesVersionDetail, status_code=201, responses=PUBLISHING,
