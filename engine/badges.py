@@ -48,7 +48,7 @@ from config.rules import TenantRules
 from config.tiers import Cadence
 from config.topics import Topic
 from engine.benefits import period_of
-from engine.clock import add_months, local_day, start_of_day
+from engine.clock import add_months, local_day, start_moment, start_of_day
 from engine.due_moments import LookAhead
 from engine.outcome import Reject
 from engine.published_lines import lines_for
@@ -378,6 +378,6 @@ def _line_due(ahead: LookAhead, line_id: str, line: BusinessLine, badge: BadgeSt
         if rights_period(ahead.state, line_id) != period_of(ahead.day, Cadence.MONTH):
             return since
         first = add_months(ahead.day.replace(day=1), 1)
-        renewal = start_of_day(first, ahead.rules.tz)
+        renewal = start_moment(first, ahead.rules.tz)
         due = renewal if due is None else min(due, renewal)
     return due

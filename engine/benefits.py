@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from config.tiers import Cadence
-from engine.clock import add_months, start_of_day
+from engine.clock import add_months, start_moment
 from engine.due_moments import LookAhead
 from engine.step import Step
 
@@ -80,7 +80,7 @@ def scheduled_due(ahead: LookAhead) -> datetime | None:
     if benefits.coupons is not None:
         if state.benefit_periods.get("tier_coupon") != period_of(ahead.day, benefits.coupons.per):
             return ahead.since
-        coupons = start_of_day(next_period(ahead.day, benefits.coupons.per), rules.tz)
+        coupons = start_moment(next_period(ahead.day, benefits.coupons.per), rules.tz)
     birthday = _birthday_due(ahead, benefits.birthday_pack is not None)
     return coupons if birthday is None else birthday if coupons is None else min(coupons, birthday)
 
@@ -101,8 +101,8 @@ def _birthday_due(ahead: LookAhead, has_pack: bool) -> datetime | None:
         return None
     tz, month, since = ahead.rules.tz, state.birthday.month, ahead.since
     for year in range(ahead.day.year, ahead.day.year + 3):
-        start = start_of_day(date(year, month, 1), tz)
-        end = start_of_day(add_months(date(year, month, 1), 1), tz)
+        start = start_moment(date(year, month, 1), tz)
+        end = start_moment(add_months(date(year, month, 1), 1), tz)
         if end > since and state.benefit_periods.get("birthday_pack") != str(year):
             return start
     return None

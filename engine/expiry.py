@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from engine.clock import start_of_day
+from engine.clock import start_moment
 from engine.due_moments import LookAhead
 from engine.step import Step
 from engine.wallet import held
@@ -80,5 +80,5 @@ def warning_due(ahead: LookAhead) -> datetime | None:
         return None
     due = first - timedelta(days=policy.warn_lead_days)
     if state.expiry_warned_on is not None:
-        due = max(due, start_of_day(state.expiry_warned_on + timedelta(days=policy.warn_every_days), ahead.rules.tz))
+        due = max(due, start_moment(state.expiry_warned_on + timedelta(days=policy.warn_every_days), ahead.rules.tz))
     return due

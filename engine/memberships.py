@@ -37,7 +37,7 @@ from config.rules import TenantRules
 from config.topics import Topic
 from engine.benefit_instances import instances, issue
 from engine.benefit_usage import void_bundled
-from engine.clock import local_day, start_of_day
+from engine.clock import local_day, start_moment
 from engine.due_moments import LookAhead
 from engine.ids import derive_id
 from engine.orders import apply_order_paid, apply_order_refunded
@@ -228,7 +228,7 @@ def month_of(day: date) -> str:
 def _month_after(month: str, rules: TenantRules) -> datetime:
     year, number = int(month[:4]), int(month[5:])
     first = date(year + number // 12, number % 12 + 1, 1)
-    return start_of_day(first, rules.tz)
+    return start_moment(first, rules.tz)
 
 
 def _grant_benefits(step: Step, membership: Membership, period: str, cadence: Cadence = Cadence.ONCE) -> None:

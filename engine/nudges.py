@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from config.rules import TenantRules
-from engine.clock import local_day, start_of_day
+from engine.clock import local_day, start_moment
 from engine.due_moments import LookAhead
 from engine.step import Step
 from engine.windows import metric_value
@@ -83,7 +83,7 @@ def _cadence(state: MemberState, rules: TenantRules, kind: str) -> datetime | No
     """The start of the first local day ``_due`` lets ``kind`` go out again."""
     last = state.nudged_on.get(kind)
     every = rules.evaluation.nudges.every_days
-    return None if last is None else start_of_day(last + timedelta(days=every), rules.tz)
+    return None if last is None else start_moment(last + timedelta(days=every), rules.tz)
 
 
 def _not_before(moment: datetime, floor: datetime | None) -> datetime:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.fields import EventTime
 
 
 class EvaluateCommand(BaseModel):
@@ -20,7 +22,7 @@ class EvaluateCommand(BaseModel):
     tenant_id: str | None = Field(
         default=None, description="one tenant; null = every tenant that has no rules file of its own"
     )
-    as_of: AwareDatetime = Field(description="the period boundary, in event time")
+    as_of: EventTime = Field(description="the period boundary, in event time")
 
 
 class EvaluateSlice(BaseModel):
@@ -31,6 +33,6 @@ class EvaluateSlice(BaseModel):
     type: Literal["evaluate_slice"] = "evaluate_slice"
     evaluation_id: str
     tenant_id: str | None
-    as_of: AwareDatetime
+    as_of: EventTime
     partition: int = Field(ge=0)
     after: str | None = Field(default=None, description="last member key evaluated (hex)")
