@@ -7,10 +7,10 @@ rolling out publish the tenant's next rules version (audited as ``experiments.st
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import AwareDatetime
 
 from memberflow.admin import experiments as service
 from memberflow.admin.deps import Scope, Services, scoped, services
@@ -25,15 +25,13 @@ UNKNOWN = {404: {"description": "the rules in force have no experiment so named"
 PUBLISHING = {**UNKNOWN, 409: {"description": "the experiment was stopped already, the request id was used for "
                                               "another request, or a concurrent publish took the version number"},
               422: {"description": "an invalid body, or a variant the experiment does not have"}}
-EnrolledFrom = Annotated[datetime | None, Query(description="a cohort: the members enrolled at or after this "
+EnrolledFrom = Annotated[AwareDatetime | None, Query(description="a cohort: the members enrolled at or after this "
                                                             "moment (RFC 3339 with an offset)")]
-EnrolledUntil = Annotated[datetime | None, Query(description="a cohort: the members enrolled before this moment")]
+EnrolledUntil = Annotated[AwareDatetime | None, Query(description="a cohort: the members enrolled before this moment")]
 
 
-def _cohort(enrolled_from: datetime | None, enrolled_until: datetime | None) -> None:
-    for name, moment in (("enrolled_from", enrolled_from), ("enrolled_until", enrolled_until)):
-        if moment is not None and moment.tzinfo is None:
-            raise HTTPException(422, [{"loc": ["query", name], "msg": "must carry an offset", "type": "value_error"}])
+def _cohort(enrolled_from: AwareDatetime | None, enrolled_until: AwareDatetime | None) -> None:
+    """A span that ends where it starts, or before, is refused (a moment without an offset is refused by its type)."""
     if enrolled_from is not None and enrolled_until is not None and enrolled_until <= enrolled_from:
         raise HTTPException(422, [{"loc": ["query", "enrolled_until"], "msg": "must be after enrolled_from",
                                    "type": "value_error"}])
