@@ -65,14 +65,12 @@ def _rfc3339_text(value: Any) -> Any:
 
 
 def fixed_offset(value: datetime) -> datetime:
-    """The same moment and offset with the standard library's ``timezone``.  Moments kept in
+    """The same moment and offset in the shared ``timezone`` of its offset.  Moments kept in
     the member state are given one: its codec writes a ``timezone`` several times faster than
     pydantic's fixed-offset zone or a ``ZoneInfo`` (which call back into Python).  Only for
     moments compared or shown, not for wall-clock arithmetic across a DST change."""
-    zone = value.tzinfo
-    if type(zone) is timezone:
-        return value
-    return value.replace(tzinfo=shared_zone(value.utcoffset()))
+    zone = shared_zone(value.utcoffset())
+    return value if value.tzinfo is zone else value.replace(tzinfo=zone)
 
 
 def shared_zone(offset: timedelta | None) -> timezone:

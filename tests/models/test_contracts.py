@@ -11,7 +11,7 @@ import pytest
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from models.commands import MemberCommand
-from models.fields import EventTime, fixed_offset
+from models.fields import EventTime, fixed_offset, shared_zone
 from models.redemptions import REQUEST_TYPES, RedemptionRequest
 
 AT = "2026-03-01T10:00:00+08:00"
@@ -57,3 +57,6 @@ def test_event_times_are_read_with_a_standard_fixed_offset_zone(text):
     zoned = datetime(2026, 7, 1, tzinfo=ZoneInfo("Europe/Paris"))
     assert fixed_offset(zoned) == zoned and type(fixed_offset(zoned).tzinfo) is timezone
     assert fixed_offset(zoned).isoformat() == zoned.isoformat()
+    own_zone = datetime.fromisoformat(text)  # a zone object of its own, of the same offset
+    assert fixed_offset(own_zone).tzinfo is at.tzinfo is shared_zone(own_zone.utcoffset())
+    assert fixed_offset(at) is at
