@@ -18,13 +18,12 @@ from croniter import croniter
 from pydantic import ValidationError
 
 from agents.metrics import Metrics
-from agents.records import Record, dead_letter
+from agents.records import Record, refused
 from agents.rules_in_force import RulesInForce
 from config.settings import Settings
 from config.topics import Topic
 from engine.evaluation import evaluation_id
 from models.evaluation import EvaluateCommand, EvaluateSlice
-from models.outputs import DeadLetterReason
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +55,9 @@ class CommandHandler:
         try:
             command = EvaluateCommand.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            letter = dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
+            letter, reason = refused(record, exc)
             await self.send(Topic.DEAD_LETTERS, b"", letter.value.model_dump_json().encode(), None)
-            self.metrics.dead_letters.labels(DeadLetterReason.INVALID_EVENT.value).inc()
+            self.metrics.dead_letters.labels(reason.value).inc()
             return
         pieces = slices_for(command, self.settings.partitions)
         await asyncio.gather(*(

@@ -21,7 +21,7 @@ import faust
 from pydantic import ValidationError
 
 from agents.metrics import Metrics
-from agents.records import Record, dead_letter
+from agents.records import Record, dead_letter, refused
 from agents.rules_in_force import RulesInForce
 from config.rules import RuleBook
 from config.settings import Settings
@@ -54,8 +54,8 @@ def judge(record: Record, load: Callable[[bytes], DeviceState | None], book: Rul
         try:
             activity = DeviceActivity.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            reason = DeadLetterReason.INVALID_EVENT
-            return Judged([dead_letter(record, reason, str(exc.errors()[0]["msg"]))], reason=reason)
+            letter, reason = refused(record, exc)
+            return Judged([letter], reason=reason)
     key = device_key(activity.tenant_id, activity.device_id).encode()
     try:
         state, outputs = apply_activity(load(key), activity, book.for_tenant(activity.tenant_id))

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from agents.batch_store import BatchStore
 from agents.metrics import Metrics
-from agents.records import Record, Result, dead_letter
+from agents.records import Record, Result, dead_letter, refused
 from agents.rules_in_force import RulesInForce
 from config.rules import TenantRules
 from config.topics import Topic
@@ -58,8 +58,8 @@ class SliceRunner:
         try:
             piece = EvaluateSlice.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            reason = DeadLetterReason.INVALID_EVENT
-            return Result(None, [dead_letter(record, reason, str(exc.errors()[0]["msg"]))], reason)
+            letter, reason = refused(record, exc)
+            return Result(None, [letter], reason)
         if piece.partition != record.partition:
             reason = DeadLetterReason.INVALID_EVENT
             detail = f"slice for partition {piece.partition} arrived on {record.partition}"

@@ -12,11 +12,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from config.rules import RuleBook
 from config.topics import Topic
 from engine.event_time import Arrival, apply_in_time
 from engine.ids import derive_id
-from engine.intake import Invalid, parse_event
+from engine.intake import Invalid, describe, parse_event
 from engine.outcome import Applied, Emitted
 from engine.published_lines import Offer, Verdict, parse_definition
 from engine.published_rules import LiveRules
@@ -114,6 +116,13 @@ def process(record: Record, store: MemberStore, rulebook: RuleBook, max_bytes: i
         return evaluate(record, decoded, store, rulebook)
     except Exception:
         return engine_failure(record, decoded)
+
+
+def refused(record: Record, exc: ValidationError) -> tuple[Emitted, DeadLetterReason]:
+    """The dead letter of a record its contract refused (a command, a slice, a device report), and its
+    reason: the same reasons and field paths as a refused member event's."""
+    reason, detail = describe(exc)
+    return dead_letter(record, reason, detail), reason
 
 
 # -- business-line definitions (read whole by every worker) --

@@ -23,7 +23,8 @@ class Invalid:
     detail: str
 
 
-def _describe(exc: ValidationError) -> tuple[DeadLetterReason, str]:
+def describe(exc: ValidationError) -> tuple[DeadLetterReason, str]:
+    """A refused payload's dead-letter reason, and its detail: the first errors, each with its field path."""
     errors = exc.errors(include_url=False, include_input=False)
     if errors and errors[0]["type"] in ("json_invalid", "json_type"):
         return DeadLetterReason.MALFORMED_JSON, errors[0]["msg"]
@@ -40,5 +41,5 @@ def parse_event(topic: str, raw: bytes | None, max_bytes: int) -> MemberEvent | 
     try:
         return CONTRACTS[topic].validate_json(raw)
     except ValidationError as exc:
-        reason, detail = _describe(exc)
+        reason, detail = describe(exc)
         return Invalid(reason, detail)

@@ -18,7 +18,7 @@ import msgspec
 from pydantic import ValidationError
 
 from agents.devices import judge
-from agents.records import Record, dead_letter, offer_record, offer_rules_record, process
+from agents.records import Record, dead_letter, offer_record, offer_rules_record, process, refused
 from config.rules import RuleBook, TenantRules
 from config.settings import Settings
 from config.topics import Topic
@@ -236,7 +236,7 @@ class OfflineEngine:
             try:
                 command = EvaluateCommand.model_validate_json(record.value or b"")
             except ValidationError as exc:
-                yield dead_letter(record, DeadLetterReason.INVALID_EVENT, str(exc.errors()[0]["msg"]))
+                yield refused(record, exc)[0]
                 return
             yield from self.evaluate(command)
         else:

@@ -64,23 +64,26 @@ async def test_an_evaluate_command_fans_out_one_slice_per_partition(worker, prod
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("value", [
-    b"{nope",
-    json.dumps({"type": "evaluate"}).encode(),  # no as_of
-    json.dumps({"type": "evaluate", "as_of": "2026-04-01T00:00:00"}).encode(),  # naive
-    json.dumps({"type": "evaluate_everything", "as_of": AS_OF}).encode(),
-], ids=["malformed", "no-as-of", "naive-as-of", "unknown-type"])
-async def test_a_bad_command_is_dead_lettered_with_reason_invalid_event_and_counted(worker, producer, value):
+@pytest.mark.parametrize(("value", "reason", "path"), [
+    (b"{nope", "malformed_json", ""),
+    (json.dumps({"type": "evaluate"}).encode(), "invalid_event", "as_of:"),
+    (json.dumps({"type": "evaluate", "as_of": "2026-04-01T00:00:00"}).encode(), "invalid_event", "as_of:"),
+    (json.dumps({"type": "evaluate", "as_of": 1775000000}).encode(), "implausible_time", "as_of:"),  # epoch seconds
+    (json.dumps({"type": "evaluate_everything", "as_of": AS_OF}).encode(), "invalid_event", "type"),
+], ids=["malformed", "no-as-of", "naive-as-of", "numeric-as-of", "unknown-type"])
+async def test_a_bad_command_is_dead_lettered_with_its_reason_and_field_and_counted(worker, producer, value, reason,
+                                                                                    path):
     async with worker.commands_agent.test_context() as agent:
         await agent.put(value, key=b"*", partition=0)
         ((topic, key, letter, partition),) = await producer.wait_for(1)
         await agent.put(evaluate(), key=b"*")  # the agent goes on with the next command
         await producer.wait_for(1 + PARTITIONS)
     assert topic == worker.settings.topic("dead-letters") and partition is None
-    assert letter["reason"] == "invalid_event" and letter["source_topic"] == "commands"
+    assert letter["reason"] == reason and letter["source_topic"] == "commands"
     assert letter["payload"] == value.decode(errors="replace") and letter["key"] == "*" and letter["detail"]
+    assert letter["detail"].startswith(path)
     assert (letter["partition"], letter["offset"]) == (0, 0)
-    assert counted(worker, "invalid_event") == 1
+    assert counted(worker, reason) == 1
     assert len(producer.to(worker.settings.topic("evaluation-slices"))) == PARTITIONS
 
 

@@ -74,13 +74,13 @@ async def test_a_redelivered_report_sends_nothing(worker, producer):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("value", [b"{nope", json.dumps({"kind": "registration"}).encode()])
-async def test_a_bad_report_is_dead_lettered_and_counted(worker, producer, value):
+@pytest.mark.parametrize(("value", "reason"), [(b"{nope", "malformed_json"),
+                                              (json.dumps({"kind": "registration"}).encode(), "invalid_event")])
+async def test_a_bad_report_is_dead_lettered_and_counted(worker, producer, value, reason):
     async with worker.devices_agent.test_context() as agent:
         await agent.put(value, key=b"default/d1")
         await producer.wait_for(1)
     ((key, letter, _),) = producer.to(worker.settings.topic("dead-letters"))
-    assert letter["source_topic"] == "device-activity" and letter["reason"] == "invalid_event"
-    assert worker.metrics.registry.get_sample_value("memberflow_dead_letters_total",
-                                                    {"reason": "invalid_event"}) == 1
+    assert letter["source_topic"] == "device-activity" and letter["reason"] == reason
+    assert worker.metrics.registry.get_sample_value("memberflow_dead_letters_total", {"reason": reason}) == 1
     assert worker.devices.get(b"default/d1") is None

@@ -92,6 +92,24 @@ def test_bad_input_goes_to_dead_letters_with_reason_and_is_counted(cluster, work
     assert metric(worker, "memberflow_dead_letters_total", reason="oversize_payload") == before["oversize_payload"] + 1
 
 
+def test_a_bad_evaluate_command_is_dead_lettered_with_its_reason_and_counted(cluster, worker):
+    """An ``as_of`` in epoch seconds or without an offset is refused, never read as some moment of 1970."""
+    reasons = ("implausible_time", "invalid_event")
+    before = {r: metric(worker, "memberflow_dead_letters_total", reason=r) for r in reasons}
+    cluster.produce([("commands", "bad-cmd", {"type": "evaluate", "as_of": 12345}),
+                     ("commands", "bad-cmd", {"type": "evaluate", "as_of": "2026-03-01T10:00:00"})])
+
+    def letters():
+        return [v for _, v in cluster.consume(["dead-letters"], idle=0.5, timeout=20) if v["key"] == "bad-cmd"]
+
+    wait_until(lambda: len(letters()) >= 2, timeout=60)
+    found = sorted((d["reason"], d["detail"].split(":")[0], d["source_topic"]) for d in letters())
+    assert found == [("implausible_time", "as_of", "commands"), ("invalid_event", "as_of", "commands")]
+    assert metric(worker, "memberflow_dead_letters_total", reason="implausible_time") == before["implausible_time"] + 1
+    assert metric(worker, "memberflow_dead_letters_total", reason="invalid_event") == before["invalid_event"] + 1
+    assert worker.proc.poll() is None
+
+
 def test_an_event_keyed_wrong_still_reaches_its_member(cluster, worker):
     cluster.produce([
         ("orders", "not-the-member", order("rk1", "rk-member")),

@@ -85,3 +85,14 @@ def test_an_engine_failure_leaves_the_lent_member_as_it_was(book, monkeypatch, j
     monkeypatch.setattr(records, "apply_in_time", real)
     again = list(engine.feed({"topic": "orders", "key": "m1", "value": order(event_id="e2", order_id="o2")}))
     assert [o.value.delta for o in again if isinstance(o.value, LedgerEntry)] == [100]
+
+
+def test_a_bad_evaluate_command_gives_the_workers_dead_letter(book):
+    """The same reasons and field paths as the commands agent (``tests/agents/test_commands_agent.py``)."""
+    lines = [{"topic": "commands", "key": "*", "value": {"type": "evaluate", "as_of": 12345}},
+             {"topic": "commands", "key": "*", "value": {"type": "evaluate", "as_of": "2026-03-01T10:00:00"}},
+             {"topic": "commands", "key": "*", "value": "{nope"}]
+    letters = [o.value for o in replay(lines, book, MAX_BYTES)]
+    assert [(d.reason.value, d.detail.split(":")[0], d.source_topic) for d in letters] == [
+        ("implausible_time", "as_of", "commands"), ("invalid_event", "as_of", "commands"),
+        ("malformed_json", "Invalid JSON", "commands")]
