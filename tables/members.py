@@ -59,6 +59,11 @@ class DueMark(NamedTuple):
     def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
         return cls(shared_micros(since), NEVER if due is None else shared_micros(due), rules)
 
+    def says_due(self, as_of: int, rules: int) -> bool:
+        """Whether, valid as of ``as_of`` under the rules with fingerprint ``rules``, the mark says
+        the evaluation has something to do for the member (``evaluate_marked``'s ``likely_due``)."""
+        return self.rules == rules and self.since <= self.due <= as_of
+
 
 def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
     """The stored value of a record; remembers the state's JSON in ``record.stored_json``."""
@@ -133,8 +138,7 @@ def due_by_mark(raw: bytes, as_of: int, rules: int) -> bool:
     with fingerprint ``rules``, says the evaluation has something to do for the member."""
     if raw[:1] != MARK:
         return False
-    since, due, fingerprint = _MARK.unpack_from(raw, len(MARK))
-    return fingerprint == rules and since <= due <= as_of
+    return DueMark._make(_MARK.unpack_from(raw, len(MARK))).says_due(as_of, rules)
 
 
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

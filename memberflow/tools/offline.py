@@ -198,7 +198,8 @@ class OfflineEngine:
             if mark is not None and mark.rules == rules.due_fingerprint and mark.since <= as_of < mark.due:
                 continue
             record = store.records[key]  # changed in place: an evaluation that fails ends the run
-            outputs = self._evaluate_member(key, record, rules, command.as_of, cause)
+            likely = mark is not None and mark.says_due(as_of, rules.due_fingerprint)
+            outputs = self._evaluate_member(key, record, rules, command.as_of, cause, likely)
             for out in outputs:
                 if self.feedback and out.topic in FED_BACK:
                     commands.append(command_line(out))
@@ -207,10 +208,11 @@ class OfflineEngine:
             yield from self.feed(line)
 
     def _evaluate_member(self, key: bytes, record: MemberRecord, rules: TenantRules, as_of: datetime,
-                         cause: str) -> list[Emitted]:
+                         cause: str, likely_due: bool = False) -> list[Emitted]:
         """One member's evaluation and its new due mark, as the workers' slices do it
-        (``evaluate_marked``: a member with nothing due is not evaluated, only folded)."""
-        changed, outputs, since, due = evaluate_marked(record, rules, as_of, cause)
+        (``evaluate_marked``: a member with nothing due is not evaluated, only folded; one whose
+        mark says it is due is evaluated without looking first)."""
+        changed, outputs, since, due = evaluate_marked(record, rules, as_of, cause, likely_due)
         if changed:
             self.store.put(key, record)
         self.store.marks[key] = DueMark.of(since, due, rules.due_fingerprint)
