@@ -25,8 +25,8 @@ UNKNOWN = {404: {"description": "the rules in force have no experiment so named"
 PUBLISHING = {**UNKNOWN, 409: {"description": "the experiment was stopped already, the request id was used for "
                                               "another request, or a concurrent publish took the version number"},
               422: {"description": "an invalid body, or a variant the experiment does not have"}}
-EnrolledFrom = Annotated[AwareDatetime | None, Query(description="a cohort: the members enrolled at or after this "
-                                                            "moment (RFC 3339 with an offset)")]
+EnrolledFrom = Annotated[AwareDatetime | None, Query(description="a cohort: the members enrolled at or after "
+                                                                 "this moment (RFC 3339 with an offset)")]
 EnrolledUntil = Annotated[AwareDatetime | None, Query(description="a cohort: the members enrolled before this moment")]
 
 
