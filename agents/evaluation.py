@@ -28,6 +28,7 @@ from config.rules import TenantRules
 from config.topics import Topic
 from engine.clock import micros
 from engine.evaluation import evaluate_marked, next_due, rules_for
+from engine.experiments import arm_tallies
 from engine.outcome import Applied, Emitted
 from models.evaluation import EvaluateSlice
 from models.outputs import DeadLetterReason
@@ -89,6 +90,7 @@ class SliceRunner:
                 record = store.get(key)
                 if record is None:
                     continue
+                before = arm_tallies(record.state)
                 changed, outs, since, due = evaluate_marked(record, rules, piece.as_of, piece.evaluation_id,
                                                             due_by_mark(raw, as_of, rules.due_fingerprint))
                 mark = DueMark.of(since, due, rules.due_fingerprint)
@@ -97,6 +99,7 @@ class SliceRunner:
                 store.discard(key)
                 continue
             evaluated += 1
+            self.metrics.experiments.counted(before, arm_tallies(record.state))  # an evaluation may enrol
             # an unchanged member is written too when its new mark lets the next evaluation pass over it
             if changed or mark.due > mark.since:
                 store.put(key, record, mark=mark)

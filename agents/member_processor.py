@@ -41,7 +41,7 @@ from agents.records import Record, Result, dead_letter, decode, engine_failure, 
 from agents.rules_in_force import RulesInForce
 from config.settings import Settings
 from config.topics import Topic
-from engine.experiments import Tallies, order_tallies
+from engine.experiments import Tallies, arm_tallies
 from engine.outcome import Applied, Emitted
 from models.events import MemberEvent
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
@@ -62,12 +62,10 @@ def _in_time(event: tuple) -> tuple[datetime, int]:
     return event[0], event[1]
 
 
-def _tallies(store: BatchStore, key: bytes | None) -> Tallies:
-    """What the member's experiments counted of its orders (none unless ``key`` is an order's member)."""
-    if key is None:
-        return {}
+def _tallies(store: BatchStore, key: bytes) -> Tallies:
+    """What the member's experiments counted: its arms, orders and spend (none when it is not stored)."""
     record = store.get(key)
-    return order_tallies(record.state if record is not None else None)
+    return arm_tallies(record.state if record is not None else None)
 
 
 class EngineFailure(Exception):
@@ -166,7 +164,7 @@ class MemberProcessor:
         book = self.rules.book
         for _, index, msg, topic, record, decoded in events:
             store.current = MessageEvent(msg)
-            key = state_key(decoded.tenant_id, decoded.member_id) if topic == Topic.ORDERS else None
+            key = state_key(decoded.tenant_id, decoded.member_id)
             before = _tallies(store, key)
             try:
                 result = evaluate(record, decoded, store, book)
@@ -174,8 +172,7 @@ class MemberProcessor:
                 log.exception("engine failed on %s@%s:%s", topic, msg.partition, msg.offset)
                 raise EngineFailure(index) from exc
             self._add(plan, topic, result)
-            if key is not None:
-                self.metrics.experiments.orders_counted(before, _tallies(store, key))
+            self.metrics.experiments.counted(before, _tallies(store, key))
         for msg, record in slices:
             store.current = MessageEvent(msg)
             self._add(plan, Topic.EVALUATION_SLICES, self.slices.run(record, store))

@@ -197,12 +197,16 @@ RISK_DECISIONS = ("release", "confirm", "dismiss")
 
 class ExperimentMetrics:
     """Live experiments (config/experiments.py), per experiment and variant, from what the arms' members
-    did on this worker since it started: orders and spend (net of refunds), points issued, tier moves,
-    benefits granted and used.  Members per variant, and so spend per member, are the read model's
-    (``GET /tenants/{t}/experiments/{id}/statistics``); dashboards sum these series across workers."""
+    did on this worker since it started: members enrolled, orders and spend (net of refunds), points
+    issued, tier moves, benefits granted and used.  Members per variant in all, and so spend per member,
+    are the read model's (``GET /tenants/{t}/experiments/{id}/statistics``); dashboards sum these series
+    across workers."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["experiment", "variant"]
+        self.members = Counter("memberflow_experiment_members",
+                               "Members enrolled in an experiment arm (their state came to name the experiment)",
+                               labels, registry=registry)
         self.orders = Counter("memberflow_experiment_orders", "Orders paid by members in an experiment arm",
                               labels, registry=registry)
         self.spend = Counter("memberflow_experiment_spend", "Money paid by members in an experiment arm",
@@ -219,13 +223,15 @@ class ExperimentMetrics:
                                 "Benefits granted to and used by members in an experiment arm, by action",
                                 [*labels, "action"], registry=registry)
 
-    def orders_counted(self, before: Tallies, after: Tallies) -> None:
-        """What one order event added to its arm's orders and spend, as the member's exposure counted
-        it (``engine.experiments.order_tallies`` before and after the event): a refund takes back no
-        more than its order paid, and only from an order paid in the experiment."""
+    def counted(self, before: Tallies, after: Tallies) -> None:
+        """What one event or evaluation added to its member's arms, as the member's exposures counted it
+        (``engine.experiments.arm_tallies`` before and after): an enrolment, orders and spend (a refund
+        takes back no more than its order paid, and only from an order paid in the experiment)."""
         for experiment, (variant, orders, spend) in after.items():
-            _, orders_before, spend_before = before.get(experiment, (variant, 0, ZERO))
             arm = (experiment, variant)
+            if experiment not in before:
+                self.members.labels(*arm).inc()
+            _, orders_before, spend_before = before.get(experiment, (variant, 0, ZERO))
             if orders > orders_before:
                 self.orders.labels(*arm).inc(orders - orders_before)
             if spend > spend_before:

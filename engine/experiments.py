@@ -67,9 +67,10 @@ def record(step: Step, event: object) -> None:
 Tallies = dict[str, tuple[str, int, Decimal]]
 
 
-def order_tallies(state: MemberState | None) -> Tallies:
-    """What each of the member's experiments has counted of its orders: (variant, orders, net spend).
-    The difference across one event is what that event added to its arm (the worker's metrics)."""
+def arm_tallies(state: MemberState | None) -> Tallies:
+    """The member's experiments and what each counted of its orders: (variant, orders, net spend). The
+    difference across one event or evaluation is what it added to the member's arms -- an enrolment,
+    orders, spend -- for the worker's metrics."""
     if state is None or not state.experiments:
         return {}
     return {name: (e.variant, e.orders, e.spend) for name, e in state.experiments.items()}

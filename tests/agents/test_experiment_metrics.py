@@ -9,7 +9,8 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry
 
 from agents.metrics import ExperimentMetrics, Metrics
-from engine.experiments import order_tallies
+from config.experiments import arm_of
+from engine.experiments import arm_tallies
 from tests.engine.fixtures import Member
 from tests.engine.test_experiments import RULES, START, member_in
 
@@ -19,10 +20,10 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
 
 
 def counted(metrics: ExperimentMetrics, member: Member, act: Callable[[], object]) -> None:
-    """``act`` on the member, its order tallies fed to the metrics as the worker does around an order event."""
-    before = order_tallies(member.state)
+    """``act`` on the member, its arm tallies fed to the metrics as the worker does around an event."""
+    before = arm_tallies(member.state)
     act()
-    metrics.orders_counted(before, order_tallies(member.state))
+    metrics.counted(before, arm_tallies(member.state))
 
 
 def test_orders_spend_points_tier_moves_and_grants_are_counted_per_arm() -> None:
@@ -44,6 +45,19 @@ def test_orders_spend_points_tier_moves_and_grants_are_counted_per_arm() -> None
         member.tier_changes) >= 1
     assert sample(registry, "memberflow_experiment_benefits_total", **arm, action="granted") == len(member.grants)
     assert sample(registry, "memberflow_experiment_orders_total", experiment="diamond-x2", variant="A") == 0
+    assert sample(registry, "memberflow_experiment_members_total", **arm) == 1  # enrolled once, not per event
+
+
+def test_each_member_is_counted_in_its_arm_once_when_it_enrols() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry).experiments
+    in_b = [m for m in (f"m{i}" for i in range(1000))
+            if (arm := arm_of(RULES.experiments[0], "default", m)) is not None and arm.variant == "B"][:2]
+    members = [Member(RULES, member_in("A")), *(Member(RULES, m) for m in in_b)]
+    for hour, member in enumerate(members * 2):  # two orders each
+        counted(metrics, member, lambda m=member, h=hour: m.pay(f"o{h}", "10", START + timedelta(hours=h + 1)))
+    assert sample(registry, "memberflow_experiment_members_total", experiment="diamond-x2", variant="A") == 1
+    assert sample(registry, "memberflow_experiment_members_total", experiment="diamond-x2", variant="B") == 2
 
 
 def test_refunds_count_what_the_experiment_counted_not_their_face_amount() -> None:

@@ -94,6 +94,8 @@ def test_each_arm_is_judged_by_its_rules_and_its_outputs_name_it(experiment_clus
     for variant, members in per_arm.items():
         wait_until(lambda v=variant, n=members: metric(worker, "memberflow_experiment_orders_total",
                                                        experiment="diamond-x2", variant=v) == 2 * n, timeout=30)
+        assert metric(worker, "memberflow_experiment_members_total", experiment="diamond-x2", variant=variant) == \
+            members  # each enrolled once, however many events it had
     # the refund counts what the experiment counted of the order: its 100, not the 150 asked for
     wait_until(lambda: metric(worker, "memberflow_experiment_refunds_total", experiment="diamond-x2",
                               variant=arms[REFUNDED].variant) == 100, timeout=30)
@@ -183,3 +185,40 @@ def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experim
     wait_until(entries, timeout=60)
     assert {(e.get("experiment"), e.get("variant")) for e in entries()} == {(None, None)}
     assert json.loads(call(base, "/tenants/default/experiments", token)[1])[0]["status"] == "stopped"
+
+
+def test_a_member_an_evaluation_first_acts_on_in_the_experiment_is_counted_in_its_arm_then(tmp_path):
+    """Members who became DIAMOND before the experiment started enrol when the evaluation after its start
+    grants them the tier's coupons under their arm (a cluster of its own: the tests above stop the
+    experiment, and count every member enrolled in it)."""
+    rules = stream_rules_dir(tmp_path / "rules", experiments=[EXPERIMENT])
+    with LocalCluster(tmp_path / "cluster", partitions=4, extra_env={"MEMBERFLOW_RULES_DIR": str(rules)}) as cluster:
+        cluster.start_broker()
+        enrolment_by_evaluation(cluster, RuleBook.load(rules), cluster.add_worker("ex3"))
+
+
+def enrolment_by_evaluation(cluster: LocalCluster, book: RuleBook, worker) -> None:
+    def enrolled(variant: str) -> float:
+        return metric(worker, "memberflow_experiment_members_total", experiment="diamond-x2", variant=variant)
+
+    members = [f"exe-{i}" for i in range(12)]
+    arms = Counter(arm_of(book.default.experiments[0], "default", m).variant for m in members)
+    before = {v: enrolled(v) for v in arms}
+    cluster.produce([("orders", m, {"event_id": f"{m}-pay", "member_id": m, "occurred_at": "2026-02-27T10:00:00+08:00",
+                                    "type": "order_paid", "order_id": f"{m}-o", "amount": "1000.00"})
+                     for m in members])
+    wait_until(lambda: {v["member_id"] for _, v in cluster.consume(["points-ledger"], idle=1.0)} >= set(members),
+               timeout=60)
+    assert {v: enrolled(v) for v in arms} == before  # orders before the start enrol nobody
+    cluster.produce([("commands", "*", {"type": "evaluate", "as_of": "2026-03-02T00:00:00+08:00"})])
+
+    def grants() -> dict[str, set[str | None]]:
+        found: dict[str, set[str | None]] = {}
+        for _, v in cluster.consume(["benefit-grants"], idle=1.0):
+            if v.get("member_id") in members and v["occurred_at"] >= "2026-03":  # not the upgrade's gift
+                found.setdefault(v["member_id"], set()).add(v.get("variant"))
+        return found
+
+    wait_until(lambda: set(grants()) == set(members), timeout=90)
+    assert all(len(variants) == 1 and None not in variants for variants in grants().values())
+    wait_until(lambda: {v: enrolled(v) for v in arms} == {v: before[v] + n for v, n in arms.items()}, timeout=30)
