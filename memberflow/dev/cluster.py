@@ -101,6 +101,15 @@ class WorkerProcess(Child):
 
 
 @dataclass
+class _Reader:
+    """A consumer kept open on some output topics, and what it has read of them so far, from the start."""
+
+    consumer: KafkaConsumer
+    names: dict[str, str]  # Kafka topic -> logical name
+    seen: list[tuple[str, dict]] = field(default_factory=list)
+
+
+@dataclass
 class LocalCluster:
     workdir: Path
     partitions: int = 4
@@ -109,6 +118,8 @@ class LocalCluster:
     workers: list[WorkerProcess] = field(default_factory=list)
     #: a platform service token the workers accept (``service_token``)
     token: str | None = None
+    #: ``consume``'s open consumers, by the topics they read
+    _readers: dict[frozenset[str], _Reader] = field(default_factory=dict, repr=False)
 
     def start_broker(self, port: int | None = None, advertised_port: int | None = None) -> LocalCluster:
         """Start the cluster's broker (once: a second call would orphan the first);
@@ -178,6 +189,9 @@ class LocalCluster:
 
     def close(self) -> None:
         self.stop()
+        for reader in self._readers.values():
+            reader.consumer.close()
+        self._readers.clear()
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
@@ -212,30 +226,37 @@ class LocalCluster:
 
         Stops once ``until`` messages arrived (then after ``idle`` s of quiet, to
         catch extras), or after ``idle`` seconds without a message when
-        ``until`` is None, or at ``timeout``.
+        ``until`` is None, or at ``timeout``.  The consumer of a set of topics
+        stays open with what it read, so a test that asks again (a ``wait_until``
+        loop) reads only what is new.
         """
+        reader = self._reader(topics)
+        out, names = reader.seen, reader.names
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() < deadline:
+            got = False
+            for msg in reader.consumer:
+                out.append((names[msg.topic], json.loads(msg.value)))
+                got = True
+            if got:
+                last = time.monotonic()
+            reached = until is not None and len(out) >= until
+            if (until is None or reached) and time.monotonic() - last > idle:
+                break
+        return list(out)
+
+    def _reader(self, topics: Iterable[str]) -> _Reader:
         settings = self.settings()
         assert self.broker is not None
         names = {settings.topic(t): t for t in topics}
-        consumer = KafkaConsumer(*names, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest",
-                                 group_id=None, enable_auto_commit=False, consumer_timeout_ms=250)
-        out: list[tuple[str, dict]] = []
-        deadline = time.monotonic() + timeout
-        last = time.monotonic()
-        try:
-            while time.monotonic() < deadline:
-                got = False
-                for msg in consumer:
-                    out.append((names[msg.topic], json.loads(msg.value)))
-                    got = True
-                if got:
-                    last = time.monotonic()
-                reached = until is not None and len(out) >= until
-                if (until is None or reached) and time.monotonic() - last > idle:
-                    break
-        finally:
-            consumer.close()
-        return out
+        key = frozenset(names)
+        reader = self._readers.get(key)
+        if reader is None:
+            consumer = KafkaConsumer(*names, bootstrap_servers=self.broker.bootstrap, auto_offset_reset="earliest",
+                                     group_id=None, enable_auto_commit=False, consumer_timeout_ms=250)
+            reader = self._readers[key] = _Reader(consumer, names)
+        return reader
 
 
 def encode_value(value: Any) -> bytes:
