@@ -59,10 +59,23 @@ class DueMark(NamedTuple):
     def of(cls, since: datetime, due: datetime | None, rules: int) -> DueMark:
         return cls(shared_micros(since), NEVER if due is None else shared_micros(due), rules)
 
+    def passes_over(self, as_of: int, rules: int) -> bool:
+        """Whether an evaluation as of ``as_of`` under the rules with fingerprint ``rules`` has nothing
+        to do for the member (``not_due`` of a stored value)."""
+        return _passes_over(self.since, self.due, self.rules, as_of, rules)
+
     def says_due(self, as_of: int, rules: int) -> bool:
-        """Whether, valid as of ``as_of`` under the rules with fingerprint ``rules``, the mark says
-        the evaluation has something to do for the member (``evaluate_marked``'s ``likely_due``)."""
-        return self.rules == rules and self.since <= self.due <= as_of
+        """Whether, valid as of ``as_of`` under the rules with fingerprint ``rules``, the mark says the
+        evaluation has something to do for the member (``evaluate_marked``'s ``likely_due``)."""
+        return _says_due(self.since, self.due, self.rules, as_of, rules)
+
+
+def _passes_over(since: int, due: int, fingerprint: int, as_of: int, rules: int) -> bool:
+    return fingerprint == rules and since <= as_of < due
+
+
+def _says_due(since: int, due: int, fingerprint: int, as_of: int, rules: int) -> bool:
+    return fingerprint == rules and since <= due <= as_of
 
 
 def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
@@ -130,7 +143,7 @@ def not_due(raw: bytes, as_of: int, rules: int) -> bool:
     if raw[:1] != MARK:
         return False
     since, due, fingerprint = _MARK.unpack_from(raw, len(MARK))
-    return fingerprint == rules and since <= as_of < due
+    return _passes_over(since, due, fingerprint, as_of, rules)
 
 
 def due_by_mark(raw: bytes, as_of: int, rules: int) -> bool:
@@ -138,7 +151,8 @@ def due_by_mark(raw: bytes, as_of: int, rules: int) -> bool:
     with fingerprint ``rules``, says the evaluation has something to do for the member."""
     if raw[:1] != MARK:
         return False
-    return DueMark._make(_MARK.unpack_from(raw, len(MARK))).says_due(as_of, rules)
+    since, due, fingerprint = _MARK.unpack_from(raw, len(MARK))
+    return _says_due(since, due, fingerprint, as_of, rules)
 
 
 def raw_table(app: faust.App, name: str, partitions: int, help: str) -> faust.Table:

@@ -195,7 +195,7 @@ class OfflineEngine:
             if rules is None:
                 continue
             mark = store.marks.get(key)
-            if mark is not None and mark.rules == rules.due_fingerprint and mark.since <= as_of < mark.due:
+            if mark is not None and mark.passes_over(as_of, rules.due_fingerprint):
                 continue
             record = store.records[key]  # changed in place: an evaluation that fails ends the run
             likely = mark is not None and mark.says_due(as_of, rules.due_fingerprint)

@@ -58,5 +58,9 @@ def test_the_due_mark_is_read_without_decoding_and_left_aside_by_decode() -> Non
     assert not_due(raw, 15, 7) and not not_due(raw, 20, 7) and not not_due(raw, 15, 8)
     assert due_by_mark(raw, 20, 7) and not due_by_mark(raw, 19, 7) and not due_by_mark(raw, 20, 8)
     assert not due_by_mark(encode(record), 20, 7)  # no mark: nothing known
+    mark = DueMark(since=10, due=20, rules=7)  # the offline engine asks the mark itself: the same answers
+    for as_of, rules in [(15, 7), (20, 7), (19, 7), (15, 8), (20, 8), (9, 7)]:
+        assert mark.passes_over(as_of, rules) == not_due(raw, as_of, rules)
+        assert mark.says_due(as_of, rules) == due_by_mark(raw, as_of, rules)
     assert decode(raw) == record.state
     assert decode_record(raw).journal.keys == record.journal.keys
