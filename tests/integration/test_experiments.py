@@ -168,6 +168,16 @@ def test_the_statistics_per_variant_and_a_stop_through_the_admin_service(experim
     assert abs(Decimal(difference["difference"]) - expected) < Decimal("0.01")
     assert Decimal(difference["ci_low"]) < Decimal(difference["difference"]) < Decimal(difference["ci_high"])
 
+    # a cohort: the members enrolled from March 4th on -- the statistics members (first order on the 5th),
+    # not the first test's (the 2nd)
+    status, body = call(base, path + "?enrolled_from=2026-03-04T00%3A00%3A00%2B08%3A00", token)
+    assert status == 200, body
+    cohort = {v["variant"]: v for v in json.loads(body)["variants"] if v["members"]}
+    stats_arms = Counter(arms[m].variant for m in STATS_MEMBERS)
+    assert {v: f["members"] for v, f in cohort.items()} == dict(stats_arms)
+    assert {v: Decimal(f["spend"]) for v, f in cohort.items()} == {
+        v: sum(spend_of(i) for i, m in enumerate(STATS_MEMBERS) if arms[m].variant == v) for v in stats_arms}
+
     # stopped: a new rules version on tenant-rules; from then on members are on the base rules, untagged
     status, body = call(base, "/tenants/default/experiments/diamond-x2/stop", token,
                         body=json.dumps({"reason": "enough data", "request_id": "stop-1"}).encode(),
