@@ -29,6 +29,7 @@ from config.topics import Topic
 from engine.devices import apply_activity
 from engine.outcome import Emitted
 from models.devices import DeviceActivity, DeviceState, device_key
+from models.json_twins import output_json
 from models.outputs import DeadLetterReason
 from tables import devices as devices_table
 
@@ -84,7 +85,7 @@ class DeviceHandler:
     async def send(self, outputs: list[Emitted]) -> None:
         producer = self.app.producer
         sent = [await producer.send(self.settings.topic(out.topic), out.key.encode(),
-                                    out.value.model_dump_json().encode(), out.partition, None, None)
+                                    output_json(out.value), out.partition, None, None)
                 for out in outputs]
         await asyncio.gather(*sent)
         for out in outputs:

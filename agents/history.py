@@ -15,6 +15,7 @@ from agents.kafka.changelog import DeferredTable
 from agents.recent_writes import RecentWrites
 from config.rules import RuleBook
 from engine.outcome import Emitted
+from models.json_twins import output_json
 from models.outputs import LedgerEntry
 from tables import ledger
 from tables.current_event import MessageEvent, make_current
@@ -60,7 +61,7 @@ def record_history(
         if seq is None:
             raw = table.get(ledger.head_key(*member))
             seq = int(raw) if raw else 0
-        table[ledger.row_key(*member, seq)] = payload if payload is not None else entry.model_dump_json().encode()
+        table[ledger.row_key(*member, seq)] = payload if payload is not None else output_json(entry)
         keep = rulebook.for_tenant(entry.tenant_id).retention.ledger_entries
         if seq >= keep:
             try:

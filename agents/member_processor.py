@@ -44,6 +44,7 @@ from config.topics import Topic
 from engine.experiments import Tallies, arm_tallies
 from engine.outcome import Applied, Emitted
 from models.events import MemberEvent
+from models.json_twins import output_json
 from models.outputs import DeadLetterReason, LedgerEntry, TierChange
 from tables.current_event import MessageEvent
 from tables.members import state_key
@@ -191,7 +192,7 @@ class MemberProcessor:
 
     async def _send(self, plan: Planned) -> None:
         topic = self.settings.topic
-        plan.payloads = [out.value.model_dump_json().encode() for out in plan.outputs]
+        plan.payloads = [output_json(out.value) for out in plan.outputs]
         messages = [
             (topic(out.topic), out.key.encode(), payload, None, out.partition)
             for out, payload in zip(plan.outputs, plan.payloads, strict=True)

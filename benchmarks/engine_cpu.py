@@ -51,6 +51,7 @@ from memberflow.dev.demo.formats import encode
 from memberflow.dev.demo.stream import generate
 from models.events import MemberEvent
 from models.journal import MemberRecord
+from models.json_twins import output_json
 from tables.current_event import MessageEvent
 
 PARTITIONS = 4
@@ -126,7 +127,7 @@ def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> R
         for key, value, _ in store.pending():
             states[key] = value
         t2 = clock()
-        payloads = [out.value.model_dump_json().encode() for out in outputs]
+        payloads = [output_json(out.value) for out in outputs]
         t3 = clock()
         history = DeferredTable(rows)
         written = record_history(history, rulebook, outputs, store.dirty, payloads, heads)

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import field
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.fields import EventTime, Ident
+from models.fields import EventTime, Ident, omit_empty, omit_none
 from models.outputs import Output
 
 DEVICE_KEY_SEPARATOR = "/"
@@ -69,9 +69,9 @@ class RiskFlag(Output):
     limit: int | None = Field(description="most members (a spending rule: orders, redemptions) the rule allows "
                                           "within the window; null for amount_spike and refund_after_spend")
     window: timedelta | None = Field(description="the window counted; null for amount_spike")
-    order_id: str | None = Field(default=None, exclude_if=lambda value: value is None,
+    order_id: str | None = Field(default=None, exclude_if=omit_none,
                                  description="a spending rule: the order that tripped it")
-    evidence: dict[str, str] = Field(default_factory=dict, exclude_if=lambda value: not value,
+    evidence: dict[str, str] = Field(default_factory=dict, exclude_if=omit_empty,
                                      description="a spending rule: what it saw (counts, amounts, moments)")
 
 

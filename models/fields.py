@@ -197,3 +197,13 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(email_address)]
 
 def _blank() -> str:
     raise PydanticCustomError("blank", "a name must not be blank")
+
+
+def omit_none(value: Any) -> bool:
+    """``exclude_if`` of a field left out of the JSON while it is None (``models.json_twins`` mirrors it)."""
+    return value is None
+
+
+def omit_empty(value: Any) -> bool:
+    """``exclude_if`` of a collection left out of the JSON while it is empty."""
+    return not value

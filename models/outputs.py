@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.conditions import Conditions
-from models.fields import Email, PersonName, Phone
+from models.fields import Email, PersonName, Phone, omit_none
 
 
 class Output(BaseModel):
@@ -29,22 +29,22 @@ class Output(BaseModel):
     cause_event_id: str
     retracts: str | None = Field(
         default=None,
-        exclude_if=lambda value: value is None,
+        exclude_if=omit_none,
         description="set on a correction: the id of an output published earlier that no longer holds (a late "
                     "event changed the member's history before it). Undo that output; the same id may then be "
                     "published again with its corrected value. A retracted ledger entry's delta is negated here.")
     rules_version: str | None = Field(
         default=None,
-        exclude_if=lambda value: value is None,
+        exclude_if=omit_none,
         description="the tenant rules that decided this output: `v<n>` for version n published to `tenant-rules`, "
                     "`file:<digest>` for rules loaded from the rules directory")
     experiment: str | None = Field(
         default=None,
-        exclude_if=lambda value: value is None,
+        exclude_if=omit_none,
         description="the live experiment the member was in when this output was decided (config/experiments.py)")
     variant: str | None = Field(
         default=None,
-        exclude_if=lambda value: value is None,
+        exclude_if=omit_none,
         description="the member's arm of `experiment`: a variant's name (its rules overlay decided this output) "
                     "or `holdout` (the tenant's own rules)")
 
@@ -68,11 +68,11 @@ class LedgerEntry(Output):
     order_id: str | None = None
     pending_until: datetime | None = None
     expires_at: datetime | None = None
-    operator: str | None = Field(default=None, exclude_if=lambda value: value is None,
+    operator: str | None = Field(default=None, exclude_if=omit_none,
                                  description="an operator's adjustment: who made it (`<token id>:<name>`)")
-    approver: str | None = Field(default=None, exclude_if=lambda value: value is None,
+    approver: str | None = Field(default=None, exclude_if=omit_none,
                                  description="an operator's adjustment over a limit: who approved it")
-    reason: str | None = Field(default=None, exclude_if=lambda value: value is None,
+    reason: str | None = Field(default=None, exclude_if=omit_none,
                                description="an operator's adjustment: why")
 
 
@@ -114,7 +114,7 @@ class BenefitGrant(Output):
     details: dict[str, Any] = Field(default_factory=dict)
     line_id: str | None = Field(default=None, description="business line, for the rights of a badge level")
     badge_level: int | None = Field(default=None, description="badge level whose right this is")
-    conditions: Conditions | None = Field(default=None, exclude_if=lambda value: value is None,
+    conditions: Conditions | None = Field(default=None, exclude_if=omit_none,
                                           description="what an order must be for it to apply (none: any order)")
 
 
@@ -142,7 +142,7 @@ class MembershipChange(Output):
     order_id: str | None = Field(default=None, description="the card order that caused it, if any")
     product_id: str | None = Field(default=None, description="the card product bought (joined, extended, upgraded "
                                                               "by a purchase), else the membership's")
-    amount: Decimal | None = Field(default=None, exclude_if=lambda value: value is None,
+    amount: Decimal | None = Field(default=None, exclude_if=omit_none,
                                    description="what the card order paid for the card product (joined, extended, "
                                                "upgraded by a purchase)")
 
@@ -170,7 +170,7 @@ class Notification(Output):
     notification_id: str
     kind: NotificationKind
     message: str
-    channel: str | None = Field(default=None, exclude_if=lambda value: value is None,
+    channel: str | None = Field(default=None, exclude_if=omit_none,
                                 description="where a campaign's notification goes: `sms` or `in_app`")
     data: dict[str, Any] = Field(default_factory=dict)
 
