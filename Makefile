@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# test files run in parallel, a file to a process: most of an integration test is waiting on its broker and workers
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart bench-readmodel bench-simulate bench-quote lint \
 	schemas clean
@@ -24,10 +27,10 @@ check: $(STAMP)  ## lint and the dependency layers (a back-edge between packages
 	$(BIN)/lint-imports
 
 test: $(STAMP) system-deps check  ## everything: unit, agent, tool, deployment and integration tests (brokers on loopback)
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: $(STAMP) check  ## the fast tiers only: no broker, no worker processes
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(PYTEST) -m "not integration"
 
 bench: $(STAMP)  ## throughput/latency benchmark against the embedded broker (prints figures)
 	$(BIN)/python -m benchmarks.engine
