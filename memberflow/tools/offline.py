@@ -31,6 +31,7 @@ from engine.published_rules import LiveRules
 from models.devices import DeviceState
 from models.evaluation import EvaluateCommand
 from models.journal import Journal, MemberRecord
+from models.json_twins import output_json
 from models.outputs import DeadLetterReason
 from models.state import MemberState, state_json, state_of_json
 from tables.members import SEPARATOR, DueMark
@@ -149,9 +150,9 @@ FED_BACK = frozenset({Topic.MEMBER_COMMANDS, Topic.DEVICE_ACTIVITY})
 
 def command_line(out: Emitted) -> dict:
     """A member command the engine emitted, as the line a worker would read back: its value the
-    payload as the workers publish it (``model_dump_json``), not parsed only to be dumped again,
+    payload as the workers publish it (``output_json``), not parsed only to be dumped again,
     and the model itself under ``"model"`` (what parsing the payload gives back)."""
-    return {"topic": out.topic, "key": out.key, "value": out.value.model_dump_json(), "model": out.value}
+    return {"topic": out.topic, "key": out.key, "value": output_json(out.value).decode(), "model": out.value}
 
 
 class OfflineEngine:

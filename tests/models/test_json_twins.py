@@ -95,7 +95,7 @@ def values(annotation: Any) -> st.SearchStrategy[Any]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return models(annotation)
     simple = {str: st.text(), int: st.integers(), bool: st.booleans(), float: _FLOATS,
-              Decimal: st.decimals(allow_nan=False, allow_infinity=False), date: st.dates(),
+              Decimal: st.decimals(), date: st.dates(),
               time: st.times(), timedelta: st.timedeltas()}
     return simple[annotation]
 
