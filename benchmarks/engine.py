@@ -330,7 +330,9 @@ def main() -> int:
     print(f"the engine's own work on the same events without the broker (one core, nothing else running): "
           f"{cpu['events_per_s']:,} events/s ({cpu['us_per_event']} µs/event); "
           f"the worker ran at {results['ratios']['engine/engine_cpu']}x that")
-    print(f"worker peak RSS {results['worker_peak_rss_mb']} MB; state {results['state_bytes_per_member']} B/member")
+    print(f"worker peak RSS {results['worker_peak_rss_mb']} MB; RocksDB {results['state_bytes_per_member']} B/member "
+          f"(ledger history, logs and SST overhead included); a member's stored value "
+          f"{cpu['stored_bytes_per_member']:,} B, its state {cpu['state_bytes_per_member']:,} B")
     out = ROOT / "bench-results" / "engine.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"written: {out}")

@@ -53,6 +53,7 @@ from models.events import MemberEvent
 from models.journal import MemberRecord
 from models.json_twins import output_json
 from tables.current_event import MessageEvent
+from tables.members import decode_record
 
 PARTITIONS = 4
 
@@ -73,6 +74,8 @@ class Round:
     encode: float = 0.0
     serialize: float = 0.0
     history: float = 0.0
+    stored_bytes: float = 0.0  # a member's stored value at the end, on average (state, due mark, journal)
+    state_bytes: float = 0.0  # the state's own part of it
 
     @property
     def total(self) -> float:
@@ -143,6 +146,8 @@ def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> R
         r.encode += t2 - t1
         r.serialize += t3 - t2
         r.history += t4 - t3
+    r.stored_bytes = sum(map(len, states.values())) / len(states)
+    r.state_bytes = sum(len(decode_record(value).stored_json or b"") for value in states.values()) / len(states)
     return r
 
 
@@ -176,9 +181,13 @@ def main() -> int:
     print(f"serialize outputs           {us(best.serialize)}/event ({best.outputs:,} outputs)")
     print(f"ledger history rows         {us(best.history)}/event")
     print(f"total                       {us(best.total)}/event = {n / best.total:,.0f} events/s on one core")
+    print(f"stored value per member     {best.stored_bytes:,.0f} B at the end (the state {best.state_bytes:,.0f} B, "
+          "the rest its event-time journal)")
     print(json.dumps({"kind": "engine_cpu", "event_time": event_time, "events": n,
                       "events_per_s": round(n / best.total),
-                      "us_per_event": round(best.total / n * 1e6, 1)}), flush=True)
+                      "us_per_event": round(best.total / n * 1e6, 1),
+                      "stored_bytes_per_member": round(best.stored_bytes),
+                      "state_bytes_per_member": round(best.state_bytes)}), flush=True)
     return 0
 
 

@@ -47,6 +47,7 @@ from engine.evaluation import evaluation_id
 from memberflow.cli import tune_gc
 from models.evaluation import EvaluateSlice
 from models.journal import MemberRecord
+from models.json_twins import output_json
 from models.state import MemberState, PointLot
 from tables.current_event import MessageEvent
 from tables.members import encode, state_key, unmarked
@@ -134,7 +135,7 @@ def evaluate_all(db: Rdict, rules: RuleBook, as_of: datetime, members: int) -> N
             if out.topic == Topic.EVALUATION_SLICES:
                 piece = out.value
             else:
-                out.value.model_dump_json()  # what the worker sends
+                output_json(out.value)  # what the worker sends
                 outputs += 1
                 kinds[out.topic] += 1
         batch = WriteBatch(raw_mode=True)
