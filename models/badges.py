@@ -68,7 +68,7 @@ class BusinessScores(BaseModel):
         return self.model_copy(update={"occurred_at": fixed_offset(datetime.combine(self.dt, time(0), tzinfo=tz))})
 
 
-class BadgeState(msgspec.Struct, kw_only=True):
+class BadgeState(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A member's badge in one business line (part of the member state: a msgspec Struct)."""
 
     level: int = 0  # 0 = no badge yet

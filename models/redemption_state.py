@@ -20,7 +20,7 @@ from msgspec import UNSET, Raw, UnsetType, field
 from models.redemptions import RedemptionResult
 
 
-class Piece(msgspec.Struct, kw_only=True):
+class Piece(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Points that move together and keep their original expiry (the state's
     twin of ``models.commands.PointsPiece``, which carries them between members)."""
 
@@ -29,7 +29,7 @@ class Piece(msgspec.Struct, kw_only=True):
     earned_at: datetime
 
 
-class IssuedCoupon(msgspec.Struct, kw_only=True):
+class IssuedCoupon(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Coupons issued by one request, remembered for expiry reminders."""
 
     coupon_id: str
@@ -42,7 +42,7 @@ class IssuedCoupon(msgspec.Struct, kw_only=True):
     grant_id: str | UnsetType = UNSET  # its benefit instance (UNSET: issued before instances were kept)
 
 
-class Settlement(msgspec.Struct, kw_only=True):
+class Settlement(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A settled points + cash payment; its points come back on cancellation, once."""
 
     order_id: str
@@ -64,7 +64,7 @@ class GiftStatus(StrEnum):
 OPEN_GIFT = frozenset({GiftStatus.OFFERED, GiftStatus.ACCEPTED})
 
 
-class SentGift(msgspec.Struct, kw_only=True):
+class SentGift(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A's side of a gift.  While ``offered`` its points are in ``pieces``, not in
     A's lots: they count in neither A's balance nor A's spendable points."""
 
@@ -77,7 +77,7 @@ class SentGift(msgspec.Struct, kw_only=True):
     closed_at: datetime | None = None
 
 
-class ReceivedGift(msgspec.Struct, kw_only=True):
+class ReceivedGift(msgspec.Struct, kw_only=True, omit_defaults=True):
     """B's side of a gift."""
 
     from_member_id: str
@@ -88,7 +88,7 @@ class ReceivedGift(msgspec.Struct, kw_only=True):
     closed_at: datetime | None = None
 
 
-class RedemptionState(msgspec.Struct, kw_only=True):
+class RedemptionState(msgspec.Struct, kw_only=True, omit_defaults=True):
     #: recent answers, oldest first: each a ``RedemptionResult``'s JSON as it was sent (``engine.redemptions.common``)
     results: list[Raw] = field(default_factory=list)
     coupons: list[IssuedCoupon] = field(default_factory=list)

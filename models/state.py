@@ -7,9 +7,10 @@ the balances it protects, so a redelivered event can never be applied twice.
 The state is not a contract: it is decoded, changed and encoded on every
 event, so it is a msgspec Struct (no validation on construction or
 assignment).  Its JSON is what the pydantic model it replaced wrote, field for
-field (``STATE_JSON`` reads and writes it); fields added since default to
-``UNSET``, which msgspec leaves out of the JSON, so a value stored before them
-still writes back byte for byte.
+field, less the fields at their defaults (``STATE_JSON`` reads and writes it):
+a value that model stored reads back unchanged, and a worker of that version
+reads this one as the same state.  Fields added since default to ``UNSET`` or
+an empty value, left out of the JSON too.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class MemberStatus(StrEnum):
     FROZEN = "frozen"
 
 
-class State(msgspec.Struct, kw_only=True):
-    """Base of the state's Structs: keyword construction, fields in declared order."""
+class State(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Base of the state's Structs: keyword construction, fields in declared order, and a field at its
+    default left out of the stored JSON (a quarter of a state; a reader fills it in again).  A default,
+    once released, is part of the stored format: changing it changes every state that left it out."""
 
 
 class PointLot(State):
@@ -189,7 +192,7 @@ class MemberState(State, dict=True):
     registration: MemberRegistration | None = None
     verifications: list[str] = field(default_factory=list)  # "<kind>:<result>" already applied
     # merchant membership plans (seed 002): ``merchant/plan`` -> membership; UNSET (left out of the
-    # JSON, so a value stored before it existed writes back byte for byte) until the first one
+    # JSON) until the first one
     memberships: dict[str, Membership] | msgspec.UnsetType = msgspec.UNSET
     # spend with merchants whose plans have spend-threshold levels, net of refunds (engine/join_channels.py)
     merchant_spend: dict[str, Decimal] | UnsetType = UNSET
