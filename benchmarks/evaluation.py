@@ -34,10 +34,12 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
+from prometheus_client import CollectorRegistry
 from rocksdict import Options, Rdict, WriteBatch
 
 from agents.batch_store import BatchStore, WarmStates
 from agents.evaluation import SliceRunner
+from agents.metrics import ExperimentMetrics
 from agents.records import Record
 from agents.rules_in_force import RulesInForce
 from config.rules import RuleBook
@@ -119,7 +121,8 @@ class Store:
 def evaluate_all(db: Rdict, rules: RuleBook, as_of: datetime, members: int) -> None:
     """One evaluation of partition 0, slice after slice, as a worker runs it."""
     table = Store(db)
-    metrics = SimpleNamespace(members_evaluated=Tally(), members_not_due=Tally())
+    metrics = SimpleNamespace(members_evaluated=Tally(), members_not_due=Tally(),
+                              experiments=ExperimentMetrics(CollectorRegistry()))  # as the worker counts
     runner = SliceRunner(table, RulesInForce(rules), metrics, partitions=1)  # type: ignore[arg-type]
     piece = EvaluateSlice(evaluation_id=evaluation_id(None, as_of), tenant_id=None, as_of=as_of, partition=0)
     owner = MessageEvent(SimpleNamespace(partition=0))  # type: ignore[arg-type]
