@@ -1,7 +1,7 @@
 """Outputs serialized by msgspec, byte for byte as pydantic's ``model_dump_json`` writes them.
 
 The worker serializes every output it sends; pydantic's ``model_dump_json`` costs about four
-microseconds an output, a msgspec Struct of the same fields under one.  The twin of a contract
+microseconds a ledger entry, its twin one and a half, the look at its times included.  The twin of a contract
 is generated from its pydantic model at first use, never written by hand: the model's fields in
 its own order, each encoded as it is (no validation: the value was validated when the model was
 built), a field whose ``exclude_if`` is ``omit_none`` or ``omit_empty`` left out as pydantic
