@@ -17,12 +17,13 @@ from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR
 from engine.outcome import Emitted
 from memberflow.tools.offline import MemoryStore, OfflineEngine
+from models.json_twins import output_json
 
 __all__ = ["MemoryStore", "output_line", "replay", "replay_file"]
 
 
 def output_line(out: Emitted) -> str:
-    return json.dumps({"topic": out.topic, "key": out.key, "value": json.loads(out.value.model_dump_json())})
+    return json.dumps({"topic": out.topic, "key": out.key, "value": json.loads(output_json(out.value))})
 
 
 def replay(

@@ -4,13 +4,17 @@ the workers.  (The demo stream's replay pinned to a digest: test_replay_golden.p
 
 from __future__ import annotations
 
+import io
+import json
+
 import pytest
 
 from agents import records
 from config.rules import RuleBook
+from config.settings import SHIPPED_RULES_DIR
 from engine.event_time import fix_history
 from memberflow.tools.offline import LentStore, OfflineEngine
-from memberflow.tools.replay import replay
+from memberflow.tools.replay import replay, replay_file
 from models.outputs import BadgeChange, DeadLetter, LedgerEntry
 from models.state import state_json
 from tests.engine.badge_fixtures import shipped, wealth, wealth_v
@@ -96,3 +100,18 @@ def test_a_bad_evaluate_command_gives_the_workers_dead_letter(book):
     assert [(d.reason.value, d.detail.split(":")[0], d.source_topic) for d in letters] == [
         ("implausible_time", "as_of", "commands"), ("invalid_event", "as_of", "commands"),
         ("malformed_json", "Invalid JSON", "commands")]
+
+
+def test_the_replay_command_prints_each_output_as_a_worker_publishes_it(tmp_path):
+    """``memberflow replay events.jsonl``: a JSONL line per output, its value the published JSON."""
+    events = tmp_path / "events.jsonl"
+    lines = [{"topic": "orders", "key": "m1", "value": order(event_id="e1", order_id="o1", amount="600")},
+             {"topic": "orders", "key": "m1", "value": "{broken"}]
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    assert replay_file(events, None, out) == 0
+    printed = [json.loads(text) for text in out.getvalue().splitlines()]
+    expected = list(replay(lines, RuleBook.load(SHIPPED_RULES_DIR)))
+    assert [(p["topic"], p["key"]) for p in printed] == [(o.topic, o.key) for o in expected]
+    assert [p["value"] for p in printed] == [json.loads(o.value.model_dump_json()) for o in expected]
+    assert {p["topic"] for p in printed} >= {"points-ledger", "dead-letters"}
