@@ -26,7 +26,7 @@ from models.fields import omit_empty, omit_none
 from models.json_twins import output_json, twin_of
 from tests.tools.golden_replay import lines
 
-#: every contract the workers publish on the hot path, and whether msgspec can write it exactly
+#: the contracts the workers publish on the hot path: each has a twin
 TWINNED = [outputs.LedgerEntry, outputs.TierChange, outputs.BadgeChange, outputs.BenefitGrant,
            outputs.MembershipChange, outputs.Notification, outputs.ContactChange, outputs.DeadLetter,
            DeviceActivity]
