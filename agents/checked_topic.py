@@ -10,6 +10,7 @@ from agents.metrics import Metrics
 from config.settings import Settings
 from config.topics import Topic
 from engine.outcome import Emitted
+from models.json_twins import output_json
 
 
 async def report(app: faust.App, settings: Settings, metrics: Metrics, topic: Topic, letter: Emitted | None) -> None:
@@ -19,7 +20,7 @@ async def report(app: faust.App, settings: Settings, metrics: Metrics, topic: To
         consumed.labels(topic, "applied").inc()
         return
     fut = await app.producer.send(settings.topic(letter.topic), letter.key.encode(),
-                                  letter.value.model_dump_json().encode(), None, None, None)
+                                  output_json(letter.value), None, None, None)
     await fut
     metrics.dead_letters.labels(letter.value.reason.value).inc()
     consumed.labels(topic, "dead_lettered").inc()

@@ -24,6 +24,7 @@ from config.settings import Settings
 from config.topics import Topic
 from engine.evaluation import evaluation_id
 from models.evaluation import EvaluateCommand, EvaluateSlice
+from models.json_twins import output_json
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class CommandHandler:
             command = EvaluateCommand.model_validate_json(record.value or b"")
         except ValidationError as exc:
             letter, reason = refused(record, exc)
-            await self.send(Topic.DEAD_LETTERS, b"", letter.value.model_dump_json().encode(), None)
+            await self.send(Topic.DEAD_LETTERS, b"", output_json(letter.value), None)
             self.metrics.dead_letters.labels(reason.value).inc()
             return
         pieces = slices_for(command, self.settings.partitions)

@@ -16,6 +16,7 @@ from engine.outcome import Emitted
 from engine.step import Step
 from engine.wallet import add_lot, held, spendable, take
 from models.commands import MemberCommandBase, PointsPiece
+from models.json_twins import output_json
 from models.outputs import Notification, NotificationKind
 from models.redemption_state import Piece
 from models.redemptions import Granted, RedemptionResult, RedemptionStatus, RejectReason
@@ -59,7 +60,7 @@ def answer(
         rules_version=step.rules.version,
     )
     results = state.redemption.results
-    results.append(Raw(result.model_dump_json().encode()))
+    results.append(Raw(output_json(result)))
     overflow = len(results) - answers_kept(step)
     if overflow > 0:
         del results[:overflow]

@@ -24,12 +24,13 @@ from models import outputs
 from models.devices import DeviceActivity, RiskFlag
 from models.fields import omit_empty, omit_none
 from models.json_twins import output_json, twin_of
+from models.redemptions import RedemptionResult
 from tests.tools.golden_replay import lines
 
 #: the contracts the workers publish on the hot path: each has a twin
 TWINNED = [outputs.LedgerEntry, outputs.TierChange, outputs.BadgeChange, outputs.BenefitGrant,
            outputs.MembershipChange, outputs.Notification, outputs.ContactChange, outputs.DeadLetter,
-           DeviceActivity]
+           DeviceActivity, RedemptionResult]
 
 
 def test_every_output_of_the_demo_replay_is_written_as_pydantic_writes_it() -> None:
@@ -43,7 +44,8 @@ def test_every_output_of_the_demo_replay_is_written_as_pydantic_writes_it() -> N
         if twin_of(type(out.value)) is not None:
             seen[type(out.value).__name__] += 1
     # the twins wrote the replay's outputs, every kind of them
-    assert {"LedgerEntry", "TierChange", "BenefitGrant", "Notification", "DeviceActivity"} <= set(seen)
+    assert {"LedgerEntry", "TierChange", "BenefitGrant", "Notification", "DeviceActivity",
+            "RedemptionResult"} <= set(seen)
     assert sum(seen.values()) > 20_000
 
 
