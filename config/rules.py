@@ -212,7 +212,9 @@ class Retention(Strict):
     ledger_entries: int = Field(default=1000, ge=1, description="history rows kept per member (tables/ledger.py)")
     journal_entries: int = Field(
         default=16, ge=1, le=10_000,
-        description="recent events kept per member beyond which those older than max_lateness are folded away")
+        description="how many events older than max_lateness a member's journal folds into its base at once by "
+                    "replaying them; a journal of half as many events or more keeps checkpoints (its state as stored "
+                    "after an event) and folds at them, replaying nothing")
 
 
 class TenantRules(Strict):

@@ -124,7 +124,8 @@ class _SeenIds:
         return seen
 
 
-def _is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
+def is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
+    """Applied already: its id is remembered, or it pays an order on record again."""
     seen = _SeenIds.of(state)
     if event.event_id in (seen.counts if seen is not None else state.recent_event_ids):
         return True
@@ -220,16 +221,11 @@ def complete_event(event: MemberEvent, rules: TenantRules) -> MemberEvent:
     return event if completer is None else completer(event, rules)
 
 
-def is_duplicate(state: MemberState, event: MemberEvent, rules: TenantRules) -> bool:
-    """Applied already: its id is remembered, or it pays an order on record again."""
-    return _is_duplicate(state, event, rules)
-
-
 def apply_event(state: MemberState | None, event: MemberEvent, rules: TenantRules) -> Outcome:
     event = complete_event(event, rules)
     if state is None:
         state = new_member(event.tenant_id, event.member_id, rules)
-    if _is_duplicate(state, event, rules):
+    if is_duplicate(state, event, rules):
         return duplicate(state, event)
     return apply_new(state, event, rules)
 

@@ -6,7 +6,7 @@ questions for every member (the same day, the same windows and period starts).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 
 from models.fields import fixed_offset
@@ -61,9 +61,29 @@ def window_days(as_of: date, days: int) -> tuple[date, date]:
 
 
 def micros(moment: datetime) -> int:
-    """Exact microseconds since the epoch (no float rounding)."""
-    since = moment - _EPOCH
+    """Exact microseconds since the epoch (no float rounding).  Counted from the epoch in the
+    moment's own fixed-offset zone, when it has one: two moments of one zone object subtract
+    without asking it for their offsets, twice as fast (every event's time is counted so)."""
+    epoch = _EPOCHS.get(moment.tzinfo)
+    if epoch is None:
+        epoch = _epoch_in(moment.tzinfo)
+    since = moment - epoch
     return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+#: the epoch in each fixed-offset zone ``micros`` met (there are few)
+_EPOCHS: dict[tzinfo | None, datetime] = {}
+
+
+def _epoch_in(zone: tzinfo | None) -> datetime:
+    """The epoch in ``zone`` when it is a fixed offset (remembered), else in UTC: moments in a zone
+    with daylight saving time subtract by their offsets."""
+    if type(zone) is not timezone:
+        return _EPOCH
+    epoch = _EPOCH.astimezone(zone)
+    if len(_EPOCHS) < 4096:
+        _EPOCHS[zone] = epoch
+    return epoch
 
 
 #: ``micros`` of moments many members share (an evaluation's moment, the start of a day or month):

@@ -55,6 +55,8 @@ def _subclasses(base: type) -> set[type]:
 
 #: the order of topics between events of the same microsecond
 RANK: dict[str, int] = {topic: rank for rank, topic in enumerate(MEMBER_EVENTS)}
+#: each topic's name as a journal entry keeps it
+TOPIC_NAMES: dict[str, bytes] = {topic: topic.encode() for topic in MEMBER_EVENTS}
 #: a journal's payloads were validated on arrival; no size limit when they are read again
 NO_LIMIT = 2**62
 
@@ -74,6 +76,10 @@ class Arrival:
 #: review only when moderated malicious, a verification only when it found false information)
 ARRIVAL_ORDERED: frozenset[type] = frozenset(
     t for base in (RedemptionBase, MemberCommandBase) for t in _subclasses(base))
+
+
+#: the types of the events ``arrival_ordered`` may say are (the others are time-ordered)
+MAYBE_ARRIVAL_ORDERED: frozenset[type] = ARRIVAL_ORDERED | {Complaint, Review, Verification}
 
 
 def arrival_ordered(event: MemberEvent) -> bool:
@@ -115,21 +121,24 @@ def apply_in_time(
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.IMPLAUSIBLE_TIME, detail=why)
     if is_duplicate(state, event, rules):
         return record, duplicate(state, event)  # the duplicate's answer, if it has one
-    if occurred < _latest(record) - lateness:
+    cached = record.latest
+    latest = cached[1] if cached is not None and cached[0] is state.watermark else _latest(record)
+    if occurred < latest - lateness:
         detail = (f"occurred_at {event.occurred_at.isoformat()} is more than {rules.limits.max_lateness} behind "
                   f"the member's latest event time ({state.watermark.isoformat() if state.watermark else ''})")
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.TOO_LATE, detail=detail)
-    if arrival_ordered(event):
+    if type(event) in MAYBE_ARRIVAL_ORDERED and arrival_ordered(event):
         outcome = apply_new(state, event, rules)
         if outcome.result is Applied.APPLIED:
             fix_history(record)
         return record, outcome
-    journal = record.journal
-    key = _key(journal, occurred, arrival.topic)
-    framed = frame(key, arrival.topic, arrival.payload)
-    if not journal.keys or key > journal.keys[-1]:
-        return record, _append(record, key, framed, event, rules, created)
-    return record, _rewind(record, key, framed, event, rules)
+    keys = record.journal.keys
+    if not keys or keys[-1][0] < occurred:  # after every event kept: the common case
+        return record, _append(record, (occurred, RANK[arrival.topic], 0), arrival, event, rules, created, latest)
+    key = _key(record.journal, occurred, arrival.topic)
+    if key > keys[-1]:
+        return record, _append(record, key, arrival, event, rules, created, latest)
+    return record, _rewind(record, key, frame(key, arrival.topic, arrival.payload), event, rules)
 
 
 def _latest(record: MemberRecord) -> int:
@@ -149,35 +158,54 @@ def fix_history(record: MemberRecord) -> None:
     record.stored_json = None
 
 
-def _append(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, rules: TenantRules,
-            created: bool) -> Outcome:
+def _append(record: MemberRecord, key: Key, arrival: Arrival, event: MemberEvent, rules: TenantRules,
+            created: bool, latest: int) -> Outcome:
+    """Apply an event later than every event in the journal and add it at the end; ``latest``: the
+    member's latest event time before it (``_latest``)."""
     journal, state = record.journal, record.state
-    keys = journal.keys
-    if keys and keys[-1][0] < key[0] - rules.limits.micros[0]:
-        journal.rebase(None)  # no late event can go before any of them any more
+    keys, stored = journal.keys, record.stored_json
+    lateness = rules.limits.micros[0]
     base = None
     if created:
         base = NEW_MEMBER
-    elif not journal.keys:
-        base = record.stored_json if record.stored_json is not None else state_json(state)
+    elif not keys or keys[-1][0] < key[0] - lateness:  # no late event can go before any of them any more
+        base = stored if stored is not None else state_json(state)
+    elif stored is not None and len(keys) >= rules.retention.journal_entries // 2:
+        _checkpoint(journal, stored, lateness)
     outcome = apply_new(state, event, rules)
-    if outcome.result is Applied.APPLIED:
-        if base is not None:
-            journal.rebase(base)
-        journal.append(key, framed)
-        record.stored_json = None
-        if state.watermark is event.occurred_at:
-            record.latest = (event.occurred_at, key[0])
-        if len(journal) > rules.retention.journal_entries:
-            fold(record, rules)
+    if outcome.result is not Applied.APPLIED:
+        return outcome
+    if base is not None:
+        journal.rebase(base)
+    journal.add(key, TOPIC_NAMES[arrival.topic], arrival.payload)
+    record.stored_json = None
+    if state.watermark is event.occurred_at:
+        latest = key[0]
+        record.latest = (event.occurred_at, latest)
+    horizon, points, keys, bound = latest - lateness, journal.checkpoints, journal.keys, rules.retention.journal_entries
+    if points and points[0][0][0] < horizon or len(keys) > bound and _replays(
+            bisect_left(keys, (horizon,)), len(keys), bool(points), bound):
+        fold(record, rules)  # it has something to fold
     return outcome
+
+
+def _checkpoint(journal: Journal, stored_json: bytes, lateness: int) -> None:
+    """Keep ``stored_json`` -- the state after the journal's last entry, as stored -- as a base to
+    fold to later, when the last one kept is half the allowed lateness older.  Only a journal of
+    at least half ``retention.journal_entries`` keeps them (one that folds): a few kilobytes each,
+    at most three."""
+    last = journal.keys[-1]
+    points = journal.checkpoints
+    if not points or points[-1][0][0] <= last[0] - lateness // 2 and points[-1][0] < last:
+        points.append((last, stored_json))
 
 
 def _rewind(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, rules: TenantRules) -> Outcome:
     """Put a late event in its place: replay the events after it with it before them."""
     journal = record.journal
     at = bisect_right(journal.keys, key)
-    before, after = journal.frames[:at], journal.frames[at:]
+    frames = journal.frames
+    before, after = frames[:at], frames[at:]
     state, _ = replay(record, before, rules)
     memo = journal.outputs
     if all(k in memo for k in journal.keys[at:]):  # what they published, as this worker last worked it out
@@ -202,21 +230,41 @@ def _rewind(record: MemberRecord, key: Key, framed: bytes, event: MemberEvent, r
 
 def fold(record: MemberRecord, rules: TenantRules) -> None:
     """Fold the journal's events older than ``max_lateness`` behind the member's latest
-    event time into its base -- no late event can be put before them any more -- when all
-    of them have aged so (dropping the journal costs nothing), or at least
-    ``retention.journal_entries`` of them (replaying them to the new base costs what applying
-    them did, once for that many events: folding fewer, a decode and an encode of the state
-    each time, cost more than the events themselves)."""
+    event time into its base -- no late event can be put before them any more:
+
+    * all of them, when all have aged so (dropping the journal costs nothing);
+    * up to the latest checkpoint that has aged so (its state is the new base: nothing
+      is applied again);
+    * else by replaying them to the new base, when ``_replays`` says so."""
     journal, state = record.journal, record.state
     if not journal.keys or state.watermark is None:
         return
     horizon = _latest(record) - rules.limits.micros[0]
-    expired = bisect_left(journal.keys, (horizon,))
-    if expired == len(journal):
+    keys, points = journal.keys, journal.checkpoints
+    if keys[-1][0] < horizon:
         journal.rebase(None)
-    elif expired >= rules.retention.journal_entries:
+        return
+    aged = 0
+    while aged < len(points) and points[aged][0][0] < horizon:
+        aged += 1
+    if aged:
+        at, base = points[aged - 1]
+        journal.rebase(base, bisect_right(keys, at))
+        return
+    expired = bisect_left(keys, (horizon,))
+    if _replays(expired, len(keys), bool(points), rules.retention.journal_entries):
         folded, _ = replay(record, journal.frames[:expired], rules)
         journal.rebase(state_json(folded), expired)
+
+
+def _replays(expired: int, entries: int, checkpoints: bool, bound: int) -> bool:
+    """Whether to fold ``expired`` aged entries of ``entries`` by replaying them: at least ``bound``
+    (``retention.journal_entries``) of them -- replaying them costs what applying them did, once
+    for that many events; folding fewer, a decode and an encode of the state each time, cost more
+    than the events themselves -- and, while the journal holds checkpoints, half of it: its
+    checkpoints fold it before half of it has aged, unless the member was read back from the table
+    since they were kept (a member read back for every event keeps none long enough)."""
+    return expired >= bound and (not checkpoints or 2 * expired >= entries)
 
 
 def _key(journal: Journal, occurred: int, topic: str) -> Key:

@@ -10,9 +10,11 @@ from ``base`` (``engine.event_time``).
 
 The history is fixed -- ``base`` moves to the current state and the entries
 go -- by an arrival-ordered event (a redemption, a gift hand-off, a malicious
-complaint's verdict) and by a periodic evaluation that acted on the member;
-entries older than ``limits.max_lateness`` are folded into ``base`` when the
-journal outgrows ``retention.journal_entries``.
+complaint's verdict) and by a periodic evaluation that acted on the member.
+Entries older than ``limits.max_lateness`` are folded into ``base``: at a
+checkpoint when one has aged so (the state's JSON as it was stored after an
+entry, kept in memory: no event is applied again), else by replaying them once
+the journal outgrows ``retention.journal_entries``.
 """
 
 from __future__ import annotations
@@ -52,41 +54,81 @@ def read_frame(blob: bytes, at: int = 0) -> tuple[Key, str, bytes, int]:
 NEW_MEMBER = b""
 
 
+def frame_size(blob: bytes, at: int) -> int:
+    """The size of the frame at ``at``."""
+    _, _, _, length, size = HEADER.unpack_from(blob, at)
+    return HEADER_SIZE + length + size
+
+
 @dataclass(slots=True)
 class Journal:
     #: the state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are no entries
     base: bytes | None = None
-    #: the entries' keys, ascending, and their frames (``frame``), in the same order
+    #: the entries' keys, ascending
     keys: list[Key] = field(default_factory=list)
-    frames: list[bytes] = field(default_factory=list)
+    #: the entries' frames (``frame``) one after another, in the keys' order: as stored, one object to keep
+    #: (a ``bytearray`` once ``add`` wrote to it: an entry is written at its end, the others not copied)
+    blob: bytes | bytearray = b""
     #: the base as stored (its length, then it), once encoded
     base_frame: bytes | None = field(default=None, repr=False, compare=False)
     #: key -> the entry's outputs in the history as it stands, as a rewind last worked them out (never stored)
     outputs: dict[Key, list[Any]] = field(default_factory=dict, repr=False, compare=False)
+    #: (an entry's key, the state's JSON after it and the entries before it), oldest first: a base to fold
+    #: to without replaying anything, once the entry is older than any late event may be (never stored)
+    checkpoints: list[tuple[Key, bytes]] = field(default_factory=list, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.keys)
 
-    def copy(self) -> Journal:
-        return Journal(self.base, list(self.keys), list(self.frames), self.base_frame, dict(self.outputs))
+    @property
+    def frames(self) -> list[bytes]:
+        """The entries' frames, one each (for what replays them)."""
+        blob, at, out = self.blob, 0, []
+        for _ in self.keys:
+            end = at + frame_size(blob, at)
+            out.append(bytes(blob[at:end]))
+            at = end
+        return out
 
-    def append(self, key: Key, framed: bytes) -> None:
+    def offset(self, index: int) -> int:
+        """Where the frame of entry ``index`` starts in ``blob``."""
+        blob, at = self.blob, 0
+        for _ in range(index):
+            at += frame_size(blob, at)
+        return at
+
+    def copy(self) -> Journal:
+        return Journal(self.base, list(self.keys), bytes(self.blob), self.base_frame, dict(self.outputs),
+                       list(self.checkpoints))
+
+    def add(self, key: Key, topic: bytes, payload: bytes) -> None:
+        """An entry after every other (``frame``, written in place)."""
         self.keys.append(key)
-        self.frames.append(framed)
+        blob = self.blob
+        if type(blob) is not bytearray:
+            blob = self.blob = bytearray(blob)
+        blob += HEADER.pack(*key, len(topic), len(payload))
+        blob += topic
+        blob += payload
 
     def insert(self, at: int, key: Key, framed: bytes) -> None:
+        """A late entry in its place: the checkpoints after it no longer hold."""
+        cut = self.offset(at)
         self.keys.insert(at, key)
-        self.frames.insert(at, framed)
+        self.blob = b"".join((self.blob[:cut], framed, self.blob[cut:]))
+        self.checkpoints = [point for point in self.checkpoints if point[0] < key]
 
     def rebase(self, base: bytes | None, start: int | None = None) -> None:
         """A new base (None: no journal), with the entries from ``start`` on (None: none)."""
         self.base, self.base_frame = base, None
         if start is None:
-            self.keys, self.frames, self.outputs = [], [], {}
+            self.keys, self.blob, self.outputs, self.checkpoints = [], b"", {}, []
         else:
-            self.keys, self.frames = self.keys[start:], self.frames[start:]
-            self.outputs = {key: out for key, out in self.outputs.items() if key >= self.keys[0]} \
-                if self.keys else {}
+            self.blob = self.blob[self.offset(start):]
+            self.keys = self.keys[start:]
+            first = self.keys[0] if self.keys else None
+            self.outputs = {key: out for key, out in self.outputs.items() if key >= first} if first else {}
+            self.checkpoints = [point for point in self.checkpoints if point[0] >= first] if first else []
 
 
 @dataclass(slots=True)

@@ -95,7 +95,7 @@ def _journal_parts(journal: Journal, parts: list[bytes]) -> None:
     if journal.base_frame is None:
         base = journal.base or b""
         journal.base_frame = _U32.pack(len(base)) + base
-    parts += [journal.base_frame, _U32.pack(len(journal.frames)), *journal.frames]
+    parts += [journal.base_frame, _U32.pack(len(journal.keys)), journal.blob]
 
 
 def _decode_journal(blob: bytes) -> Journal:
@@ -104,14 +104,12 @@ def _decode_journal(blob: bytes) -> Journal:
     at += base_size
     (count,) = _U32.unpack_from(blob, at)
     at += _U32.size
-    keys, frames = [], []
+    first, keys = at, []
     for _ in range(count):
         micros_, rank, seq, topic_size, payload_size = HEADER.unpack_from(blob, at)
-        end = at + HEADER_SIZE + topic_size + payload_size
         keys.append((micros_, rank, seq))
-        frames.append(blob[at:end])
-        at = end
-    return Journal(base_frame[_U32.size:], keys, frames, base_frame)
+        at += HEADER_SIZE + topic_size + payload_size
+    return Journal(base_frame[_U32.size:], keys, blob[first:at], base_frame)
 
 
 def unmarked(raw: bytes) -> bytes:
