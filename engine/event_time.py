@@ -134,10 +134,11 @@ def apply_in_time(
         return record, outcome
     keys = record.journal.keys
     if not keys or keys[-1][0] < occurred:  # after every event kept: the common case
-        return record, _append(record, (occurred, RANK[arrival.topic], 0), arrival, event, rules, created, latest)
+        return record, _append(record, (occurred, RANK[arrival.topic], 0), arrival, event, rules, created, latest,
+                               lateness)
     key = _key(record.journal, occurred, arrival.topic)
     if key > keys[-1]:
-        return record, _append(record, key, arrival, event, rules, created, latest)
+        return record, _append(record, key, arrival, event, rules, created, latest, lateness)
     return record, _rewind(record, key, frame(key, arrival.topic, arrival.payload), event, rules)
 
 
@@ -159,18 +160,18 @@ def fix_history(record: MemberRecord) -> None:
 
 
 def _append(record: MemberRecord, key: Key, arrival: Arrival, event: MemberEvent, rules: TenantRules,
-            created: bool, latest: int) -> Outcome:
+            created: bool, latest: int, lateness: int) -> Outcome:
     """Apply an event later than every event in the journal and add it at the end; ``latest``: the
-    member's latest event time before it (``_latest``)."""
+    member's latest event time before it (``_latest``), ``lateness``: the allowed lateness, both in
+    microseconds."""
     journal, state = record.journal, record.state
-    keys, stored = journal.keys, record.stored_json
-    lateness = rules.limits.micros[0]
+    keys, stored, bound = journal.keys, record.stored_json, rules.retention.journal_entries
     base = None
     if created:
         base = NEW_MEMBER
     elif not keys or keys[-1][0] < key[0] - lateness:  # no late event can go before any of them any more
         base = stored if stored is not None else state_json(state)
-    elif stored is not None and len(keys) >= rules.retention.journal_entries // 2:
+    elif stored is not None and len(keys) >= bound // 2:
         _checkpoint(journal, stored, lateness)
     outcome = apply_new(state, event, rules)
     if outcome.result is not Applied.APPLIED:
@@ -182,7 +183,7 @@ def _append(record: MemberRecord, key: Key, arrival: Arrival, event: MemberEvent
     if state.watermark is event.occurred_at:
         latest = key[0]
         record.latest = (event.occurred_at, latest)
-    horizon, points, keys, bound = latest - lateness, journal.checkpoints, journal.keys, rules.retention.journal_entries
+    horizon, points, keys = latest - lateness, journal.checkpoints, journal.keys
     if points and points[0][0][0] < horizon or len(keys) > bound and _replays(
             bisect_left(keys, (horizon,)), len(keys), bool(points), bound):
         fold(record, rules)  # it has something to fold

@@ -60,17 +60,20 @@ def frame_size(blob: bytes, at: int) -> int:
     return HEADER_SIZE + length + size
 
 
+#: a base as stored: its length, then it
+BASE_LENGTH = struct.Struct(">I")
+
+
 @dataclass(slots=True)
 class Journal:
-    #: the state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are no entries
-    base: bytes | None = None
+    #: the state's JSON before the first entry as stored (``BASE_LENGTH``, then it: a base is kept once);
+    #: None when there are no entries
+    base_frame: bytes | None = None
     #: the entries' keys, ascending
     keys: list[Key] = field(default_factory=list)
     #: the entries' frames (``frame``) one after another, in the keys' order: as stored, one object to keep
     #: (a ``bytearray`` once ``add`` wrote to it: an entry is written at its end, the others not copied)
     blob: bytes | bytearray = b""
-    #: the base as stored (its length, then it), once encoded
-    base_frame: bytes | None = field(default=None, repr=False, compare=False)
     #: key -> the entry's outputs in the history as it stands, as a rewind last worked them out (never stored)
     outputs: dict[Key, list[Any]] = field(default_factory=dict, repr=False, compare=False)
     #: (an entry's key, the state's JSON after it and the entries before it), oldest first: a base to fold
@@ -79,6 +82,12 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @property
+    def base(self) -> bytes | None:
+        """The state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are
+        no entries."""
+        return None if self.base_frame is None else self.base_frame[BASE_LENGTH.size:]
 
     @property
     def frames(self) -> list[bytes]:
@@ -98,8 +107,7 @@ class Journal:
         return at
 
     def copy(self) -> Journal:
-        return Journal(self.base, list(self.keys), bytes(self.blob), self.base_frame, dict(self.outputs),
-                       list(self.checkpoints))
+        return Journal(self.base_frame, list(self.keys), bytes(self.blob), dict(self.outputs), list(self.checkpoints))
 
     def add(self, key: Key, topic: bytes, payload: bytes) -> None:
         """An entry after every other (``frame``, written in place)."""
@@ -120,7 +128,7 @@ class Journal:
 
     def rebase(self, base: bytes | None, start: int | None = None) -> None:
         """A new base (None: no journal), with the entries from ``start`` on (None: none)."""
-        self.base, self.base_frame = base, None
+        self.base_frame = None if base is None else BASE_LENGTH.pack(len(base)) + base
         if start is None:
             self.keys, self.blob, self.outputs, self.checkpoints = [], b"", {}, []
         else:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import faust
 
 from engine.clock import shared_micros
-from models.journal import HEADER, HEADER_SIZE, Journal, MemberRecord
+from models.journal import BASE_LENGTH, HEADER, HEADER_SIZE, Journal, MemberRecord
 from models.state import MemberState, state_json, state_of_json
 
 TABLE_VERSION = 1
@@ -85,21 +85,13 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
         body = record.stored_json = state_json(record.state)
     parts = [body] if mark is None else [MARK, _MARK.pack(mark.since, mark.due, mark.rules), body]
     journal = record.journal
-    if journal.base is not None:
-        parts.append(JOURNAL)
-        _journal_parts(journal, parts)
+    if journal.base_frame is not None:
+        parts += [JOURNAL, journal.base_frame, _U32.pack(len(journal.keys)), journal.blob]
     return b"".join(parts)
 
 
-def _journal_parts(journal: Journal, parts: list[bytes]) -> None:
-    if journal.base_frame is None:
-        base = journal.base or b""
-        journal.base_frame = _U32.pack(len(base)) + base
-    parts += [journal.base_frame, _U32.pack(len(journal.keys)), journal.blob]
-
-
 def _decode_journal(blob: bytes) -> Journal:
-    (base_size,), at = _U32.unpack_from(blob, 0), _U32.size
+    (base_size,), at = BASE_LENGTH.unpack_from(blob, 0), BASE_LENGTH.size
     base_frame = blob[:at + base_size]
     at += base_size
     (count,) = _U32.unpack_from(blob, at)
@@ -109,7 +101,7 @@ def _decode_journal(blob: bytes) -> Journal:
         micros_, rank, seq, topic_size, payload_size = HEADER.unpack_from(blob, at)
         keys.append((micros_, rank, seq))
         at += HEADER_SIZE + topic_size + payload_size
-    return Journal(base_frame[_U32.size:], keys, blob[first:at], base_frame)
+    return Journal(base_frame, keys, blob[first:at])
 
 
 def unmarked(raw: bytes) -> bytes:
