@@ -14,7 +14,7 @@ complaint's verdict) and by a periodic evaluation that acted on the member.
 Entries older than ``limits.max_lateness`` are folded into ``base``: at a
 checkpoint when one has aged so (the state's JSON as it was stored after an
 entry, kept in memory: no event is applied again), else by replaying them once
-the journal outgrows ``retention.journal_entries``.
+``retention.journal_entries`` of them have aged (``engine.event_time.fold``).
 """
 
 from __future__ import annotations
