@@ -27,8 +27,10 @@ Everything else is interleaving-independent.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from config.rules import TenantRules
 from config.topics import MEMBER_EVENTS
@@ -72,22 +74,27 @@ class Arrival:
     received_ms: int | None = None
 
 
-#: event types applied in the order they arrive (a complaint only when its verdict is malicious, a
-#: review only when moderated malicious, a verification only when it found false information)
+#: event types applied in the order they arrive
 ARRIVAL_ORDERED: frozenset[type] = frozenset(
     t for base in (RedemptionBase, MemberCommandBase) for t in _subclasses(base))
-
-
-#: the types of the events ``arrival_ordered`` may say are (the others are time-ordered)
-MAYBE_ARRIVAL_ORDERED: frozenset[type] = ARRIVAL_ORDERED | {Complaint, Review, Verification}
+#: event types applied in the order they arrive when their outcome says so: a complaint whose verdict is
+#: malicious, a review moderated malicious, a verification that found false information
+ARRIVAL_ORDERED_WHEN: dict[type, Callable[[Any], bool]] = {
+    Complaint: lambda event: event.verdict is Verdict.MALICIOUS,
+    Review: lambda event: event.moderation is Moderation.MALICIOUS,
+    Verification: lambda event: event.result is VerificationResult.FALSE_INFORMATION,
+}
+#: the types of the events ``arrival_ordered`` may say are (the others are time-ordered: one set
+#: lookup on the hot path)
+MAYBE_ARRIVAL_ORDERED: frozenset[type] = ARRIVAL_ORDERED | ARRIVAL_ORDERED_WHEN.keys()
 
 
 def arrival_ordered(event: MemberEvent) -> bool:
     kind = type(event)
-    return kind in ARRIVAL_ORDERED or (
-        (kind is Complaint and event.verdict is Verdict.MALICIOUS)
-        or (kind is Review and event.moderation is Moderation.MALICIOUS)
-        or (kind is Verification and event.result is VerificationResult.FALSE_INFORMATION))
+    if kind in ARRIVAL_ORDERED:
+        return True
+    when = ARRIVAL_ORDERED_WHEN.get(kind)
+    return when is not None and when(event)
 
 
 def implausible(occurred_at: datetime, occurred_micros: int, received_ms: int | None,

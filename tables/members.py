@@ -1,11 +1,11 @@
 """The ``members`` table: one MemberRecord (state and journal) per (tenant, member).
 
 Keys and values are raw bytes.  A value is the state's JSON (msgspec's codec,
-``models.state.state_json``: every field written, so a value survives a round
-trip as it was; the same JSON the pydantic model before it wrote, which it reads),
-then -- when the member has one -- a NUL byte and its journal in a binary
-framing (``models.journal``: the base state's JSON and recent events as they
-arrived, kept as bytes and never decoded on the hot path).  The changelog partition of a key is the partition of
+``models.state.state_json``: the JSON the pydantic model before it wrote, less
+the fields at their defaults; each reads the other's), then -- when the member
+has one -- a NUL byte and its journal in a binary framing (``models.journal``:
+the base state's JSON and recent events as they arrived, one buffer never
+decoded on the hot path).  The changelog partition of a key is the partition of
 the event that wrote it, which is the member id's partition on every input
 topic (they are co-partitioned), so lookups can route by member id.
 
