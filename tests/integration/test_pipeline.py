@@ -235,3 +235,41 @@ def test_an_order_past_order_days_is_neither_refundable_nor_a_duplicate(cluster,
     status, body = worker.get_json("/members/od-aged")
     aged = [e for entries in ledger.values() for e in entries if e["member_id"] == "od-aged"]
     assert status == 200 and body["points"]["balance"] == sum(e["delta"] for e in aged)
+
+
+def test_a_busy_member_s_late_event_is_put_in_its_place_after_the_journal_folded_at_a_checkpoint(
+        cluster, worker, stream_rules):
+    """Four orders a day for fifty days, read by the worker in batches (it stores the member after
+    each): the journal keeps checkpoints and, with the 35-day lateness of these rules, folds at one
+    once it has aged, replaying nothing.  A login three days behind the latest order is then put in
+    its place from that base, and an order after it is credited on the balance that base gives:
+    the outputs in force equal the replay's in time order, and every ledger balance is the running
+    balance as published (a fold that lost an entry fails here)."""
+    member = "busy-cp"
+
+    def paid(i: int) -> tuple[str, str, dict]:
+        day = f"2026-01-{1 + i // 4:02d}" if i < 124 else f"2026-02-{1 + (i - 124) // 4:02d}"
+        return "orders", member, order(f"bcp-{i}", member, amount="120.00", order_id=f"bcp-o{i}",
+                                       occurred_at=f"{day}T{8 + i % 4 * 3:02d}:00:00+08:00")
+
+    orders = [paid(i) for i in range(200)]
+    late = ("logins", member, {"event_id": "bcp-late", "member_id": member, "device_id": "d0",
+                               "occurred_at": "2026-02-16T09:00:00+08:00"})
+    for start in range(0, len(orders), 20):  # in batches: the member is stored between them
+        consumed = consumed_total(worker)
+        cluster.produce(orders[start:start + 20])
+        wait_until(lambda c=consumed: consumed_total(worker) >= c + 20, timeout=60, interval=0.2)
+    rewound = consumed_total(worker, "rewound")
+    cluster.produce([late])
+    wait_until(lambda: consumed_total(worker, "rewound") > rewound, timeout=60, interval=0.2)
+    consumed = consumed_total(worker)
+    cluster.produce([paid(200)])
+    wait_until(lambda: consumed_total(worker) >= consumed + 1, timeout=60, interval=0.2)
+
+    events = sorted([*orders, late, paid(200)], key=lambda e: e[2]["occurred_at"])
+    live = [v for _, v in cluster.consume(OUTPUTS, idle=1.0) if v.get("member_id") == member]
+    assert effective(live) == effective(replayed(events, RuleBook.load(stream_rules)))
+    running = 0
+    for entry in (v for v in live if "entry_id" in v):
+        running += entry["delta"]
+        assert entry["balance"] == running
