@@ -15,7 +15,7 @@ from functools import cached_property
 from hashlib import blake2b
 from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -197,12 +197,6 @@ class Limits(Strict):
         default=timedelta(minutes=5), ge=timedelta(0),
         description="an event may say it happened at most this far after the broker received it")
 
-    @cached_property
-    def micros(self) -> tuple[int, int, int]:
-        """(max_lateness, programme_start since the epoch, max_clock_skew) in microseconds: compared per event."""
-        unit = timedelta(microseconds=1)
-        start = (self.programme_start - datetime(1970, 1, 1, tzinfo=UTC)) // unit
-        return self.max_lateness // unit, start, self.max_clock_skew // unit
 
 
 class Retention(Strict):
@@ -215,6 +209,15 @@ class Retention(Strict):
         description="how many events older than max_lateness a member's journal folds into its base at once by "
                     "replaying them; a journal of half as many events or more keeps checkpoints (its state as stored "
                     "after an event) and folds at them, replaying nothing")
+
+
+class EventTimeBounds(NamedTuple):
+    """A tenant's limits on event times, in microseconds since the epoch, and its journals' bound."""
+
+    lateness: int  # limits.max_lateness
+    start: int  # limits.programme_start
+    skew: int  # limits.max_clock_skew
+    journal_entries: int  # retention.journal_entries
 
 
 class TenantRules(Strict):
@@ -301,6 +304,14 @@ class TenantRules(Strict):
     @cached_property
     def tz(self) -> tzinfo:
         return ZoneInfo(self.time_zone)
+
+    @cached_property
+    def event_time(self) -> EventTimeBounds:
+        """What every event's time is compared with, in microseconds (one attribute read per event)."""
+        unit, limits = timedelta(microseconds=1), self.limits
+        start = (limits.programme_start - datetime(1970, 1, 1, tzinfo=UTC)) // unit
+        return EventTimeBounds(limits.max_lateness // unit, start, limits.max_clock_skew // unit,
+                               self.retention.journal_entries)
 
     @cached_property
     def fingerprint(self) -> int:

@@ -101,7 +101,7 @@ def implausible(occurred_at: datetime, occurred_micros: int, received_ms: int | 
                 rules: TenantRules) -> str:
     """Why an event time is implausible (``apply_in_time`` asks only when it is)."""
     limits = rules.limits
-    _, start, skew = limits.micros
+    _, start, skew, _ = rules.event_time
     if occurred_micros < start:
         return f"occurred_at {occurred_at.isoformat()} is before the programme started ({limits.programme_start})"
     assert received_ms is not None and occurred_micros > received_ms * 1000 + skew
@@ -114,24 +114,24 @@ def apply_in_time(
     record: MemberRecord | None, event: MemberEvent, arrival: Arrival, rules: TenantRules
 ) -> tuple[MemberRecord, Outcome]:
     """Apply ``event`` to the member as of its event time; ``record`` is changed in place
-    (or created) and returned with the outcome."""
+    (or created) and returned with the outcome.  Every event pays for what is written here, so
+    the common case -- an event after every event the journal keeps -- is written out in full."""
     event = complete_event(event, rules)
     created = record is None
-    if record is None:
+    if created:
         record = MemberRecord(new_member(event.tenant_id, event.member_id, rules))
-    state = record.state
-    occurred = micros(event.occurred_at)
-    lateness, start, skew = rules.limits.micros
+    state, moment = record.state, event.occurred_at
+    occurred = micros(moment)
+    lateness, start, skew, bound = rules.event_time
     received = arrival.received_ms
     if occurred < start or received is not None and occurred > received * 1000 + skew:
-        why = implausible(event.occurred_at, occurred, received, rules)
+        why = implausible(moment, occurred, received, rules)
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.IMPLAUSIBLE_TIME, detail=why)
     if is_duplicate(state, event, rules):
         return record, duplicate(state, event)  # the duplicate's answer, if it has one
-    cached = record.latest
-    latest = cached[1] if cached is not None and cached[0] is state.watermark else _latest(record)
+    latest = record.latest_micros if record.latest_at is state.watermark else _latest(record)
     if occurred < latest - lateness:
-        detail = (f"occurred_at {event.occurred_at.isoformat()} is more than {rules.limits.max_lateness} behind "
+        detail = (f"occurred_at {moment.isoformat()} is more than {rules.limits.max_lateness} behind "
                   f"the member's latest event time ({state.watermark.isoformat() if state.watermark else ''})")
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.TOO_LATE, detail=detail)
     if type(event) in MAYBE_ARRIVAL_ORDERED and arrival_ordered(event):
@@ -139,14 +139,35 @@ def apply_in_time(
         if outcome.result is Applied.APPLIED:
             fix_history(record)
         return record, outcome
-    keys = record.journal.keys
-    if not keys or keys[-1][0] < occurred:  # after every event kept: the common case
-        return record, _append(record, (occurred, RANK[arrival.topic], 0), arrival, event, rules, created, latest,
-                               lateness)
-    key = _key(record.journal, occurred, arrival.topic)
-    if key > keys[-1]:
-        return record, _append(record, key, arrival, event, rules, created, latest, lateness)
-    return record, _rewind(record, key, frame(key, arrival.topic, arrival.payload), event, rules)
+    journal = record.journal
+    rank, seq = RANK[arrival.topic], 0
+    if journal.newest >= occurred:  # not after every event kept: seldom
+        seq = _seq(journal, occurred, rank)
+        if (occurred, rank, seq) < journal.last_key():
+            key = (occurred, rank, seq)
+            return record, _rewind(record, key, frame(key, arrival.topic, arrival.payload), event, rules)
+    # After every event kept: apply it and add it at the end.
+    base, stored = None, record.stored_json
+    if journal.newest < occurred - lateness:  # no late event can go before any kept (or none are kept)
+        base = NEW_MEMBER if created else stored if stored is not None else state_json(state)
+    elif stored is not None and journal.count >= bound // 2:
+        _checkpoint(journal, stored, lateness)
+    outcome = apply_new(state, event, rules)
+    if outcome.result is not Applied.APPLIED:
+        return record, outcome
+    if base is not None:
+        journal.rebase(base)
+    journal.add(occurred, rank, seq, TOPIC_NAMES[arrival.topic], arrival.payload)
+    record.stored_json = None
+    if state.watermark is moment:
+        record.latest_at, record.latest_micros, latest = moment, occurred, occurred
+    points = journal.checkpoints
+    if points or journal.count > bound:  # else nothing can fold: the common case
+        horizon = latest - lateness
+        if points and points[0][0][0] < horizon or journal.count > bound and _replays(
+                bisect_left(journal.keys, (horizon,)), journal.count, bool(points), bound):
+            fold(record, rules)  # it has something to fold
+    return record, outcome
 
 
 def _latest(record: MemberRecord) -> int:
@@ -154,10 +175,9 @@ def _latest(record: MemberRecord) -> int:
     watermark = record.state.watermark
     if watermark is None:
         return 0
-    latest = record.latest
-    if latest is None or latest[0] is not watermark:
-        latest = record.latest = (watermark, micros(watermark))
-    return latest[1]
+    if record.latest_at is not watermark:
+        record.latest_at, record.latest_micros = watermark, micros(watermark)
+    return record.latest_micros
 
 
 def fix_history(record: MemberRecord) -> None:
@@ -166,45 +186,16 @@ def fix_history(record: MemberRecord) -> None:
     record.stored_json = None
 
 
-def _append(record: MemberRecord, key: Key, arrival: Arrival, event: MemberEvent, rules: TenantRules,
-            created: bool, latest: int, lateness: int) -> Outcome:
-    """Apply an event later than every event in the journal and add it at the end; ``latest``: the
-    member's latest event time before it (``_latest``), ``lateness``: the allowed lateness, both in
-    microseconds."""
-    journal, state = record.journal, record.state
-    keys, stored, bound = journal.keys, record.stored_json, rules.retention.journal_entries
-    base = None
-    if created:
-        base = NEW_MEMBER
-    elif not keys or keys[-1][0] < key[0] - lateness:  # no late event can go before any of them any more
-        base = stored if stored is not None else state_json(state)
-    elif stored is not None and len(keys) >= bound // 2:
-        _checkpoint(journal, stored, lateness)
-    outcome = apply_new(state, event, rules)
-    if outcome.result is not Applied.APPLIED:
-        return outcome
-    if base is not None:
-        journal.rebase(base)
-    journal.add(key, TOPIC_NAMES[arrival.topic], arrival.payload)
-    record.stored_json = None
-    if state.watermark is event.occurred_at:
-        latest = key[0]
-        record.latest = (event.occurred_at, latest)
-    horizon, points, keys = latest - lateness, journal.checkpoints, journal.keys
-    if points and points[0][0][0] < horizon or len(keys) > bound and _replays(
-            bisect_left(keys, (horizon,)), len(keys), bool(points), bound):
-        fold(record, rules)  # it has something to fold
-    return outcome
-
-
 def _checkpoint(journal: Journal, stored_json: bytes, lateness: int) -> None:
     """Keep ``stored_json`` -- the state after the journal's last entry, as stored -- as a base to
     fold to later, when the last one kept is half the allowed lateness older.  Only a journal of
     at least half ``retention.journal_entries`` keeps them (one that folds): a few kilobytes each,
     at most three."""
-    last = journal.keys[-1]
     points = journal.checkpoints
-    if not points or points[-1][0][0] <= last[0] - lateness // 2 and points[-1][0] < last:
+    if points and points[-1][0][0] > journal.newest - lateness // 2:
+        return
+    last = journal.last_key()
+    if not points or points[-1][0] < last:
         points.append((last, stored_json))
 
 
@@ -245,9 +236,9 @@ def fold(record: MemberRecord, rules: TenantRules) -> None:
       is applied again);
     * else by replaying them to the new base, when ``_replays`` says so."""
     journal, state = record.journal, record.state
-    if not journal.keys or state.watermark is None:
+    if not journal.count or state.watermark is None:
         return
-    horizon = _latest(record) - rules.limits.micros[0]
+    horizon = _latest(record) - rules.event_time.lateness
     keys, points = journal.keys, journal.checkpoints
     if keys[-1][0] < horizon:
         journal.rebase(None)
@@ -275,20 +266,16 @@ def _replays(expired: int, entries: int, checkpoints: bool, bound: int) -> bool:
     return expired >= bound and (not checkpoints or 2 * expired >= entries)
 
 
-def _key(journal: Journal, occurred: int, topic: str) -> Key:
-    """The journal key of an event: its time, its topic's rank and -- for events of one topic
-    at one microsecond, which the topic's own order puts in order -- its number among them."""
-    rank = RANK[topic]
-    keys = journal.keys
-    if not keys or keys[-1][0] < occurred:
-        return occurred, rank, 0
-    seq = 0
+def _seq(journal: Journal, occurred: int, rank: int) -> int:
+    """The number of an event of the topic of ``rank`` at ``occurred`` among the journal's events of that
+    topic and microsecond: the topic's own order puts those in order (the last part of its key)."""
+    keys, seq = journal.keys, 0
     at = bisect_right(keys, (occurred, len(RANK)))
     while at and keys[at - 1][0] == occurred:
         at -= 1
         if keys[at][1] == rank:
             seq = max(seq, keys[at][2] + 1)
-    return occurred, rank, seq
+    return seq
 
 
 def parse(framed: bytes) -> MemberEvent:

@@ -64,36 +64,61 @@ def frame_size(blob: bytes, at: int) -> int:
 BASE_LENGTH = struct.Struct(">I")
 
 
+#: ``Journal.newest`` of a journal without entries (before any event time)
+EMPTY = -(1 << 63)
+
+
+def _keys_of(blob: bytes | bytearray, count: int) -> list[Key]:
+    keys, at = [], 0
+    for _ in range(count):
+        micros, rank, seq, length, size = HEADER.unpack_from(blob, at)
+        keys.append((micros, rank, seq))
+        at += HEADER_SIZE + length + size
+    return keys
+
+
 @dataclass(slots=True)
 class Journal:
-    #: the state's JSON before the first entry as stored (``BASE_LENGTH``, then it: a base is kept once);
-    #: None when there are no entries
-    base_frame: bytes | None = None
-    #: the entries' keys, ascending
-    keys: list[Key] = field(default_factory=list)
-    #: the entries' frames (``frame``) one after another, in the keys' order: as stored, one object to keep
-    #: (a ``bytearray`` once ``add`` wrote to it: an entry is written at its end, the others not copied)
-    blob: bytes | bytearray = b""
+    """A member's recent entries, kept as stored: an in-order event is written at the end of
+    ``blob``, and nothing else is built for it (its key is read back from its frame if a rare
+    path asks: ``keys``)."""
+
+    #: the state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are no
+    #: entries.  Kept as it came (most often the state's JSON as last stored): never copied
+    base: bytes | None = None
+    #: the entries' frames (``frame``) one after another, in their keys' order: as stored, one object to keep
+    #: (an entry is written at its end, the others not copied)
+    blob: bytearray = field(default_factory=bytearray)
+    #: how many entries there are
+    count: int = 0
+    #: the newest entry's event time in microseconds since the epoch (``EMPTY``: no entries)
+    newest: int = EMPTY
+    #: where the newest entry's frame starts in ``blob``
+    tail: int = 0
     #: key -> the entry's outputs in the history as it stands, as a rewind last worked them out (never stored)
     outputs: dict[Key, list[Any]] = field(default_factory=dict, repr=False, compare=False)
     #: (an entry's key, the state's JSON after it and the entries before it), oldest first: a base to fold
     #: to without replaying anything, once the entry is older than any late event may be (never stored)
     checkpoints: list[tuple[Key, bytes]] = field(default_factory=list, repr=False, compare=False)
+    #: the entries' keys once ``keys`` read them, kept up to date from then on (None: not read)
+    known_keys: list[Key] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.count
 
     @property
-    def base(self) -> bytes | None:
-        """The state's JSON before the first entry (``NEW_MEMBER``: there was none); None when there are
-        no entries."""
-        return None if self.base_frame is None else self.base_frame[BASE_LENGTH.size:]
+    def keys(self) -> list[Key]:
+        """The entries' keys, ascending (read from the frames the first time: a member with few
+        entries never needs them)."""
+        if self.known_keys is None:
+            self.known_keys = _keys_of(self.blob, self.count)
+        return self.known_keys
 
     @property
     def frames(self) -> list[bytes]:
         """The entries' frames, one each (for what replays them)."""
         blob, at, out = self.blob, 0, []
-        for _ in self.keys:
+        for _ in range(self.count):
             end = at + frame_size(blob, at)
             out.append(bytes(blob[at:end]))
             at = end
@@ -106,35 +131,55 @@ class Journal:
             at += frame_size(blob, at)
         return at
 
-    def copy(self) -> Journal:
-        return Journal(self.base_frame, list(self.keys), bytes(self.blob), dict(self.outputs), list(self.checkpoints))
+    def last_key(self) -> Key:
+        """The newest entry's key (there is one)."""
+        micros, rank, seq, _, _ = HEADER.unpack_from(self.blob, self.tail)
+        return micros, rank, seq
 
-    def add(self, key: Key, topic: bytes, payload: bytes) -> None:
-        """An entry after every other (``frame``, written in place)."""
-        self.keys.append(key)
+    def copy(self) -> Journal:
+        return Journal(self.base, bytearray(self.blob), self.count, self.newest, self.tail, dict(self.outputs),
+                       list(self.checkpoints), None if self.known_keys is None else list(self.known_keys))
+
+    def add(self, micros: int, rank: int, seq: int, topic: bytes, payload: bytes) -> None:
+        """An entry after every other (``frame``, written in place), its key (micros, rank, seq)."""
         blob = self.blob
-        if type(blob) is not bytearray:
-            blob = self.blob = bytearray(blob)
-        blob += HEADER.pack(*key, len(topic), len(payload))
+        self.tail = len(blob)
+        blob += HEADER.pack(micros, rank, seq, len(topic), len(payload))
         blob += topic
         blob += payload
+        self.count += 1
+        self.newest = micros
+        if self.known_keys is not None:
+            self.known_keys.append((micros, rank, seq))
 
     def insert(self, at: int, key: Key, framed: bytes) -> None:
         """A late entry in its place: the checkpoints after it no longer hold."""
-        cut = self.offset(at)
-        self.keys.insert(at, key)
-        self.blob = b"".join((self.blob[:cut], framed, self.blob[cut:]))
+        keys, cut = self.keys, self.offset(at)
+        self.blob[cut:cut] = framed
+        keys.insert(at, key)
+        self.count += 1
+        self.newest = keys[-1][0]
+        self.tail = self.offset(self.count - 1)
         self.checkpoints = [point for point in self.checkpoints if point[0] < key]
 
     def rebase(self, base: bytes | None, start: int | None = None) -> None:
         """A new base (None: no journal), with the entries from ``start`` on (None: none)."""
-        self.base_frame = None if base is None else BASE_LENGTH.pack(len(base)) + base
-        if start is None:
-            self.keys, self.blob, self.outputs, self.checkpoints = [], b"", {}, []
+        self.base = base
+        if start is None:  # the containers are emptied, not made anew (no allocation on the hot path)
+            self.blob.clear()
+            self.count, self.newest, self.tail, self.known_keys = 0, EMPTY, 0, None
+            if self.outputs:
+                self.outputs = {}
+            if self.checkpoints:
+                self.checkpoints = []
         else:
-            self.blob = self.blob[self.offset(start):]
-            self.keys = self.keys[start:]
-            first = self.keys[0] if self.keys else None
+            keys, cut = self.keys[start:], self.offset(start)
+            del self.blob[:cut]
+            self.count, self.known_keys = len(keys), keys
+            self.tail = max(self.tail - cut, 0)
+            if not keys:
+                self.newest = EMPTY
+            first = keys[0] if keys else None
             self.outputs = {key: out for key, out in self.outputs.items() if key >= first} if first else {}
             self.checkpoints = [point for point in self.checkpoints if point[0] >= first] if first else []
 
@@ -147,8 +192,11 @@ class MemberRecord:
     journal: Journal = field(default_factory=Journal)
     #: the state's JSON as last stored, while the state is unchanged since (saves encoding it again for ``base``)
     stored_json: bytes | None = None
-    #: (the state's watermark, it in microseconds), so an event's lateness is an integer comparison
-    latest: tuple[datetime, int] | None = field(default=None, repr=False, compare=False)
+    #: the state's watermark when ``latest_micros`` was worked out from it (``engine.event_time``)
+    latest_at: datetime | None = field(default=None, repr=False, compare=False)
+    #: the member's latest event time in microseconds since the epoch (0: none), so an event's lateness
+    #: is an integer comparison
+    latest_micros: int = field(default=0, repr=False, compare=False)
 
     def copy(self) -> MemberRecord:
         return MemberRecord(copy_state(self.state), self.journal.copy(), self.stored_json)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import faust
 
 from engine.clock import shared_micros
-from models.journal import BASE_LENGTH, HEADER, HEADER_SIZE, Journal, MemberRecord
+from models.journal import BASE_LENGTH, EMPTY, HEADER, HEADER_SIZE, Journal, MemberRecord
 from models.state import MemberState, state_json, state_of_json
 
 TABLE_VERSION = 1
@@ -85,23 +85,24 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
         body = record.stored_json = state_json(record.state)
     parts = [body] if mark is None else [MARK, _MARK.pack(mark.since, mark.due, mark.rules), body]
     journal = record.journal
-    if journal.base_frame is not None:
-        parts += [JOURNAL, journal.base_frame, _U32.pack(len(journal.keys)), journal.blob]
+    base = journal.base
+    if base is not None:
+        parts += [JOURNAL, BASE_LENGTH.pack(len(base)), base, _U32.pack(journal.count), journal.blob]
     return b"".join(parts)
 
 
 def _decode_journal(blob: bytes) -> Journal:
     (base_size,), at = BASE_LENGTH.unpack_from(blob, 0), BASE_LENGTH.size
-    base_frame = blob[:at + base_size]
+    base = blob[at:at + base_size]
     at += base_size
     (count,) = _U32.unpack_from(blob, at)
     at += _U32.size
-    first, keys = at, []
+    first, newest, tail = at, EMPTY, at
     for _ in range(count):
-        micros_, rank, seq, topic_size, payload_size = HEADER.unpack_from(blob, at)
-        keys.append((micros_, rank, seq))
+        tail = at
+        newest, _, _, topic_size, payload_size = HEADER.unpack_from(blob, at)
         at += HEADER_SIZE + topic_size + payload_size
-    return Journal(base_frame, keys, blob[first:at])
+    return Journal(base, bytearray(memoryview(blob)[first:at]), count, newest, tail - first)
 
 
 def unmarked(raw: bytes) -> bytes:

@@ -20,6 +20,7 @@ import engine.event_time as event_time
 from engine.event_time import Arrival, apply_in_time
 from engine.intake import Invalid, parse_event
 from engine.outcome import Applied
+from models.journal import Journal
 from tables.members import decode_record, encode
 from tests.engine.fixtures import make_rules
 from tests.engine.test_event_time import (
@@ -50,10 +51,21 @@ class StoredMember(Member):
         assert not isinstance(event, Invalid), event
         self.record, outcome = apply_in_time(self.record, event, Arrival(topic, raw), self.rules)
         self.published += outcome.outputs
+        assert_consistent(self.record.journal)
         if store or read_back:
             stored = encode(self.record)
             if read_back:
                 self.record = decode_record(stored)
+
+
+def assert_consistent(journal: Journal) -> None:
+    """What a journal keeps beside its frames -- how many, the newest, where it starts, the keys once
+    read -- says what the frames say."""
+    keys = Journal(journal.base, journal.blob, journal.count).keys  # read from the frames afresh
+    assert len(keys) == journal.count and len(journal.blob) == journal.offset(journal.count)
+    assert journal.known_keys is None or journal.known_keys == keys
+    if keys:
+        assert journal.newest == keys[-1][0] and journal.last_key() == keys[-1] and keys == sorted(keys)
 
 
 def when(days: float) -> str:
