@@ -39,3 +39,13 @@ def test_unknown_keys_are_rejected(tmp_path: Path) -> None:
     data = (SHIPPED_RULES_DIR / "default.yaml").read_text() + "\nloyalty_magic: true\n"
     with pytest.raises(RulesError, match="loyalty_magic"):
         load_rules_file(write(tmp_path / "x.yaml", data))
+
+
+def test_a_copy_with_changed_values_works_out_what_depends_on_them_again() -> None:
+    rules = RuleBook.load(SHIPPED_RULES_DIR).for_tenant("default")
+    assert rules.event_time.lateness == 7 * 86_400 * 10**6 and str(rules.tz) == rules.time_zone
+    later = rules.limits.model_copy(update={"max_lateness": rules.limits.max_lateness / 7})
+    copy = rules.model_copy(update={"limits": later, "time_zone": "Europe/Paris", "tenant_id": "t2"})
+    assert copy.event_time.lateness == 86_400 * 10**6 and str(copy.tz) == "Europe/Paris"
+    assert copy.fingerprint != rules.fingerprint
+    assert rules.model_copy().event_time is rules.event_time  # a plain copy keeps them
