@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-fast system-deps check bench bench-cpu bench-eval bench-restart bench-readmodel bench-simulate bench-quote lint \
+.PHONY: run test test-fast system-deps check bench bench-cpu bench-event-time bench-eval bench-restart bench-readmodel bench-simulate bench-quote lint \
 	schemas clean
 
 $(STAMP): pyproject.toml
@@ -37,6 +37,9 @@ bench: $(STAMP)  ## throughput/latency benchmark against the embedded broker (pr
 
 bench-cpu: $(STAMP)  ## the members agent's work per event without the broker (prints µs/event per phase)
 	$(BIN)/python -m benchmarks.engine_cpu
+
+bench-event-time: $(STAMP)  ## the worker with and without event time, alternated in one run (prints the ratio)
+	$(BIN)/python -m benchmarks.event_time_worker
 
 bench-eval: $(STAMP)  ## periodic evaluation of 1,000,000 members on one worker's RocksDB (prints figures)
 	$(BIN)/python -m benchmarks.evaluation

@@ -43,6 +43,7 @@ class WorkerProcess(Child):
     grace: float = 15.0  # to shut down on SIGTERM before a SIGKILL
     proc: Popen | None = None
     token: str | None = None  # the service token ``get_json`` sends
+    module: str = "memberflow.cli"  # what runs ``worker`` (a benchmark may run the worker changed)
 
     @property
     def url(self) -> str:
@@ -50,7 +51,7 @@ class WorkerProcess(Child):
 
     def start(self, fresh_log: bool = False) -> WorkerProcess:
         """Start (or start again after a stop or crash); ``fresh_log`` empties the log first."""
-        self.proc = spawn([sys.executable, "-m", "memberflow.cli", "worker"], self.log_path, self.env, self.cwd,
+        self.proc = spawn([sys.executable, "-m", self.module, "worker"], self.log_path, self.env, self.cwd,
                           fresh_log=fresh_log)
         return self
 
@@ -161,13 +162,15 @@ class LocalCluster:
     def settings(self) -> Settings:
         return Settings.from_env(self.env())
 
-    def add_worker(self, name: str | None = None, fresh: bool = True, wait: bool = True) -> WorkerProcess:
+    def add_worker(self, name: str | None = None, fresh: bool = True, wait: bool = True,
+                   env: dict[str, str] | None = None, module: str = "memberflow.cli") -> WorkerProcess:
+        """A worker started (and, with ``wait``, answering); ``env`` over the cluster's, ``module`` runs it."""
         name = name or f"w{len(self.workers) + 1}"
-        env = self.env(name)
+        env = {**self.env(name), **(env or {})}
         if fresh:
             fresh_data_dir(Path(env["MEMBERFLOW_DATA_DIR"]))
         worker = WorkerProcess(name, env, self.workdir / f"{name}.log", int(env["MEMBERFLOW_WEB_PORT"]),
-                               token=self.token).start()
+                               token=self.token, module=module).start()
         self.workers.append(worker)
         if wait:
             worker.wait_ready()
