@@ -10,7 +10,8 @@ applies an event as of its own ``occurred_at``:
   it are replayed from the journal's base state with it in between, and what
   changed in their outputs is published as corrections (``engine.corrections``);
 * one more than ``limits.max_lateness`` behind the member's latest event time
-  is dead-lettered as ``too_late``; one with an implausible time (before the
+  is dead-lettered as ``too_late`` (never one of the engine's own member
+  commands: ``NEVER_TOO_LATE``); one with an implausible time (before the
   programme started, or further ahead of the broker's receipt than
   ``limits.max_clock_skew``) as ``implausible_time``.  Nothing of either is applied.
 
@@ -74,9 +75,12 @@ class Arrival:
     received_ms: int | None = None
 
 
+#: the engine's own member commands: each follows an event the engine already accepted (a device's verdict
+#: on a registration, a gift handed over, an invitation accepted), so none is ever too late -- while a worker
+#: catches up a backlog the member's topics run ahead of the agents that send them
+NEVER_TOO_LATE: frozenset[type] = frozenset(_subclasses(MemberCommandBase))
 #: event types applied in the order they arrive
-ARRIVAL_ORDERED: frozenset[type] = frozenset(
-    t for base in (RedemptionBase, MemberCommandBase) for t in _subclasses(base))
+ARRIVAL_ORDERED: frozenset[type] = frozenset(_subclasses(RedemptionBase)) | NEVER_TOO_LATE
 #: event types applied in the order they arrive when their outcome says so: a complaint whose verdict is
 #: malicious, a review moderated malicious, a verification that found false information
 ARRIVAL_ORDERED_WHEN: dict[type, Callable[[Any], bool]] = {
@@ -130,7 +134,7 @@ def apply_in_time(
     if is_duplicate(state, event, rules):
         return record, duplicate(state, event)  # the duplicate's answer, if it has one
     latest = record.latest_micros if record.latest_at is state.watermark else _latest(record)
-    if occurred < latest - lateness:
+    if occurred < latest - lateness and type(event) not in NEVER_TOO_LATE:
         detail = (f"occurred_at {moment.isoformat()} is more than {rules.limits.max_lateness} behind "
                   f"the member's latest event time ({state.watermark.isoformat() if state.watermark else ''})")
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.TOO_LATE, detail=detail)

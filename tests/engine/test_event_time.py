@@ -231,6 +231,22 @@ def test_a_day_s_counters_last_as_long_as_an_event_may_be_late_for_it() -> None:
     assert m.state.growth == growth  # the day's cap still holds
 
 
+def test_the_engine_s_own_command_is_never_too_late() -> None:
+    """A device's verdict on a registration follows the registration however far the member's
+    other topics ran ahead meanwhile (a worker catching up a backlog): it is applied, and the
+    registration earns its reward; an order as old is still too late."""
+    m = Member(DEFAULT_LATENESS)
+    m.arrive("registrations", {"event_id": "reg-1", "member_id": "m1", "occurred_at": at(0), "channel": "app",
+                               "device_id": "d1"})
+    m.feed(login("l1", at(10)))
+    outcome = m.arrive("member-commands", {
+        "type": "device_verdict", "command_id": "dv-1", "member_id": "m1", "occurred_at": at(0, 0.01),
+        "device_id": "d1", "registration_event_id": "reg-1", "allowed": True, "registrations": 1, "limit": 3})
+    assert outcome.result is Applied.APPLIED and m.state.registration.allowed is True
+    assert any(entry.cause_event_id == "dv-1" and entry.delta > 0 for entry in m.ledger())  # the reward
+    assert m.arrive(*order("old", "100", at(0, 0.02))).reason is DeadLetterReason.TOO_LATE
+
+
 def test_the_allowed_lateness_is_a_tenant_rule() -> None:
     strict = make_rules({"limits": {"max_lateness": "PT1H"}})
     m = Member(strict).feed(order("a", "150", at(1)))
