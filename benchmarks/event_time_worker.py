@@ -22,6 +22,7 @@ import re
 import statistics
 import time
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from benchmarks.engine import consumed
@@ -84,12 +85,7 @@ def main() -> int:
     rates: dict[str, list[float]] = {mode: [] for mode in MODULES}
     cpu: dict[str, list[float]] = {mode: [] for mode in MODULES}
     with LocalCluster(ROOT / "bench-results" / "event-time", partitions=4) as cluster:
-        events = []
-        for event in generate(members, 1, datetime(2026, 1, 1, tzinfo=UTC), days=120):
-            events.append(event)
-            if len(events) >= n:
-                break
-        cluster.produce(events)
+        cluster.produce(islice(generate(members, 1, datetime(2026, 1, 1, tzinfo=UTC), days=120), n))
         print(f"published {n:,} events for {members:,} members", flush=True)
         for i in range(pairs):
             for mode in (list(MODULES) if i % 2 == 0 else list(reversed(MODULES))):
