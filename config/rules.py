@@ -198,7 +198,6 @@ class Limits(Strict):
         description="an event may say it happened at most this far after the broker received it")
 
 
-
 class Retention(Strict):
     recent_event_ids: int = Field(default=256, ge=8, le=100_000)
     order_days: int = Field(default=400, ge=1, description="how long an order can still be refunded")
