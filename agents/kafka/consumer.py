@@ -43,7 +43,7 @@ from functools import partial
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
@@ -163,6 +163,14 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         if coordinator is not None and coordinator._group_instance_id is not None:
             coordinator._maybe_leave_group = partial(_leave_group, coordinator)
 
+    def answered_ago(self, tp: TP) -> float | None:
+        """Seconds since the broker last answered a fetch of ``tp`` with or without records (None: not yet)."""
+        try:
+            answered_ms = self._ensure_consumer().last_poll_timestamp(tp)
+        except (AssertionError, IllegalStateError):  # no longer assigned: a rebalance is under way
+            return None
+        return None if answered_ms is None else time.time() - answered_ms / 1000
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
@@ -177,12 +185,15 @@ class BatchingConsumer(driver.Consumer):
         super().__init__(*args, **kwargs)
         #: fetched records of the member topics, handed over in step (``agents.kafka.in_step``)
         self._in_step = InStep(self.app.conf.broker_max_poll_records or 500)
+        #: topic partitions not fetched while their records wait in step (``InStep.full``)
+        self._paused_full: set[TP] = set()
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Records waiting to go out in step are read again: the revoked ones by their new
         owner (from the committed offsets), the others by this worker once the rebalance is over."""
         dropped = self._in_step.drop()
         self._in_step.drop(revoked)
+        self._paused_full.clear()  # Faust resumes every stream partition once the rebalance is over
         await self._unread({tp: offset for tp, offset in dropped.items() if tp not in revoked})
         await super().on_partitions_revoked(revoked)
 
@@ -190,17 +201,22 @@ class BatchingConsumer(driver.Consumer):
         self._in_step.assigned(assigned, time.monotonic())
         await super().on_partitions_assigned(assigned, generation_id)
 
-    def _more_to_read(self, tp: TP, last_fetched: int | None) -> bool:
+    def more_to_read(self, tp: TP, last_fetched: int | None) -> bool:
+        """Whether the broker has records of ``tp`` after ``last_fetched`` (``in_step.Fetches``)."""
         last = last_fetched if last_fetched is not None else self._read_offset.get(tp)
         end = self.highwater(tp)
         return end is None or (last if last is not None else -1) + 1 < end
+
+    def answered_ago(self, tp: TP) -> float | None:
+        """Seconds since the broker last answered a fetch of ``tp`` (``in_step.Fetches``)."""
+        return self._thread.answered_ago(tp)
 
     def _released(self, channels: Mapping[str, Any], now: float) -> dict[TP, list[Any]]:
         groups: dict[int, list[TP]] = {}
         for tp in self.assignment():
             if tp.topic in channels:
                 groups.setdefault(tp.partition, []).append(tp)
-        return self._in_step.release(groups, self._more_to_read, now)
+        return self._in_step.release(groups, self, now)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -288,6 +304,7 @@ class BatchingConsumer(driver.Consumer):
                 handed[tp] = tp_records
         if self.flow_active and app.flow_control.is_active() and app.consumer_generation_id == generation:
             handed.update(self._released(channels, now))
+            self._pause_full()
         else:
             unread.update(self._in_step.drop())
         for tp, tp_records in handed.items():
@@ -319,6 +336,17 @@ class BatchingConsumer(driver.Consumer):
                 channel.idle.set()
         if unread:
             await self._unread(unread)
+
+    def _pause_full(self) -> None:
+        """Fetch no more of a topic partition while ``FULL_AT`` records of it wait in step, and
+        fetch it again once fewer wait.  (Faust's pause: its fetched records stay with aiokafka,
+        which asks the broker for the others meanwhile.)"""
+        full = {TP(tp.topic, tp.partition) for tp in self._in_step.full()}  # Faust's own kind of TP
+        if full != self._paused_full:
+            assigned = self.assignment()
+            self.resume_partitions({tp for tp in self._paused_full - full if tp in assigned})
+            self.pause_partitions(full - self._paused_full)
+            self._paused_full = full
 
     async def unread(self, messages: list[Message]) -> None:
         """Fetch these messages again (a batch handed over but not processed)."""

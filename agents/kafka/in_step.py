@@ -12,9 +12,18 @@ same partition is known to stand while that one has more to read.
 Where a topic stands: the timestamp of its last record waiting (its next ones
 are not earlier, for a producer that publishes in time order), else of the last
 one handed over; a topic with nothing left to read holds nothing back, nor does
-one that has brought nothing for ``idle_s`` though the broker said it had more;
-beyond ``max_waiting`` records waiting, everything goes out.  At most a batch
-goes out at a time, earliest first.  Kafka Streams synchronises the partitions
+one the broker has gone on answering for ``idle_s`` without records though it
+said it had more (a stale end offset must not stop a partition for good).  A
+topic the broker has not answered yet does hold the others back, however long
+the first fetch takes (up to ``unanswered_s``, for fetches that fail): counting
+its silence as idleness let the topics answered first run days ahead whenever
+a worker's first fetches were slow.  A topic
+partition with ``full_at`` records waiting is not fetched until fewer wait
+(``full``; Kafka Streams' ``buffered.records.per.partition``): a broker that
+fills its answers with the partitions asked first (Tansu does) then answers the
+others, where a topic that stood still would have held everything back.  Beyond
+``max_waiting`` records waiting, everything goes out.  At most a batch goes out
+at a time, earliest first.  Kafka Streams synchronises the partitions
 of a task the same way (``max.task.idle.ms``).  A live worker is rarely held:
 a topic it has read to the end holds nothing back.  Producers should stamp records with when the event
 happened, or publish in that order: the engine stays exact either way, only
@@ -25,16 +34,21 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 from faust.types import TP
 
-#: a topic partition with more to read that brought nothing for this long no longer holds the others
-#: back (a stale end offset must not stop a partition for good)
+#: a topic partition the broker answered for this long without records, though it said it had more,
+#: no longer holds the others back (a stale end offset must not stop a partition for good)
 IDLE_SECONDS = 10.0
+#: a topic partition the broker has not answered at all for this long while records of the others wait
+#: no longer holds them back (its fetches fail)
+UNANSWERED_SECONDS = 60.0
 #: records waiting at most (all partitions); beyond, everything goes out
 MAX_WAITING = 100_000
+#: records waiting in one topic partition from which it is no longer fetched until fewer wait
+FULL_AT = 1_000
 
 
 def _run(tp: TP, records: list[Any], bound: float) -> Iterator[tuple[int, int, TP]]:
@@ -49,39 +63,55 @@ def _order(item: tuple[int, int, TP]) -> tuple[int, int]:
     return item[0], item[1]
 
 
+class Fetches(Protocol):
+    """What the consumer knows of a topic partition's fetches."""
+
+    def more_to_read(self, tp: TP, last_fetched: int | None) -> bool:
+        """Whether the broker has records of ``tp`` after ``last_fetched`` (None: the last one read)."""
+
+    def answered_ago(self, tp: TP) -> float | None:
+        """Seconds since the broker last answered a fetch of ``tp`` (None: not yet)."""
+
+
 class InStep:
     """Fetched records of the member topics, waiting per topic partition until they may go out."""
 
-    def __init__(self, batch: int, idle_s: float = IDLE_SECONDS, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(self, batch: int, idle_s: float = IDLE_SECONDS, max_waiting: int = MAX_WAITING,
+                 full_at: int = FULL_AT, unanswered_s: float = UNANSWERED_SECONDS) -> None:
         self.batch = batch
+        self.full_at = full_at
         self.idle_s = idle_s
+        self.unanswered_s = unanswered_s
         self.max_waiting = max_waiting
         self.waiting: dict[TP, list[Any]] = {}
         self.handed: dict[TP, int] = {}  # timestamp of the last record handed over
         self.seen: dict[TP, float] = {}  # when the topic partition last brought records (or was assigned)
+        self.silent: dict[TP, float] = {}  # since when the broker has answered it without records
+        self.weighed: dict[TP, float] = {}  # when it first counted in where a partition stands (since assigned)
         #: the last release left records that could have gone out: the next must not wait for a fetch
         self.more_ready = False
 
     def assigned(self, tps: Iterable[TP], now: float) -> None:
         for tp in tps:
             self.seen[tp] = now
+            self.silent.pop(tp, None)
+            self.weighed.pop(tp, None)
 
     def add(self, tp: TP, records: list[Any], now: float) -> None:
         self.waiting.setdefault(tp, []).extend(records)
         self.seen[tp] = now
+        self.silent.pop(tp, None)
 
-    def release(self, groups: Mapping[int, list[TP]], more_to_read: Callable[[TP, int | None], bool],
-                now: float) -> dict[TP, list[Any]]:
+    def release(self, groups: Mapping[int, list[TP]], fetches: Fetches, now: float) -> dict[TP, list[Any]]:
         """The records that may go out now (at most ``batch``, earliest first), per topic
         partition (each a prefix of what waits).  ``groups``: partition -> its member topic
-        partitions; ``more_to_read(tp, last_offset)`` says whether the broker has records of
-        ``tp`` after the last one fetched."""
+        partitions."""
         flood = sum(len(w) for w in self.waiting.values()) > self.max_waiting
         runs = []  # per topic partition, its records that may go out: (timestamp, position, topic partition)
         for group in groups.values():
             if not any(self.waiting.get(tp) for tp in group):
                 continue
-            bound = math.inf if flood else min((self._stands_at(tp, more_to_read, now) for tp in group),
+            bound = math.inf if flood else min((self._stands_at(tp, fetches, now) for tp in group),
                                                default=math.inf)
             for tp in group:
                 if self.waiting.get(tp):
@@ -103,18 +133,26 @@ class InStep:
             self.handed[tp] = max(self.handed.get(tp, -1), waiting[number - 1].timestamp)
         return out
 
+    def full(self) -> set[TP]:
+        """The topic partitions not to fetch for now: ``full_at`` records of theirs wait."""
+        return {tp for tp, waiting in self.waiting.items() if len(waiting) >= self.full_at}
+
     @property
     def count(self) -> int:
         return sum(len(w) for w in self.waiting.values())
 
-    def _stands_at(self, tp: TP, more_to_read: Callable[[TP, int | None], bool], now: float) -> float:
+    def _stands_at(self, tp: TP, fetches: Fetches, now: float) -> float:
         waiting = self.waiting.get(tp)
-        if not more_to_read(tp, waiting[-1].offset if waiting else None):
+        if not fetches.more_to_read(tp, waiting[-1].offset if waiting else None):
             return math.inf
         if waiting:
             return waiting[-1].timestamp
-        if now - self.seen.get(tp, -math.inf) > self.idle_s:
-            return math.inf
+        answered_ago = fetches.answered_ago(tp)
+        answered = -math.inf if answered_ago is None else now - answered_ago
+        if now - max(answered, self.weighed.setdefault(tp, now)) > self.unanswered_s:
+            return math.inf  # not answered at all for that long: its fetches fail
+        if answered > self.seen.get(tp, -math.inf) and now - self.silent.setdefault(tp, answered) > self.idle_s:
+            return math.inf  # answered without records for idle_s: a stale end offset
         return self.handed.get(tp, -1)
 
     def drop(self, tps: Iterable[TP] | None = None) -> dict[TP, int]:
@@ -127,4 +165,6 @@ class InStep:
             if tps is not None:
                 self.handed.pop(tp, None)
                 self.seen.pop(tp, None)
+                self.silent.pop(tp, None)
+                self.weighed.pop(tp, None)
         return dropped

@@ -207,16 +207,17 @@ class LocalCluster:
 
     # -- producing and consuming ---------------------------------------------
 
-    def produce(self, records: Iterable[tuple[str, str | None, Any]]) -> int:
-        """Publish (logical topic, key, value) where value is a dict or raw str/bytes."""
+    def produce(self, records: Iterable[tuple[Any, ...]]) -> int:
+        """Publish (logical topic, key, value[, timestamp]) where value is a dict or raw str/bytes and
+        the record's timestamp, when given, is in milliseconds since the epoch (else: now)."""
         settings = self.settings()
         assert self.broker is not None
         producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=5, batch_size=256 * 1024)
         count = 0
         try:
-            for topic, key, value in records:
+            for topic, key, value, *stamp in records:
                 producer.send(settings.topic(topic), key=key.encode() if key is not None else None,
-                              value=encode_value(value))
+                              value=encode_value(value), timestamp_ms=stamp[0] if stamp else None)
                 count += 1
             producer.flush()
         finally:
