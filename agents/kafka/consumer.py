@@ -171,6 +171,10 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             return None
         return None if answered_ms is None else time.time() - answered_ms / 1000
 
+    def pending(self, tp: TP) -> bool:
+        """Whether records of ``tp`` fetched from the broker wait in aiokafka to be handed out."""
+        return tp in self._ensure_consumer()._fetcher._records
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes 1.5 s.  Kafka answers a fetch as soon as data arrives whatever this is;
@@ -185,15 +189,15 @@ class BatchingConsumer(driver.Consumer):
         super().__init__(*args, **kwargs)
         #: fetched records of the member topics, handed over in step (``agents.kafka.in_step``)
         self._in_step = InStep(self.app.conf.broker_max_poll_records or 500)
-        #: topic partitions not fetched while their records wait in step (``InStep.full``)
-        self._paused_full: set[TP] = set()
+        #: topic partitions not fetched while their records wait in step (``InStep.held``)
+        self._held: set[TP] = set()
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """Records waiting to go out in step are read again: the revoked ones by their new
         owner (from the committed offsets), the others by this worker once the rebalance is over."""
         dropped = self._in_step.drop()
         self._in_step.drop(revoked)
-        self._paused_full.clear()  # Faust resumes every stream partition once the rebalance is over
+        self._held.clear()  # Faust resumes every stream partition once the rebalance is over
         await self._unread({tp: offset for tp, offset in dropped.items() if tp not in revoked})
         await super().on_partitions_revoked(revoked)
 
@@ -210,6 +214,10 @@ class BatchingConsumer(driver.Consumer):
     def answered_ago(self, tp: TP) -> float | None:
         """Seconds since the broker last answered a fetch of ``tp`` (``in_step.Fetches``)."""
         return self._thread.answered_ago(tp)
+
+    def pending(self, tp: TP) -> bool:
+        """Whether records of ``tp`` the broker sent wait in aiokafka (``in_step.Fetches``)."""
+        return self._thread.pending(tp)
 
     def _released(self, channels: Mapping[str, Any], now: float) -> dict[TP, list[Any]]:
         groups: dict[int, list[TP]] = {}
@@ -304,7 +312,7 @@ class BatchingConsumer(driver.Consumer):
                 handed[tp] = tp_records
         if self.flow_active and app.flow_control.is_active() and app.consumer_generation_id == generation:
             handed.update(self._released(channels, now))
-            self._pause_full()
+            self._hold()
         else:
             unread.update(self._in_step.drop())
         for tp, tp_records in handed.items():
@@ -337,16 +345,16 @@ class BatchingConsumer(driver.Consumer):
         if unread:
             await self._unread(unread)
 
-    def _pause_full(self) -> None:
-        """Fetch no more of a topic partition while ``FULL_AT`` records of it wait in step, and
-        fetch it again once fewer wait.  (Faust's pause: its fetched records stay with aiokafka,
-        which asks the broker for the others meanwhile.)"""
-        full = {TP(tp.topic, tp.partition) for tp in self._in_step.full()}  # Faust's own kind of TP
-        if full != self._paused_full:
+    def _hold(self) -> None:
+        """Fetch no more of the topic partitions whose records wait in step for others
+        (``InStep.held``), and fetch them again once those have gone out.  (Faust's pause: a
+        fetch of theirs already made stays with aiokafka, which asks the broker for the others.)"""
+        held = {TP(tp.topic, tp.partition) for tp in self._in_step.held()}  # Faust's own kind of TP
+        if held != self._held:
             assigned = self.assignment()
-            self.resume_partitions({tp for tp in self._paused_full - full if tp in assigned})
-            self.pause_partitions(full - self._paused_full)
-            self._paused_full = full
+            self.resume_partitions({tp for tp in self._held - held if tp in assigned})
+            self.pause_partitions(held - self._held)
+            self._held = held
 
     async def unread(self, messages: list[Message]) -> None:
         """Fetch these messages again (a batch handed over but not processed)."""
