@@ -346,9 +346,9 @@ class BatchingConsumer(driver.Consumer):
             await self._unread(unread)
 
     def _hold(self) -> None:
-        """Fetch no more of the topic partitions whose records wait in step for others
-        (``InStep.held``), and fetch them again once those have gone out.  (Faust's pause: a
-        fetch of theirs already made stays with aiokafka, which asks the broker for the others.)"""
+        """Fetch no more of a topic partition while ``FULL_AT`` records of it wait in step
+        (``InStep.held``), and fetch it again once fewer wait.  (Faust's pause: a fetch of it
+        already made stays with aiokafka, which asks the broker for the others.)"""
         held = {TP(tp.topic, tp.partition) for tp in self._in_step.held()}  # Faust's own kind of TP
         if held != self._held:
             assigned = self.assignment()

@@ -11,28 +11,25 @@ same partition is known to stand while that one has more to read.
 
 Where a topic stands: the timestamp of its last record waiting (its next ones
 are not earlier, for a producer that publishes in time order), else of the last
-one handed over; a topic with nothing left to read holds nothing back, nor does
-one the broker has gone on answering for ``idle_s`` without records though it
-said it had more (a stale end offset must not stop a partition for good).
-Records the broker sent that the client still holds (aiokafka hands out its
-buffered fetches 500 records at a time, in the order they arrived, so a
-lagging topic's may wait there for seconds) count as brought.  A
-topic the broker has not answered yet does hold the others back, however long
-the first fetch takes (up to ``unanswered_s``, for fetches that fail): counting
-its silence as idleness let the topics answered first run days ahead whenever
-a worker's first fetches were slow.  Only what
-holds a partition back is fetched (``held``): a topic partition whose records
-wait beyond where its partition stands, or with ``full_at`` records waiting
-(Kafka Streams' ``buffered.records.per.partition``), is not fetched until they
-have gone out.  A broker that fills its answers with the partitions asked
-first (Tansu does, for seconds on end while a backlog is read) then answers
-the ones the others wait for.  Beyond
-``max_waiting`` records waiting, everything goes out.  At most a batch goes out
-at a time, earliest first.  Kafka Streams synchronises the partitions
-of a task the same way (``max.task.idle.ms``).  A live worker is rarely held:
-a topic it has read to the end holds nothing back.  Producers should stamp records with when the event
-happened, or publish in that order: the engine stays exact either way, only
-slower when events arrive out of order.
+one handed over.  A topic with nothing left to read holds nothing back, nor
+does one the broker has gone on answering for ``idle_s`` without records
+though it said it had more (a stale end offset must not stop a partition for
+good).  Records the broker sent that the client still holds count as brought:
+aiokafka hands out its buffered fetches 500 records at a time, in the order
+they arrived, so a lagging topic's may wait there for seconds.  A topic the
+broker has not answered yet holds the others back however long its first
+fetch takes (up to ``unanswered_s``, for fetches that fail).  Counting such
+waits as idleness let the topics handed over first run days ahead whenever a
+worker caught up a backlog.
+
+A topic partition with ``full_at`` records waiting is not fetched until fewer
+wait (``held``; Kafka Streams' ``buffered.records.per.partition``); beyond
+``max_waiting`` records waiting, everything goes out.  At most a batch goes
+out at a time, earliest first.  Kafka Streams synchronises the partitions of a
+task the same way (``max.task.idle.ms``).  A live worker is rarely held: a
+topic it has read to the end holds nothing back.  Producers should stamp
+records with when the event happened, or publish in that order: the engine
+stays exact either way, only slower when events arrive out of order.
 """
 
 from __future__ import annotations
@@ -96,7 +93,6 @@ class InStep:
         self.seen: dict[TP, float] = {}  # when the topic partition last brought records (or was assigned)
         self.silent: dict[TP, float] = {}  # since when the broker has answered it without records
         self.weighed: dict[TP, float] = {}  # when it first counted in where a partition stands (since assigned)
-        self.bound: dict[TP, float] = {}  # where its partition stood at the last release
         #: the last release left records that could have gone out: the next must not wait for a fetch
         self.more_ready = False
 
@@ -125,7 +121,6 @@ class InStep:
             for tp in group:
                 if self.waiting.get(tp):
                     runs.append(_run(tp, self.waiting[tp], bound))
-                    self.bound[tp] = bound
         taken: dict[TP, int] = {}
         count = 0
         for _, _, tp in heapq.merge(*runs, key=_order):
@@ -144,12 +139,8 @@ class InStep:
         return out
 
     def held(self) -> set[TP]:
-        """The topic partitions not to fetch for now: what waits of them is beyond where their partition
-        stood at the last release (more of them is of no use until the topics that hold them back have
-        caught up), or ``full_at`` records of theirs wait."""
-        bound = self.bound
-        return {tp for tp, waiting in self.waiting.items()
-                if waiting and (len(waiting) >= self.full_at or waiting[0].timestamp > bound.get(tp, math.inf))}
+        """The topic partitions not to fetch for now: ``full_at`` records of theirs wait."""
+        return {tp for tp, waiting in self.waiting.items() if len(waiting) >= self.full_at}
 
     @property
     def count(self) -> int:
@@ -177,7 +168,6 @@ class InStep:
         dropped = {}
         for tp in list(self.waiting) if tps is None else tps:
             waiting = self.waiting.pop(tp, None)
-            self.bound.pop(tp, None)
             if waiting:
                 dropped[tp] = waiting[0].offset
             if tps is not None:
