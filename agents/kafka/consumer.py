@@ -167,7 +167,7 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         """Seconds since the broker last answered a fetch of ``tp`` with or without records (None: not yet)."""
         try:
             answered_ms = self._ensure_consumer().last_poll_timestamp(tp)
-        except (AssertionError, IllegalStateError):  # no longer assigned: a rebalance is under way
+        except (AssertionError, AttributeError, IllegalStateError):  # not assigned now: a rebalance is under way
             return None
         return None if answered_ms is None else time.time() - answered_ms / 1000
 
