@@ -37,9 +37,9 @@ def backlog() -> list[tuple[str, str, dict, int]]:
 
 def test_a_backlog_published_topic_by_topic_is_applied_in_time_order(cluster, stream_rules):
     """All the logins are published before any order, so the broker has all of them to give first.
-    The worker then reads both topics as a backlog: the logins wait in step for the orders (and are not
-    fetched meanwhile), so no event comes after a later one of its member: nothing is put in its place
-    late, and the outputs are the replay's in time order."""
+    The worker then reads both topics as a backlog: the logins wait in step for the orders (a partition
+    with ``FULL_AT`` of them waiting is not fetched until fewer wait), so no event comes after a later one
+    of its member: nothing is put in its place late, and the outputs are the replay's in time order."""
     events = backlog()
     logins = [e for e in events if e[0] == "logins"]
     orders = [e for e in events if e[0] == "orders"]

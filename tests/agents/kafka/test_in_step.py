@@ -134,7 +134,6 @@ def test_at_most_a_batch_goes_out_and_the_rest_is_ready_next() -> None:
 def test_beyond_the_most_waiting_everything_goes_out() -> None:
     step = InStep(batch=100, max_waiting=3)
     step.add(LOGINS, recs(1, 5, 9, 12), now=0)
-
     assert stamps(step.release(GROUPS, Fetches(more=(ORDERS,)), now=0)) == {"logins": [1, 5, 9, 12]}
 
 
