@@ -29,9 +29,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from config.rules import TenantRules
 from config.topics import MEMBER_EVENTS
@@ -64,11 +63,10 @@ TOPIC_NAMES: dict[str, bytes] = {topic: topic.encode() for topic in MEMBER_EVENT
 NO_LIMIT = 2**62
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
+class Arrival(NamedTuple):
     """How an event reached the engine: its topic, its payload as it arrived, and when the
     broker received it, in milliseconds since the epoch (None when nobody knows: a file
-    replayed offline)."""
+    replayed offline).  A tuple: every event makes one."""
 
     topic: str
     payload: bytes
@@ -121,13 +119,13 @@ def apply_in_time(
     (or created) and returned with the outcome.  Every event pays for what is written here, so
     the common case -- an event after every event the journal keeps -- is written out in full."""
     event = complete_event(event, rules)
+    topic, payload, received = arrival
     created = record is None
     if created:
         record = MemberRecord(new_member(event.tenant_id, event.member_id, rules))
     state, moment = record.state, event.occurred_at
     occurred = micros(moment)
     lateness, start, skew, bound = rules.event_time
-    received = arrival.received_ms
     if occurred < start or received is not None and occurred > received * 1000 + skew:
         why = implausible(moment, occurred, received, rules)
         return record, Outcome(state, Applied.REJECTED, reason=DeadLetterReason.IMPLAUSIBLE_TIME, detail=why)
@@ -144,12 +142,12 @@ def apply_in_time(
             fix_history(record)
         return record, outcome
     journal = record.journal
-    rank, seq = RANK[arrival.topic], 0
+    rank, seq = RANK[topic], 0
     if journal.newest >= occurred:  # not after every event kept: seldom
         seq = _seq(journal, occurred, rank)
         if (occurred, rank, seq) < journal.last_key():
             key = (occurred, rank, seq)
-            return record, _rewind(record, key, frame(key, arrival.topic, arrival.payload), event, rules)
+            return record, _rewind(record, key, frame(key, topic, payload), event, rules)
     # After every event kept: apply it and add it at the end.
     base, stored = None, record.stored_json
     if journal.newest < occurred - lateness:  # no late event can go before any kept (or none are kept)
@@ -159,9 +157,10 @@ def apply_in_time(
     outcome = apply_new(state, event, rules)
     if outcome.result is not Applied.APPLIED:
         return record, outcome
-    if base is not None:
-        journal.rebase(base)
-    journal.add(occurred, rank, seq, TOPIC_NAMES[arrival.topic], arrival.payload)
+    if base is not None:  # the entries before, if any, go: none can be replayed again
+        journal.begin(base, occurred, rank, TOPIC_NAMES[topic], payload)
+    else:
+        journal.add(occurred, rank, seq, TOPIC_NAMES[topic], payload)
     record.stored_json = None
     if state.watermark is moment:
         record.latest_at, record.latest_micros, latest = moment, occurred, occurred

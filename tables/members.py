@@ -45,6 +45,7 @@ MARK_SIZE = len(MARK) + _MARK.size
 NEVER = 2**63 - 1
 JOURNAL = b"\x00"  # no JSON text holds a raw NUL
 _U32 = struct.Struct(">I")
+_JOURNAL_AT = struct.Struct(">xI")  # JOURNAL (its pad byte is a NUL), then the base's length (``BASE_LENGTH``)
 
 
 class DueMark(NamedTuple):
@@ -83,12 +84,11 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
     body = record.stored_json
     if body is None:
         body = record.stored_json = state_json(record.state)
-    parts = [body] if mark is None else [MARK, _MARK.pack(mark.since, mark.due, mark.rules), body]
     journal = record.journal
     base = journal.base
-    if base is not None:
-        parts += [JOURNAL, BASE_LENGTH.pack(len(base)), base, _U32.pack(journal.count), journal.blob]
-    return b"".join(parts)
+    if base is not None:  # most often: one join, no list
+        body = b"".join((body, _JOURNAL_AT.pack(len(base)), base, _U32.pack(journal.count), journal.blob))
+    return body if mark is None else b"".join((MARK, _MARK.pack(mark.since, mark.due, mark.rules), body))
 
 
 def _decode_journal(blob: bytes) -> Journal:
