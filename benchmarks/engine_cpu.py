@@ -23,7 +23,10 @@ BENCH_CPU_EVENTS (default 100000), BENCH_CPU_MEMBERS (10000).
 (``engine.event_time``: lateness checks, the journal stored with each state,
 folding): every event is applied in arrival order by ``engine.apply`` alone,
 as before event time existed.  Alternated with the default, it is what event
-time costs on the in-order path.
+time costs on the in-order path.  ``BENCH_CPU_EVENT_TIME=both`` alternates the
+two in this one process, a round of each per pair (the order swapped every
+pair), and prints each pair's ratio: two rounds seconds apart on one heap
+drift less than two processes minutes apart.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from statistics import median
 from types import SimpleNamespace
 
 from agents import records
@@ -44,7 +48,7 @@ from agents.records import Record, Result, decode, evaluate
 from config.rules import RuleBook
 from config.settings import SHIPPED_RULES_DIR, Settings
 from engine.apply import apply_event
-from engine.event_time import Arrival
+from engine.event_time import Arrival, apply_in_time
 from engine.outcome import Outcome
 from memberflow.cli import tune_gc
 from memberflow.dev.demo.formats import encode
@@ -151,6 +155,25 @@ def run(stream: list[list[Record]], rulebook: RuleBook, settings: Settings) -> R
     return r
 
 
+def alternate(stream: list[list[Record]], rulebook: RuleBook, settings: Settings,
+              pairs: int) -> list[tuple[Round, Round]]:
+    """``pairs`` pairs of rounds (with event time, without), each pair's order the other way round
+    from the last's; prints each pair's µs per event and ratio of events/s."""
+    out = []
+    for i in range(pairs):
+        rounds: dict[bool, Round] = {}
+        for event_time in (True, False) if i % 2 == 0 else (False, True):
+            records.apply_in_time = apply_in_time if event_time else in_arrival_order  # type: ignore[assignment]
+            rounds[event_time] = run(stream, rulebook, settings)
+        with_time, without = rounds[True], rounds[False]
+        print(f"pair {i + 1}: {with_time.total / with_time.events * 1e6:.1f} / "
+              f"{without.total / without.events * 1e6:.1f} µs per event with / without event time: "
+              f"{without.total / with_time.total:.2f} of the events/s", flush=True)
+        out.append((with_time, without))
+    records.apply_in_time = apply_in_time
+    return out
+
+
 def main() -> int:
     events = int(os.environ.get("BENCH_CPU_EVENTS", "100000"))
     members = int(os.environ.get("BENCH_CPU_MEMBERS", "10000"))
@@ -160,7 +183,15 @@ def main() -> int:
     rulebook = RuleBook.load(SHIPPED_RULES_DIR)
     stream = batches(events, members, size)
     tune_gc(settings.gc_threshold)  # as the worker does after start-up
-    event_time = os.environ.get("BENCH_CPU_EVENT_TIME", "1") != "0"
+    mode = os.environ.get("BENCH_CPU_EVENT_TIME", "1")
+    if mode == "both":
+        ratios = [without.total / with_time.total for with_time, without in
+                  alternate(stream, rulebook, settings, rounds)]
+        print(json.dumps({"kind": "engine_cpu_event_time", "events": sum(map(len, stream)), "pairs": rounds,
+                          "ratios": [round(r, 3) for r in ratios], "median_ratio": round(median(ratios), 3)}),
+              flush=True)
+        return 0
+    event_time = mode != "0"
     if not event_time:
         records.apply_in_time = in_arrival_order  # type: ignore[assignment]
     best: Round | None = None

@@ -53,3 +53,19 @@ def test_without_event_time_the_same_events_go_through_engine_apply_alone_with_n
     monkeypatch.setattr(records, "apply_in_time", in_arrival_order)
     without = run(stream, book, Settings.from_env({}))
     assert without.events == with_time.events and abs(without.outputs - with_time.outputs) <= with_time.outputs // 10
+
+
+def test_both_alternates_the_rounds_with_and_without_event_time_in_one_process(capsys) -> None:
+    """``BENCH_CPU_EVENT_TIME=both``: each pair has a round of each, in either order; only the round with
+    event time stores journals, and the layer is left as it was found."""
+    from agents import records
+    from benchmarks.engine_cpu import alternate
+    from engine.event_time import apply_in_time
+
+    pairs = alternate(batches(600, 40, 100), RuleBook.load(SHIPPED_RULES_DIR), Settings.from_env({}), 2)
+    assert len(pairs) == 2 and records.apply_in_time is apply_in_time
+    for with_time, without in pairs:
+        assert with_time.events == without.events == 600
+        assert with_time.stored_bytes > with_time.state_bytes and without.stored_bytes == without.state_bytes
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in printed] == ["pair 1", "pair 2"] and "of the events/s" in printed[0]
