@@ -107,7 +107,7 @@ class PacedFeed(threading.Thread):
     holds new ones; the events from ``hold_from`` on wait for ``released``."""
 
     CHUNK = 50
-    FRESH = 5  # new events per chunk until released
+    FRESH = 2  # new events per chunk until released: 4,000 last through 100,000 events sent (a slow join needs them)
 
     def __init__(self, cluster: LocalCluster, events: list, progress: Progress, *, hold_from: int,
                  window: int = 300) -> None:
