@@ -157,10 +157,9 @@ def apply_in_time(
     outcome = apply_new(state, event, rules)
     if outcome.result is not Applied.APPLIED:
         return record, outcome
-    if base is not None:  # the entries before, if any, go: none can be replayed again
-        journal.begin(base, occurred, rank, TOPIC_NAMES[topic], payload)
-    else:
-        journal.add(occurred, rank, seq, TOPIC_NAMES[topic], payload)
+    if base is not None:
+        journal.rebase(base)
+    journal.add(occurred, rank, seq, TOPIC_NAMES[topic], payload)
     record.stored_json = None
     if state.watermark is moment:
         record.latest_at, record.latest_micros, latest = moment, occurred, occurred

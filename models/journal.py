@@ -152,20 +152,6 @@ class Journal:
         if self.known_keys is not None:
             self.known_keys.append((micros, rank, seq))
 
-    def begin(self, base: bytes, micros: int, rank: int, topic: bytes, payload: bytes) -> None:
-        """A new base and one entry after it (``add``'s arguments; its number is 0), the entries
-        before gone: ``rebase(base)`` and ``add`` in one, for the event that starts a journal."""
-        self.base = base
-        blob = self.blob
-        blob[:] = HEADER.pack(micros, rank, 0, len(topic), len(payload))  # the buffer is reused, not made anew
-        blob += topic
-        blob += payload
-        self.count, self.newest, self.tail, self.known_keys = 1, micros, 0, None
-        if self.outputs:
-            self.outputs = {}
-        if self.checkpoints:
-            self.checkpoints = []
-
     def insert(self, at: int, key: Key, framed: bytes) -> None:
         """A late entry in its place: the checkpoints after it no longer hold."""
         keys, cut = self.keys, self.offset(at)

@@ -45,7 +45,6 @@ MARK_SIZE = len(MARK) + _MARK.size
 NEVER = 2**63 - 1
 JOURNAL = b"\x00"  # no JSON text holds a raw NUL
 _U32 = struct.Struct(">I")
-_JOURNAL_AT = struct.Struct(">xI")  # JOURNAL (its pad byte is a NUL), then the base's length (``BASE_LENGTH``)
 
 
 class DueMark(NamedTuple):
@@ -87,7 +86,7 @@ def encode(record: MemberRecord, mark: DueMark | None = None) -> bytes:
     journal = record.journal
     base = journal.base
     if base is not None:  # most often: one join, no list
-        body = b"".join((body, _JOURNAL_AT.pack(len(base)), base, _U32.pack(journal.count), journal.blob))
+        body = b"".join((body, JOURNAL, BASE_LENGTH.pack(len(base)), base, _U32.pack(journal.count), journal.blob))
     return body if mark is None else b"".join((MARK, _MARK.pack(mark.since, mark.due, mark.rules), body))
 
 
