@@ -160,17 +160,19 @@ def alternate(stream: list[list[Record]], rulebook: RuleBook, settings: Settings
     """``pairs`` pairs of rounds (with event time, without), each pair's order the other way round
     from the last's; prints each pair's µs per event and ratio of events/s."""
     out = []
-    for i in range(pairs):
-        rounds: dict[bool, Round] = {}
-        for event_time in (True, False) if i % 2 == 0 else (False, True):
-            records.apply_in_time = apply_in_time if event_time else in_arrival_order  # type: ignore[assignment]
-            rounds[event_time] = run(stream, rulebook, settings)
-        with_time, without = rounds[True], rounds[False]
-        print(f"pair {i + 1}: {with_time.total / with_time.events * 1e6:.1f} / "
-              f"{without.total / without.events * 1e6:.1f} µs per event with / without event time: "
-              f"{without.total / with_time.total:.2f} of the events/s", flush=True)
-        out.append((with_time, without))
-    records.apply_in_time = apply_in_time
+    try:
+        for i in range(pairs):
+            rounds: dict[bool, Round] = {}
+            for event_time in (True, False) if i % 2 == 0 else (False, True):
+                records.apply_in_time = apply_in_time if event_time else in_arrival_order  # type: ignore[assignment]
+                rounds[event_time] = run(stream, rulebook, settings)
+            with_time, without = rounds[True], rounds[False]
+            print(f"pair {i + 1}: {with_time.total / with_time.events * 1e6:.1f} / "
+                  f"{without.total / without.events * 1e6:.1f} µs per event with / without event time: "
+                  f"{without.total / with_time.total:.2f} of the events/s", flush=True)
+            out.append((with_time, without))
+    finally:  # the layer as it was found, whatever a round raised
+        records.apply_in_time = apply_in_time
     return out
 
 
